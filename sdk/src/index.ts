@@ -1,0 +1,90 @@
+import {
+  createTRPCClient,
+  createWSClient,
+  httpBatchLink,
+  splitLink,
+  wsLink,
+  type TRPCClient,
+} from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import superjson from 'superjson';
+import NodeWebSocket from 'ws';
+import type { AppRouter } from '../../src/router.js';
+
+export type { AppRouter };
+/** Input types of every procedure: `RouterInputs['messages']['send']`. */
+export type RouterInputs = inferRouterInputs<AppRouter>;
+/** Output types of every procedure: `RouterOutputs['messages']['list']`. */
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+/** The typed client `createClient` returns. */
+export type GuildhallClient = TRPCClient<AppRouter>;
+export { TRPCClientError } from '@trpc/client';
+
+/** A bearer token, or a function that returns the current one (null when signed out). */
+export type TokenSource = string | null | undefined | (() => string | null | undefined | Promise<string | null | undefined>);
+
+export interface CreateClientOptions {
+  /** The server's base URL, e.g. `http://localhost:3000`. tRPC is at `<url>/trpc`. */
+  url: string;
+  /** Bearer token (string or function), sent as `Authorization` on HTTP and as connectionParams on WebSocket. */
+  token?: TokenSource;
+  /** WebSocket URL; by default `url` with ws(s):// and `/trpc`. */
+  wsUrl?: string;
+  /** Called when the WebSocket opens, closes or reconnects. */
+  onWsStateChange?: (state: 'connecting' | 'pending' | 'idle') => void;
+}
+
+const wsClients = new WeakMap<object, { close(): void }>();
+
+/**
+ * Creates the typed client: queries and mutations over HTTP (batched), subscriptions
+ * over one WebSocket (opened on the first subscription, reconnecting by itself and
+ * resuming each subscription from its last event id), superjson on both.
+ * On Node the WebSocket comes from `ws`; in browsers the browser's own is used.
+ *
+ * @example
+ * const client = createClient({ url: 'http://localhost:3000', token });
+ * const msg = await client.messages.send.mutate({ scopeId, body: 'hi' });
+ * client.messages.onEvent.subscribe({ scopeId }, { onData: ({ data }) => console.log(data) });
+ */
+export function createClient(opts: CreateClientOptions): GuildhallClient {
+  const base = opts.url.replace(/\/+$/, '');
+  const wsUrl = opts.wsUrl ?? `${base.replace(/^http/, 'ws')}/trpc`;
+  const getToken = async () => (typeof opts.token === 'function' ? await opts.token() : opts.token) ?? null;
+  const WebSocketImpl = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket ?? (NodeWebSocket as unknown as typeof WebSocket);
+  const wsClient = createWSClient({
+    url: wsUrl,
+    WebSocket: WebSocketImpl,
+    lazy: { enabled: true, closeMs: 0 },
+    keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },
+    connectionParams: async () => {
+      const token = await getToken();
+      return token ? { token } : {};
+    },
+    onOpen: () => opts.onWsStateChange?.('pending'),
+    onClose: () => opts.onWsStateChange?.('connecting'),
+  });
+  const client = createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: wsLink({ client: wsClient, transformer: superjson }),
+        false: httpBatchLink({
+          url: `${base}/trpc`,
+          transformer: superjson,
+          headers: async () => {
+            const token = await getToken();
+            return token ? { authorization: `Bearer ${token}` } : {};
+          },
+        }),
+      }),
+    ],
+  });
+  wsClients.set(client, wsClient);
+  return client;
+}
+
+/** Closes the client's WebSocket (ending its subscriptions); HTTP calls keep working. */
+export function closeClient(client: GuildhallClient): void {
+  wsClients.get(client)?.close();
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { limits } from '../config.js';
+import { authedProcedure, publicProcedure, router } from '../trpc.js';
+
+const Email = z.string().trim().max(limits.emailMax).pipe(z.email({ message: 'enter a valid email address' }));
+const Password = z
+  .string()
+  .min(limits.passwordMin, `password must be at least ${limits.passwordMin} characters`)
+  .max(limits.passwordMax, `password must be at most ${limits.passwordMax} characters`);
+
+export const SignUpInput = z.object({
+  email: Email,
+  password: Password,
+  displayName: z.string().trim().min(1, 'displayName must not be empty').max(limits.displayNameMax),
+});
+export const SignInInput = z.object({ email: Email, password: z.string().min(1).max(limits.passwordMax) });
+
+export const authRouter = router({
+  /**
+   * Creates an account and returns `{ token, expiresAt, user }`.
+   * Errors: BAD_REQUEST for a bad email, a password under 8 or over 200 characters, an
+   * empty display name; CONFLICT when the email is taken.
+   */
+  signUp: publicProcedure.input(SignUpInput).mutation(({ ctx, input }) => ctx.svc.auth.signUp(input)),
+
+  /**
+   * Signs in; returns `{ token, expiresAt, user }`. Send the token as
+   * `Authorization: Bearer <token>` on HTTP and as connectionParams `{ token }` on WebSocket.
+   * Errors: UNAUTHORIZED for a wrong email or password (one message for both).
+   */
+  signIn: publicProcedure.input(SignInInput).mutation(({ ctx, input }) => ctx.svc.auth.signIn(input)),
+
+  /** Revokes the calling session on every instance and open socket. Errors: UNAUTHORIZED. */
+  signOut: authedProcedure.mutation(async ({ ctx }) => {
+    await ctx.svc.auth.signOut(ctx.token);
+    return { ok: true as const };
+  }),
+
+  /** The signed-in user `{ id, email, displayName, createdAt }`. Errors: UNAUTHORIZED. */
+  me: authedProcedure.query(({ ctx }) => ctx.user),
+});

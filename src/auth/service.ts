@@ -1,0 +1,118 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { pgErrorCode } from '../db/client.js';
+import { sessions, users } from '../db/schema/index.js';
+import type { Cache } from '../infra/cache.js';
+import { conflict, unauthorized } from '../errors.js';
+import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './password.js';
+import type { AuthResult, User } from './types.js';
+
+/** How long a resolved session stays in the cache (ms); a revoke deletes it at once. */
+const SESSION_CACHE_MS = 5 * 60_000;
+
+const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
+
+interface CachedSession {
+  sessionId: string;
+  expiresAt: number;
+  user: { id: string; email: string; displayName: string; createdAt: string };
+}
+
+/**
+ * Accounts and sessions. Passwords are hashed with scrypt; sessions are rows holding the
+ * SHA-256 of a random 256-bit bearer token, with an expiry, cached under `session:<hash>`.
+ */
+export class AuthService {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: Cache,
+    private readonly sessionTtlMs: number,
+  ) {}
+
+  /**
+   * Creates an account and signs it in.
+   * @throws Conflict when the email (compared without case) is taken.
+   */
+  async signUp(input: { email: string; password: string; displayName: string }): Promise<AuthResult> {
+    const passwordHash = await hashPassword(input.password);
+    let row;
+    try {
+      [row] = await this.db
+        .insert(users)
+        .values({ email: input.email, displayName: input.displayName, passwordHash })
+        .returning();
+    } catch (err) {
+      if (pgErrorCode(err) === '23505') throw conflict('an account with this email already exists; sign in instead');
+      throw err;
+    }
+    return this.startSession(toUser(row!));
+  }
+
+  /**
+   * Signs in with email and password.
+   * @throws Unauthorized with one message for an unknown email and a wrong password.
+   */
+  async signIn(input: { email: string; password: string }): Promise<AuthResult> {
+    const [row] = await this.db
+      .select()
+      .from(users)
+      .where(sql`lower(${users.email}) = lower(${input.email})`)
+      .limit(1);
+    const ok = await verifyPassword(input.password, row?.passwordHash ?? (await DUMMY_HASH_PROMISE));
+    if (!row || !ok) throw unauthorized('wrong email or password');
+    return this.startSession(toUser(row));
+  }
+
+  /** Revokes the session of `token`; it stops working at once, on every instance and open socket. */
+  async signOut(token: string): Promise<void> {
+    const hash = sha256(token);
+    await this.db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.tokenHash, hash));
+    await this.cache.del(`session:${hash}`);
+  }
+
+  /**
+   * Resolves a bearer token to its user, or null when the token is missing, unknown,
+   * revoked or expired. Never throws for a bad token.
+   */
+  async authenticate(token: string | null | undefined): Promise<User | null> {
+    if (!token || token.length > 200) return null;
+    const hash = sha256(token);
+    const key = `session:${hash}`;
+    const cached = await this.cache.get(key);
+    let s: CachedSession | null = cached ? (JSON.parse(cached) as CachedSession) : null;
+    if (!s) {
+      const [row] = await this.db
+        .select({ sessionId: sessions.id, expiresAt: sessions.expiresAt, user: users })
+        .from(sessions)
+        .innerJoin(users, eq(users.id, sessions.userId))
+        .where(and(eq(sessions.tokenHash, hash), isNull(sessions.revokedAt)))
+        .limit(1);
+      if (!row) return null;
+      s = {
+        sessionId: row.sessionId,
+        expiresAt: row.expiresAt.getTime(),
+        user: {
+          id: row.user.id,
+          email: row.user.email,
+          displayName: row.user.displayName,
+          createdAt: row.user.createdAt.toISOString(),
+        },
+      };
+      await this.cache.set(key, JSON.stringify(s), Math.min(SESSION_CACHE_MS, s.expiresAt - Date.now()));
+    }
+    if (s.expiresAt <= Date.now()) return null;
+    return { ...s.user, createdAt: new Date(s.user.createdAt) };
+  }
+
+  private async startSession(user: User): Promise<AuthResult> {
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Date.now() + this.sessionTtlMs);
+    await this.db.insert(sessions).values({ userId: user.id, tokenHash: sha256(token), expiresAt });
+    return { token, expiresAt, user };
+  }
+}
+
+function toUser(row: typeof users.$inferSelect): User {
+  return { id: row.id, email: row.email, displayName: row.displayName, createdAt: row.createdAt };
+}

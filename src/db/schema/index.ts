@@ -1,0 +1,3 @@
+export * from './auth.js';
+export * from './scopes.js';
+export * from './messages.js';

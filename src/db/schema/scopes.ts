@@ -1,0 +1,68 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+  type AnyPgColumn,
+} from 'drizzle-orm/pg-core';
+import { users } from './auth.js';
+
+/**
+ * The whole hierarchy in one table: community → group → (sub)group → room, and dms.
+ * `path` (ancestor ids, root first) and `depth` are kept by a trigger
+ * (drizzle/0001_scope_path_trigger.sql). Every scope is also a conversation:
+ * `last_seq` is the seq of its latest `scope_events` row.
+ */
+export const scopes = pgTable(
+  'scopes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind', { enum: ['community', 'group', 'room', 'dm'] }).notNull(),
+    parentId: uuid('parent_id').references((): AnyPgColumn => scopes.id),
+    path: uuid('path').array().notNull().default(sql`'{}'::uuid[]`),
+    depth: integer('depth').notNull().default(0),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    visibility: text('visibility', { enum: ['public', 'private', 'secret'] }).notNull().default('public'),
+    createdBy: uuid('created_by').references(() => users.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    archivedAt: timestamp('archived_at', { withTimezone: true }),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+    lastMessageAt: timestamp('last_message_at', { withTimezone: true }),
+    messageCount: bigint('message_count', { mode: 'number' }).notNull().default(0),
+    /** Bumped by trigger on every change that can alter permissions under this root. */
+    permVersion: bigint('perm_version', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [
+    index('scopes_parent_idx').on(t.parentId),
+    index('scopes_path_idx').using('gin', t.path),
+    check('scopes_name_len', sql`char_length(${t.name}) between 1 and 100`),
+  ],
+);
+
+/**
+ * Explicit membership per scope. Joining a child requires membership of its parent;
+ * removing one removes the memberships below it (trigger).
+ */
+export const memberships = pgTable(
+  'memberships',
+  {
+    scopeId: uuid('scope_id')
+      .notNull()
+      .references(() => scopes.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    isOwner: boolean('is_owner').notNull().default(false),
+    joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.scopeId, t.userId] }), index('memberships_user_idx').on(t.userId)],
+);

@@ -1,0 +1,45 @@
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { createServer } from './server.js';
+
+/** `npm start`: reads the environment, starts one instance, stops cleanly on SIGTERM/SIGINT. */
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`guildhall: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const server = await createServer(config, log);
+  const mode = config.databaseUrl ? 'services' : 'embedded';
+  log.info(
+    { url: server.url, trpc: `${server.url}/trpc`, mode, database: server.services.database.driver, redis: !!config.redisUrl },
+    `guildhall listening on ${server.url} (tRPC over HTTP and WebSocket at ${server.url}/trpc)`,
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    try {
+      await server.close();
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`guildhall: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,144 @@
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import type { Logger } from 'pino';
+import { limits, type Config } from './config.js';
+import { createLogger } from './log.js';
+import { openServices, type Services } from './app.js';
+import { appRouter } from './router.js';
+import type { Context } from './trpc.js';
+
+/** A running server instance. */
+export interface GuildhallServer {
+  /** Base URL, e.g. `http://127.0.0.1:3000`; tRPC is at `/trpc` over HTTP and WebSocket. */
+  url: string;
+  port: number;
+  services: Services;
+  httpServer: http.Server;
+  /**
+   * Graceful stop: stops accepting, tells WebSocket clients to reconnect
+   * (broadcastReconnectNotification), waits up to `graceMs` for sockets to go, closes
+   * the pools. Safe to call twice.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+const bearer = (h: string | undefined) => {
+  const m = h?.match(/^Bearer\s+(\S+)$/i);
+  return m ? m[1]! : null;
+};
+
+/**
+ * Builds and starts one instance: one http.Server carrying tRPC over HTTP at `/trpc`
+ * and over WebSocket on the same port, plus `GET /healthz` (200 while the process
+ * runs) and `GET /readyz` (200 when the database, and Redis where configured, answer).
+ */
+export async function createServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<GuildhallServer> {
+  const { app, services, close: closeServices } = await openServices(config, log);
+
+  const trpcHandler = createHTTPHandler({
+    router: appRouter,
+    basePath: '/trpc/',
+    maxBodySize: limits.httpMaxBodyBytes,
+    createContext: ({ req }): Context => ({
+      app,
+      requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
+      token: bearer(req.headers.authorization),
+      transport: 'http',
+    }),
+    onError: ({ error, path, ctx }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
+    },
+  });
+
+  const httpServer = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/healthz') return void sendJson(res, 200, { ok: true });
+    if (url === '/readyz') {
+      void readiness(services).then((r) => sendJson(res, r.ok ? 200 : 503, r));
+      return;
+    }
+    if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
+    sendJson(res, 404, { error: 'not found: tRPC is served at /trpc' });
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes });
+  httpServer.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/trpc' && path !== '/') {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  wss.on('connection', (ws: WebSocket) => {
+    // A protocol violation (oversized or malformed frame) closes that socket only.
+    ws.on('error', (err) => log.debug({ err }, 'websocket error'));
+  });
+  const wsHandler = applyWSSHandler({
+    wss,
+    router: appRouter,
+    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
+    createContext: ({ info }): Context => {
+      const token = info.connectionParams?.['token'];
+      return { app, requestId: randomUUID(), token: typeof token === 'string' ? token : null, transport: 'ws' };
+    },
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path }, 'procedure failed (ws)');
+    },
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    services,
+    httpServer,
+    close(graceMs = 2_000) {
+      closing ??= (async () => {
+        httpServer.close();
+        wsHandler.broadcastReconnectNotification();
+        await waitForSockets(wss, graceMs);
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        httpServer.closeAllConnections();
+        await closeServices();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function waitForSockets(wss: WebSocketServer, graceMs: number) {
+  const deadline = Date.now() + graceMs;
+  while (wss.clients.size > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function readiness(s: Services): Promise<{ ok: boolean; database: boolean; redis: boolean | null }> {
+  const withTimeout = <T>(p: Promise<T>) =>
+    Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2_000).unref())]);
+  const database = await withTimeout(s.database.ping()).then(() => true, () => false);
+  const redis = s.redis ? await withTimeout(s.redis.ping()).then(() => true, () => false) : null;
+  return { ok: database && redis !== false, database, redis };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,111 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { ZodError } from 'zod';
+import { AppError, toTRPCCode } from './errors.js';
+import { servicesOf, type AppHandle } from './app.js';
+
+// ---------------------------------------------------------------- context
+
+/**
+ * The root context: transport fields only (request id, bearer token, transport) and the
+ * opaque handle of the instance. Services come in through middleware below, so the
+ * router type that ships in the SDK does not drag the server's types along.
+ */
+export interface Context {
+  app: AppHandle;
+  requestId: string;
+  /** The bearer token as sent (HTTP Authorization header, or WebSocket connectionParams). */
+  token: string | null;
+  transport: 'http' | 'ws';
+}
+
+// ---------------------------------------------------------------- initialization
+
+const HTTP_STATUS: Record<string, number> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_REQUESTS: 429,
+};
+const JSONRPC_CODE: Record<string, number> = {
+  BAD_REQUEST: -32600,
+  UNAUTHORIZED: -32001,
+  FORBIDDEN: -32003,
+  NOT_FOUND: -32004,
+  CONFLICT: -32009,
+  PAYLOAD_TOO_LARGE: -32013,
+  TOO_MANY_REQUESTS: -32029,
+};
+
+/** Stack traces stay in the server's log, never in a response. */
+function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
+  const { stack: _stack, ...rest } = data;
+  return rest;
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  /**
+   * One map from domain errors to tRPC codes (AppError → code), zod issues flattened with
+   * a readable first line, and internal errors reduced to a generic message with the
+   * request id (the details go to the log).
+   */
+  errorFormatter({ shape, error, ctx }) {
+    const cause = error.cause;
+    if (cause instanceof AppError) {
+      const code = toTRPCCode(cause.code);
+      return {
+        ...shape,
+        code: JSONRPC_CODE[code] ?? shape.code,
+        message: cause.message,
+        data: { ...withoutStack(shape.data), code, httpStatus: HTTP_STATUS[code] ?? 500 },
+      };
+    }
+    if (error.code === 'BAD_REQUEST' && cause instanceof ZodError) {
+      const first = cause.issues[0];
+      const where = first?.path.length ? `${first.path.join('.')}: ` : '';
+      return {
+        ...shape,
+        message: `invalid input: ${where}${first?.message ?? 'check the fields'}`,
+        data: { ...withoutStack(shape.data), zodError: cause.flatten() },
+      };
+    }
+    if (error.code === 'INTERNAL_SERVER_ERROR') {
+      return {
+        ...shape,
+        message: `internal server error (request ${ctx?.requestId ?? 'unknown'})`,
+        data: withoutStack(shape.data),
+      };
+    }
+    return { ...shape, data: withoutStack(shape.data) };
+  },
+});
+
+// ---------------------------------------------------------------- procedures
+
+/** Loads the instance's services into `ctx.svc`. */
+const withServices = t.middleware(({ ctx, next }) => next({ ctx: { svc: servicesOf(ctx.app) } }));
+
+export const router = t.router;
+
+/** Anyone may call: sign-up, sign-in, health. */
+export const publicProcedure = t.procedure.use(withServices);
+
+/**
+ * Needs a valid session. The token is checked on every call, so a session revoked or
+ * expired while a WebSocket stays open stops working at once.
+ * @throws UNAUTHORIZED without a valid token.
+ */
+export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const user = await ctx.svc.auth.authenticate(ctx.token);
+  if (!user) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: ctx.token ? 'your session has expired or was revoked; sign in again' : 'sign in first: send a bearer token',
+    });
+  }
+  return next({ ctx: { user, token: ctx.token! } });
+});
