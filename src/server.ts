@@ -18,6 +18,8 @@ export interface GuildhallServer {
   port: number;
   services: Services;
   httpServer: http.Server;
+  /** The open WebSocket connections (for shutdown and tests). */
+  wsClients(): Iterable<WebSocket>;
   /**
    * Graceful stop: stops accepting, tells WebSocket clients to reconnect
    * (broadcastReconnectNotification), waits up to `graceMs` for sockets to go, closes
@@ -108,6 +110,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     port,
     services,
     httpServer,
+    wsClients: () => wss.clients,
     close(graceMs = 2_000) {
       closing ??= (async () => {
         httpServer.close();

@@ -12,6 +12,10 @@ import NodeWebSocket from 'ws';
 import type { AppRouter } from '../../src/router.js';
 
 export type { AppRouter };
+export type { ScopeEvent, ScopeEventType } from '../../src/messages/events.js';
+export type { Message, MessagePage } from '../../src/messages/types.js';
+export type { Scope, ScopeKind, Visibility } from '../../src/scopes/types.js';
+export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';
 /** Input types of every procedure: `RouterInputs['messages']['send']`. */
 export type RouterInputs = inferRouterInputs<AppRouter>;
 /** Output types of every procedure: `RouterOutputs['messages']['list']`. */
@@ -88,3 +92,15 @@ export function createClient(opts: CreateClientOptions): GuildhallClient {
 export function closeClient(client: GuildhallClient): void {
   wsClients.get(client)?.close();
 }
+
+export {
+  Permission,
+  ALL_PERMISSIONS,
+  PERMISSION_NAMES,
+  has,
+  toNames,
+  fromNames,
+  serializePermissions,
+  parsePermissions,
+  type PermissionName,
+} from '../../src/permissions/flags.js';

@@ -34,5 +34,7 @@ async function adminQuery(sql: string) {
 
 /** A pg pool on `url` for raw SQL in trigger tests. */
 export function rawPool(url: string): pg.Pool {
-  return new pg.Pool({ connectionString: url, max: 20 });
+  const pool = new pg.Pool({ connectionString: url, max: 20 });
+  pool.on('error', () => {}); // an idle client killed by DROP DATABASE at teardown
+  return pool;
 }

@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createClient, closeClient } from '../sdk/src/index.js';
+import { collect } from './helpers/subscribe.js';
+import { freePort, runMain } from './helpers/process.js';
+import type { ScopeEvent } from '../sdk/src/index.js';
+
+
+const dir = mkdtempSync(path.join(tmpdir(), 'guildhall-embedded-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('embedded mode (npm start with no variables)', () => {
+  it('chats through the SDK, stops on SIGTERM with exit 0, and keeps the history across a restart', async () => {
+    const port = await freePort();
+    const first = runMain(dir, { PORT: String(port) });
+    const line = await first.waitFor(/guildhall listening/);
+    expect(JSON.parse(line)).toMatchObject({ mode: 'embedded', database: 'pglite', redis: false, url: `http://127.0.0.1:${port}` });
+    const url = `http://127.0.0.1:${port}`;
+
+    const anon = createClient({ url });
+    const alice = await anon.auth.signUp.mutate({ email: 'alice@example.com', password: 'alice-password', displayName: 'Alice' });
+    const bob = await anon.auth.signUp.mutate({ email: 'bob@example.com', password: 'bob-password', displayName: 'Bob' });
+    const aliceClient = createClient({ url, token: alice.token });
+    const bobClient = createClient({ url, token: () => bob.token });
+    const community = await aliceClient.scopes.create.mutate({ kind: 'community', name: 'Local' });
+    await bobClient.members.join.mutate({ scopeId: community.id });
+    const sub = collect<ScopeEvent>((h) => bobClient.messages.onEvent.subscribe({ scopeId: community.id, lastEventId: '0' }, h));
+    await aliceClient.messages.send.mutate({ scopeId: community.id, body: 'hello from embedded mode' });
+    await bobClient.messages.send.mutate({ scopeId: community.id, body: 'hi alice' });
+    const events = await sub.until(2);
+    expect(events.map((e) => e.message.body)).toEqual(['hello from embedded mode', 'hi alice']);
+    sub.stop();
+    closeClient(bobClient);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/"msg":"stopped"/);
+    expect(existsSync(path.join(dir, 'data', 'pglite'))).toBe(true);
+
+    const second = runMain(dir, { PORT: String(port) });
+    await second.waitFor(/guildhall listening/);
+    const again = await createClient({ url }).auth.signIn.mutate({ email: 'bob@example.com', password: 'bob-password' });
+    const history = await createClient({ url, token: again.token }).messages.list.query({ scopeId: community.id, limit: 10 });
+    expect(history.items.map((m) => m.body)).toEqual(['hi alice', 'hello from embedded mode']);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('refuses to start on a bad variable with one line naming it', async () => {
+    const bad = runMain(dir, { PORT: 'not-a-port' });
+    expect(await bad.exited).toBe(1);
+    const lines = bad.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^guildhall: invalid environment variable PORT: /);
+  });
+});

@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createTestDatabase } from './helpers/db.js';
+import { freePort } from './helpers/process.js';
+import { signUpClient, startServer, testPrefix, closeClient } from './helpers/server.js';
+import { loadConfig, ConfigError } from '../src/config.js';
+import { createServer, type GuildhallServer } from '../src/server.js';
+import pino from 'pino';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let server: GuildhallServer;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startServer({ databaseUrl: db.url, redisPrefix: testPrefix() });
+});
+afterAll(async () => {
+  await server?.close(100);
+  await db?.drop();
+});
+
+/** Opens a raw socket to /trpc and resolves once it is open. */
+function rawSocket(url: string, query = ''): Promise<WebSocket> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/trpc${query}`);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+const closed = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
+const nextMessage = (ws: WebSocket) => new Promise<string>((r) => ws.once('message', (d) => r(d.toString())));
+
+describe('health and readiness', () => {
+  it('answers /healthz and /readyz with 200 when the database and Redis answer', async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ok: true, database: true, redis: true });
+    expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+  });
+
+  it('answers /readyz with 503 while its Redis is down, and 200 again when it is back', async () => {
+    const port = await freePort();
+    const startRedis = () => {
+      const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'pipe' });
+      return new Promise<typeof p>((resolve) => {
+        p.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('Ready to accept connections')) resolve(p);
+        });
+      });
+    };
+    let redis = await startRedis();
+    const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', databaseUrl: db.url, redisUrl: `redis://127.0.0.1:${port}`, redisPrefix: testPrefix() };
+    const own = await createServer(config, pino({ level: 'silent' }));
+    try {
+      expect((await fetch(`${own.url}/readyz`)).status).toBe(200);
+      const gone = new Promise((r) => redis.once('exit', r));
+      redis.kill('SIGKILL');
+      await gone;
+      const down = await fetch(`${own.url}/readyz`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ ok: false, database: true, redis: false });
+      expect((await fetch(`${own.url}/healthz`)).status).toBe(200);
+      redis = await startRedis();
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) status = (await fetch(`${own.url}/readyz`)).status;
+      expect(status).toBe(200);
+    } finally {
+      await own.close(100);
+      redis.kill('SIGKILL');
+    }
+  });
+});
+
+describe('WebSocket transport', () => {
+  it('closes only the socket whose first frame is malformed', async () => {
+    const good = await signUpClient(server.url, 'good');
+    const community = await good.client.scopes.create.mutate({ kind: 'community', name: 'c' });
+    const bad = await rawSocket(server.url, '?connectionParams=1');
+    const badClosed = closed(bad);
+    bad.send('this is not json {');
+    await badClosed;
+    // Another client's socket and the server are unaffected.
+    const msg = await good.client.messages.send.mutate({ scopeId: community.id, body: 'still here' });
+    expect(msg.seq).toBe(1);
+    closeClient(good.client);
+  });
+
+  it('closes a socket that sends a frame over maxPayload, and keeps serving', async () => {
+    const ws = await rawSocket(server.url);
+    const code = closed(ws);
+    ws.send('x'.repeat(300 * 1024));
+    expect(await code).toBe(1009); // "message too big"
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers queries over WebSocket with the token from connectionParams', async () => {
+    const u = await signUpClient(server.url, 'wsq');
+    const ws = await rawSocket(server.url, '?connectionParams=1');
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: u.token } }));
+    const reply = nextMessage(ws);
+    ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+    const body = JSON.parse(await reply);
+    expect(body.result.data.json.id).toBe(u.userId);
+    ws.close();
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('tells WebSocket clients to reconnect, then closes', async () => {
+    const own = await startServer({ databaseUrl: db.url, redisPrefix: testPrefix() });
+    const ws = await rawSocket(own.url);
+    const notice = nextMessage(ws);
+    const done = own.close(2_000);
+    expect(JSON.parse(await notice)).toEqual({ id: null, method: 'reconnect' });
+    ws.close(); // a client reconnects elsewhere; the server waits for it to go
+    await done;
+    await expect(fetch(`${own.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('configuration', () => {
+  it('names the variable that is wrong', () => {
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(ConfigError);
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(/^invalid environment variable PORT: /);
+    expect(() => loadConfig({ DATABASE_URL: 'not a url' })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9000' })).toThrow(/S3_BUCKET/);
+    expect(loadConfig({ PORT: '' }).port).toBe(3000);
+  });
+});
