@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { PG_ADMIN_URL, TEMPLATE_DB, dbUrl } from './env.js';
+import { inject } from 'vitest';
+import { PG_ADMIN_URL, dbUrl } from './env.js';
 
 /** A fresh database cloned from the migrated template; `drop()` removes it. */
 export async function createTestDatabase(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   const name = `gh_test_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`);
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDb')}`);
   return {
     name,
     url: dbUrl(name),
