@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, closeClient } from '../sdk/src/index.js';
-import { collect } from './helpers/subscribe.js';
+import { collect, messageOf } from './helpers/subscribe.js';
 import { freePort, runMain } from './helpers/process.js';
 import type { ScopeEvent } from '../sdk/src/index.js';
 
@@ -30,7 +30,7 @@ describe('embedded mode (npm start with no variables)', () => {
     await aliceClient.messages.send.mutate({ scopeId: community.id, body: 'hello from embedded mode' });
     await bobClient.messages.send.mutate({ scopeId: community.id, body: 'hi alice' });
     const events = await sub.until(2);
-    expect(events.map((e) => e.message.body)).toEqual(['hello from embedded mode', 'hi alice']);
+    expect(events.map((e) => messageOf(e).body)).toEqual(['hello from embedded mode', 'hi alice']);
     sub.stop();
     closeClient(bobClient);
 

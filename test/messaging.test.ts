@@ -3,7 +3,7 @@ import { TRPCClientError } from '@trpc/client';
 import { codeOf, errCode } from './helpers/errors.js';
 import { createTestDatabase } from './helpers/db.js';
 import { closeClient, createClient, signUpClient, startServer, testPrefix } from './helpers/server.js';
-import { collect } from './helpers/subscribe.js';
+import { collect, messageOf } from './helpers/subscribe.js';
 import type { GuildhallServer } from '../src/server.js';
 import type { ScopeEvent } from '../sdk/src/index.js';
 
@@ -55,7 +55,7 @@ describe('messages over HTTP and WebSocket', () => {
     expect(sent.createdAt).toBeInstanceOf(Date);
 
     const [ev] = await sub.until(1);
-    expect(ev).toEqual({ type: 'message.created', scopeId: r.id, seq: 1, message: sent });
+    expect(ev).toMatchObject({ type: 'message.created', scopeId: r.id, seq: 1, actorId: alice.userId, message: sent });
     expect(sub.ids).toEqual(['1']);
     sub.stop();
   });
@@ -93,7 +93,7 @@ describe('messages over HTTP and WebSocket', () => {
     for (let i = 1; i <= 2; i++) await alice.client.messages.send.mutate({ scopeId: r.id, body: `after ${i}` });
     const events = await resumed.until(6);
     expect(events.map((e) => e.seq)).toEqual([4, 5, 6, 7, 8, 9]);
-    expect(events.map((e) => e.message.body)).toEqual([
+    expect(events.map((e) => messageOf(e).body)).toEqual([
       'while away 1', 'while away 2', 'while away 3', 'while away 4', 'after 1', 'after 2',
     ]);
     resumed.stop();
@@ -116,7 +116,7 @@ describe('messages over HTTP and WebSocket', () => {
     await alice.client.messages.send.mutate({ scopeId: r.id, body: 'two' });
     await alice.client.messages.send.mutate({ scopeId: r.id, body: 'three' });
     const events = await sub.until(3);
-    expect(events.map((e) => e.message.body)).toEqual(['one', 'two', 'three']);
+    expect(events.map((e) => messageOf(e).body)).toEqual(['one', 'two', 'three']);
     sub.stop();
   });
 
@@ -131,7 +131,7 @@ describe('messages over HTTP and WebSocket', () => {
     const msgs = [];
     for (let i = 0; i < 5; i++) msgs.push(await alice.client.messages.send.mutate({ scopeId: r.id, body: `burst ${i}` }));
     const events = await sub.until(6);
-    expect(events[0]!.message).toEqual(sent);
+    expect(messageOf(events[0]!)).toEqual(sent);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     sub.stop();
   });

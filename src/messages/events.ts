@@ -1,15 +1,70 @@
 import type { Message } from './types.js';
 
-/**
- * What a conversation subscriber receives: one `scope_events` row, discriminated on
- * `type`. `seq` is gapless per scope; it is also the subscription's tracked event id.
- */
-export type ScopeEvent = {
-  type: 'message.created';
+/** Fields every conversation event carries. `seq` is gapless per scope and is the tracked id. */
+interface EventBase {
   scopeId: string;
   seq: number;
-  message: Message;
-};
+  /** Who caused it (null for the system). */
+  actorId: string | null;
+  at: Date;
+}
+
+/**
+ * What a conversation subscriber receives: one `scope_events` row, discriminated on
+ * `type`. Events about a message carry the message as it is now (a replay of a
+ * deleted message's `message.created` shows it deleted, body empty).
+ */
+export type ScopeEvent =
+  | (EventBase & { type: 'message.created'; message: Message })
+  | (EventBase & { type: 'message.edited'; message: Message })
+  | (EventBase & { type: 'message.deleted'; messageId: string })
+  | (EventBase & { type: 'reaction.added'; messageId: string; emoji: string; userId: string })
+  | (EventBase & { type: 'reaction.removed'; messageId: string; emoji: string; userId: string })
+  | (EventBase & { type: 'message.pinned'; messageId: string })
+  | (EventBase & { type: 'message.unpinned'; messageId: string })
+  | (EventBase & { type: 'member.joined'; userId: string })
+  | (EventBase & { type: 'member.left'; userId: string; reason: 'left' | 'removed' | 'kicked' | 'banned' });
 
 /** The event types a scope's log holds. */
 export type ScopeEventType = ScopeEvent['type'];
+
+/** Event types whose row points at a message (`scope_events.message_id`). */
+const MESSAGE_EVENTS = new Set<ScopeEventType>(['message.created', 'message.edited']);
+
+/** A `scope_events` row as stored: type-specific fields live in `payload`. */
+export interface ScopeEventRow {
+  scopeId: string;
+  seq: number;
+  type: string;
+  actorId: string | null;
+  messageId: string | null;
+  payload: unknown;
+  createdAt: Date;
+}
+
+/**
+ * Builds the client event from a stored row (and, for message events, the message row
+ * as it is now). The one place the log's storage shape turns into the wire shape.
+ * @throws Error for a type this server does not know (a newer writer, or a bug).
+ */
+export function toScopeEvent(row: ScopeEventRow, message: Message | null): ScopeEvent {
+  const base = { scopeId: row.scopeId, seq: row.seq, actorId: row.actorId, at: row.createdAt };
+  const type = row.type as ScopeEventType;
+  if (MESSAGE_EVENTS.has(type)) {
+    if (!message) throw new Error(`scope ${row.scopeId} seq ${row.seq}: ${row.type} without its message`);
+    return { ...base, type, message } as ScopeEvent;
+  }
+  const payload = (row.payload ?? {}) as Record<string, unknown>;
+  switch (type) {
+    case 'message.deleted':
+    case 'message.pinned':
+    case 'message.unpinned':
+    case 'reaction.added':
+    case 'reaction.removed':
+    case 'member.joined':
+    case 'member.left':
+      return { ...payload, ...base, type } as ScopeEvent;
+    default:
+      throw new Error(`scope ${row.scopeId} seq ${row.seq}: unknown event type ${row.type}`);
+  }
+}

@@ -4,7 +4,8 @@ import type { Db } from '../db/client.js';
 import { pgErrorCode } from '../db/client.js';
 import { messages, scopeEvents } from '../db/schema/index.js';
 import { conflict, invalid } from '../errors.js';
-import type { ScopeEvent } from './events.js';
+import { toScopeEvent, type ScopeEvent } from './events.js';
+import { appendEvent } from './log.js';
 import type { Message, MessagePage } from './types.js';
 
 type MessageRow = typeof messages.$inferSelect;
@@ -47,18 +48,15 @@ export class MessageService {
     }
     const id = randomUUID();
     try {
-      const message = await this.db.transaction(async (tx) => {
-        const [ev] = await tx
-          .insert(scopeEvents)
-          .values({ scopeId: input.scopeId, seq: 0, type: 'message.created', actorId: authorId, messageId: id })
-          .returning({ seq: scopeEvents.seq });
+      return await this.db.transaction(async (tx) => {
+        const ev = await appendEvent(tx, { scopeId: input.scopeId, type: 'message.created', actorId: authorId, messageId: id });
         const [row] = await tx
           .insert(messages)
-          .values({ id, scopeId: input.scopeId, seq: ev!.seq, authorId, body: input.body, nonce })
+          .values({ id, scopeId: input.scopeId, seq: ev.seq, authorId, body: input.body, nonce })
           .returning();
-        return toMessage(row!);
+        const message = toMessage(row!);
+        return { message, event: toScopeEvent(ev, message) };
       });
-      return { message, event: { type: 'message.created', scopeId: message.scopeId, seq: message.seq, message } };
     } catch (err) {
       if (nonce && pgErrorCode(err) === '23505') {
         const original = await this.byNonce(authorId, nonce);
@@ -91,7 +89,7 @@ export class MessageService {
    */
   async eventsAfter(scopeId: string, afterSeq: number, limit: number, uptoSeq?: number): Promise<ScopeEvent[]> {
     const rows = await this.db
-      .select({ seq: scopeEvents.seq, type: scopeEvents.type, message: messages })
+      .select({ event: scopeEvents, message: messages })
       .from(scopeEvents)
       .leftJoin(messages, eq(messages.id, scopeEvents.messageId))
       .where(
@@ -103,12 +101,7 @@ export class MessageService {
       )
       .orderBy(asc(scopeEvents.seq))
       .limit(limit);
-    return rows.map((r) => {
-      if (r.type === 'message.created' && r.message) {
-        return { type: 'message.created', scopeId, seq: r.seq, message: toMessage(r.message) };
-      }
-      throw new Error(`scope ${scopeId} seq ${r.seq}: event type ${r.type} has no reader`);
-    });
+    return rows.map((r) => toScopeEvent(r.event, r.message ? toMessage(r.message) : null));
   }
 
   private async byNonce(authorId: string, nonce: string): Promise<MessageRow | null> {

@@ -69,3 +69,11 @@ export function collect<T>(
     stop: () => sub.unsubscribe(),
   };
 }
+
+import type { Message, ScopeEvent } from '../../sdk/src/index.js';
+
+/** The message of a message.created/edited event; fails the test for any other event. */
+export function messageOf(e: ScopeEvent): Message {
+  if (e.type !== 'message.created' && e.type !== 'message.edited') throw new Error(`expected a message event, got ${e.type}`);
+  return e.message;
+}

@@ -1,0 +1,30 @@
+import { scopeEvents } from '../db/schema/index.js';
+import type { Db } from '../db/client.js';
+import type { ScopeEventRow, ScopeEventType } from './events.js';
+
+/** A transaction or the database: anything drizzle can insert through. */
+export type Tx = Pick<Db, 'insert' | 'select' | 'update' | 'delete' | 'execute'>;
+
+/**
+ * Appends one event to a scope's log inside the caller's transaction. The seq trigger
+ * numbers it (gapless, in commit order) and holds the scope row lock until commit.
+ * Publish the returned event only after the transaction commits.
+ * @param payload type-specific fields (see ScopeEvent); message events pass `messageId`.
+ */
+export async function appendEvent(
+  tx: Tx,
+  e: { scopeId: string; type: ScopeEventType; actorId: string | null; messageId?: string | null; payload?: Record<string, unknown> },
+): Promise<ScopeEventRow> {
+  const [row] = await tx
+    .insert(scopeEvents)
+    .values({
+      scopeId: e.scopeId,
+      seq: 0, // replaced by the trigger
+      type: e.type,
+      actorId: e.actorId,
+      messageId: e.messageId ?? null,
+      payload: e.payload ?? {},
+    })
+    .returning();
+  return row!;
+}
