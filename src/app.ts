@@ -63,6 +63,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const bus: Bus = redis ? new RedisBus(redis, config.redisPrefix) : new MemoryBus();
   if (redis) await redis.ping();
   const db = database.db;
+  const hub = new ScopeHub(bus, log);
+  await hub.start();
   const scopes = new ScopeService(db);
   const services: Services = {
     config,
@@ -71,7 +73,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     redis,
     cache,
     bus,
-    hub: new ScopeHub(bus, log),
+    hub,
     auth: new AuthService(db, cache, config.sessionTtlMs),
     scopes,
     members: new MemberService(db, scopes),
@@ -84,6 +86,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     services,
     async close() {
       registry.delete(app.instanceId);
+      await hub.stop().catch(() => {});
       await bus.close().catch(() => {});
       if (cache instanceof MemoryCache) cache.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());

@@ -3,13 +3,13 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import type { Logger } from 'pino';
 import { limits, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { openServices, type Services } from './app.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
+import { applyWsHandler } from './realtime/ws-handler.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -76,21 +76,15 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
-  wss.on('connection', (ws: WebSocket) => {
-    // A protocol violation (oversized or malformed frame) closes that socket only.
-    ws.on('error', (err) => log.debug({ err }, 'websocket error'));
-  });
-  const wsHandler = applyWSSHandler({
+  const wsHandler = applyWsHandler({
     wss,
     router: appRouter,
-    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
-    createContext: ({ info }): Context => {
-      const token = info.connectionParams?.['token'];
-      return { app, requestId: randomUUID(), token: typeof token === 'string' ? token : null, transport: 'ws' };
-    },
-    onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path }, 'procedure failed (ws)');
-    },
+    app,
+    log,
+    userIdOf: async (token) => (await services.auth.authenticate(token))?.id ?? null,
+    maxConnectionsPerUser: limits.wsConnectionsPerUser,
+    maxBufferedBytes: limits.wsMaxBufferedBytes,
+    keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
   });
 
   await new Promise<void>((resolve, reject) => {

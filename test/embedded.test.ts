@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, closeClient } from '../sdk/src/index.js';
 import { collect, messageOf } from './helpers/subscribe.js';
 import { freePort, runMain } from './helpers/process.js';
-import type { ScopeEvent } from '../sdk/src/index.js';
+import type { ScopeStreamEvent } from '../sdk/src/index.js';
 
 
 const dir = mkdtempSync(path.join(tmpdir(), 'guildhall-embedded-'));
@@ -26,7 +26,7 @@ describe('embedded mode (npm start with no variables)', () => {
     const bobClient = createClient({ url, token: () => bob.token });
     const community = await aliceClient.scopes.create.mutate({ kind: 'community', name: 'Local' });
     await bobClient.members.join.mutate({ scopeId: community.id });
-    const sub = collect<ScopeEvent>((h) => bobClient.messages.onEvent.subscribe({ scopeId: community.id, lastEventId: '0' }, h));
+    const sub = collect<ScopeStreamEvent>((h) => bobClient.messages.onEvent.subscribe({ scopeId: community.id, lastEventId: '0' }, h));
     await aliceClient.messages.send.mutate({ scopeId: community.id, body: 'hello from embedded mode' });
     await bobClient.messages.send.mutate({ scopeId: community.id, body: 'hi alice' });
     const events = await sub.until(2);

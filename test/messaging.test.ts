@@ -5,7 +5,7 @@ import { createTestDatabase } from './helpers/db.js';
 import { closeClient, createClient, signUpClient, startServer, testPrefix } from './helpers/server.js';
 import { collect, messageOf } from './helpers/subscribe.js';
 import type { GuildhallServer } from '../src/server.js';
-import type { ScopeEvent } from '../sdk/src/index.js';
+import type { ScopeStreamEvent } from '../sdk/src/index.js';
 
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -49,7 +49,7 @@ describe('messages over HTTP and WebSocket', () => {
     await bob.client.members.join.mutate({ scopeId: r.id });
 
     const start = (await bob.client.scopes.get.query({ scopeId: r.id })).lastSeq;
-    const sub = collect<ScopeEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: String(start) }, h));
+    const sub = collect<ScopeStreamEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: String(start) }, h));
     const sent = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'hello bob' });
     expect(sent).toMatchObject({ scopeId: r.id, seq: 1, authorId: alice.userId, body: 'hello bob' });
     expect(sent.createdAt).toBeInstanceOf(Date);
@@ -80,7 +80,7 @@ describe('messages over HTTP and WebSocket', () => {
     await bob.client.members.join.mutate({ scopeId: community.id });
     await bob.client.members.join.mutate({ scopeId: r.id });
 
-    const first = collect<ScopeEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
+    const first = collect<ScopeStreamEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
     for (let i = 1; i <= 3; i++) await alice.client.messages.send.mutate({ scopeId: r.id, body: `before ${i}` });
     await first.until(3);
     const lastId = first.ids.at(-1)!;
@@ -88,7 +88,7 @@ describe('messages over HTTP and WebSocket', () => {
     closeClient(bob.client); // the socket goes away; the server forgets the subscription
 
     for (let i = 1; i <= 4; i++) await alice.client.messages.send.mutate({ scopeId: r.id, body: `while away ${i}` });
-    const resumed = collect<ScopeEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: lastId }, h));
+    const resumed = collect<ScopeStreamEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: lastId }, h));
     await resumed.until(4);
     for (let i = 1; i <= 2; i++) await alice.client.messages.send.mutate({ scopeId: r.id, body: `after ${i}` });
     const events = await resumed.until(6);
@@ -105,7 +105,7 @@ describe('messages over HTTP and WebSocket', () => {
     const watcher = await user(a, 'watcher');
     await watcher.client.members.join.mutate({ scopeId: r.path[0]! });
     await watcher.client.members.join.mutate({ scopeId: r.id });
-    const sub = collect<ScopeEvent>((h) => watcher.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
+    const sub = collect<ScopeStreamEvent>((h) => watcher.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
     await alice.client.messages.send.mutate({ scopeId: r.id, body: 'one' });
     await sub.until(1);
     // Kill every server-side socket of instance a: the ws link reconnects and resubscribes
@@ -126,7 +126,7 @@ describe('messages over HTTP and WebSocket', () => {
     const carol = await user(b, 'carol');
     await carol.client.members.join.mutate({ scopeId: community.id });
     await carol.client.members.join.mutate({ scopeId: r.id });
-    const sub = collect<ScopeEvent>((h) => carol.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
+    const sub = collect<ScopeStreamEvent>((h) => carol.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
     const sent = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'across instances' });
     const msgs = [];
     for (let i = 0; i < 5; i++) msgs.push(await alice.client.messages.send.mutate({ scopeId: r.id, body: `burst ${i}` }));
@@ -161,7 +161,7 @@ describe('access and bad input', () => {
     const { room: r } = await room(alice);
     expect(await codeOf(mallory.client.messages.send.mutate({ scopeId: r.id, body: 'hi' }))).toBe('FORBIDDEN');
     expect(await codeOf(mallory.client.messages.list.query({ scopeId: r.id, limit: 10 }))).toBe('FORBIDDEN');
-    const sub = collect<ScopeEvent>((h) => mallory.client.messages.onEvent.subscribe({ scopeId: r.id }, h));
+    const sub = collect<ScopeStreamEvent>((h) => mallory.client.messages.onEvent.subscribe({ scopeId: r.id }, h));
     const err = await sub.error;
     expect(err).toBeInstanceOf(TRPCClientError);
     expect(errCode(err)).toBe('FORBIDDEN');
@@ -179,9 +179,9 @@ describe('access and bad input', () => {
     expect(await codeOf(alice.client.messages.send.mutate({ scopeId: 'not-a-uuid', body: 'hi' }))).toBe('BAD_REQUEST');
     expect(await codeOf(alice.client.messages.list.query({ scopeId: r.id, limit: 0 }))).toBe('BAD_REQUEST');
     expect(await codeOf(alice.client.messages.list.query({ scopeId: r.id, limit: 101 }))).toBe('BAD_REQUEST');
-    const ahead = collect<ScopeEvent>((h) => alice.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '99' }, h));
+    const ahead = collect<ScopeStreamEvent>((h) => alice.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '99' }, h));
     expect(errCode(await ahead.error)).toBe('BAD_REQUEST');
-    const bad = collect<ScopeEvent>((h) => alice.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: 'abc' }, h));
+    const bad = collect<ScopeStreamEvent>((h) => alice.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: 'abc' }, h));
     expect(errCode(await bad.error)).toBe('BAD_REQUEST');
     const ok = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'x'.repeat(4000) });
     expect(ok.seq).toBe(1); // the refused sends took no seq

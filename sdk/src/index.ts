@@ -12,7 +12,7 @@ import NodeWebSocket from 'ws';
 import type { AppRouter } from '../../src/router.js';
 
 export type { AppRouter };
-export type { ScopeEvent, ScopeEventType } from '../../src/messages/events.js';
+export type { ScopeEvent, ScopeEventType, ScopeStreamEvent, ResyncRequired } from '../../src/messages/events.js';
 export type { Message, MessagePage } from '../../src/messages/types.js';
 export type { Scope, ScopeKind, Visibility } from '../../src/scopes/types.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';

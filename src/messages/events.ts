@@ -68,3 +68,19 @@ export function toScopeEvent(row: ScopeEventRow, message: Message | null): Scope
       throw new Error(`scope ${row.scopeId} seq ${row.seq}: unknown event type ${row.type}`);
   }
 }
+
+/**
+ * Sent instead of a replay when a resuming subscriber is further behind than the
+ * configured limit: refetch history with `messages.list`, then carry on from `seq`.
+ */
+export interface ResyncRequired {
+  type: 'resync.required';
+  scopeId: string;
+  /** The latest seq; the subscription continues after it. */
+  seq: number;
+  /** How many events were skipped. */
+  missed: number;
+}
+
+/** What `messages.onEvent` yields: a log event, or a request to refetch. */
+export type ScopeStreamEvent = ScopeEvent | ResyncRequired;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { limits } from '../config.js';
-import { scopeEventStream } from '../realtime/stream.js';
+import { ScopeSubscription } from '../realtime/stream.js';
 import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 
@@ -52,20 +52,28 @@ export const messagesRouter = router({
   }),
 
   /**
-   * The conversation's events, `tracked(String(seq), { type: 'message.created', seq, message })`.
-   * With `lastEventId` it first replays what came after it, then goes live: nothing missed,
-   * nothing twice. Errors: NOT_FOUND, FORBIDDEN, BAD_REQUEST for a lastEventId ahead of the log.
+   * The conversation's events: `tracked(String(seq), event)`, where event is a ScopeEvent
+   * (message.created, message.edited, …; discriminated on `type`) or `resync.required`
+   * (you were more than 5,000 events behind: refetch with messages.list, then carry on).
+   * With `lastEventId` it first replays what came after it, then goes live: nothing
+   * missed, nothing twice. It ends with FORBIDDEN when the caller loses access.
+   * Errors: NOT_FOUND, FORBIDDEN, BAD_REQUEST for a lastEventId ahead of the log.
    */
-  onEvent: authedProcedure.input(OnEventInput).subscription(async function* ({ ctx, input, signal }) {
+  onEvent: authedProcedure.input(OnEventInput).subscription(async ({ ctx, input, signal }) => {
     const scope = await ctx.svc.scopes.requireMember(input.scopeId, ctx.user.id);
-    yield* scopeEventStream({
+    return new ScopeSubscription({
       hub: ctx.svc.hub,
       messages: ctx.svc.messages,
+      log: ctx.svc.log,
       scopeId: scope.id,
+      scopePath: [...scope.path, scope.id],
+      userId: ctx.user.id,
       lastEventId: input.lastEventId,
       currentSeq: async () => (await ctx.svc.scopes.get(scope.id)).lastSeq,
-      signal,
+      stillAllowed: () => ctx.svc.scopes.isMember(scope.id, ctx.user.id),
       pageSize: limits.replayPageSize,
+      maxReplay: limits.replayMaxEvents,
+      signal,
     });
   }),
 });

@@ -1,77 +1,58 @@
 import { tracked, type TrackedEnvelope } from '@trpc/server';
-import { invalid } from '../errors.js';
-import type { ScopeEvent } from '../messages/events.js';
-import type { MessageService } from '../messages/service.js';
-import type { ScopeHub } from './hub.js';
+import type { ScopeStreamEvent } from '../messages/events.js';
+import { ScopeFeed, type FeedOptions } from './feed.js';
+import type { WireEvent } from './wire.js';
 
-export interface ScopeStreamOptions {
-  hub: ScopeHub;
-  messages: MessageService;
-  scopeId: string;
-  /** seq of the last event the client has (the tracked id it got); null to start live. */
-  lastEventId: string | null | undefined;
-  /** Reads the scope's current last seq. */
-  currentSeq: () => Promise<number>;
-  signal: AbortSignal | undefined;
-  /** Events per database page while replaying. */
-  pageSize: number;
-}
+/** What a conversation subscription needs, less the delivery callbacks. */
+export type ScopeSubscriptionOptions = Omit<FeedOptions, 'emit' | 'fail'> & { signal: AbortSignal | undefined };
 
 /**
- * A conversation's events as a tRPC subscription: `tracked(String(seq), event)`.
- * It subscribes to the hub before it reads the database, replays what came after
- * `lastEventId`, then goes live, dropping what it already yielded (by seq) and
- * backfilling from the database when it sees a seq gap (a lost publish). So nothing
- * is missed and nothing is yielded twice.
- * @throws Invalid when `lastEventId` is ahead of the conversation.
+ * What `messages.onEvent` returns: the checked, ready-to-start subscription of one user
+ * to one conversation. The WebSocket handler (src/realtime/ws-handler.ts) recognises it and
+ * writes each event's pre-encoded frame straight to the socket; any other transport
+ * iterates it and gets `tracked(String(seq), event)` through tRPC, with the same feed
+ * (src/realtime/feed.ts) behind both.
  */
-export async function* scopeEventStream(o: ScopeStreamOptions): AsyncGenerator<TrackedEnvelope<ScopeEvent>> {
-  const queue: ScopeEvent[] = [];
+export class ScopeSubscription implements AsyncIterable<TrackedEnvelope<ScopeStreamEvent>> {
+  constructor(readonly options: ScopeSubscriptionOptions) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<TrackedEnvelope<ScopeStreamEvent>> {
+    return iterate(this.options);
+  }
+}
+
+async function* iterate(o: ScopeSubscriptionOptions): AsyncGenerator<TrackedEnvelope<ScopeStreamEvent>> {
+  const queue: WireEvent[] = [];
+  let failure: { error: unknown } | null = null;
   let wake: (() => void) | null = null;
-  const onEvent = (ev: ScopeEvent) => {
-    queue.push(ev);
-    wake?.();
-  };
+  const feed = new ScopeFeed({
+    ...o,
+    emit: (w) => {
+      queue.push(w);
+      wake?.();
+      return true;
+    },
+    fail: (error) => {
+      failure = { error };
+      wake?.();
+    },
+  });
   const onAbort = () => wake?.();
   o.signal?.addEventListener('abort', onAbort);
-  const unsubscribe = await o.hub.subscribe(o.scopeId, onEvent);
   try {
-    const current = await o.currentSeq();
-    let last = current;
-    if (o.lastEventId != null) {
-      last = Number(o.lastEventId);
-      if (last > current) {
-        throw invalid(`lastEventId ${o.lastEventId} is ahead of this conversation (latest seq ${current}); resubscribe without it`);
-      }
-    }
-    // Replay, page by page, then keep draining what arrives live.
-    for (;;) {
-      const page = await o.messages.eventsAfter(o.scopeId, last, o.pageSize);
-      for (const ev of page) {
-        yield tracked(String(ev.seq), ev);
-        last = ev.seq;
-      }
-      if (page.length < o.pageSize) break;
-    }
+    await feed.start();
     while (!o.signal?.aborted) {
-      const ev = queue.shift();
-      if (!ev) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
+      const w = queue.shift();
+      if (w) {
+        yield tracked(String(w.seq), w.event());
         continue;
       }
-      if (ev.seq <= last) continue;
-      if (ev.seq > last + 1) {
-        for (const missed of await o.messages.eventsAfter(o.scopeId, last, ev.seq - last - 1, ev.seq - 1)) {
-          yield tracked(String(missed.seq), missed);
-          last = missed.seq;
-        }
-      }
-      yield tracked(String(ev.seq), ev);
-      last = ev.seq;
+      if (failure) throw (failure as { error: unknown }).error;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
     }
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
-    await unsubscribe();
+    await feed.stop();
   }
 }

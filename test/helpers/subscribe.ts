@@ -70,10 +70,10 @@ export function collect<T>(
   };
 }
 
-import type { Message, ScopeEvent } from '../../sdk/src/index.js';
+import type { Message, ScopeStreamEvent } from '../../sdk/src/index.js';
 
 /** The message of a message.created/edited event; fails the test for any other event. */
-export function messageOf(e: ScopeEvent): Message {
+export function messageOf(e: ScopeStreamEvent): Message {
   if (e.type !== 'message.created' && e.type !== 'message.edited') throw new Error(`expected a message event, got ${e.type}`);
   return e.message;
 }

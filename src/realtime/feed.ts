@@ -1,0 +1,141 @@
+import type { Logger } from 'pino';
+import { AppError, invalid } from '../errors.js';
+import type { MessageService } from '../messages/service.js';
+import type { ScopeHub } from './hub.js';
+import { WireEvent } from './wire.js';
+
+export interface FeedOptions {
+  hub: ScopeHub;
+  messages: MessageService;
+  log: Logger;
+  scopeId: string;
+  /** The scope's ancestors then itself, root first (to end feeds below a scope). */
+  scopePath: readonly string[];
+  userId: string;
+  /** seq of the last event the client has; null or undefined to start live. */
+  lastEventId: string | null | undefined;
+  /** Reads the scope's current last seq. */
+  currentSeq: () => Promise<number>;
+  /** True while the user may still view the scope; asked when access may have changed. */
+  stillAllowed: () => Promise<boolean>;
+  /** Events per database page while catching up. */
+  pageSize: number;
+  /** A resume further behind than this gets `resync.required` instead of a replay. */
+  maxReplay: number;
+  /** Delivers one event; returning false ends the feed (the reader is gone or too slow). */
+  emit: (event: WireEvent) => boolean;
+  /** Ends the feed with an error (database failure, lost access). */
+  fail: (error: unknown) => void;
+}
+
+/**
+ * One subscriber's view of a conversation: the single state machine behind both the
+ * WebSocket fast path and the iterator path. It subscribes to the hub first, then reads
+ * the database: it replays what came after `lastEventId` (or starts at the current seq),
+ * then goes live. Live events are delivered in seq order; one already delivered is
+ * dropped; a gap (a lost publish) is backfilled from the database before anything newer.
+ * So the client sees every event once, in order.
+ */
+export class ScopeFeed {
+  private last = 0;
+  private highestSeen = 0;
+  private catching = true;
+  private stopped = false;
+  private unsubscribe: (() => Promise<void>) | null = null;
+
+  constructor(readonly o: FeedOptions) {}
+
+  /**
+   * Starts the feed; resolves once it is live.
+   * @throws Invalid when `lastEventId` is ahead of the conversation.
+   */
+  async start(): Promise<void> {
+    this.unsubscribe = await this.o.hub.subscribe(this.o.scopeId, (w) => this.onWire(w));
+    this.o.hub.registerFeed(this);
+    const current = await this.o.currentSeq();
+    if (this.o.lastEventId == null) {
+      this.last = current;
+    } else {
+      const from = Number(this.o.lastEventId);
+      if (from > current) {
+        throw invalid(`lastEventId ${this.o.lastEventId} is ahead of this conversation (latest seq ${current}); resubscribe without it`);
+      }
+      this.last = from;
+      if (current - from > this.o.maxReplay) {
+        this.last = current;
+        const resync = WireEvent.of({ type: 'resync.required', scopeId: this.o.scopeId, seq: current, missed: current - from });
+        if (!this.o.emit(resync)) return this.stop();
+      }
+    }
+    await this.catchUp();
+  }
+
+  /** Ends the feed and releases its hub subscription. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.o.hub.unregisterFeed(this);
+    await this.unsubscribe?.();
+  }
+
+  /** Re-checks access (after an access change); ends the feed with FORBIDDEN when it is gone. */
+  async recheck(): Promise<void> {
+    if (this.stopped) return;
+    let allowed: boolean;
+    try {
+      allowed = await this.o.stillAllowed();
+    } catch (err) {
+      this.o.log.warn({ err, scopeId: this.o.scopeId }, 'access re-check failed; ending the subscription');
+      allowed = false;
+    }
+    if (!allowed && !this.stopped) this.end(new AccessRevokedError());
+  }
+
+  private end(error: unknown) {
+    if (this.stopped) return;
+    void this.stop();
+    this.o.fail(error);
+  }
+
+  private onWire(w: WireEvent) {
+    if (this.stopped) return;
+    if (w.seq > this.highestSeen) this.highestSeen = w.seq;
+    if (this.catching || w.seq <= this.last) return;
+    if (w.seq === this.last + 1) {
+      this.deliver(w);
+      return;
+    }
+    this.catching = true;
+    this.catchUp().catch((err) => this.end(err));
+  }
+
+  private deliver(w: WireEvent): boolean {
+    if (w.seq <= this.last) return true;
+    this.last = w.seq;
+    if (this.o.emit(w)) return true;
+    void this.stop();
+    return false;
+  }
+
+  /** Reads the database from `last` until it has everything the bus has shown. */
+  private async catchUp(): Promise<void> {
+    this.catching = true;
+    try {
+      for (;;) {
+        const page = await this.o.messages.eventsAfter(this.o.scopeId, this.last, this.o.pageSize);
+        if (this.stopped) return;
+        for (const ev of page) if (!this.deliver(WireEvent.of(ev))) return;
+        if (page.length === 0 || (page.length < this.o.pageSize && this.last >= this.highestSeen)) break;
+      }
+    } finally {
+      this.catching = false;
+    }
+  }
+}
+
+/** The reason a feed ends when its user may no longer view the scope. */
+export class AccessRevokedError extends AppError {
+  constructor() {
+    super('Forbidden', 'you can no longer view this conversation');
+  }
+}
