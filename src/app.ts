@@ -10,7 +10,23 @@ import { AuthService } from './auth/service.js';
 import { ScopeService } from './scopes/service.js';
 import { MemberService } from './members/service.js';
 import { MessageService } from './messages/service.js';
+import type { MessageAccess } from './messages/access.js';
+import { ReactionService } from './messages/reactions.js';
+import { PinService } from './messages/pins.js';
+import { ReadStateService } from './readstate/service.js';
+import { createRateLimit } from './infra/ratelimit.js';
 import { ScopeHub } from './realtime/hub.js';
+import { TypingService } from './realtime/typing.js';
+import { PresenceService } from './realtime/presence.js';
+import { latestSeqs } from './messages/log.js';
+import { latestUserSeqs } from './realtime/user-log.js';
+import { AccessService } from './permissions/service.js';
+import { OverwriteService } from './permissions/overwrites.js';
+import { RoleService } from './roles/service.js';
+import { InviteService } from './invites/service.js';
+import { ModerationService } from './moderation/service.js';
+import { AuditService } from './audit/service.js';
+import { DmService } from './dms/service.js';
 
 /**
  * Everything one server instance runs on: adapters and domain services. Procedures reach
@@ -25,10 +41,23 @@ export interface Services {
   cache: Cache;
   bus: Bus;
   hub: ScopeHub;
+  typing: TypingService;
+  presence: PresenceService;
   auth: AuthService;
   scopes: ScopeService;
   members: MemberService;
   messages: MessageService;
+  reactions: ReactionService;
+  pins: PinService;
+  readStates: ReadStateService;
+  /** The one permission helper: `access.require(userId, scopeId, flags)`. */
+  access: AccessService;
+  overwrites: OverwriteService;
+  roles: RoleService;
+  invites: InviteService;
+  moderation: ModerationService;
+  audit: AuditService;
+  dms: DmService;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -63,9 +92,24 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const bus: Bus = redis ? new RedisBus(redis, config.redisPrefix) : new MemoryBus();
   if (redis) await redis.ping();
   const db = database.db;
-  const hub = new ScopeHub(bus, log);
+  const hub = new ScopeHub(
+    bus,
+    log,
+    (kind, ids) => (kind === 'scope' ? latestSeqs(db, ids) : latestUserSeqs(db, ids)),
+    config.realtime.sweepMs,
+  );
   await hub.start();
   const scopes = new ScopeService(db);
+  const access = new AccessService(db, cache, hub, log);
+  scopes.useAccess(access);
+  const members = new MemberService(db, access, hub);
+  // The messages domain's flag checks go through the permission helper.
+  const messageAccess: MessageAccess = access;
+  const messages = new MessageService(
+    db,
+    messageAccess,
+    createRateLimit({ redis, prefix: config.redisPrefix, name: 'send', what: 'messages', ...config.messageSendRate }),
+  );
   const services: Services = {
     config,
     log,
@@ -74,10 +118,22 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     cache,
     bus,
     hub,
+    typing: new TypingService(bus, cache),
+    presence: new PresenceService(bus, redis, config.redisPrefix),
     auth: new AuthService(db, cache, config.sessionTtlMs),
     scopes,
-    members: new MemberService(db, scopes),
-    messages: new MessageService(db),
+    members,
+    messages,
+    reactions: new ReactionService(db, messages, messageAccess),
+    pins: new PinService(db, messages, messageAccess),
+    readStates: new ReadStateService(db, scopes),
+    access,
+    overwrites: new OverwriteService(db, access),
+    roles: new RoleService(db, access),
+    invites: new InviteService(db, access, members, scopes, hub),
+    moderation: new ModerationService(db, access, members),
+    audit: new AuditService(db, access),
+    dms: new DmService(db, members, hub),
   };
   const app: AppHandle = { instanceId: randomUUID() };
   registry.set(app.instanceId, services);

@@ -25,6 +25,56 @@ export const limits = {
   replayMaxEvents: 5_000,
   /** Bytes a socket may have buffered before it is dropped as a slow reader. */
   wsMaxBufferedBytes: 4 * 1024 * 1024,
+
+  // ---- messages (reactions, pins, mentions, search, read state)
+  /** Distinct users, roles and @everyone one message may mention (Discord caps mass mentions too). */
+  mentionsPerMessageMax: 20,
+  /** Distinct emoji on one message (Discord: 20). */
+  reactionsPerMessageMax: 20,
+  /** Longest emoji string: a Unicode emoji sequence or a `:custom_name:`. */
+  reactionEmojiMax: 64,
+  /** Pinned messages one scope may hold (Discord: 50). */
+  pinsPerScopeMax: 50,
+  /** Messages one user may send, over all scopes, per window: the default of MESSAGE_SEND_RATE. */
+  messageSendRate: { points: 20, durationSec: 10 },
+  /** Longest search query (characters). */
+  searchQueryMax: 200,
+  /** Scopes one `readState.get` may ask about. */
+  readStateScopesMax: 500,
+
+  // ---- governance (scopes, roles, invites, moderation). The first two are also
+  // constants in the triggers (drizzle/0001_scope_path_trigger.sql and
+  // drizzle/0006_governance_triggers.sql); test/governance/triggers.test.ts holds them equal.
+  /** Levels a scope tree may have, community included (depth 0..5). */
+  scopeMaxDepth: 6,
+  /** Live children one scope may hold. */
+  scopeMaxChildren: 500,
+  scopeDescriptionMax: 1_000,
+  /** Keys in a scope's `settings`, and the longest key and string value. */
+  scopeSettingsMaxKeys: 50,
+  scopeSettingsKeyMax: 64,
+  scopeSettingsValueMax: 500,
+  /** Nodes `scopes.tree` returns at most. */
+  treeMaxNodes: 2_000,
+  roleNameMax: 100,
+  /** Custom roles one community or group may define. */
+  rolesPerScopeMax: 250,
+  /** Custom role positions run 1..rolePositionMax; everyone is 0, the built-in admin role sits above all. */
+  rolePositionMax: 999_999,
+  adminRolePosition: 1_000_000,
+  /** Uses one invite may allow, and how far ahead it may expire (ms). */
+  inviteMaxUses: 10_000,
+  inviteMaxLifetimeMs: 90 * 24 * 3_600_000,
+  inviteCodeMax: 64,
+  /** People in a direct conversation, the caller included. */
+  dmMaxMembers: 10,
+  /** Longest timeout (ms): 28 days, as Discord. */
+  timeoutMaxMs: 28 * 24 * 3_600_000,
+  /** How far back a ban may purge the banned member's messages (seconds): 7 days, as Discord. */
+  banPurgeMaxSeconds: 7 * 24 * 3_600,
+  banReasonMax: 500,
+  /** How long an effective-permissions answer stays cached (ms); the perm_version key makes it exact anyway. */
+  permCacheTtlMs: 10 * 60_000,
 } as const;
 
 const optionalUrl = z.url().optional();
@@ -45,6 +95,17 @@ export const EnvSchema = z.object({
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Bytes a socket may have buffered before it is dropped as a slow reader (it resumes later). */
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16 * 1024).max(256 * 1024 * 1024).default(limits.wsMaxBufferedBytes),
+  /** A resuming subscriber further behind than this many events is told to refetch. */
+  REPLAY_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(limits.replayMaxEvents),
+  /** How often open conversation feeds are compared with the database, repairing lost publishes (ms). */
+  REALTIME_SWEEP_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
+  /** Messages one user may send per window, as `points/seconds` (default `20/10`). */
+  MESSAGE_SEND_RATE: z
+    .string()
+    .regex(/^[1-9]\d{0,8}\/[1-9]\d{0,5}$/, 'expected points/seconds, e.g. 20/10')
+    .default(`${limits.messageSendRate.points}/${limits.messageSendRate.durationSec}`),
 });
 
 /** The typed configuration every part of the server is built from. */
@@ -64,6 +125,9 @@ export interface Config {
   };
   sessionTtlMs: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  realtime: { maxBufferedBytes: number; replayMaxEvents: number; sweepMs: number };
+  /** Sends one user may make per window (rate-limiter-flexible: Redis when configured, else memory). */
+  messageSendRate: { points: number; durationSec: number };
 }
 
 /** Raised for a bad or missing variable; its message is one line naming the variable. */
@@ -106,5 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     sessionTtlMs: e.SESSION_TTL_HOURS * 3_600_000,
     logLevel: e.LOG_LEVEL,
+    realtime: { maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, replayMaxEvents: e.REPLAY_MAX_EVENTS, sweepMs: e.REALTIME_SWEEP_MS },
+    messageSendRate: (([points, durationSec]) => ({ points: points!, durationSec: durationSec! }))(e.MESSAGE_SEND_RATE.split('/').map(Number)),
   };
 }

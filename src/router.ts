@@ -1,8 +1,16 @@
 import { authRouter } from './auth/router.js';
-import { membersRouter } from './members/router.js';
-import { messagesRouter } from './messages/router.js';
+import { auditRouter } from './audit/router.js';
+import { dmsRouter } from './dms/router.js';
+import { invitesRouter } from './invites/router.js';
+import { membersRouter, ownersRouter } from './members/router.js';
+import { moderationRouter } from './moderation/router.js';
+import { permissionsRouter } from './permissions/router.js';
+import { rolesRouter } from './roles/router.js';
+import { messagesRouter, pinsRouter, reactionsRouter } from './messages/router.js';
+import { readStateRouter } from './readstate/router.js';
 import { scopesRouter } from './scopes/router.js';
 import { publicProcedure, router } from './trpc.js';
+import { meRouter, presenceRouter, typingRouter } from './realtime/router.js';
 
 /** The whole API: one router per domain. Its type ships in the SDK as `AppRouter`. */
 export const appRouter = router({
@@ -11,7 +19,20 @@ export const appRouter = router({
   auth: authRouter,
   scopes: scopesRouter,
   members: membersRouter,
+  owners: ownersRouter,
+  roles: rolesRouter,
+  permissions: permissionsRouter,
+  invites: invitesRouter,
+  moderation: moderationRouter,
+  audit: auditRouter,
+  dms: dmsRouter,
   messages: messagesRouter,
+  me: meRouter,
+  typing: typingRouter,
+  presence: presenceRouter,
+  reactions: reactionsRouter,
+  pins: pinsRouter,
+  readState: readStateRouter,
 });
 
 export type AppRouter = typeof appRouter;

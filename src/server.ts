@@ -83,8 +83,9 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     log,
     userIdOf: async (token) => (await services.auth.authenticate(token))?.id ?? null,
     maxConnectionsPerUser: limits.wsConnectionsPerUser,
-    maxBufferedBytes: limits.wsMaxBufferedBytes,
+    maxBufferedBytes: config.realtime.maxBufferedBytes,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
+    presence: services.presence,
   });
 
   await new Promise<void>((resolve, reject) => {

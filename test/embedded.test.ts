@@ -26,7 +26,8 @@ describe('embedded mode (npm start with no variables)', () => {
     const bobClient = createClient({ url, token: () => bob.token });
     const community = await aliceClient.scopes.create.mutate({ kind: 'community', name: 'Local' });
     await bobClient.members.join.mutate({ scopeId: community.id });
-    const sub = collect<ScopeStreamEvent>((h) => bobClient.messages.onEvent.subscribe({ scopeId: community.id, lastEventId: '0' }, h));
+    const from = String((await bobClient.scopes.get.query({ scopeId: community.id })).lastSeq);
+    const sub = collect<ScopeStreamEvent>((h) => bobClient.messages.onEvent.subscribe({ scopeId: community.id, lastEventId: from }, h));
     await aliceClient.messages.send.mutate({ scopeId: community.id, body: 'hello from embedded mode' });
     await bobClient.messages.send.mutate({ scopeId: community.id, body: 'hi alice' });
     const events = await sub.until(2);

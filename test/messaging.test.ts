@@ -51,12 +51,12 @@ describe('messages over HTTP and WebSocket', () => {
     const start = (await bob.client.scopes.get.query({ scopeId: r.id })).lastSeq;
     const sub = collect<ScopeStreamEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: String(start) }, h));
     const sent = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'hello bob' });
-    expect(sent).toMatchObject({ scopeId: r.id, seq: 1, authorId: alice.userId, body: 'hello bob' });
+    expect(sent).toMatchObject({ scopeId: r.id, seq: start + 1, authorId: alice.userId, body: 'hello bob' });
     expect(sent.createdAt).toBeInstanceOf(Date);
 
     const [ev] = await sub.until(1);
-    expect(ev).toMatchObject({ type: 'message.created', scopeId: r.id, seq: 1, actorId: alice.userId, message: sent });
-    expect(sub.ids).toEqual(['1']);
+    expect(ev).toMatchObject({ type: 'message.created', scopeId: r.id, seq: start + 1, actorId: alice.userId, message: sent });
+    expect(sub.ids).toEqual([String(start + 1)]);
     sub.stop();
   });
 
@@ -80,7 +80,8 @@ describe('messages over HTTP and WebSocket', () => {
     await bob.client.members.join.mutate({ scopeId: community.id });
     await bob.client.members.join.mutate({ scopeId: r.id });
 
-    const first = collect<ScopeStreamEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
+    const start = (await bob.client.scopes.get.query({ scopeId: r.id })).lastSeq; // after the member.joined events
+    const first = collect<ScopeStreamEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: String(start) }, h));
     for (let i = 1; i <= 3; i++) await alice.client.messages.send.mutate({ scopeId: r.id, body: `before ${i}` });
     await first.until(3);
     const lastId = first.ids.at(-1)!;
@@ -92,7 +93,7 @@ describe('messages over HTTP and WebSocket', () => {
     await resumed.until(4);
     for (let i = 1; i <= 2; i++) await alice.client.messages.send.mutate({ scopeId: r.id, body: `after ${i}` });
     const events = await resumed.until(6);
-    expect(events.map((e) => e.seq)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(events.map((e) => e.seq)).toEqual([4, 5, 6, 7, 8, 9].map((n) => start + n));
     expect(events.map((e) => messageOf(e).body)).toEqual([
       'while away 1', 'while away 2', 'while away 3', 'while away 4', 'after 1', 'after 2',
     ]);
@@ -105,7 +106,8 @@ describe('messages over HTTP and WebSocket', () => {
     const watcher = await user(a, 'watcher');
     await watcher.client.members.join.mutate({ scopeId: r.path[0]! });
     await watcher.client.members.join.mutate({ scopeId: r.id });
-    const sub = collect<ScopeStreamEvent>((h) => watcher.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
+    const from = String((await watcher.client.scopes.get.query({ scopeId: r.id })).lastSeq);
+    const sub = collect<ScopeStreamEvent>((h) => watcher.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: from }, h));
     await alice.client.messages.send.mutate({ scopeId: r.id, body: 'one' });
     await sub.until(1);
     // Kill every server-side socket of instance a: the ws link reconnects and resubscribes
@@ -126,13 +128,14 @@ describe('messages over HTTP and WebSocket', () => {
     const carol = await user(b, 'carol');
     await carol.client.members.join.mutate({ scopeId: community.id });
     await carol.client.members.join.mutate({ scopeId: r.id });
-    const sub = collect<ScopeStreamEvent>((h) => carol.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: '0' }, h));
+    const start = (await carol.client.scopes.get.query({ scopeId: r.id })).lastSeq;
+    const sub = collect<ScopeStreamEvent>((h) => carol.client.messages.onEvent.subscribe({ scopeId: r.id, lastEventId: String(start) }, h));
     const sent = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'across instances' });
     const msgs = [];
     for (let i = 0; i < 5; i++) msgs.push(await alice.client.messages.send.mutate({ scopeId: r.id, body: `burst ${i}` }));
     const events = await sub.until(6);
     expect(messageOf(events[0]!)).toEqual(sent);
-    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6].map((n) => start + n));
     sub.stop();
   });
 

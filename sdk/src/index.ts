@@ -13,8 +13,27 @@ import type { AppRouter } from '../../src/router.js';
 
 export type { AppRouter };
 export type { ScopeEvent, ScopeEventType, ScopeStreamEvent, ResyncRequired } from '../../src/messages/events.js';
-export type { Message, MessagePage } from '../../src/messages/types.js';
-export type { Scope, ScopeKind, Visibility } from '../../src/scopes/types.js';
+export type {
+  Message,
+  MessagePage,
+  MessageMentions,
+  ReactionSummary,
+  ThreadPage,
+  MessageVersion,
+  Pin,
+  SearchPage,
+} from '../../src/messages/types.js';
+export type { ReadState } from '../../src/readstate/types.js';
+export type { Scope, ScopeKind, Visibility, ScopeSettings, TreeNode } from '../../src/scopes/types.js';
+export type { Membership, MemberView, MemberPage } from '../../src/members/service.js';
+export type { Role } from '../../src/roles/service.js';
+export type { Overwrite } from '../../src/permissions/overwrites.js';
+export type { EffectiveView } from '../../src/permissions/service.js';
+export type { Explanation, Decision, WalkStep } from '../../src/permissions/compute.js';
+export type { Invite, Redemption } from '../../src/invites/service.js';
+export type { Ban } from '../../src/moderation/service.js';
+export type { AuditEntry, AuditPage } from '../../src/audit/service.js';
+export type { DirectConversation } from '../../src/dms/service.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';
 /** Input types of every procedure: `RouterInputs['messages']['send']`. */
 export type RouterInputs = inferRouterInputs<AppRouter>;
@@ -34,6 +53,8 @@ export interface CreateClientOptions {
   token?: TokenSource;
   /** WebSocket URL; by default `url` with ws(s):// and `/trpc`. */
   wsUrl?: string;
+  /** Delay before the n-th reconnect attempt (ms); by default 0, then doubling from 2 s up to 30 s. */
+  retryDelayMs?: (attempt: number) => number;
   /** Called when the WebSocket opens, closes or reconnects. */
   onWsStateChange?: (state: 'connecting' | 'pending' | 'idle') => void;
 }
@@ -60,6 +81,7 @@ export function createClient(opts: CreateClientOptions): GuildhallClient {
     url: wsUrl,
     WebSocket: WebSocketImpl,
     lazy: { enabled: true, closeMs: 0 },
+    ...(opts.retryDelayMs ? { retryDelayMs: opts.retryDelayMs } : {}),
     keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },
     connectionParams: async () => {
       const token = await getToken();
@@ -102,5 +124,7 @@ export {
   fromNames,
   serializePermissions,
   parsePermissions,
+  OWNER_ONLY_ACTIONS,
+  type OwnerOnlyAction,
   type PermissionName,
 } from '../../src/permissions/flags.js';

@@ -79,7 +79,8 @@ export class AuthService {
     if (!token || token.length > 200) return null;
     const hash = sha256(token);
     const key = `session:${hash}`;
-    const cached = await this.cache.get(key);
+    // A cache outage must not sign everyone out: fall back to the database.
+    const cached = await this.cache.get(key).catch(() => null);
     let s: CachedSession | null = cached ? (JSON.parse(cached) as CachedSession) : null;
     if (!s) {
       const [row] = await this.db
@@ -99,7 +100,7 @@ export class AuthService {
           createdAt: row.user.createdAt.toISOString(),
         },
       };
-      await this.cache.set(key, JSON.stringify(s), Math.min(SESSION_CACHE_MS, s.expiresAt - Date.now()));
+      await this.cache.set(key, JSON.stringify(s), Math.min(SESSION_CACHE_MS, s.expiresAt - Date.now())).catch(() => {});
     }
     if (s.expiresAt <= Date.now()) return null;
     return { ...s.user, createdAt: new Date(s.user.createdAt) };

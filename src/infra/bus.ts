@@ -14,6 +14,8 @@ export interface Bus {
   publish(channel: string, message: string): Promise<void>;
   /** Returns the function that removes this handler. */
   subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>>;
+  /** Calls `cb` each time the bus comes back after a disconnection (messages may have been lost). */
+  onReconnect(cb: () => void): void;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,10 @@ export class MemoryBus implements Bus {
     };
   }
 
+  onReconnect(): void {
+    // An in-process bus never disconnects.
+  }
+
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }
@@ -48,6 +54,7 @@ export class RedisBus implements Bus {
   private readonly handlers = new Map<string, Set<BusHandler>>();
   /** Serialises SUBSCRIBE/UNSUBSCRIBE per channel so counts and Redis state agree. */
   private readonly pending = new Map<string, Promise<unknown>>();
+  private readonly reconnectCallbacks: (() => void)[] = [];
 
   constructor(
     private readonly pub: Redis,
@@ -55,6 +62,11 @@ export class RedisBus implements Bus {
   ) {
     this.sub = pub.duplicate();
     this.sub.on('error', () => {}); // reconnects by itself; readiness reports it
+    let connectedOnce = false;
+    this.sub.on('ready', () => {
+      if (connectedOnce) for (const cb of this.reconnectCallbacks) cb();
+      connectedOnce = true;
+    });
     this.sub.on('message', (channel: string, message: string) => {
       const set = this.handlers.get(channel.slice(this.prefix.length));
       if (!set) return;
@@ -95,6 +107,10 @@ export class RedisBus implements Bus {
         }
       });
     };
+  }
+
+  onReconnect(cb: () => void): void {
+    this.reconnectCallbacks.push(cb);
   }
 
   private serial<T>(channel: string, fn: () => Promise<T>): Promise<T> {

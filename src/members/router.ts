@@ -1,15 +1,78 @@
 import { z } from 'zod';
-import { ScopeId } from '../scopes/router.js';
+import { limits } from '../config.js';
+import { ScopeId, UserId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
+
+export const JoinInput = z.object({ scopeId: ScopeId });
+export const LeaveInput = z.object({ scopeId: ScopeId });
+export const MemberTargetInput = z.object({ scopeId: ScopeId, userId: UserId });
+export const ListMembersInput = z.object({
+  scopeId: ScopeId,
+  /** `nextCursor` of the previous page. */
+  cursor: UserId.optional(),
+  limit: z.number().int().min(1).max(limits.pageMax).default(50),
+});
 
 export const membersRouter = router({
   /**
    * Joins a public scope whose parent the caller belongs to; idempotent.
    * Returns `{ scopeId, userId, isOwner, joinedAt }`.
-   * Errors: NOT_FOUND for an unknown scope; FORBIDDEN for a private scope or without
-   * membership of the parent.
+   * Errors: NOT_FOUND for an unknown or hidden scope; FORBIDDEN for a private scope or
+   * without membership of the parent.
    */
-  join: authedProcedure
-    .input(z.object({ scopeId: ScopeId }))
-    .mutation(({ ctx, input }) => ctx.svc.members.join(input.scopeId, ctx.user.id)),
+  join: authedProcedure.input(JoinInput).mutation(({ ctx, input }) => ctx.svc.members.join(input.scopeId, ctx.user.id)),
+
+  /**
+   * Leaves a scope and every scope below it: `{ left }` memberships removed. Open
+   * subscriptions there end with FORBIDDEN.
+   * Errors: NOT_FOUND when not a member; CONFLICT for the last owner (transfer first).
+   */
+  leave: authedProcedure.input(LeaveInput).mutation(({ ctx, input }) => ctx.svc.members.leave(ctx.user.id, input.scopeId)),
+
+  /**
+   * Adds a user (already a member of the parent) to a scope of any visibility; idempotent.
+   * Needs ManageMembers. Errors: NOT_FOUND, FORBIDDEN (flag, parent rule, banned).
+   */
+  add: authedProcedure.input(MemberTargetInput).mutation(({ ctx, input }) => ctx.svc.members.add(ctx.user.id, input.scopeId, input.userId)),
+
+  /**
+   * Members of a scope, by user id: `{ items: [{ userId, displayName, isOwner, joinedAt,
+   * timedOutUntil }], nextCursor }`. Needs View. Errors: NOT_FOUND, FORBIDDEN.
+   */
+  list: authedProcedure
+    .input(ListMembersInput)
+    .query(({ ctx, input }) => ctx.svc.members.list(ctx.user.id, input.scopeId, input.cursor, input.limit)),
+
+  /**
+   * Removes a member from a scope and below: `{ left }`. Needs ManageMembers and a
+   * highest role above the target's (owners only by owners).
+   * Errors: NOT_FOUND, FORBIDDEN, CONFLICT (last owner), BAD_REQUEST (yourself: use leave).
+   */
+  remove: authedProcedure
+    .input(MemberTargetInput)
+    .mutation(({ ctx, input }) => ctx.svc.members.remove(ctx.user.id, input.scopeId, input.userId)),
+});
+
+export const ownersRouter = router({
+  /**
+   * Makes a member of a community or group an owner of it. Owners only.
+   * Errors: NOT_FOUND (not a member), FORBIDDEN, BAD_REQUEST (a room or dm).
+   */
+  add: authedProcedure.input(MemberTargetInput).mutation(({ ctx, input }) => ctx.svc.members.addOwner(ctx.user.id, input.scopeId, input.userId)),
+
+  /**
+   * Takes ownership from an owner (oneself included). Owners only. A community or group
+   * always keeps one owner. Errors: NOT_FOUND, FORBIDDEN, CONFLICT (the last owner).
+   */
+  remove: authedProcedure
+    .input(MemberTargetInput)
+    .mutation(({ ctx, input }) => ctx.svc.members.removeOwner(ctx.user.id, input.scopeId, input.userId)),
+
+  /**
+   * Hands the caller's ownership of this community or group to a member, atomically.
+   * Errors: NOT_FOUND, FORBIDDEN (not an owner of this very scope), BAD_REQUEST.
+   */
+  transfer: authedProcedure
+    .input(MemberTargetInput)
+    .mutation(({ ctx, input }) => ctx.svc.members.transferOwnership(ctx.user.id, input.scopeId, input.userId)),
 });

@@ -1,4 +1,5 @@
-import { scopeEvents } from '../db/schema/index.js';
+import { inArray } from 'drizzle-orm';
+import { scopeEvents, scopes } from '../db/schema/index.js';
 import type { Db } from '../db/client.js';
 import type { ScopeEventRow, ScopeEventType } from './events.js';
 
@@ -27,4 +28,11 @@ export async function appendEvent(
     })
     .returning();
   return row!;
+}
+
+/** The last seq of each conversation in `scopeIds` (one query), for the feed sweep. */
+export async function latestSeqs(db: Db, scopeIds: string[]): Promise<Map<string, number>> {
+  if (scopeIds.length === 0) return new Map();
+  const rows = await db.select({ id: scopes.id, lastSeq: scopes.lastSeq }).from(scopes).where(inArray(scopes.id, scopeIds));
+  return new Map(rows.map((r) => [r.id, r.lastSeq]));
 }

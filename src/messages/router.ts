@@ -1,21 +1,75 @@
 import { z } from 'zod';
 import { limits } from '../config.js';
-import { ScopeSubscription } from '../realtime/stream.js';
+import type { ScopeEvent } from './events.js';
+import type { Services } from '../app.js';
+import { conversationSubscription } from '../realtime/subscriptions.js';
 import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
+import { Permission } from '../permissions/flags.js';
+
+export const MessageId = z.uuid({ message: 'messageId must be a message id (uuid)' });
+const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Body = z.string().max(limits.messageBodyMax, `body must be at most ${limits.messageBodyMax} characters`);
 
 export const SendMessageInput = z.object({
   scopeId: ScopeId,
-  body: z.string().max(limits.messageBodyMax, `body must be at most ${limits.messageBodyMax} characters`),
+  body: Body,
   /** Client-chosen id of this send; a retry with the same nonce returns the original message. */
   nonce: z.string().min(1).max(limits.nonceMax).optional(),
+  /** The message this one answers: same scope, same timeline (the thread or the main one). */
+  replyToId: MessageId.optional(),
+  /** Send into the thread of this main-timeline message (threads are one level deep). */
+  threadRootId: MessageId.optional(),
 });
 
-export const ListMessagesInput = z.object({
+export const ListMessagesInput = z
+  .object({
+    scopeId: ScopeId,
+    beforeSeq: Seq.min(1).optional(),
+    afterSeq: Seq.optional(),
+    aroundSeq: Seq.min(1).optional(),
+    limit: z.number().int().min(1).max(limits.pageMax).default(50),
+  })
+  .refine((i) => [i.beforeSeq, i.afterSeq, i.aroundSeq].filter((c) => c !== undefined).length <= 1, {
+    message: 'give at most one of beforeSeq, afterSeq and aroundSeq',
+  });
+
+/** One message of a scope. */
+export const MessageRef = z.object({ scopeId: ScopeId, messageId: MessageId });
+
+export const EditMessageInput = MessageRef.extend({ body: Body });
+
+export const ThreadInput = z.object({
   scopeId: ScopeId,
-  beforeSeq: z.number().int().min(1).optional(),
+  rootId: MessageId,
+  afterSeq: Seq.optional(),
   limit: z.number().int().min(1).max(limits.pageMax).default(50),
 });
+
+export const SearchMessagesInput = z
+  .object({
+    /** Search one scope… */
+    scopeId: ScopeId.optional(),
+    /** …or every scope of a community the caller is a member of. */
+    communityId: ScopeId.optional(),
+    query: z.string().trim().min(1, 'query must not be empty').max(limits.searchQueryMax),
+    cursor: z.string().max(200).optional(),
+    limit: z.number().int().min(1).max(limits.pageMax).default(25),
+  })
+  .refine((i) => (i.scopeId === undefined) !== (i.communityId === undefined), {
+    message: 'give exactly one of scopeId and communityId',
+  });
+
+/** An emoji: one Unicode emoji (RGI, with its modifiers) or a custom `:name:`. */
+const RGI_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+const CUSTOM_EMOJI = /^:[A-Za-z0-9_]{2,32}:$/;
+export const Emoji = z
+  .string()
+  .min(1)
+  .max(limits.reactionEmojiMax)
+  .refine((e) => RGI_EMOJI.test(e) || CUSTOM_EMOJI.test(e), 'emoji must be one emoji, or a custom :name: (2 to 32 letters, digits, _)');
+
+export const ReactionInput = MessageRef.extend({ emoji: Emoji });
 
 export const OnEventInput = z.object({
   scopeId: ScopeId,
@@ -26,29 +80,118 @@ export const OnEventInput = z.object({
     .nullish(),
 });
 
+/** Publishes committed events in seq order (after the transaction, never inside it). */
+async function publishAll(svc: Services, events: readonly ScopeEvent[]): Promise<void> {
+  for (const e of events) await svc.hub.publish(e);
+}
+
 export const messagesRouter = router({
   /**
-   * Sends a message to a scope the caller is a member of. Returns
-   * `{ id, scopeId, seq, authorId, body, nonce, createdAt }`; a retry with the same nonce
-   * returns the original and creates nothing.
-   * Errors: BAD_REQUEST for a blank body or one over 4,000 characters; NOT_FOUND for an
-   * unknown scope; FORBIDDEN for a non-member; CONFLICT for a nonce used in another scope.
+   * Sends a message to a scope the caller is a member of. Returns the Message
+   * (`{ id, scopeId, seq, authorId, body, nonce, createdAt, replyToId, threadRootId,
+   * threadReplyCount, editedAt, deletedAt, mentions, reactions }`); a retry with the same
+   * nonce returns the original and creates nothing. Mentions: `<@userId>`, `<@&roleId>`,
+   * `@everyone` (at most 20 in all; @everyone needs MentionEveryone).
+   * Errors: BAD_REQUEST for a blank body or one over 4,000 characters, too many mentions,
+   * a deleted or wrong-timeline replyToId/threadRootId, a thread reply as threadRootId;
+   * NOT_FOUND for an unknown scope or a target not in it; FORBIDDEN for a non-member or
+   * @everyone without the flag; TOO_MANY_REQUESTS past 20 sends per 10 s (the message says
+   * when to retry); CONFLICT for a nonce used in another scope.
    */
   send: authedProcedure.input(SendMessageInput).mutation(async ({ ctx, input }) => {
-    await ctx.svc.scopes.requireMember(input.scopeId, ctx.user.id);
-    const { message, event } = await ctx.svc.messages.send(ctx.user.id, input);
-    if (event) await ctx.svc.hub.publish(event);
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
+    const { message, events } = await ctx.svc.messages.send(ctx.user.id, input);
+    await publishAll(ctx.svc, events);
     return message;
   }),
 
   /**
-   * History newest first: `{ items, nextBeforeSeq }` (pass it as `beforeSeq` for the next
-   * page; null at the start). `limit` 1 to 100, default 50.
-   * Errors: NOT_FOUND, FORBIDDEN.
+   * History of the main timeline (no thread replies, no deleted messages), keyset-paged
+   * on seq: `{ items, nextBeforeSeq, nextAfterSeq }`. At most one cursor:
+   * none or `beforeSeq` → newest first; `afterSeq` → oldest first, seq > afterSeq;
+   * `aroundSeq` → oldest first, ⌈limit/2⌉ messages up to and including aroundSeq and
+   * ⌊limit/2⌋ after it. Pass `nextBeforeSeq` as beforeSeq for older messages and
+   * `nextAfterSeq` as afterSeq for newer ones (null: none now). `limit` 1 to 100, default 50.
+   * Errors: BAD_REQUEST for two cursors or a bad limit; NOT_FOUND; FORBIDDEN.
    */
   list: authedProcedure.input(ListMessagesInput).query(async ({ ctx, input }) => {
-    await ctx.svc.scopes.requireMember(input.scopeId, ctx.user.id);
-    return ctx.svc.messages.list(input.scopeId, input.beforeSeq, input.limit);
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.messages.list(input.scopeId, input, input.limit);
+  }),
+
+  /**
+   * One message (a deleted one as a tombstone: empty body, `deletedAt` set).
+   * Errors: NOT_FOUND (also for a message of another scope); FORBIDDEN for a non-member.
+   */
+  get: authedProcedure.input(MessageRef).query(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.messages.get(input.scopeId, input.messageId);
+  }),
+
+  /**
+   * A thread: `{ root, items, nextAfterSeq }`, replies oldest first (deleted ones left
+   * out), paged with `afterSeq`. Errors: NOT_FOUND; FORBIDDEN; BAD_REQUEST when rootId is
+   * itself a thread reply.
+   */
+  thread: authedProcedure.input(ThreadInput).query(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.messages.thread(input.scopeId, input.rootId, input.afterSeq, input.limit);
+  }),
+
+  /**
+   * Edits the body of one's own message; the old body goes to its history and a
+   * `message.edited` event carries the new one. The same body again changes nothing.
+   * Errors: FORBIDDEN for someone else's message (or a new @everyone without the flag);
+   * BAD_REQUEST for a blank or too long body, too many mentions, a deleted message; NOT_FOUND.
+   */
+  edit: authedProcedure.input(EditMessageInput).mutation(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
+    const { message, events } = await ctx.svc.messages.edit(ctx.user.id, input);
+    await publishAll(ctx.svc, events);
+    return message;
+  }),
+
+  /**
+   * Deletes a message (the author, or a holder of ManageMessages). The body, its history,
+   * mentions, reactions and pin are gone from every read from then on, including the
+   * replay of its `message.created`. Emits `message.deleted` (and `message.unpinned` when
+   * it was pinned); deleting again changes nothing. Returns the tombstone.
+   * Errors: FORBIDDEN; NOT_FOUND.
+   */
+  delete: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
+    const { message, events } = await ctx.svc.messages.delete(ctx.user.id, input);
+    await publishAll(ctx.svc, events);
+    return message;
+  }),
+
+  /**
+   * The versions of a message body, oldest first, the current one last:
+   * `[{ version, body, at }]`. Errors: NOT_FOUND (also once the message is deleted); FORBIDDEN.
+   */
+  history: authedProcedure.input(MessageRef).query(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.messages.history(input.scopeId, input.messageId);
+  }),
+
+  /**
+   * Full-text search (PostgreSQL, 'simple' configuration; web-search syntax: words,
+   * "phrases", or, -word) over one scope, or over every scope of a community the caller
+   * is a member of; deleted messages never match. Newest first:
+   * `{ items, nextCursor }`, `limit` 1 to 100 (default 25).
+   * Errors: BAD_REQUEST for none or both of scopeId/communityId, an empty query, a bad
+   * cursor; NOT_FOUND; FORBIDDEN for a non-member of the scope or community.
+   */
+  search: authedProcedure.input(SearchMessagesInput).query(async ({ ctx, input }) => {
+    let scopeIds: string[];
+    if (input.scopeId) {
+      await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+      scopeIds = [input.scopeId];
+    } else {
+      await ctx.svc.access.require(ctx.user.id, input.communityId!, Permission.View);
+      scopeIds = await ctx.svc.messages.viewableScopesUnder(ctx.user.id, input.communityId!);
+    }
+    return ctx.svc.messages.search(scopeIds, input.query, input.cursor, input.limit);
   }),
 
   /**
@@ -60,20 +203,74 @@ export const messagesRouter = router({
    * Errors: NOT_FOUND, FORBIDDEN, BAD_REQUEST for a lastEventId ahead of the log.
    */
   onEvent: authedProcedure.input(OnEventInput).subscription(async ({ ctx, input, signal }) => {
-    const scope = await ctx.svc.scopes.requireMember(input.scopeId, ctx.user.id);
-    return new ScopeSubscription({
-      hub: ctx.svc.hub,
-      messages: ctx.svc.messages,
-      log: ctx.svc.log,
-      scopeId: scope.id,
-      scopePath: [...scope.path, scope.id],
+    const { scope } = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return conversationSubscription(ctx.svc, {
       userId: ctx.user.id,
+      scope,
       lastEventId: input.lastEventId,
-      currentSeq: async () => (await ctx.svc.scopes.get(scope.id)).lastSeq,
-      stillAllowed: () => ctx.svc.scopes.isMember(scope.id, ctx.user.id),
-      pageSize: limits.replayPageSize,
-      maxReplay: limits.replayMaxEvents,
       signal,
+      stillAllowed: () => ctx.svc.access.allows(ctx.user.id, scope.id, Permission.View | Permission.ReadHistory),
     });
+  }),
+});
+
+export const reactionsRouter = router({
+  /**
+   * Adds the caller's reaction (`emoji`: one Unicode emoji or `:custom_name:`) to a
+   * message; returns the message with its reactions (`[{ emoji, count, userIds }]`).
+   * Emits `reaction.added`; adding it again changes nothing. At most 20 different emoji
+   * per message. Errors: BAD_REQUEST for a bad emoji, a deleted message or a 21st emoji;
+   * FORBIDDEN without AddReactions; NOT_FOUND.
+   */
+  add: authedProcedure.input(ReactionInput).mutation(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.AddReactions);
+    const { message, events } = await ctx.svc.reactions.add(ctx.user.id, input);
+    await publishAll(ctx.svc, events);
+    return message;
+  }),
+
+  /**
+   * Removes the caller's reaction; emits `reaction.removed` (nothing when it was not
+   * there). Returns the message. Errors: BAD_REQUEST for a deleted message; NOT_FOUND; FORBIDDEN.
+   */
+  remove: authedProcedure.input(ReactionInput).mutation(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
+    const { message, events } = await ctx.svc.reactions.remove(ctx.user.id, input);
+    await publishAll(ctx.svc, events);
+    return message;
+  }),
+});
+
+export const pinsRouter = router({
+  /**
+   * Pins a message (needs PinMessages); emits `message.pinned`, nothing when it was pinned
+   * already. At most 50 pins per scope. Returns the message.
+   * Errors: FORBIDDEN; BAD_REQUEST for a deleted message or a full scope; NOT_FOUND.
+   */
+  add: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
+    const { message, events } = await ctx.svc.pins.add(ctx.user.id, input);
+    await publishAll(ctx.svc, events);
+    return message;
+  }),
+
+  /**
+   * Unpins a message (needs PinMessages); emits `message.unpinned`, nothing when it was
+   * not pinned. Returns the message. Errors: FORBIDDEN; NOT_FOUND.
+   */
+  remove: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
+    const { message, events } = await ctx.svc.pins.remove(ctx.user.id, input);
+    await publishAll(ctx.svc, events);
+    return message;
+  }),
+
+  /**
+   * The scope's pins, most recently pinned first: `[{ message, pinnedBy, pinnedAt }]`.
+   * Errors: NOT_FOUND; FORBIDDEN.
+   */
+  list: authedProcedure.input(z.object({ scopeId: ScopeId })).query(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.pins.list(input.scopeId);
   }),
 });

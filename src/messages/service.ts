@@ -1,91 +1,364 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, gt, lt, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, lte, max, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { pgErrorCode } from '../db/client.js';
-import { messages, scopeEvents } from '../db/schema/index.js';
-import { conflict, invalid } from '../errors.js';
+import { messageEdits, messageMentions, messages, pins, reactions, scopeEvents } from '../db/schema/index.js';
+import { limits } from '../config.js';
+import { conflict, forbidden, invalid, notFound } from '../errors.js';
+import type { RateLimit } from '../infra/ratelimit.js';
+import { Permission } from '../permissions/flags.js';
+import { viewableScopesUnder, type MessageAccess } from './access.js';
 import { toScopeEvent, type ScopeEvent } from './events.js';
-import { appendEvent } from './log.js';
-import type { Message, MessagePage } from './types.js';
+import { appendEvent, type Tx } from './log.js';
+import { mentionCount, parseMentions } from './mentions.js';
+import { hydrate, hydrateOne, type MessageRow } from './rows.js';
+import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
-type MessageRow = typeof messages.$inferSelect;
-
-function toMessage(r: MessageRow): Message {
-  return {
-    id: r.id,
-    scopeId: r.scopeId,
-    seq: r.seq,
-    authorId: r.authorId,
-    body: r.deletedAt ? '' : r.body,
-    nonce: r.nonce,
-    createdAt: r.createdAt,
-  };
+/** What a write returns: the message as it is now and the events to publish after commit, in order. */
+export interface MessageWrite {
+  message: Message;
+  events: ScopeEvent[];
 }
 
+/** Where `messages.list` starts: at most one of the three cursors (none: the newest). */
+export interface ListCursor {
+  beforeSeq?: number | undefined;
+  afterSeq?: number | undefined;
+  aroundSeq?: number | undefined;
+}
+
+/** The main timeline: messages that are not thread replies and not deleted. */
+const mainTimeline = (scopeId: string) => and(eq(messages.scopeId, scopeId), isNull(messages.threadRootId), isNull(messages.deletedAt));
+
 /**
- * Messages and the conversation's event log. A send writes the message and its
- * `message.created` event in one transaction; the seq trigger numbers the event, and
- * the message takes the same seq. Publishing is the caller's job, after commit.
+ * Messages and the conversation's event log. Every write appends its events with
+ * `appendEvent` first, in the same transaction: the seq trigger then holds the scope row
+ * lock, so writes to one scope are serialised and every later check in the transaction
+ * sees a settled state. Publishing is the caller's job, after commit.
  */
 export class MessageService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly access: MessageAccess,
+    private readonly sendRate: RateLimit,
+  ) {}
 
   /**
    * Sends a message. With a `nonce`, a retried send (even concurrent, through another
-   * instance) returns the original message and writes nothing.
-   * @returns the message and, when this call created it, its event (null for a retry).
-   * @throws Invalid for a blank body; Conflict when the nonce was used for another scope.
+   * instance) returns the original message, writes nothing and takes no rate point.
+   * Mentions (`<@userId>`, `<@&roleId>`, `@everyone`) are parsed and stored.
+   * Threads are one level deep, as in Slack and Matrix: `threadRootId` must be a live
+   * message of the main timeline of this scope; `replyToId` must be a live message of the
+   * same timeline (the same thread, or the main timeline).
+   * @returns the message and, when this call created it, its `message.created` event.
+   * @throws Invalid for a blank body, too many mentions, a deleted or wrong-timeline
+   *   target, a thread root that is itself a reply; NotFound for a target not in this
+   *   scope; Forbidden for @everyone without MentionEveryone; RateLimited past
+   *   `limits.messageSendRate`; Conflict when the nonce was used for another scope.
    */
   async send(
     authorId: string,
-    input: { scopeId: string; body: string; nonce?: string | undefined },
-  ): Promise<{ message: Message; event: ScopeEvent | null }> {
+    input: { scopeId: string; body: string; nonce?: string | undefined; replyToId?: string | undefined; threadRootId?: string | undefined },
+  ): Promise<MessageWrite> {
     if (input.body.trim() === '') throw invalid('body must contain some text');
     const nonce = input.nonce ?? null;
     if (nonce) {
       const original = await this.byNonce(authorId, nonce);
-      if (original) return { message: this.checkRetry(original, input.scopeId), event: null };
+      if (original) return { message: await this.checkRetry(original, input.scopeId), events: [] };
     }
+    const mentions = await this.checkMentions(authorId, input.scopeId, input.body);
+    await this.sendRate.consume(authorId);
     const id = randomUUID();
     try {
       return await this.db.transaction(async (tx) => {
         const ev = await appendEvent(tx, { scopeId: input.scopeId, type: 'message.created', actorId: authorId, messageId: id });
+        const threadRootId = input.threadRootId ?? null;
+        if (threadRootId) await this.checkThreadRoot(tx, input.scopeId, threadRootId);
+        if (input.replyToId) await this.checkReplyTarget(tx, input.scopeId, input.replyToId, threadRootId);
         const [row] = await tx
           .insert(messages)
-          .values({ id, scopeId: input.scopeId, seq: ev.seq, authorId, body: input.body, nonce })
+          .values({
+            id,
+            scopeId: input.scopeId,
+            seq: ev.seq,
+            authorId,
+            body: input.body,
+            nonce,
+            replyToId: input.replyToId ?? null,
+            threadRootId,
+            mentionEveryone: mentions.everyone,
+          })
           .returning();
-        const message = toMessage(row!);
-        return { message, event: toScopeEvent(ev, message) };
+        await this.insertMentions(tx, id, input.scopeId, mentions);
+        const message = await hydrateOne(tx, row!);
+        return { message, events: [toScopeEvent(ev, message)] };
       });
     } catch (err) {
       if (nonce && pgErrorCode(err) === '23505') {
         const original = await this.byNonce(authorId, nonce);
-        if (original) return { message: this.checkRetry(original, input.scopeId), event: null };
+        if (original) return { message: await this.checkRetry(original, input.scopeId), events: [] };
       }
       throw err;
     }
   }
 
   /**
-   * History, newest first, keyset-paged on seq.
-   * @param beforeSeq only messages with seq below it (omit for the newest).
+   * Edits a message's body; only its author may. The body before the edit is kept in the
+   * history (`history`); mentions are parsed again. Sending the same body changes nothing.
+   * @returns the message as edited and its `message.edited` event (none for no change).
+   * @throws NotFound for a message not in this scope; Forbidden for another author, or a
+   *   new @everyone without MentionEveryone; Invalid for a blank body, too many mentions,
+   *   or a deleted message.
+   */
+  async edit(userId: string, input: { scopeId: string; messageId: string; body: string }): Promise<MessageWrite> {
+    if (input.body.trim() === '') throw invalid('body must contain some text');
+    const current = await this.row(this.db, input.scopeId, input.messageId);
+    if (current.authorId !== userId) throw forbidden('only the author may edit a message');
+    if (current.deletedAt) throw invalid('this message was deleted; it cannot be edited');
+    if (current.body === input.body) return { message: await hydrateOne(this.db, current), events: [] };
+    const mentions = await this.checkMentions(userId, input.scopeId, input.body);
+    return this.db.transaction(async (tx) => {
+      const ev = await appendEvent(tx, { scopeId: input.scopeId, type: 'message.edited', actorId: userId, messageId: input.messageId });
+      const before = await this.row(tx, input.scopeId, input.messageId, true);
+      if (before.deletedAt) throw invalid('this message was deleted; it cannot be edited');
+      const [{ last } = { last: null }] = await tx
+        .select({ last: max(messageEdits.version) })
+        .from(messageEdits)
+        .where(eq(messageEdits.messageId, before.id));
+      const now = new Date();
+      await tx.insert(messageEdits).values({ messageId: before.id, version: (last ?? 0) + 1, previousBody: before.body, replacedAt: now });
+      const [row] = await tx
+        .update(messages)
+        .set({ body: input.body, editedAt: now, mentionEveryone: mentions.everyone })
+        .where(eq(messages.id, before.id))
+        .returning();
+      await tx.delete(messageMentions).where(eq(messageMentions.messageId, before.id));
+      await this.insertMentions(tx, before.id, input.scopeId, mentions);
+      const message = await hydrateOne(tx, row!);
+      return { message, events: [toScopeEvent(ev, message)] };
+    });
+  }
+
+  /**
+   * Deletes a message (soft): the author may, and so may a holder of ManageMessages. The
+   * body, its edit history, mentions, reactions and pin are removed in the same
+   * transaction, so no read (list, get, thread, search, history, event replay) shows them
+   * again. Deleting a deleted message changes nothing.
+   * @returns the tombstone and the events: `message.deleted`, then `message.unpinned`
+   *   when it was pinned.
+   * @throws NotFound for a message not in this scope; Forbidden for someone else without
+   *   ManageMessages.
+   */
+  async delete(userId: string, input: { scopeId: string; messageId: string }): Promise<MessageWrite> {
+    const current = await this.row(this.db, input.scopeId, input.messageId);
+    if (current.deletedAt) return { message: await hydrateOne(this.db, current), events: [] };
+    if (current.authorId !== userId && !(await this.access.allows(userId, input.scopeId, Permission.ManageMessages))) {
+      throw forbidden("deleting someone else's message needs the ManageMessages permission");
+    }
+    return this.db.transaction(async (tx) => {
+      const ev = await appendEvent(tx, {
+        scopeId: input.scopeId,
+        type: 'message.deleted',
+        actorId: userId,
+        messageId: input.messageId,
+        payload: { messageId: input.messageId },
+      });
+      const [row] = await tx
+        .update(messages)
+        .set({ deletedAt: new Date(), body: '', mentionEveryone: false })
+        .where(and(eq(messages.id, input.messageId), isNull(messages.deletedAt)))
+        .returning();
+      if (!row) throw conflict('this message was deleted at the same moment; nothing to do');
+      await tx.delete(messageMentions).where(eq(messageMentions.messageId, row.id));
+      await tx.delete(messageEdits).where(eq(messageEdits.messageId, row.id));
+      await tx.delete(reactions).where(eq(reactions.messageId, row.id));
+      const unpinned = await tx.delete(pins).where(eq(pins.messageId, row.id)).returning();
+      const events = [toScopeEvent(ev, null)];
+      if (unpinned.length > 0) {
+        const un = await appendEvent(tx, {
+          scopeId: input.scopeId,
+          type: 'message.unpinned',
+          actorId: userId,
+          messageId: row.id,
+          payload: { messageId: row.id },
+        });
+        events.push(toScopeEvent(un, null));
+      }
+      return { message: await hydrateOne(tx, row), events };
+    });
+  }
+
+  /**
+   * The versions of a message's body, oldest first; the last is the current one
+   * (`[{ version: 0, body, at: createdAt }]` for a message never edited).
+   * @throws NotFound for a message not in this scope, or a deleted one (its history is gone).
+   */
+  async history(scopeId: string, messageId: string): Promise<MessageVersion[]> {
+    const row = await this.row(this.db, scopeId, messageId);
+    if (row.deletedAt) throw notFound('this message was deleted; its history is gone');
+    const edits = await this.db.select().from(messageEdits).where(eq(messageEdits.messageId, messageId)).orderBy(asc(messageEdits.version));
+    const versions: MessageVersion[] = [];
+    let at = row.createdAt;
+    for (const e of edits) {
+      versions.push({ version: versions.length, body: e.previousBody, at });
+      at = e.replacedAt;
+    }
+    versions.push({ version: versions.length, body: row.body, at });
+    return versions;
+  }
+
+  /**
+   * One message, deleted or not (a deleted one is a tombstone: empty body).
+   * @throws NotFound for a message not in this scope.
+   */
+  async get(scopeId: string, messageId: string): Promise<Message> {
+    return hydrateOne(this.db, await this.row(this.db, scopeId, messageId));
+  }
+
+  /**
+   * History of the main timeline (thread replies and deleted messages left out),
+   * keyset-paged on seq. At most one cursor:
+   * - none or `beforeSeq`: newest first, seq < beforeSeq;
+   * - `afterSeq`: oldest first, seq > afterSeq (catching up after a known point);
+   * - `aroundSeq`: oldest first, the ⌈limit/2⌉ messages with seq ≤ aroundSeq and the
+   *   ⌊limit/2⌋ after it (jumping to a message).
+   * `nextBeforeSeq` / `nextAfterSeq` continue towards older / newer messages (null when
+   * there are none now).
    * @param limit 1 to 100.
    */
-  async list(scopeId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
+  async list(scopeId: string, cursor: ListCursor, limit: number): Promise<MessagePage> {
+    const base = mainTimeline(scopeId);
+    const page = (where: ReturnType<typeof and>, order: 'asc' | 'desc', n: number) =>
+      this.db
+        .select()
+        .from(messages)
+        .where(and(base, where))
+        .orderBy(order === 'asc' ? asc(messages.seq) : desc(messages.seq))
+        .limit(n);
+    const exists = async (where: ReturnType<typeof and>) => (await page(where, 'asc', 1)).length > 0;
+
+    let rows: MessageRow[];
+    let olderExist: boolean;
+    let newerExist: boolean;
+    if (cursor.aroundSeq !== undefined) {
+      const olderN = Math.ceil(limit / 2);
+      const newerN = limit - olderN;
+      const [older, newer] = await Promise.all([
+        page(lte(messages.seq, cursor.aroundSeq), 'desc', olderN + 1),
+        page(gt(messages.seq, cursor.aroundSeq), 'asc', newerN + 1),
+      ]);
+      olderExist = older.length > olderN;
+      newerExist = newer.length > newerN;
+      rows = [...older.slice(0, olderN).reverse(), ...newer.slice(0, newerN)];
+      const items = await hydrate(this.db, rows);
+      return {
+        items,
+        nextBeforeSeq: olderExist ? (items[0]?.seq ?? null) : null,
+        nextAfterSeq: newerExist ? (items.at(-1)?.seq ?? null) : null,
+      };
+    }
+    if (cursor.afterSeq !== undefined) {
+      const after = cursor.afterSeq;
+      const [fetched, older] = await Promise.all([page(gt(messages.seq, after), 'asc', limit + 1), exists(lte(messages.seq, after))]);
+      newerExist = fetched.length > limit;
+      olderExist = older;
+      rows = fetched.slice(0, limit);
+      const items = await hydrate(this.db, rows);
+      return {
+        items,
+        nextBeforeSeq: olderExist ? (items[0]?.seq ?? after + 1) : null,
+        nextAfterSeq: newerExist ? items.at(-1)!.seq : null,
+      };
+    }
+    const before = cursor.beforeSeq;
+    const [fetched, newer] = await Promise.all([
+      page(before !== undefined ? lt(messages.seq, before) : undefined, 'desc', limit + 1),
+      before !== undefined ? exists(gte(messages.seq, before)) : Promise.resolve(false),
+    ]);
+    olderExist = fetched.length > limit;
+    newerExist = newer;
+    rows = fetched.slice(0, limit);
+    const items = await hydrate(this.db, rows);
+    return {
+      items,
+      nextBeforeSeq: olderExist ? items.at(-1)!.seq : null,
+      nextAfterSeq: newerExist ? (items[0]?.seq ?? before! - 1) : null,
+    };
+  }
+
+  /**
+   * A thread: its root (a tombstone when deleted) and its live replies, oldest first,
+   * keyset-paged on seq.
+   * @throws NotFound for a root not in this scope; Invalid when the message is itself a
+   *   thread reply (threads are one level deep).
+   */
+  async thread(scopeId: string, rootId: string, afterSeq: number | undefined, limit: number): Promise<ThreadPage> {
+    const rootRow = await this.row(this.db, scopeId, rootId);
+    if (rootRow.threadRootId) throw invalid('this message is a reply in a thread, not a thread root; ask for its threadRootId');
     const rows = await this.db
       .select()
       .from(messages)
-      .where(and(eq(messages.scopeId, scopeId), beforeSeq !== undefined ? lt(messages.seq, beforeSeq) : undefined))
-      .orderBy(desc(messages.seq))
+      .where(
+        and(eq(messages.threadRootId, rootId), isNull(messages.deletedAt), afterSeq !== undefined ? gt(messages.seq, afterSeq) : undefined),
+      )
+      .orderBy(asc(messages.seq))
       .limit(limit + 1);
     const more = rows.length > limit;
-    const items = rows.slice(0, limit).map(toMessage);
-    return { items, nextBeforeSeq: more ? items[items.length - 1]!.seq : null };
+    const [root, ...items] = await hydrate(this.db, [rootRow, ...rows.slice(0, limit)]);
+    return { root: root!, items, nextAfterSeq: more ? items.at(-1)!.seq : null };
+  }
+
+  /**
+   * Full-text search over the live messages of `scopeIds` (the caller decides which
+   * scopes they may view), newest first, cursor-paged on (created_at, id).
+   * The query is read with `websearch_to_tsquery('simple', …)`: words, "quoted phrases",
+   * `or`, `-excluded`; the 'simple' configuration matches the `search` column (see the
+   * schema for why not 'english').
+   * @throws Invalid for a query without a searchable word, or a bad cursor.
+   */
+  async search(scopeIds: string[], query: string, cursor: string | undefined, limit: number): Promise<SearchPage> {
+    const tsq = sql`websearch_to_tsquery('simple', ${query})`;
+    const [probe] = ((await this.db.execute(sql`select numnode(${tsq}) as n`)) as unknown as { rows: { n: number }[] }).rows;
+    if (!probe || Number(probe.n) === 0) throw invalid('the query has no word to search for');
+    if (scopeIds.length === 0) return { items: [], nextCursor: null };
+    let after: { us: string; id: string } | null = null;
+    if (cursor) {
+      const m = /^(\d{1,20})_([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
+      if (!m) throw invalid('cursor is not one this server gave out; start again without it');
+      after = { us: m[1]!, id: m[2]! };
+    }
+    const us = sql<string>`(extract(epoch from ${messages.createdAt}) * 1000000)::bigint::text`;
+    const rows = await this.db
+      .select({ m: messages, us })
+      .from(messages)
+      .where(
+        and(
+          inArray(messages.scopeId, scopeIds),
+          isNull(messages.deletedAt),
+          sql`${messages.search} @@ ${tsq}`,
+          after
+            ? sql`(${messages.createdAt}, ${messages.id}) < (timestamptz 'epoch' + ${after.us}::bigint * interval '1 microsecond', ${after.id}::uuid)`
+            : undefined,
+        ),
+      )
+      .orderBy(desc(messages.createdAt), desc(messages.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: await hydrate(this.db, page.map((r) => r.m)),
+      nextCursor: rows.length > limit && last ? Buffer.from(`${last.us}_${last.m.id}`).toString('base64url') : null,
+    };
+  }
+
+  /** The scopes of a community `userId` may view, for a community-wide search. */
+  async viewableScopesUnder(userId: string, communityId: string): Promise<string[]> {
+    return viewableScopesUnder(this.db, userId, communityId);
   }
 
   /**
    * Events of a scope with `afterSeq < seq ≤ uptoSeq`, oldest first, at most `limit`.
-   * Message events show the message as it is now.
+   * Message events show the message as it is now (a deleted one as a tombstone).
    */
   async eventsAfter(scopeId: string, afterSeq: number, limit: number, uptoSeq?: number): Promise<ScopeEvent[]> {
     const rows = await this.db
@@ -101,7 +374,63 @@ export class MessageService {
       )
       .orderBy(asc(scopeEvents.seq))
       .limit(limit);
-    return rows.map((r) => toScopeEvent(r.event, r.message ? toMessage(r.message) : null));
+    const distinct = [...new Map(rows.filter((r) => r.message).map((r) => [r.message!.id, r.message!])).values()];
+    const byId = new Map((await hydrate(this.db, distinct)).map((m) => [m.id, m]));
+    return rows.map((r) => toScopeEvent(r.event, r.message ? byId.get(r.message.id)! : null));
+  }
+
+  /**
+   * A message row of `scopeId`, optionally locked FOR UPDATE.
+   * @throws NotFound when there is none with this id in this scope.
+   */
+  async row(db: Tx, scopeId: string, messageId: string, lock = false): Promise<MessageRow> {
+    const q = db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.id, messageId), eq(messages.scopeId, scopeId)))
+      .limit(1);
+    const [row] = lock ? await q.for('update') : await q;
+    if (!row) throw notFound(`message ${messageId} not found in this scope`);
+    return row;
+  }
+
+  /** Parses and checks the mentions of a body: the count limit and the @everyone flag. */
+  private async checkMentions(userId: string, scopeId: string, body: string): Promise<MessageMentions> {
+    const mentions = parseMentions(body);
+    if (mentionCount(mentions) > limits.mentionsPerMessageMax) {
+      throw invalid(`a message may mention at most ${limits.mentionsPerMessageMax} users and roles (@everyone counts as one)`);
+    }
+    if (mentions.everyone && !(await this.access.allows(userId, scopeId, Permission.MentionEveryone))) {
+      throw forbidden('mentioning @everyone needs the MentionEveryone permission');
+    }
+    return mentions;
+  }
+
+  private async insertMentions(tx: Tx, messageId: string, scopeId: string, m: MessageMentions): Promise<void> {
+    const values = [
+      ...m.userIds.map((targetId) => ({ messageId, scopeId, kind: 'user' as const, targetId })),
+      ...m.roleIds.map((targetId) => ({ messageId, scopeId, kind: 'role' as const, targetId })),
+    ];
+    if (values.length > 0) await tx.insert(messageMentions).values(values);
+  }
+
+  private async checkThreadRoot(tx: Tx, scopeId: string, rootId: string): Promise<void> {
+    const root = await this.row(tx, scopeId, rootId);
+    if (root.deletedAt) throw invalid('the thread root was deleted; the thread takes no new replies');
+    if (root.threadRootId) throw invalid('threads are one level deep: a reply in a thread cannot start a thread; use its threadRootId');
+  }
+
+  private async checkReplyTarget(tx: Tx, scopeId: string, replyToId: string, threadRootId: string | null): Promise<void> {
+    const target = await this.row(tx, scopeId, replyToId);
+    if (target.deletedAt) throw invalid('the message you reply to was deleted');
+    const targetTimeline = target.threadRootId ?? (target.id === threadRootId ? threadRootId : null);
+    if (targetTimeline !== threadRootId) {
+      throw invalid(
+        threadRootId
+          ? 'replyToId must be the thread root or a reply in the same thread'
+          : 'that message is in a thread; reply to it with threadRootId set to its thread root',
+      );
+    }
   }
 
   private async byNonce(authorId: string, nonce: string): Promise<MessageRow | null> {
@@ -113,10 +442,10 @@ export class MessageService {
     return row ?? null;
   }
 
-  private checkRetry(original: MessageRow, scopeId: string): Message {
+  private async checkRetry(original: MessageRow, scopeId: string): Promise<Message> {
     if (original.scopeId !== scopeId) {
       throw conflict('this nonce was already used for a message in another scope; use a new nonce per message');
     }
-    return toMessage(original);
+    return hydrateOne(this.db, original);
   }
 }

@@ -1,4 +1,28 @@
-/** A message as clients see it. `seq` is its place in the scope's event log. */
+/** Who a message mentions, parsed from its body (empty for a deleted message). */
+export interface MessageMentions {
+  /** `<@userId>` in the body, distinct, sorted. */
+  userIds: string[];
+  /** `<@&roleId>` in the body, distinct, sorted. */
+  roleIds: string[];
+  /** The body says `@everyone` (allowed only with the MentionEveryone flag). */
+  everyone: boolean;
+}
+
+/**
+ * The reactions with one emoji on a message: who reacted, oldest first. Apply
+ * `reaction.added`/`reaction.removed` events to it as set operations (add or drop the
+ * user id), so a replay over a fresher snapshot converges.
+ */
+export interface ReactionSummary {
+  emoji: string;
+  count: number;
+  userIds: string[];
+}
+
+/**
+ * A message as clients see it. `seq` is its place in the scope's event log. A deleted
+ * message (`deletedAt` set) has an empty body, no mentions and no reactions.
+ */
 export interface Message {
   id: string;
   scopeId: string;
@@ -7,10 +31,56 @@ export interface Message {
   body: string;
   nonce: string | null;
   createdAt: Date;
+  /** The message this one answers (same scope, same timeline), or null. */
+  replyToId: string | null;
+  /** The root of the thread this message is in, or null for the main timeline. */
+  threadRootId: string | null;
+  /** On a thread root: its replies that are not deleted. 0 elsewhere. */
+  threadReplyCount: number;
+  editedAt: Date | null;
+  deletedAt: Date | null;
+  mentions: MessageMentions;
+  /** One entry per emoji, in the order the emoji was first used. */
+  reactions: ReactionSummary[];
 }
 
-/** One page of history, newest first; pass `nextBeforeSeq` back as `beforeSeq` for the next. */
+/**
+ * One page of history. `nextBeforeSeq`: pass it as `beforeSeq` for the older page (null
+ * when there is none); `nextAfterSeq`: pass it as `afterSeq` for the newer page (null
+ * when there is none). Item order depends on the request (see `messages.list`).
+ */
 export interface MessagePage {
   items: Message[];
   nextBeforeSeq: number | null;
+  nextAfterSeq: number | null;
+}
+
+/** A thread: its root (possibly deleted) and one page of replies, oldest first. */
+export interface ThreadPage {
+  root: Message;
+  items: Message[];
+  /** Pass it as `afterSeq` for the next replies; null when there are no more. */
+  nextAfterSeq: number | null;
+}
+
+/** One version of a message body, oldest first; the last is the current one. */
+export interface MessageVersion {
+  /** 0 for the body as sent, 1 after the first edit… */
+  version: number;
+  body: string;
+  /** When this version was written (the send, or the edit that made it). */
+  at: Date;
+}
+
+/** A pinned message. */
+export interface Pin {
+  message: Message;
+  pinnedBy: string | null;
+  pinnedAt: Date;
+}
+
+/** One page of search results, newest first; pass `nextCursor` back for the next. */
+export interface SearchPage {
+  items: Message[];
+  nextCursor: string | null;
 }

@@ -1,15 +1,21 @@
 import type { Logger } from 'pino';
 import { AppError, invalid } from '../errors.js';
-import type { MessageService } from '../messages/service.js';
 import type { ScopeHub } from './hub.js';
-import { WireEvent } from './wire.js';
+import type { WireEvent } from './wire.js';
 
 export interface FeedOptions {
   hub: ScopeHub;
-  messages: MessageService;
   log: Logger;
-  scopeId: string;
-  /** The scope's ancestors then itself, root first (to end feeds below a scope). */
+  /** Which log this feed follows: a conversation (`key` = scope id) or a user stream (`key` = user id). */
+  kind: 'scope' | 'user';
+  key: string;
+  /** The hub channel that announces new events of this log. */
+  channel: string;
+  /** Reads events with seq > `after`, oldest first, at most `limit`. */
+  read: (after: number, limit: number) => Promise<WireEvent[]>;
+  /** The event sent instead of a too-long replay (null: always replay). */
+  resync: ((latest: number, missed: number) => WireEvent) | null;
+  /** For a conversation, its ancestors then itself, root first (to end feeds below a scope); else []. */
   scopePath: readonly string[];
   userId: string;
   /** seq of the last event the client has; null or undefined to start live. */
@@ -50,7 +56,7 @@ export class ScopeFeed {
    * @throws Invalid when `lastEventId` is ahead of the conversation.
    */
   async start(): Promise<void> {
-    this.unsubscribe = await this.o.hub.subscribe(this.o.scopeId, (w) => this.onWire(w));
+    this.unsubscribe = await this.o.hub.subscribe(this.o.channel, (w) => (w ? this.onWire(w) : this.poke()));
     this.o.hub.registerFeed(this);
     const current = await this.o.currentSeq();
     if (this.o.lastEventId == null) {
@@ -61,10 +67,9 @@ export class ScopeFeed {
         throw invalid(`lastEventId ${this.o.lastEventId} is ahead of this conversation (latest seq ${current}); resubscribe without it`);
       }
       this.last = from;
-      if (current - from > this.o.maxReplay) {
+      if (this.o.resync && current - from > this.o.maxReplay) {
         this.last = current;
-        const resync = WireEvent.of({ type: 'resync.required', scopeId: this.o.scopeId, seq: current, missed: current - from });
-        if (!this.o.emit(resync)) return this.stop();
+        if (!this.o.emit(this.o.resync(current, current - from))) return this.stop();
       }
     }
     await this.catchUp();
@@ -85,10 +90,27 @@ export class ScopeFeed {
     try {
       allowed = await this.o.stillAllowed();
     } catch (err) {
-      this.o.log.warn({ err, scopeId: this.o.scopeId }, 'access re-check failed; ending the subscription');
+      this.o.log.warn({ err, key: this.o.key }, 'access re-check failed; ending the subscription');
       allowed = false;
     }
     if (!allowed && !this.stopped) this.end(new AccessRevokedError());
+  }
+
+  /**
+   * Makes the feed look in the database for events it may have missed (after the bus
+   * reconnected, or when the periodic sweep sees the scope ahead of it).
+   */
+  poke(latestSeq?: number): void {
+    if (this.stopped || this.catching) return;
+    if (latestSeq !== undefined && latestSeq <= this.last) return;
+    if (latestSeq !== undefined && latestSeq > this.highestSeen) this.highestSeen = latestSeq;
+    this.catching = true;
+    this.catchUp().catch((err) => this.end(err));
+  }
+
+  /** seq of the last event delivered. */
+  get lastSeq(): number {
+    return this.last;
   }
 
   private end(error: unknown) {
@@ -122,9 +144,9 @@ export class ScopeFeed {
     this.catching = true;
     try {
       for (;;) {
-        const page = await this.o.messages.eventsAfter(this.o.scopeId, this.last, this.o.pageSize);
+        const page = await this.o.read(this.last, this.o.pageSize);
         if (this.stopped) return;
-        for (const ev of page) if (!this.deliver(WireEvent.of(ev))) return;
+        for (const w of page) if (!this.deliver(w)) return;
         if (page.length === 0 || (page.length < this.o.pageSize && this.last >= this.highestSeen)) break;
       }
     } finally {

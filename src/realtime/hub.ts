@@ -4,8 +4,8 @@ import type { ScopeEvent } from '../messages/events.js';
 import { WireEvent } from './wire.js';
 import type { ScopeFeed } from './feed.js';
 
-/** A local listener of one scope's events. */
-export type ScopeListener = (event: WireEvent) => void;
+/** A local listener of one channel: a WireEvent, or null for a poke ("read the database"). */
+export type ScopeListener = (event: WireEvent | null) => void;
 
 /**
  * The instance's dispatcher of conversation events. It keeps one bus subscription per
@@ -20,10 +20,23 @@ export class ScopeHub {
   /** Test hook: when it returns true for a publish, the publish is dropped (a lost message). */
   dropPublish: ((event: ScopeEvent) => boolean) | null = null;
 
+  private sweeper: NodeJS.Timeout | null = null;
+
+  /**
+   * @param lastSeqs reads the current last seq of scopes (for the sweep).
+   * @param sweepMs how often open feeds are compared with the database (ms).
+   */
   constructor(
     private readonly bus: Bus,
     private readonly log: Logger,
-  ) {}
+    private readonly lastSeqs: (kind: 'scope' | 'user', keys: string[]) => Promise<Map<string, number>> = async () => new Map(),
+    private readonly sweepMs = 5_000,
+  ) {
+    bus.onReconnect(() => {
+      this.log.info({ feeds: this.feeds.size }, 'bus reconnected; feeds catch up from the database');
+      for (const feed of this.feeds) feed.poke();
+    });
+  }
 
   /**
    * Publishes a committed event to every instance. A failed publish is logged, not
@@ -36,17 +49,20 @@ export class ScopeHub {
     } catch (err) {
       this.log.warn({ err, scopeId: event.scopeId, seq: event.seq }, 'publish failed; subscribers will backfill');
     }
+    // The same commit wrote user_events (triggers on memberships and mentions): wake those streams.
+    for (const userId of usersConcerned(event)) await this.pokeUser(userId);
   }
 
   /**
    * Adds a listener; resolves once the bus subscription is active, so a caller that
    * then reads the database misses nothing. Returns the function that removes it.
    */
-  async subscribe(scopeId: string, listener: ScopeListener): Promise<() => Promise<void>> {
+  async subscribe(channel: string, listener: ScopeListener): Promise<() => Promise<void>> {
+    const scopeId = channel; // the map key
     let entry = this.scopes.get(scopeId);
     if (!entry) {
       const listeners = new Set<ScopeListener>();
-      const ready = this.bus.subscribe(channelOf(scopeId), (raw) => this.dispatch(scopeId, listeners, raw));
+      const ready = this.bus.subscribe(channel, (raw) => this.dispatch(keyOf(channel), listeners, raw));
       entry = { listeners, ready };
       this.scopes.set(scopeId, entry);
       const created = entry;
@@ -76,6 +92,9 @@ export class ScopeHub {
 
   /** Listens for access changes from every instance. Call once at start. */
   async start(): Promise<void> {
+    this.sweeper = setInterval(() => {
+      this.sweep().catch((err) => this.log.warn({ err }, 'feed sweep failed'));
+    }, this.sweepMs).unref();
     this.stopAccess = await this.bus.subscribe(ACCESS_CHANNEL, (raw) => {
       try {
         this.recheckLocal(JSON.parse(raw) as AccessChange);
@@ -86,7 +105,26 @@ export class ScopeHub {
   }
 
   async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     await this.stopAccess?.();
+  }
+
+  /**
+   * The safety net for a publish lost while nothing else follows it (an instance died
+   * between commit and publish): compares every open feed with its scope's last seq in
+   * one query, and makes the feeds that are behind catch up from the database.
+   */
+  async sweep(): Promise<void> {
+    if (this.feeds.size === 0) return;
+    for (const kind of ['scope', 'user'] as const) {
+      const feeds = [...this.feeds].filter((f) => f.o.kind === kind);
+      if (feeds.length === 0) continue;
+      const latest = await this.lastSeqs(kind, [...new Set(feeds.map((f) => f.o.key))]);
+      for (const feed of feeds) {
+        const seq = latest.get(feed.o.key);
+        if (seq !== undefined && seq > feed.lastSeq) feed.poke(seq);
+      }
+    }
   }
 
   /**
@@ -132,10 +170,22 @@ export class ScopeHub {
     return this.scopes.size;
   }
 
-  private dispatch(scopeId: string, listeners: Set<ScopeListener>, raw: string) {
-    let wire: WireEvent;
+  /**
+   * Tells the user streams of `userId`, on every instance, to read their log: call after
+   * a commit that wrote user_events (the rows are written by triggers).
+   */
+  async pokeUser(userId: string): Promise<void> {
     try {
-      wire = WireEvent.decode(scopeId, raw);
+      await this.bus.publish(userChannel(userId), POKE);
+    } catch (err) {
+      this.log.warn({ err, userId }, 'user poke not published; the sweep delivers it');
+    }
+  }
+
+  private dispatch(scopeId: string, listeners: Set<ScopeListener>, raw: string) {
+    let wire: WireEvent | null = null;
+    try {
+      if (raw !== POKE) wire = WireEvent.decode(scopeId, raw);
     } catch (err) {
       this.log.error({ err, scopeId }, 'dropping an unreadable bus message');
       return;
@@ -150,7 +200,20 @@ export class ScopeHub {
   }
 }
 
-const channelOf = (scopeId: string) => `scope:${scopeId}`;
+/** Users whose own stream a conversation event adds to (mentioned, joined, left). */
+function usersConcerned(event: ScopeEvent): string[] {
+  if (event.type === 'message.created' || event.type === 'message.edited') return event.message.mentions?.userIds ?? [];
+  if (event.type === 'member.joined' || event.type === 'member.left') return [event.userId];
+  return [];
+}
+
+/** The channel of a conversation's events. */
+export const scopeChannel = (scopeId: string) => `scope:${scopeId}`;
+/** The channel that pokes a user's streams. */
+export const userChannel = (userId: string) => `user:${userId}`;
+const channelOf = scopeChannel;
+const keyOf = (channel: string) => channel.slice(channel.indexOf(':') + 1);
+const POKE = 'poke';
 const ACCESS_CHANNEL = 'access';
 
 /** An access change: under `scopeId` (and below), for `userId` or for everyone. */

@@ -8,33 +8,39 @@ import type { ScopeStreamEvent } from '../messages/events.js';
  * tracked-data frame, so an instance writes it to every socket without re-encoding.
  */
 export class WireEvent {
-  private parsed: ScopeStreamEvent | undefined;
+  private parsed: unknown;
   private shared: Buffer | undefined;
 
   constructor(
-    readonly scopeId: string,
+    /** The scope (conversation events) or user (user events) the event belongs to. */
+    readonly key: string,
     readonly seq: number,
     readonly payload: string,
-    event?: ScopeStreamEvent,
+    event?: unknown,
   ) {
     this.parsed = event;
   }
 
-  /** Serialises an event (once). */
+  /** Serialises a conversation event (once). */
   static of(event: ScopeStreamEvent): WireEvent {
-    const payload = JSON.stringify(superjson.serialize({ id: String(event.seq), data: event }));
-    return new WireEvent(event.scopeId, event.seq, payload, event);
+    return WireEvent.keyed(event.scopeId, event.seq, event);
+  }
+
+  /** Serialises any tracked event (once): `key` is its log (scope or user), `seq` its place in it. */
+  static keyed(key: string, seq: number, event: unknown): WireEvent {
+    const payload = JSON.stringify(superjson.serialize({ id: String(seq), data: event }));
+    return new WireEvent(key, seq, payload, event);
   }
 
   /**
    * Reads a bus message (`<seq>\n<payload>`).
    * @throws Error for a message that is not in this format.
    */
-  static decode(scopeId: string, raw: string): WireEvent {
+  static decode(key: string, raw: string): WireEvent {
     const nl = raw.indexOf('\n');
     const seq = Number(raw.slice(0, nl));
     if (nl < 1 || !Number.isSafeInteger(seq)) throw new Error('not a wire event');
-    return new WireEvent(scopeId, seq, raw.slice(nl + 1));
+    return new WireEvent(key, seq, raw.slice(nl + 1));
   }
 
   /** The bus message. */
@@ -43,9 +49,9 @@ export class WireEvent {
   }
 
   /** The event object, deserialised at most once per instance (for iterator subscribers). */
-  event(): ScopeStreamEvent {
-    this.parsed ??= (superjson.deserialize(JSON.parse(this.payload)) as { data: ScopeStreamEvent }).data;
-    return this.parsed;
+  event<T = ScopeStreamEvent>(): T {
+    this.parsed ??= (superjson.deserialize(JSON.parse(this.payload)) as { data: unknown }).data;
+    return this.parsed as T;
   }
 
   /**

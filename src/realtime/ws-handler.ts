@@ -32,7 +32,12 @@ export interface WsHandlerOptions {
   /** A socket with more bytes buffered than this is a slow reader: it is dropped and resumes later. */
   maxBufferedBytes: number;
   keepAlive: { pingMs: number; pongWaitMs: number };
+  /** Told when a signed-in connection opens, is still alive (every 20 s) and closes. */
+  presence?: { connected(userId: string, connId: string): Promise<void>; disconnected(userId: string, connId: string): Promise<void> };
 }
+
+/** How often an open connection refreshes its presence (ms); well under PRESENCE_TTL_MS. */
+const PRESENCE_HEARTBEAT_MS = 20_000;
 
 type SubId = number | string;
 
@@ -62,6 +67,8 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
     let ctx: Context | undefined;
     let userId: string | null = null;
     let closed = false;
+    const connId = randomUUID();
+    let heartbeat: NodeJS.Timeout | null = null;
 
     const send = (msg: unknown) => {
       if (socket.readyState !== OPEN) return;
@@ -84,6 +91,11 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
         connectionsByUser.set(userId, n);
         if (n > o.maxConnectionsPerUser) {
           socket.close(4429, `too many connections: at most ${o.maxConnectionsPerUser} per user`);
+        } else if (o.presence && !closed) {
+          const uid = userId;
+          const beat = () => o.presence!.connected(uid, connId).catch((err) => o.log.warn({ err }, 'presence update failed'));
+          void beat();
+          heartbeat = setInterval(beat, PRESENCE_HEARTBEAT_MS).unref();
         }
       }
       return ctx;
@@ -201,7 +213,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
           if (socket.readyState !== OPEN) return false;
           if (socket.bufferedAmount > o.maxBufferedBytes) {
             // A slow reader: drop the socket; the client reconnects and resumes from its last id.
-            o.log.warn({ userId, scopeId: w.scopeId, buffered: socket.bufferedAmount }, 'dropping a slow reader');
+            o.log.warn({ userId, key: w.key, buffered: socket.bufferedAmount }, 'dropping a slow reader');
             socket.terminate();
             done();
             return false;
@@ -252,6 +264,10 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       closed = true;
       for (const s of subs.values()) s.abort();
       subs.clear();
+      if (heartbeat) {
+        clearInterval(heartbeat);
+        void o.presence!.disconnected(userId!, connId).catch((err) => o.log.warn({ err }, 'presence update failed'));
+      }
       if (userId) {
         const n = (connectionsByUser.get(userId) ?? 1) - 1;
         if (n <= 0) connectionsByUser.delete(userId);

@@ -3,25 +3,84 @@ import { limits } from '../config.js';
 import { authedProcedure, router } from '../trpc.js';
 
 export const ScopeId = z.uuid({ message: 'scopeId must be a scope id (uuid)' });
+/** Any id of a user (uuid). */
+export const UserId = z.uuid({ message: 'userId must be a user id (uuid)' });
+
+const Name = z.string().trim().min(1, 'name must not be empty').max(limits.scopeNameMax, `name must be at most ${limits.scopeNameMax} characters`);
+const Description = z.string().max(limits.scopeDescriptionMax, `description must be at most ${limits.scopeDescriptionMax} characters`);
+const VisibilityInput = z.enum(['public', 'private', 'secret']);
+
+/** A scope's settings: at most 50 keys of up to 64 characters; values are short strings, numbers, booleans or null. */
+export const ScopeSettingsInput = z
+  .record(
+    z.string().min(1).max(limits.scopeSettingsKeyMax),
+    z.union([z.string().max(limits.scopeSettingsValueMax), z.number().finite(), z.boolean(), z.null()]),
+  )
+  .refine((o) => Object.keys(o).length <= limits.scopeSettingsMaxKeys, `settings hold at most ${limits.scopeSettingsMaxKeys} keys`);
 
 export const CreateScopeInput = z.object({
   kind: z.enum(['community', 'group', 'room']),
   parentId: ScopeId.optional(),
-  name: z.string().trim().min(1, 'name must not be empty').max(limits.scopeNameMax),
-  visibility: z.enum(['public', 'private', 'secret']).optional(),
+  name: Name,
+  description: Description.optional(),
+  visibility: VisibilityInput.optional(),
 });
+export const GetScopeInput = z.object({ scopeId: ScopeId });
+export const UpdateScopeInput = z.object({
+  scopeId: ScopeId,
+  name: Name.optional(),
+  description: Description.optional(),
+  visibility: VisibilityInput.optional(),
+  settings: ScopeSettingsInput.optional(),
+});
+export const MoveScopeInput = z.object({ scopeId: ScopeId, parentId: ScopeId });
+export const ArchiveScopeInput = z.object({ scopeId: ScopeId, archived: z.boolean().default(true) });
+export const DeleteScopeInput = z.object({ scopeId: ScopeId });
+export const ScopeTreeInput = z.object({ rootId: ScopeId });
 
 export const scopesRouter = router({
   /**
    * Creates a community (no parent), a group (parent: community or group) or a room
-   * (parent: community or group). The caller becomes owner and member.
-   * Errors: BAD_REQUEST for wrong nesting or depth; NOT_FOUND for an unknown parent;
-   * FORBIDDEN when the caller is not a member of the parent.
+   * (parent: community or group). A community's creator becomes its owner; a group's
+   * creator its owner; a room's creator a member. Needs CreateChildScopes in the parent.
+   * Errors: BAD_REQUEST for wrong nesting, depth (6 levels) or too many children (500);
+   * NOT_FOUND for an unknown or hidden parent; FORBIDDEN without CreateChildScopes.
    */
   create: authedProcedure.input(CreateScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.create(ctx.user.id, input)),
 
-  /** A scope the caller is a member of. Errors: NOT_FOUND, FORBIDDEN. */
-  get: authedProcedure
-    .input(z.object({ scopeId: ScopeId }))
-    .query(({ ctx, input }) => ctx.svc.scopes.requireMember(input.scopeId, ctx.user.id)),
+  /** A scope the caller may see: a member's, or a public one they could join. Errors: NOT_FOUND. */
+  get: authedProcedure.input(GetScopeInput).query(({ ctx, input }) => ctx.svc.scopes.view(ctx.user.id, input.scopeId)),
+
+  /**
+   * Changes name, description, visibility or settings; omitted fields stay. Needs
+   * ManageScope. Returns the scope. Errors: NOT_FOUND, FORBIDDEN, BAD_REQUEST.
+   */
+  update: authedProcedure.input(UpdateScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.update(ctx.user.id, input)),
+
+  /**
+   * Moves a group or room under `parentId` in the same community; the whole subtree
+   * follows. Needs ManageScope in the scope and CreateChildScopes in the new parent.
+   * Errors: BAD_REQUEST (under itself or a descendant, another community, too deep),
+   * NOT_FOUND, FORBIDDEN.
+   */
+  move: authedProcedure.input(MoveScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.move(ctx.user.id, input)),
+
+  /**
+   * Archives (`archived: true`, the default) or restores a scope; an archived scope and
+   * its subtree are read-only (no sends, reactions, pins, polls, events). Needs ManageScope.
+   */
+  archive: authedProcedure.input(ArchiveScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.archive(ctx.user.id, input)),
+
+  /**
+   * Soft-deletes a scope with its subtree: `{ deleted }` scopes. A community or group:
+   * owners only; a room: ManageScope. Errors: NOT_FOUND, FORBIDDEN.
+   */
+  delete: authedProcedure.input(DeleteScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.remove(ctx.user.id, input.scopeId)),
+
+  /**
+   * The subtree under `rootId` that the caller may see, parents first:
+   * `[{ id, kind, parentId, depth, name, visibility, archived, isMember }]`.
+   * Errors: NOT_FOUND when the root is hidden.
+   */
+  tree: authedProcedure.input(ScopeTreeInput).query(({ ctx, input }) => ctx.svc.scopes.tree(ctx.user.id, input.rootId)),
 });

@@ -9,9 +9,16 @@ import { REDIS_URL } from './env.js';
 export const testPrefix = () => `test:${randomBytes(4).toString('hex')}:`;
 
 /** Starts a real server on an ephemeral port against the given database and Redis prefix. */
-export async function startServer(opts: { databaseUrl: string; redisPrefix: string; redis?: boolean }): Promise<GuildhallServer> {
+export async function startServer(opts: {
+  databaseUrl: string;
+  redisPrefix: string;
+  redis?: boolean;
+  env?: Record<string, string>;
+}): Promise<GuildhallServer> {
   const config: Config = {
-    ...loadConfig({}),
+    // Tests that flood a conversation must not trip the per-user send rate; the rate-limit
+    // tests pass MESSAGE_SEND_RATE themselves.
+    ...loadConfig({ MESSAGE_SEND_RATE: '1000000/1', ...opts.env }),
     port: 0,
     host: '127.0.0.1',
     databaseUrl: opts.databaseUrl,

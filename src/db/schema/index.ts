@@ -1,3 +1,6 @@
 export * from './auth.js';
 export * from './scopes.js';
 export * from './messages.js';
+export * from './governance.js';
+export * from './readstate.js';
+export * from './users-log.js';

@@ -1,8 +1,11 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
+  check,
   customType,
   index,
+  integer,
   jsonb,
   pgTable,
   primaryKey,
@@ -10,6 +13,7 @@ import {
   timestamp,
   unique,
   uuid,
+  type AnyPgColumn,
 } from 'drizzle-orm/pg-core';
 import { users } from './auth.js';
 import { scopes } from './scopes.js';
@@ -19,6 +23,13 @@ const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 /**
  * Messages of every conversation. `seq` is the seq of the `message.created` event that
  * announced it; `(author_id, nonce)` is unique so a retried send returns the original.
+ *
+ * Threads are one level deep (as in Slack and Matrix): `thread_root_id` points at a
+ * message of the main timeline; `thread_reply_count` on the root is kept by a trigger.
+ * A soft delete sets `deleted_at` and empties `body` (so the generated `search` vector is
+ * empty too). Search uses the 'simple' text search configuration on purpose: chat is
+ * multilingual, and English stemming and stop words would mangle other languages and drop
+ * short words people do search for; the query side uses the same configuration.
  */
 export const messages = pgTable(
   'messages',
@@ -33,8 +44,12 @@ export const messages = pgTable(
       .references(() => users.id),
     body: text('body').notNull(),
     nonce: text('nonce'),
-    replyToId: uuid('reply_to_id'),
-    threadRootId: uuid('thread_root_id'),
+    replyToId: uuid('reply_to_id').references((): AnyPgColumn => messages.id, { onDelete: 'set null' }),
+    threadRootId: uuid('thread_root_id').references((): AnyPgColumn => messages.id, { onDelete: 'cascade' }),
+    /** The body mentions `@everyone` (and the author held the flag for it). */
+    mentionEveryone: boolean('mention_everyone').notNull().default(false),
+    /** Replies in the thread this message roots (not deleted); kept by a trigger. */
+    threadReplyCount: integer('thread_reply_count').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     editedAt: timestamp('edited_at', { withTimezone: true }),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
@@ -44,7 +59,82 @@ export const messages = pgTable(
     unique('messages_scope_seq_key').on(t.scopeId, t.seq),
     unique('messages_author_nonce_key').on(t.authorId, t.nonce),
     index('messages_search_idx').using('gin', t.search),
+    index('messages_thread_idx').on(t.threadRootId, t.seq),
   ],
+);
+
+/**
+ * Earlier versions of edited messages: one row per edit, holding the body as it was
+ * before that edit and when it was replaced. Deleting the message removes them.
+ */
+export const messageEdits = pgTable(
+  'message_edits',
+  {
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    /** 1 for the first edit, 2 for the next… */
+    version: integer('version').notNull(),
+    previousBody: text('previous_body').notNull(),
+    replacedAt: timestamp('replaced_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.version] })],
+);
+
+/**
+ * Who a message mentions, parsed from its body: `<@userId>` (kind 'user') and
+ * `<@&roleId>` (kind 'role'). `@everyone` is `messages.mention_everyone`. The mention
+ * counters of read_states follow these rows (trigger).
+ */
+export const messageMentions = pgTable(
+  'message_mentions',
+  {
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    scopeId: uuid('scope_id')
+      .notNull()
+      .references(() => scopes.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['user', 'role'] }).notNull(),
+    targetId: uuid('target_id').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.kind, t.targetId] }),
+    index('message_mentions_target_idx').on(t.targetId, t.kind),
+    check('message_mentions_kind_check', sql`${t.kind} in ('user', 'role')`),
+  ],
+);
+
+/** One user's reaction with one emoji on one message. */
+export const reactions = pgTable(
+  'reactions',
+  {
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    emoji: text('emoji').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.emoji, t.userId] })],
+);
+
+/** Pinned messages of a scope. */
+export const pins = pgTable(
+  'pins',
+  {
+    scopeId: uuid('scope_id')
+      .notNull()
+      .references(() => scopes.id, { onDelete: 'cascade' }),
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    pinnedBy: uuid('pinned_by').references(() => users.id, { onDelete: 'set null' }),
+    pinnedAt: timestamp('pinned_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.scopeId, t.messageId] })],
 );
 
 /**

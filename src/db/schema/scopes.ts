@@ -5,10 +5,12 @@ import {
   check,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
   type AnyPgColumn,
 } from 'drizzle-orm/pg-core';
@@ -40,8 +42,13 @@ export const scopes = pgTable(
     messageCount: bigint('message_count', { mode: 'number' }).notNull().default(0),
     /** Bumped by trigger on every change that can alter permissions under this root. */
     permVersion: bigint('perm_version', { mode: 'number' }).notNull().default(0),
+    /** Free-form client settings of the scope (flat map of small values; bounds in `limits`). */
+    settings: jsonb('settings').$type<Record<string, string | number | boolean | null>>().notNull().default(sql`'{}'::jsonb`),
+    /** One-to-one DMs only: the two user ids sorted and joined by ':', so a pair has one DM. */
+    dmKey: text('dm_key'),
   },
   (t) => [
+    uniqueIndex('scopes_dm_key_idx').on(t.dmKey),
     index('scopes_parent_idx').on(t.parentId),
     index('scopes_path_idx').using('gin', t.path),
     check('scopes_name_len', sql`char_length(${t.name}) between 1 and 100`),
@@ -63,6 +70,10 @@ export const memberships = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     isOwner: boolean('is_owner').notNull().default(false),
     joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Flags an owner gave this member at this scope ("member grant"); applies like a role defined here. */
+    grantedPermissions: bigint('granted_permissions', { mode: 'bigint' }).notNull().default(sql`0`),
+    /** While in the future the member keeps only View and ReadHistory here and below. */
+    timedOutUntil: timestamp('timed_out_until', { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.scopeId, t.userId] }), index('memberships_user_idx').on(t.userId)],
 );

@@ -1,0 +1,1118 @@
+/**
+ * Fan-out benchmark: N WebSocket clients in rooms receive chat events through our server
+ * (tRPC wsLink protocol, src/realtime/ws-handler.ts), a bare `ws` broadcast server and a
+ * Socket.IO 4 server, one after the other in the same run, on the same machine.
+ *
+ *   npm run bench:fanout -- [--clients 1000] [--rooms 10] [--seconds 6] [--warmup 1]
+ *                           [--rates 10000,20000,30000,40000,60000] [--servers ws,sio,ours]
+ *                           [--rounds 1] [--client raw|stock] [--drain 3000] [--nice=0]
+ *                           [--retries 0] [--max-wait 10]
+ *                           [--profile] [--node-flags "--no-turbo-inlining"] [--no-pin]
+ *
+ *   --rounds N     repeat the whole sequence N times; the summary takes medians
+ *   --client       our server's clients: `raw` (default), a minimal client of the wsLink
+ *                  protocol as light as the bare ws client; `stock`, @trpc/client's
+ *                  createWSClient + wsLink + superjson (heavier on the load generator)
+ *   --nice=N       run the servers and the load generator at this nice value (negative
+ *                  needs root), to keep other work on the machine from taking their cores
+ *   --retries N    run a rate step again (up to N times) when the server's or the load
+ *                  generator's main thread waited on its run queue for more than
+ *                  --max-wait percent (default 10) of the step (other work on the machine
+ *                  took the core), and keep the least contended try
+ *   --profile      V8 CPU profile of each server over the rate steps, summarised at the
+ *                  end (bench/profiles/); --node-flags are passed to the server processes
+ *
+ * - Each server runs in its own child process pinned to CPU 0 (`taskset -c 0`); this
+ *   process (clients and publisher, the load generator) pins itself to CPU 1.
+ * - Input path, the same for all three: the publisher PUBLISHes each event on Redis
+ *   channel `<prefix>scope:<roomId>` as `<seq>\n<payload>` (WireEvent.encode(), the
+ *   format our server's bus carries), with consecutive seqs per room after the room's
+ *   last seq, so our subscribers take them as live events and never read the database.
+ *   Database writes are excluded for all three: this measures the fan-out.
+ * - Open loop: sends are scheduled on a fixed-rate timeline; each event carries its
+ *   intended send time (performance.now() of this process) in the message body, and a
+ *   client's latency is receive time minus intended send time, so a publisher or a
+ *   server that falls behind shows up as latency, not as a lower offered rate.
+ * - Per rate step: deliveries/s achieved, p50/p99/max latency (deliveries that never
+ *   arrive count as infinitely late), server CPU (process.cpuUsage() of the child over
+ *   IPC) per 1,000 deliveries, server RSS, and the load generator's own CPU.
+ *
+ * Needs PostgreSQL on 127.0.0.1:5432 (BENCH_PG_URL, admin connection; a fresh database is
+ * created and dropped) and Redis on 127.0.0.1:6379 (BENCH_REDIS_URL).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import WS, { WebSocketServer } from 'ws';
+import superjson from 'superjson';
+import { Server as SocketIOServer } from 'socket.io';
+import { io as ioClient, type Socket as IOClientSocket } from 'socket.io-client';
+import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
+import { WireEvent } from '../src/realtime/wire.js';
+import type { ScopeEvent } from '../src/messages/events.js';
+import type { Message } from '../src/messages/types.js';
+import type { AppRouter } from '../src/router.js';
+import { createClient } from '../sdk/src/index.js';
+import { formatSummary, summarise, type CpuProfile } from './cpuprofile-summary.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const BENCH_DIR = path.dirname(SELF);
+const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Our server caps WebSocket connections per user (limits.wsConnectionsPerUser). */
+const SOCKETS_PER_USER = 20;
+
+type Kind = 'ours' | 'ws' | 'sio';
+const LABEL: Record<Kind, string> = { ours: 'ours (tRPC fast path)', ws: 'bare ws', sio: 'Socket.IO 4' };
+
+// ---------------------------------------------------------------------------------------
+// Server side: one child process per server, pinned to CPU 0.
+
+interface ServerStats {
+  type: 'stats';
+  id: number;
+  cpuUs: number;
+  rss: number;
+  eluActive: number;
+  eluIdle: number;
+  sockets: number;
+}
+type ToChild = { type: 'stats'; id: number } | { type: 'profile'; on: boolean; file?: string } | { type: 'stop' };
+type FromChild = { type: 'ready'; url: string } | ServerStats | { type: 'profiled'; file: string | null };
+
+async function serverMain(kind: Kind): Promise<void> {
+  const prefix = process.env.FANOUT_PREFIX!;
+  const rooms = (process.env.FANOUT_ROOMS ?? '').split(',').filter(Boolean);
+  const channelPrefix = `${prefix}scope:`;
+  let url: string;
+  let sockets: () => number;
+  let stop: () => Promise<void>;
+
+  if (kind === 'ours') {
+    const { createServer } = await import('../src/server.js');
+    const { loadConfig } = await import('../src/config.js');
+    const server = await createServer({
+      ...loadConfig({}),
+      port: 0,
+      host: '127.0.0.1',
+      databaseUrl: process.env.FANOUT_DATABASE_URL,
+      redisUrl: REDIS_URL,
+      redisPrefix: prefix,
+      logLevel: 'warn',
+    });
+    url = server.url;
+    sockets = () => [...server.wsClients()].length;
+    stop = () => server.close(200);
+  } else {
+    const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
+    const sub = new Redis(REDIS_URL);
+    if (kind === 'ws') {
+      // The lean broadcast: a Set of sockets per room, the payload turned into a Buffer once
+      // per event and the same Buffer written to every socket of the room.
+      const byRoom = new Map<string, Set<WS>>();
+      const wss = new WebSocketServer({ server: httpServer });
+      wss.on('connection', (socket, req) => {
+        const room = new URL(req.url ?? '/', 'http://x').searchParams.get('room') ?? '';
+        let set = byRoom.get(room);
+        if (!set) byRoom.set(room, (set = new Set()));
+        const members = set;
+        members.add(socket);
+        socket.on('close', () => members.delete(socket));
+        socket.on('error', () => {});
+      });
+      sub.on('message', (channel: string, message: string) => {
+        const set = byRoom.get(channel.slice(channelPrefix.length));
+        if (!set) return;
+        const data = Buffer.from(message.slice(message.indexOf('\n') + 1));
+        for (const socket of set) if (socket.readyState === WS.OPEN) socket.send(data, { binary: false });
+      });
+      sockets = () => wss.clients.size;
+      stop = async () => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+      };
+    } else {
+      // Socket.IO as usually written: socket.join(room), io.to(room).emit(name, object).
+      // A broadcast encodes the packet once for the whole room.
+      const io = new SocketIOServer(httpServer, { serveClient: false, transports: ['websocket'] });
+      io.on('connection', (socket) => {
+        const room = socket.handshake.query['room'];
+        if (typeof room === 'string') void socket.join(room);
+      });
+      sub.on('message', (channel: string, message: string) => {
+        const room = channel.slice(channelPrefix.length);
+        io.to(room).emit('event', JSON.parse(message.slice(message.indexOf('\n') + 1)) as unknown);
+      });
+      sockets = () => io.engine.clientsCount;
+      stop = async () => {
+        io.disconnectSockets(true);
+        await new Promise<void>((r) => io.close(() => r()));
+      };
+    }
+    if (rooms.length > 0) await sub.subscribe(...rooms.map((r) => channelPrefix + r));
+    await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+    const stopServer = stop;
+    stop = async () => {
+      await stopServer();
+      sub.disconnect();
+      httpServer.closeAllConnections();
+      httpServer.close();
+    };
+  }
+
+  let session: import('node:inspector').Session | null = null;
+  process.on('message', (m: ToChild) => {
+    if (m.type === 'stats') {
+      const cpu = process.cpuUsage();
+      const elu = performance.eventLoopUtilization();
+      const reply: ServerStats = {
+        type: 'stats',
+        id: m.id,
+        cpuUs: cpu.user + cpu.system,
+        rss: process.memoryUsage().rss,
+        eluActive: elu.active,
+        eluIdle: elu.idle,
+        sockets: sockets(),
+      };
+      process.send!(reply);
+    } else if (m.type === 'profile') {
+      void (async () => {
+        const inspector = await import('node:inspector');
+        if (m.on) {
+          session = new inspector.Session();
+          session.connect();
+          await post(session, 'Profiler.enable');
+          await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
+          await post(session, 'Profiler.start');
+          process.send!({ type: 'profiled', file: null } satisfies FromChild);
+        } else if (session) {
+          const { profile } = (await post(session, 'Profiler.stop')) as { profile: unknown };
+          session.disconnect();
+          session = null;
+          fs.writeFileSync(m.file!, JSON.stringify(profile));
+          process.send!({ type: 'profiled', file: m.file! } satisfies FromChild);
+        }
+      })();
+    } else if (m.type === 'stop') {
+      void stop().finally(() => process.exit(0));
+    }
+  });
+  process.on('disconnect', () => process.exit(0)); // the driver is gone
+  process.send!({ type: 'ready', url } satisfies FromChild);
+}
+
+function post(session: import('node:inspector').Session, method: string, params?: object): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    session.post(method, params ?? {}, (err: Error | null, result?: unknown) => (err ? reject(err) : resolve(result))),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Driver: load generator (clients and publisher), pinned to CPU 1.
+
+interface Options {
+  clients: number;
+  rooms: number;
+  seconds: number;
+  warmup: number;
+  rates: number[];
+  servers: Kind[];
+  client: 'stock' | 'raw';
+  profile: boolean;
+  pin: boolean;
+  drainMs: number;
+  rounds: number;
+  nodeFlags: string[];
+  nice: number;
+  retries: number;
+  maxWait: number;
+}
+
+function readOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      clients: { type: 'string', default: '1000' },
+      rooms: { type: 'string', default: '10' },
+      seconds: { type: 'string', default: '6' },
+      warmup: { type: 'string', default: '1' },
+      rates: { type: 'string', default: '10000,20000,30000,40000,60000' },
+      servers: { type: 'string', default: 'ws,sio,ours' },
+      client: { type: 'string', default: 'raw' },
+      profile: { type: 'boolean', default: false },
+      'no-pin': { type: 'boolean', default: false },
+      drain: { type: 'string', default: '3000' },
+      rounds: { type: 'string', default: '1' },
+      'node-flags': { type: 'string', default: '' },
+      nice: { type: 'string', default: '0' },
+      retries: { type: 'string', default: '0' },
+      'max-wait': { type: 'string', default: '10' },
+    },
+  });
+  const num = (name: string, v: string, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in ${min}..${max}, got ${v}`);
+    return n;
+  };
+  const o: Options = {
+    clients: Math.round(num('clients', values.clients, 1, 20_000)),
+    rooms: Math.round(num('rooms', values.rooms, 1, 1_000)),
+    seconds: num('seconds', values.seconds, 1, 120),
+    warmup: num('warmup', values.warmup, 0, 30),
+    rates: values.rates.split(',').map((r) => num('rates', r, 1, 10_000_000)),
+    servers: values.servers.split(',').map((s) => {
+      if (s !== 'ours' && s !== 'ws' && s !== 'sio') throw new Error(`--servers: unknown server ${s} (ours, ws, sio)`);
+      return s;
+    }),
+    client: values.client === 'stock' ? 'stock' : 'raw',
+    profile: values.profile,
+    pin: !values['no-pin'],
+    drainMs: num('drain', values.drain, 0, 60_000),
+    rounds: Math.round(num('rounds', values.rounds, 1, 20)),
+    nodeFlags: values['node-flags'].split(' ').filter(Boolean),
+    nice: Math.round(num('nice', values.nice, -20, 19)),
+    retries: Math.round(num('retries', values.retries, 0, 10)),
+    maxWait: num('max-wait', values['max-wait'], 0, 100),
+  };
+  if (o.warmup >= o.seconds) throw new Error('--warmup must be shorter than --seconds');
+  if (o.rooms > o.clients) throw new Error('--rooms must not exceed --clients');
+  return o;
+}
+
+/** A spawned server child and its IPC. */
+class ServerChild {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (s: ServerStats) => void>();
+  private onProfiled: ((file: string | null) => void) | null = null;
+  readonly ready: Promise<string>;
+  readonly exited: Promise<void>;
+  private outputLines = 0;
+  slowReaderDrops = 0;
+
+  constructor(
+    readonly kind: Kind,
+    readonly child: ChildProcess,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      child.on('message', (m: FromChild) => {
+        if (m.type === 'ready') resolve(m.url);
+        else if (m.type === 'stats') {
+          this.waiting.get(m.id)?.(m);
+          this.waiting.delete(m.id);
+        } else if (m.type === 'profiled') this.onProfiled?.(m.file);
+      });
+      child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code} before it was ready`)));
+    });
+    this.exited = new Promise((r) => child.once('exit', () => r()));
+    const relay = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line.trim()) continue;
+        if (line.includes('slow reader')) this.slowReaderDrops++;
+        if (this.outputLines++ < 15) process.stdout.write(`  [${kind} server] ${line.slice(0, 300)}\n`);
+      }
+    };
+    child.stdout?.on('data', relay);
+    child.stderr?.on('data', relay);
+  }
+
+  stats(): Promise<ServerStats> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.child.send({ type: 'stats', id } satisfies ToChild);
+    });
+  }
+
+  profile(on: boolean, file?: string): Promise<string | null> {
+    return new Promise((resolve) => {
+      this.onProfiled = resolve;
+      this.child.send({ type: 'profile', on, file } satisfies ToChild);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.send({ type: 'stop' } satisfies ToChild);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function spawnServer(kind: Kind, o: Options, env: Record<string, string>): ServerChild {
+  let argv = [process.execPath, ...process.execArgv, ...o.nodeFlags, SELF];
+  if (o.pin) argv = ['taskset', '-c', '0', ...argv];
+  // The child inherits this process's nice value (see --nice).
+  const [cmd, ...args] = argv as [string, ...string[]];
+  const child = spawn(cmd, args, {
+    env: { ...process.env, ...env, FANOUT_ROLE: kind },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return new ServerChild(kind, child);
+}
+
+const children = new Set<ChildProcess>();
+
+interface ProcStats {
+  /** CPU time of every thread, ns. */
+  runNs: number;
+  /** Time the main thread waited on a run queue, ns. */
+  mainWaitNs: number;
+  rssBytes: number;
+  /** utime and stime of the process, ms (10 ms ticks). */
+  userMs: number;
+  sysMs: number;
+  /** Write syscalls and bytes written (/proc/<pid>/io syscw, wchar). */
+  writes: number;
+  writeBytes: number;
+}
+
+const CLK_TCK = 100;
+
+/** CPU and memory of a process from /proc (schedstat: ns of CPU and of run-queue wait per thread). */
+function procStats(pid: number): ProcStats {
+  let runNs = 0;
+  let mainWaitNs = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    let fields: string[];
+    try {
+      fields = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ');
+    } catch {
+      continue; // a thread that just ended
+    }
+    runNs += Number(fields[0]);
+    if (tid === String(pid)) mainWaitNs = Number(fields[1]);
+  }
+  const rssKb = Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)?.[1] ?? NaN);
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+  const ioField = (name: string) => Number(io.match(new RegExp(`^${name}: (\\d+)`, 'm'))?.[1] ?? NaN);
+  return {
+    runNs,
+    mainWaitNs,
+    rssBytes: rssKb * 1024,
+    userMs: (Number(f[11]) * 1000) / CLK_TCK,
+    sysMs: (Number(f[12]) * 1000) / CLK_TCK,
+    writes: ioField('syscw'),
+    writeBytes: ioField('wchar'),
+  };
+}
+
+/** Collects deliveries: latency per intended send time, and throughput per receive time. */
+class Recorder {
+  /** Stamps before this belong to an earlier step and are ignored. */
+  stepStart = Infinity;
+  /** Latency window, by intended send time. */
+  latFrom = Infinity;
+  latTo = -Infinity;
+  /** Throughput window, by receive time (set from the server CPU snapshots). */
+  countFrom = Infinity;
+  countTo = Infinity;
+  lat: number[] = [];
+  counted = 0;
+  stepReceived = 0;
+  stale = 0;
+
+  reset(stepStart: number, latFrom: number, latTo: number) {
+    // Stamps travel as text with 3 decimals: compare with half a microsecond of slack.
+    this.stepStart = stepStart - 0.0005;
+    this.latFrom = latFrom - 0.0005;
+    this.latTo = latTo - 0.0005;
+    this.countFrom = Infinity;
+    this.countTo = Infinity;
+    this.lat = [];
+    this.counted = 0;
+    this.stepReceived = 0;
+    this.stale = 0;
+  }
+
+  /** One delivery whose body starts with its intended send time. */
+  body(body: string) {
+    const t = parseFloat(body);
+    const now = performance.now();
+    if (!(t >= this.stepStart)) {
+      this.stale++;
+      return;
+    }
+    this.stepReceived++;
+    if (now >= this.countFrom && now < this.countTo) this.counted++;
+    if (t >= this.latFrom && t < this.latTo) this.lat.push(now - t);
+  }
+}
+
+interface Fleet {
+  /** Sockets closed or subscriptions failed since the fleet started. */
+  drops(): number;
+  close(): Promise<void>;
+}
+
+/** Which room each client is in: contiguous blocks, so a user's sockets share few rooms. */
+const roomOfClient = (i: number, o: Options) => Math.floor((i * o.rooms) / o.clients);
+
+async function inBatches(n: number, size: number, fn: (i: number) => Promise<void>): Promise<void> {
+  for (let start = 0; start < n; start += size) {
+    const batch: Promise<void>[] = [];
+    for (let i = start; i < Math.min(n, start + size); i++) batch.push(fn(i));
+    await Promise.all(batch);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))),
+  ]);
+}
+
+/** Bare ws clients: one socket per client, room in the query string. */
+async function wsFleet(url: string, roomIds: string[], o: Options, rec: Recorder): Promise<Fleet> {
+  const sockets: WS[] = [];
+  let drops = 0;
+  let closing = false;
+  await inBatches(o.clients, 100, async (i) => {
+    const socket = new WS(`${url.replace(/^http/, 'ws')}/?room=${roomIds[roomOfClient(i, o)]}`);
+    sockets.push(socket);
+    socket.on('message', (data: Buffer) => {
+      const ev = JSON.parse(data.toString()) as { json: { data: { message: { body: string } } } };
+      rec.body(ev.json.data.message.body);
+    });
+    socket.on('close', () => closing || drops++);
+    await withTimeout(new Promise<void>((resolve, reject) => socket.once('open', resolve).once('error', reject)), 10_000, 'ws connect');
+  });
+  return {
+    drops: () => drops,
+    async close() {
+      closing = true;
+      for (const s of sockets) s.terminate();
+    },
+  };
+}
+
+/** Socket.IO clients: socket.io-client, WebSocket transport, one connection each. */
+async function sioFleet(url: string, roomIds: string[], o: Options, rec: Recorder): Promise<Fleet> {
+  const sockets: IOClientSocket[] = [];
+  let drops = 0;
+  let closing = false;
+  await inBatches(o.clients, 100, async (i) => {
+    const socket = ioClient(url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      query: { room: roomIds[roomOfClient(i, o)]! },
+    });
+    sockets.push(socket);
+    socket.on('event', (ev: { json: { data: { message: { body: string } } } }) => rec.body(ev.json.data.message.body));
+    socket.on('disconnect', () => closing || drops++);
+    await withTimeout(
+      new Promise<void>((resolve, reject) => socket.once('connect', () => resolve()).once('connect_error', reject)),
+      10_000,
+      'socket.io connect',
+    );
+  });
+  return {
+    drops: () => drops,
+    async close() {
+      closing = true;
+      for (const s of sockets) s.disconnect();
+    },
+  };
+}
+
+type ChatEvent = { type: string; message?: { body: string } };
+
+/**
+ * Our server's clients. `stock`: @trpc/client's createWSClient + wsLink with superjson,
+ * one WebSocket per client, subscribed to messages.onEvent. `raw`: a minimal client of
+ * the same wire protocol (connectionParams, subscription, JSON.parse of each frame), to
+ * take the stock client's cost off the load generator.
+ */
+async function oursFleet(url: string, roomIds: string[], tokens: string[], o: Options, rec: Recorder): Promise<Fleet> {
+  const wsUrl = `${url.replace(/^http/, 'ws')}/trpc`;
+  const closers: (() => void)[] = [];
+  let drops = 0;
+  let closing = false;
+  await inBatches(o.clients, 50, async (i) => {
+    const token = tokens[Math.floor(i / SOCKETS_PER_USER)]!;
+    const scopeId = roomIds[roomOfClient(i, o)]!;
+    if (o.client === 'stock') {
+      const wsClient = createWSClient({
+        url: wsUrl,
+        WebSocket: WS as unknown as typeof WebSocket,
+        connectionParams: { token },
+        keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },
+        onClose: () => closing || drops++,
+      });
+      const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer: superjson })] });
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          const sub = trpc.messages.onEvent.subscribe(
+            { scopeId },
+            {
+              onStarted: () => resolve(),
+              onData: ({ data }) => {
+                const ev = data as ChatEvent;
+                if (ev.type === 'message.created') rec.body(ev.message!.body);
+              },
+              onError: (err) => {
+                if (!closing) drops++;
+                reject(err);
+              },
+            },
+          );
+          closers.push(() => {
+            sub.unsubscribe();
+            wsClient.close();
+          });
+        }),
+        20_000,
+        'tRPC subscribe',
+      );
+    } else {
+      const socket = new WS(`${wsUrl}?connectionParams=1`);
+      closers.push(() => socket.terminate());
+      socket.on('close', () => closing || drops++);
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.once('open', () => {
+            socket.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
+            socket.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'messages.onEvent', input: { json: { scopeId } } } }));
+          });
+          socket.on('message', (raw: Buffer) => {
+            const text = raw.toString();
+            if (text === 'PING') return void socket.send('PONG');
+            const m = JSON.parse(text) as {
+              result?: { type: string; data?: { json: { data: ChatEvent } } };
+              error?: unknown;
+            };
+            if (m.result?.type === 'data') {
+              const ev = m.result.data!.json.data;
+              if (ev.type === 'message.created') rec.body(ev.message!.body);
+            } else if (m.result?.type === 'started') resolve();
+            else if (m.error) {
+              if (!closing) drops++;
+              reject(new Error(JSON.stringify(m.error).slice(0, 300)));
+            }
+          });
+        }),
+        20_000,
+        'raw subscribe',
+      );
+    }
+  });
+  return {
+    drops: () => drops,
+    async close() {
+      closing = true;
+      for (const c of closers) c();
+    },
+  };
+}
+
+/** A typical chat line (~70 characters); the body starts with the intended send time. */
+const FILLER = 'staging deploy is green, please try the new search before tomorrow';
+
+/** A realistic `message.created` event: what messages.send would publish. */
+function chatEvent(scopeId: string, seq: number, authorId: string, t: number): ScopeEvent {
+  const at = new Date();
+  const message = {
+    id: randomUUID(),
+    scopeId,
+    seq,
+    authorId,
+    body: `${t.toFixed(3)} ${FILLER}`,
+    nonce: randomUUID(),
+    createdAt: at,
+    replyToId: null,
+    threadRootId: null,
+    threadReplyCount: 0,
+    editedAt: null,
+    deletedAt: null,
+    mentions: { userIds: [], roleIds: [], everyone: false },
+    reactions: [],
+  } as Message;
+  return { type: 'message.created', scopeId, seq, actorId: authorId, at, message };
+}
+
+interface StepResult {
+  rate: number;
+  achieved: number;
+  p50: number;
+  p99: number;
+  max: number;
+  expected: number;
+  missing: number;
+  serverCpuPct: number;
+  /** Time the server's main thread was runnable but not running (another process had the core). */
+  serverWaitPct: number;
+  cpuPer1k: number;
+  /** Share of the server's CPU time spent in the kernel (stime / (utime + stime)). */
+  sysShare: number;
+  /** Server write syscalls and bytes written per delivery. */
+  writesPerDelivery: number;
+  bytesPerDelivery: number;
+  rssMb: number;
+  driverCpuPct: number;
+  driverWaitPct: number;
+  drops: number;
+  ok: boolean;
+}
+
+interface ServerRun {
+  kind: Kind;
+  steps: StepResult[];
+  /** RSS with the sockets connected, before publishing; and at start, before any socket. */
+  idleRssMb: number;
+  startRssMb: number;
+  payloadBytes: number;
+  note: string;
+}
+
+const quantile = (sorted: Float64Array, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '∞');
+
+/** One server: start it, connect the fleet, run the rate ramp, stop it. */
+async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | null }): Promise<ServerRun> {
+  const prefix = `bench:${randomBytes(4).toString('hex')}:`;
+  const rec = new Recorder();
+  let roomIds: string[];
+  let tokens: string[] = [];
+  let authorId: string = randomUUID();
+  let child: ServerChild;
+  let url: string;
+  const note: string[] = [];
+  let bareRss = NaN;
+
+  const clientName = kind === 'ws' ? 'ws clients' : kind === 'sio' ? 'socket.io-client' : o.client === 'stock' ? 'stock @trpc/client wsLink' : 'raw clients of the wsLink protocol';
+  console.log(`\n== ${LABEL[kind]}: ${o.clients} ${clientName} in ${o.rooms} rooms`);
+  if (kind === 'ours') {
+    child = spawnServer(kind, o, { FANOUT_PREFIX: prefix, FANOUT_DATABASE_URL: ctx.databaseUrl! });
+    url = await withTimeout(child.ready, 120_000, 'server start');
+    const t0 = performance.now();
+    const users = Math.ceil(o.clients / SOCKETS_PER_USER);
+    const anon = createClient({ url });
+    const tag = randomBytes(3).toString('hex');
+    const signed: { token: string; userId: string }[] = [];
+    await inBatches(users, 10, async (i) => {
+      const r = await anon.auth.signUp.mutate({ email: `bench-${tag}-${i}@example.com`, password: 'correct horse battery', displayName: `bench ${i}` });
+      signed[i] = { token: r.token, userId: r.user.id };
+    });
+    tokens = signed.map((s) => s.token);
+    authorId = signed[0]!.userId;
+    const owner = createClient({ url, token: tokens[0] });
+    const community = await owner.scopes.create.mutate({ kind: 'community', name: 'Bench guild' });
+    roomIds = [];
+    for (let r = 0; r < o.rooms; r++) roomIds.push((await owner.scopes.create.mutate({ kind: 'room', parentId: community.id, name: `room-${r}` })).id);
+    // Each user joins the community and the rooms its sockets are in.
+    await inBatches(users, 10, async (u) => {
+      const client = createClient({ url, token: tokens[u] });
+      if (u !== 0) await client.members.join.mutate({ scopeId: community.id });
+      const rooms = new Set<number>();
+      for (let i = u * SOCKETS_PER_USER; i < Math.min(o.clients, (u + 1) * SOCKETS_PER_USER); i++) rooms.add(roomOfClient(i, o));
+      for (const r of rooms) if (u !== 0) await client.members.join.mutate({ scopeId: roomIds[r]! });
+    });
+    console.log(`  setup: ${users} users, 1 community, ${o.rooms} rooms in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    bareRss = procStats(child.child.pid!).rssBytes;
+  } else {
+    roomIds = Array.from({ length: o.rooms }, () => randomUUID());
+    child = spawnServer(kind, o, { FANOUT_PREFIX: prefix, FANOUT_ROOMS: roomIds.join(',') });
+    url = await withTimeout(child.ready, 60_000, 'server start');
+    bareRss = procStats(child.child.pid!).rssBytes;
+  }
+
+  const t1 = performance.now();
+  const fleet =
+    kind === 'ws'
+      ? await wsFleet(url, roomIds, o, rec)
+      : kind === 'sio'
+        ? await sioFleet(url, roomIds, o, rec)
+        : await oursFleet(url, roomIds, tokens, o, rec);
+  await sleep(500);
+  const idle = await child.stats();
+  console.log(
+    `  ${idle.sockets} sockets connected and subscribed in ${((performance.now() - t1) / 1000).toFixed(1)} s; ` +
+      `server RSS ${(bareRss / 2 ** 20).toFixed(0)} MB before the sockets, ${(idle.rss / 2 ** 20).toFixed(0)} MB with them ` +
+      `(${((idle.rss - bareRss) / 1024 / idle.sockets).toFixed(1)} kB per socket)`,
+  );
+  if (idle.sockets < o.clients) note.push(`only ${idle.sockets} of ${o.clients} sockets connected`);
+
+  // Seqs continue from each room's current last seq, so our subscribers see them as live.
+  const seqs = new Map<string, number>();
+  if (kind === 'ours') {
+    const owner = createClient({ url, token: tokens[0] });
+    for (const r of roomIds) seqs.set(r, (await owner.scopes.get.query({ scopeId: r })).lastSeq);
+  } else for (const r of roomIds) seqs.set(r, 0);
+  const subscribersOf = roomIds.map((_, r) => Array.from({ length: o.clients }, (_x, i) => i).filter((i) => roomOfClient(i, o) === r).length);
+  const subsPerRoom = o.clients / o.rooms;
+
+  const publisher = new Redis(REDIS_URL);
+  let publishErrors = 0;
+  const payloadBytes = Buffer.byteLength(WireEvent.of(chatEvent(roomIds[0]!, 1, authorId, performance.now())).payload);
+
+  const steps: StepResult[] = [];
+  let profiling = false;
+  console.log(HEADER);
+  const queue = o.rates.map((rate) => ({ rate, attempt: 1 }));
+  let kept: StepResult | null = null;
+  for (let q = queue.shift(); q; q = queue.shift()) {
+    const { rate, attempt } = q;
+    if (attempt === 1 && steps.length > 0 && !steps[steps.length - 1]!.ok && steps[steps.length - 1]!.p99 > 1_000) {
+      console.log(`  ${rate}/s: skipped (collapsed at the previous rate)`);
+      continue;
+    }
+    if (o.profile && !profiling) {
+      await child.profile(true);
+      profiling = true;
+    }
+    const msgsPerSec = rate / subsPerRoom;
+    const periodMs = 1000 / msgsPerSec;
+    const start = performance.now() + 20;
+    const end = start + o.seconds * 1000;
+    const latFrom = start + o.warmup * 1000;
+    rec.reset(start, latFrom, end);
+    let expectedStep = 0;
+    let expectedWindow = 0;
+    // The measured window is timed here and read from /proc, so an overloaded server
+    // cannot delay it.
+    let snap1: { at: number; srv: ProcStats; drv: ProcStats } | null = null;
+    const snapshot1 = sleep(latFrom - performance.now()).then(() => {
+      snap1 = { at: performance.now(), srv: procStats(child.child.pid!), drv: procStats(process.pid) };
+      rec.countFrom = snap1.at;
+    });
+    const dropsBefore = fleet.drops();
+    await new Promise<void>((resolve) => {
+      let i = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        for (;;) {
+          const t = start + i * periodMs;
+          if (t >= end) {
+            clearInterval(timer);
+            resolve();
+            return;
+          }
+          if (t > now) return;
+          const r = i % o.rooms;
+          const roomId = roomIds[r]!;
+          const seq = seqs.get(roomId)! + 1;
+          seqs.set(roomId, seq);
+          publisher.publish(`${prefix}scope:${roomId}`, WireEvent.of(chatEvent(roomId, seq, authorId, t)).encode()).catch(() => publishErrors++);
+          expectedStep += subscribersOf[r]!;
+          if (t >= latFrom) expectedWindow += subscribersOf[r]!;
+          i++;
+        }
+      }, 1);
+    });
+    await snapshot1;
+    const at2 = performance.now();
+    const srv2 = procStats(child.child.pid!);
+    const drv2 = procStats(process.pid);
+    rec.countTo = at2;
+    // Drain: wait for what is still on its way (bounded).
+    const drainUntil = performance.now() + o.drainMs;
+    while (rec.stepReceived < expectedStep && performance.now() < drainUntil) await sleep(20);
+
+    const sorted = new Float64Array(expectedWindow).fill(Infinity);
+    sorted.set(rec.lat.slice(0, expectedWindow));
+    sorted.sort();
+    const a = snap1!;
+    const wallMs = at2 - a.at;
+    const cpuMs = (srv2.runNs - a.srv.runNs) / 1e6;
+    const achieved = (rec.counted / wallMs) * 1000;
+    const step: StepResult = {
+      rate,
+      achieved,
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+      max: sorted[sorted.length - 1] ?? NaN,
+      expected: expectedWindow,
+      missing: Math.max(0, expectedWindow - rec.lat.length),
+      serverCpuPct: (100 * cpuMs) / wallMs,
+      serverWaitPct: (100 * (srv2.mainWaitNs - a.srv.mainWaitNs)) / 1e6 / wallMs,
+      cpuPer1k: rec.counted > 0 ? (cpuMs / rec.counted) * 1000 : NaN,
+      sysShare: (srv2.sysMs - a.srv.sysMs) / (srv2.sysMs - a.srv.sysMs + srv2.userMs - a.srv.userMs),
+      writesPerDelivery: (srv2.writes - a.srv.writes) / rec.counted,
+      bytesPerDelivery: (srv2.writeBytes - a.srv.writeBytes) / rec.counted,
+      rssMb: srv2.rssBytes / 2 ** 20,
+      driverCpuPct: (100 * (drv2.runNs - a.drv.runNs)) / 1e6 / wallMs,
+      driverWaitPct: (100 * (drv2.mainWaitNs - a.drv.mainWaitNs)) / 1e6 / wallMs,
+      drops: fleet.drops() - dropsBefore,
+      ok: false,
+    };
+    step.ok = step.p99 <= 50 && step.missing === 0 && step.drops === 0;
+    printStep(step);
+    // Contended by work outside the bench: run the rate again (bounded) and keep the least contended try.
+    const contention = (x: StepResult) => Math.max(x.serverWaitPct, x.driverWaitPct);
+    if (!kept || contention(step) < contention(kept)) kept = step;
+    const retry = contention(step) > o.maxWait && attempt <= o.retries;
+    if (retry) {
+      console.log(`${''.padEnd(10)}^ contended (wait ${fmt(contention(step), 0)}% > ${o.maxWait}%): again (${attempt} of ${o.retries})`);
+      queue.unshift({ rate, attempt: attempt + 1 });
+    } else {
+      if (kept !== step) console.log(`${''.padEnd(10)}^ keeping the least contended try of ${rate}/s (wait ${fmt(contention(kept), 0)}%)`);
+      steps.push(kept);
+      kept = null;
+    }
+    await sleep(500);
+  }
+  if (profiling) {
+    const file = path.join(BENCH_DIR, 'profiles', `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    await child.profile(false, file);
+    console.log(`\n  CPU profile of the ${LABEL[kind]} server during the steps: ${path.relative(process.cwd(), file)}`);
+    const summary = formatSummary(summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile, 20));
+    console.log(summary.replace(/^/gm, '    '));
+  }
+  if (publishErrors > 0) note.push(`${publishErrors} publish errors`);
+  if (child.slowReaderDrops > 0) note.push(`${child.slowReaderDrops} sockets dropped as slow readers`);
+  if (rec.stale > 0) note.push(`${rec.stale} deliveries from earlier steps arrived late`);
+  publisher.disconnect();
+  await fleet.close();
+  await child.stop();
+  await cleanRedis(prefix);
+  if (note.length) console.log(`  note: ${note.join('; ')}`);
+  return { kind, steps, idleRssMb: idle.rss / 2 ** 20, startRssMb: bareRss / 2 ** 20, payloadBytes, note: note.join('; ') };
+}
+
+const HEADER =
+  '  target/s  achieved/s  p50 ms  p99 ms   max ms  missing  srv CPU% (wait%)  CPU ms/1k deliv  kernel  writes/deliv  bytes/deliv  RSS MB  driver CPU% (wait%)  drops';
+
+function printStep(s: StepResult) {
+  console.log(
+    [
+      String(s.rate).padStart(10),
+      fmt(s.achieved, 0).padStart(11),
+      fmt(s.p50).padStart(7),
+      fmt(s.p99).padStart(7),
+      fmt(s.max, 0).padStart(8),
+      String(s.missing).padStart(8),
+      fmt(s.serverCpuPct, 0).padStart(9),
+      `(${fmt(s.serverWaitPct, 0)})`.padStart(8),
+      fmt(s.cpuPer1k, 2).padStart(17),
+      `${fmt(100 * s.sysShare, 0)}%`.padStart(8),
+      fmt(s.writesPerDelivery, 2).padStart(14),
+      fmt(s.bytesPerDelivery, 0).padStart(13),
+      fmt(s.rssMb, 0).padStart(8),
+      fmt(s.driverCpuPct, 0).padStart(12),
+      `(${fmt(s.driverWaitPct, 0)})`.padStart(8),
+      String(s.drops).padStart(6),
+      s.ok ? '' : '  (over p99 50 ms or lost)',
+    ].join(''),
+  );
+}
+
+async function cleanRedis(prefix: string) {
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    for (let i = 0; i < 10_000; i++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function adminQuery(sql: string) {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** One server's steps merged over the rounds: medians per rate; a rate is clean when most rounds were. */
+function merge(runs: ServerRun[], kind: Kind): (StepResult & { rounds: number; cpuMin: number; cpuMax: number })[] {
+  const mine = runs.filter((r) => r.kind === kind);
+  const rates = [...new Set(mine.flatMap((r) => r.steps.map((s) => s.rate)))];
+  return rates.map((rate) => {
+    const steps = mine.flatMap((r) => r.steps.filter((s) => s.rate === rate));
+    const med = (f: (s: StepResult) => number) => median(steps.map(f));
+    const cpu = steps.map((s) => s.cpuPer1k);
+    return {
+      rate,
+      achieved: med((s) => s.achieved),
+      p50: med((s) => s.p50),
+      p99: med((s) => s.p99),
+      max: med((s) => s.max),
+      expected: med((s) => s.expected),
+      missing: med((s) => s.missing),
+      serverCpuPct: med((s) => s.serverCpuPct),
+      serverWaitPct: med((s) => s.serverWaitPct),
+      cpuPer1k: med((s) => s.cpuPer1k),
+      sysShare: med((s) => s.sysShare),
+      writesPerDelivery: med((s) => s.writesPerDelivery),
+      bytesPerDelivery: med((s) => s.bytesPerDelivery),
+      rssMb: med((s) => s.rssMb),
+      driverCpuPct: med((s) => s.driverCpuPct),
+      driverWaitPct: med((s) => s.driverWaitPct),
+      drops: med((s) => s.drops),
+      ok: steps.filter((s) => s.ok).length * 2 > mine.length,
+      rounds: steps.length,
+      cpuMin: Math.min(...cpu),
+      cpuMax: Math.max(...cpu),
+    };
+  });
+}
+
+function printSummary(runs: ServerRun[], o: Options) {
+  const kinds = o.servers;
+  const merged = new Map(kinds.map((k) => [k, merge(runs, k)]));
+  // The highest offered rate sustained with p99 ≤ 50 ms, nothing lost and no socket dropped.
+  const maxOk = (k: Kind) => Math.max(0, ...(merged.get(k) ?? []).filter((s) => s.ok).map((s) => s.rate));
+  // CPU per delivery is compared where everything was delivered (latency aside): an
+  // overloaded step's backlog would otherwise blur it.
+  const full = (s: StepResult) => s.missing === 0 && s.drops === 0;
+  const cleanCpu = (k: Kind) => median((merged.get(k) ?? []).filter(full).map((s) => s.cpuPer1k));
+  console.log(`\n== summary${o.rounds > 1 ? ` (medians over ${o.rounds} rounds; CPU ms/1k shows min–max over the rounds)` : ''}`);
+  for (const k of kinds) {
+    console.log(`  ${LABEL[k]}`);
+    console.log(HEADER);
+    for (const s of merged.get(k)!) {
+      printStep(s);
+      if (o.rounds > 1) console.log(`${''.padEnd(72)}(${fmt(s.cpuMin, 2)}–${fmt(s.cpuMax, 2)}, ${s.rounds} rounds)`);
+    }
+  }
+  console.log('');
+  console.log('  server                    CPU ms per 1k deliveries    max deliveries/s      server RSS MB: before sockets /');
+  console.log('                            (median, rates in full)     at p99 ≤ 50 ms (1)    with sockets / peak');
+  for (const k of kinds) {
+    const rss = Math.max(...(merged.get(k) ?? []).map((s) => s.rssMb));
+    const mine = runs.filter((r) => r.kind === k);
+    const rssStart = median(mine.map((r) => r.startRssMb));
+    const rssIdle = median(mine.map((r) => r.idleRssMb));
+    console.log(
+      `  ${LABEL[k].padEnd(26)}${fmt(cleanCpu(k), 2).padStart(10)}${fmt(maxOk(k), 0).padStart(28)}` +
+        `${''.padEnd(13)}${fmt(rssStart, 0)} / ${fmt(rssIdle, 0)} / ${fmt(rss, 0)}`,
+    );
+  }
+  console.log('  (1) the highest offered rate delivered in full with p99 ≤ 50 ms and no socket dropped');
+  if (!merged.has('ours')) return;
+  const ours = merged.get('ours')!;
+  const ratios: Record<string, { cpu: number; tput: number }> = {};
+  for (const base of ['ws', 'sio'] as const) {
+    const b = merged.get(base);
+    if (!b) continue;
+    const perRate: string[] = [];
+    const both: number[] = [];
+    for (const s of ours) {
+      const t = b.find((x) => x.rate === s.rate);
+      if (!t) continue;
+      const r = s.cpuPer1k / t.cpuPer1k;
+      perRate.push(`${s.rate / 1000}k ${fmt(r, 2)}${full(s) && full(t) ? '' : '*'}`);
+      if (full(s) && full(t)) both.push(r);
+    }
+    ratios[base] = { cpu: median(both), tput: maxOk('ours') / maxOk(base) };
+    console.log(
+      `\n  ours / ${LABEL[base]}:\n    CPU per delivery        ${fmt(ratios[base]!.cpu, 2)}×  (median over rates both delivered in full; per rate: ${perRate.join(', ')}; * = a side lost or dropped)` +
+        `\n    max deliveries/s at p99 ≤ 50 ms  ${fmt(ratios[base]!.tput, 2)}×`,
+    );
+  }
+  const ws = ratios['ws'];
+  if (ws) {
+    console.log(
+      `\n  target: CPU per delivery ≤ 1.0× bare ws: ${ws.cpu <= 1 ? 'met' : 'NOT met'} (${fmt(ws.cpu, 2)}×); ` +
+        `deliveries/s at p99 ≤ 50 ms ≥ 1.0× bare ws: ${ws.tput >= 1 ? 'met' : 'NOT met'} (${fmt(ws.tput, 2)}×)`,
+    );
+  }
+}
+
+async function driverMain(): Promise<void> {
+  const o = readOptions();
+  const cpus = os.availableParallelism();
+  if (o.pin) {
+    if (cpus < 2) {
+      console.log('fewer than 2 CPUs: running unpinned');
+      o.pin = false;
+    } else {
+      // Pin this process (every thread) to CPU 1; the servers get CPU 0.
+      execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+    }
+  }
+  if (o.nice !== 0) {
+    // Every thread of this process (setpriority applies per thread on Linux); the servers inherit it.
+    for (const tid of fs.readdirSync('/proc/self/task')) os.setPriority(Number(tid), o.nice);
+  }
+  const cpuModel = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown').trim();
+  console.log(
+    `fan-out bench: ${cpus} CPUs (${cpuModel}), node ${process.version}, ${o.pin ? 'servers on CPU 0, load generator on CPU 1' : 'unpinned'}${o.nice ? `, nice ${o.nice}` : ''}; ` +
+      `${o.clients} clients, ${o.rooms} rooms, rates ${o.rates.join('/')} deliveries/s, ${o.seconds} s per step (first ${o.warmup} s warm-up)`,
+  );
+  console.log(`loadavg before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  let dbName: string | null = null;
+  const cleanup = async () => {
+    for (const c of children) c.kill('SIGKILL');
+    if (dbName) {
+      const name = dbName;
+      dbName = null;
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err) => console.error(`could not drop ${name}: ${err}`));
+    }
+  };
+  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+  process.once('SIGTERM', () => void cleanup().finally(() => process.exit(143)));
+
+  const runs: ServerRun[] = [];
+  try {
+    let databaseUrl: string | null = null;
+    if (o.servers.includes('ours')) {
+      dbName = `gh_bench_${randomBytes(5).toString('hex')}`;
+      await adminQuery(`CREATE DATABASE ${dbName}`);
+      const u = new URL(PG_ADMIN_URL);
+      u.pathname = `/${dbName}`;
+      databaseUrl = u.toString();
+    }
+    for (let round = 1; round <= o.rounds; round++) {
+      if (o.rounds > 1) console.log(`\n######## round ${round} of ${o.rounds}`);
+      for (const kind of o.servers) runs.push(await runServer(kind, o, { databaseUrl }));
+    }
+    const payload = runs[0]?.payloadBytes;
+    if (payload) console.log(`\npayload: ${payload} bytes of JSON per event (the same bytes through all three servers)`);
+    console.log(HEADER_LEGEND);
+    printSummary(runs, o);
+  } finally {
+    await cleanup();
+  }
+  console.log(`loadavg after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  process.exit(0);
+}
+
+const HEADER_LEGEND = [
+  'columns: achieved/s = deliveries received per second in the measured window; p50/p99/max = intended send to receive;',
+  '  missing = deliveries not received by the end of the drain (counted as infinitely late); srv CPU% = server CPU time',
+  '  (all threads, /proc/<pid>/task/*/schedstat) over wall time, 100 = one core; (wait%) = time its main thread was',
+  '  runnable but another process held the core (contention from outside the bench); CPU ms/1k deliv = server CPU ms',
+  '  per 1,000 deliveries; kernel = share of that CPU in the kernel (stime); writes/deliv, bytes/deliv = the server’s',
+  '  write syscalls and bytes written (/proc/<pid>/io) per delivery; driver = the load generator (clients + publisher)',
+  '  on its own core. Summary figures are medians over the rounds.',
+].join('\n');
+
+const role = process.env.FANOUT_ROLE;
+if (role === 'ours' || role === 'ws' || role === 'sio') await serverMain(role);
+else await driverMain();

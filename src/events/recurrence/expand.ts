@@ -1,0 +1,160 @@
+import type { Temporal } from 'temporal-polyfill';
+import { invalid } from '../../errors.js';
+import { resolveLimits, type RecurrenceLimits } from './limits.js';
+import { compileSeries, type CompiledSeries, type Series } from './series.js';
+import {
+  formatLocal,
+  formatUtc,
+  formatWithOffset,
+  parseInstant,
+  transitionSlackMs,
+  wallAt,
+  wallMs,
+  zonedAt,
+  zonedFromWallClock,
+  zonedStartOfDay,
+} from './time.js';
+import { walkRule } from './walk.js';
+
+/** One occurrence of a series. */
+export interface Instance {
+  /**
+   * The original start, the key for overrides (RFC 5545 §3.8.4.4 RECURRENCE-ID).
+   * Timed: the start instant in UTC, `YYYY-MM-DDTHH:mm:ssZ`. All-day: the date, `YYYY-MM-DD`.
+   */
+  recurrenceId: string;
+  /** Start instant, RFC 3339 with the zone's offset (`2026-03-08T09:00:00-04:00`; `Z` at offset zero). All-day: start of the day in the series' zone. */
+  start: string;
+  /** End instant, same form as `start`. */
+  end: string;
+  /** Start as wall-clock time in the series' zone, `YYYY-MM-DDTHH:mm:ss`; all-day: `YYYY-MM-DD`. */
+  startLocal: string;
+  /** End as wall-clock time in the series' zone; all-day: the exclusive end date. */
+  endLocal: string;
+}
+
+/** The time window to list instances for. */
+export interface ExpandWindow {
+  /** Inclusive lower bound: a `Date` or an RFC 3339 instant string. */
+  from: Date | string;
+  /** Exclusive upper bound, same forms. Must be after `from`. */
+  to: Date | string;
+  /** Most instances to return, 1 to `maxLimit` (default `defaultLimit`). */
+  limit?: number;
+}
+
+export interface ExpandResult {
+  /** Instances overlapping the window, earliest start first, at most `limit`. */
+  instances: Instance[];
+  /** True when more instances overlap the window than were returned. */
+  truncated: boolean;
+}
+
+/** Builds the instance starting at `zdt` (an instant in the series' zone). */
+export function instanceAt(c: CompiledSeries, zdt: Temporal.ZonedDateTime): Instance {
+  if (c.allDay) {
+    const date = zdt.toPlainDate();
+    const endDate = date.add({ days: c.duration.days });
+    return {
+      recurrenceId: date.toString(),
+      start: formatWithOffset(zdt),
+      end: formatWithOffset(zonedStartOfDay(endDate, c.tz)),
+      startLocal: date.toString(),
+      endLocal: endDate.toString(),
+    };
+  }
+  const end = zdt.add({ days: c.duration.days }).add({ milliseconds: c.duration.ms });
+  return {
+    recurrenceId: formatUtc(zdt.epochMilliseconds),
+    start: formatWithOffset(zdt),
+    end: formatWithOffset(end),
+    startLocal: formatLocal(zdt.toPlainDateTime()),
+    endLocal: formatLocal(end.toPlainDateTime()),
+  };
+}
+
+function endMsOf(c: CompiledSeries, zdt: Temporal.ZonedDateTime): number {
+  if (c.allDay) return zonedStartOfDay(zdt.toPlainDate().add({ days: c.duration.days }), c.tz).epochMilliseconds;
+  return zdt.add({ days: c.duration.days }).epochMilliseconds + c.duration.ms;
+}
+
+/**
+ * Expands a series into its instances that overlap a window, per RFC 5545
+ * §3.8.5 (the recurrence set is DTSTART's RRULE instances plus RDATEs, minus
+ * EXDATEs; duplicates count once).
+ *
+ * An instance overlaps `[from, to)` when it starts before `to` and ends after
+ * `from`; an instance of zero length counts when it starts in `[from, to)`. So
+ * an instance that began before `from` and is still running is listed.
+ * See the module docstring (`index.ts`) for the DST, UNTIL and DTSTART policy.
+ *
+ * Work is bounded: the walk skips ahead for old open-ended rules, stops once
+ * `limit` instances are certain, and runs under `maxIterations`.
+ *
+ * @param series the series (validated here; see {@link validateSeries}).
+ * @param window `from` (inclusive) and `to` (exclusive) instants, `limit`.
+ * @param limits overrides of the default limits.
+ * @returns instances sorted by start instant, and whether more exist.
+ * @throws AppError Invalid (BAD_REQUEST) for an invalid series or window, or
+ *   when the expansion exceeds its iteration budget.
+ */
+export function expandSeries(series: Series, window: ExpandWindow, limits?: Partial<RecurrenceLimits>): ExpandResult {
+  const L = resolveLimits(limits);
+  const c = compileSeries(series, L);
+  if (typeof window !== 'object' || window === null) throw invalid('window must be an object with from and to');
+  const fromMs = parseInstant(window.from, 'window from');
+  const toMs = parseInstant(window.to, 'window to');
+  if (toMs <= fromMs) throw invalid('window to must be after from');
+  const limit = window.limit ?? L.defaultLimit;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > L.maxLimit) {
+    throw invalid(`limit must be a whole number from 1 to ${L.maxLimit} (got ${String(limit)})`);
+  }
+  return collect(c, L, fromMs, toMs, limit);
+}
+
+/** The expansion proper, on a compiled series and a checked window. */
+export function collect(c: CompiledSeries, L: RecurrenceLimits, fromMs: number, toMs: number, limit: number): ExpandResult {
+  const overlaps = (startMs: number, endMs: number) => startMs < toMs && (endMs > fromMs || startMs >= fromMs);
+  const found = new Map<number, Temporal.ZonedDateTime>();
+  const consider = (zdt: Temporal.ZonedDateTime): boolean => {
+    const startMs = zdt.epochMilliseconds;
+    if (found.has(startMs) || c.exdates.has(startMs) || !overlaps(startMs, endMsOf(c, zdt))) return false;
+    found.set(startMs, zdt);
+    return true;
+  };
+
+  if (c.rule) {
+    // Nominal wall-clock bounds of the walk. An instance can overlap the window only if it starts after
+    // `earliest` (the window start minus the instance length) and before `to`; near an instant its nominal
+    // wall-clock start is within transitionSlackMs of that instant's wall-clock time (see time.ts).
+    const { days, ms } = c.duration;
+    const earliest = days === 0 ? fromMs - ms : zonedAt(fromMs - ms, c.tz).subtract({ days }).epochMilliseconds;
+    const slack = (at: number) => transitionSlackMs(c.tz, at);
+    const wallOf = (at: number) => wallMs(wallAt(at, c.tz));
+    let inWindow = 0;
+    let latestStartMs = Number.NEGATIVE_INFINITY;
+    let stopAfterWallMs = Number.POSITIVE_INFINITY;
+    walkRule(c, c.rule, L, {
+      lowWallMs: wallOf(earliest) - 3 * (slack(earliest) + slack(fromMs)) - 1000,
+      highWallMs: wallOf(toMs) + slack(toMs),
+      visit: (_nominal, nominalMs, zdt) => {
+        if (nominalMs > stopAfterWallMs) return false;
+        if (!consider(zdt)) return true;
+        latestStartMs = Math.max(latestStartMs, zdt.epochMilliseconds);
+        // With limit + 1 instances in hand, only an instance starting before the latest of them could still
+        // displace one, and its nominal start is at most wall(latest) + slack.
+        if (++inWindow === limit + 1) stopAfterWallMs = wallOf(latestStartMs) + slack(latestStartMs);
+        return true;
+      },
+    });
+  } else {
+    consider(c.allDay ? zonedStartOfDay(c.start.toPlainDate(), c.tz) : zonedFromWallClock(c.start, c.tz));
+  }
+  for (const rdate of c.rdates) consider(rdate.zdt);
+
+  const starts = [...found.keys()].sort((a, b) => a - b);
+  return {
+    instances: starts.slice(0, limit).map((ms) => instanceAt(c, found.get(ms)!)),
+    truncated: starts.length > limit,
+  };
+}

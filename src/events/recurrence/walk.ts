@@ -1,0 +1,226 @@
+import { RRuleTemporal } from 'rrule-temporal';
+import { Temporal } from 'temporal-polyfill';
+import { invalid } from '../../errors.js';
+import type { RecurrenceLimits } from './limits.js';
+import { WEEKDAYS, formatWeekdayNum, type Frequency, type RRule } from './rrule.js';
+import type { CompiledSeries } from './series.js';
+import { DAY_MS, wallAt, wallMs, zonedFromWallClock, zonedStartOfDay } from './time.js';
+
+/*
+ * Walking an RRULE's instances through rrule-temporal.
+ *
+ * The rule is evaluated on floating wall-clock time: DTSTART's wall-clock
+ * fields are handed to the library in UTC, where no day is 23 or 25 hours long,
+ * so every generated wall-clock time is the rule's own answer (RFC 5545 §3.3.10
+ * works on local time). Each one is then placed in the series' zone with the
+ * gap/fold policy (`zonedFromWallClock`). This is also what keeps the library's
+ * own DST handling, which omits times that fall in a gap, out of our answers.
+ */
+
+/** Length of a FREQ period on the floating time line, for the frequencies whose periods all have the same length. */
+const FIXED_PERIOD_MS: Partial<Record<Frequency, number>> = {
+  SECONDLY: 1000,
+  MINUTELY: 60_000,
+  HOURLY: 3_600_000,
+  DAILY: DAY_MS,
+  WEEKLY: 7 * DAY_MS,
+};
+
+const WEEK_S = 7 * 86_400;
+const LAST_SECOND_OF_DAY_MS = DAY_MS - 1000;
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/**
+ * True when the rule provably has no instance at all because its INTERVAL
+ * never lands on an allowed weekday/hour/minute/second. The periods of a
+ * DAILY…SECONDLY rule start at P0 + j·step on the floating time line; modulo a
+ * week their positions are exactly the residues ≡ P0 (mod gcd(step, week)).
+ * If none of the allowed (BYDAY, BYHOUR, BYMINUTE, BYSECOND) positions share
+ * that residue, no period passes the filters (`FREQ=HOURLY;INTERVAL=2;BYHOUR=1`
+ * from 00:00). Only ever answers true when certain; other filters are ignored.
+ */
+export function provablyEmpty(rule: RRule, start: Temporal.PlainDateTime): boolean {
+  if (rule.bySetPos.length > 0 && Math.min(...rule.bySetPos.map(Math.abs)) > maxPeriodSize(rule)) return true;
+  const unitS = { SECONDLY: 1, MINUTELY: 60, HOURLY: 3600, DAILY: 86_400 }[rule.freq as string];
+  if (unitS === undefined) return false;
+  const g = gcd(rule.interval * unitS, WEEK_S);
+  const startS = Math.floor(wallMs(start) / 1000);
+  const periodStartS = startS - (((startS % unitS) + unitS) % unitS);
+  // 1970-01-01 was a Thursday; shift so that residue 0 is a Monday 00:00.
+  const residue = (((periodStartS + 3 * 86_400) % g) + g) % g;
+
+  const fine = (ownedBelow: boolean, values: number[], all: number) => (!ownedBelow ? [0] : values.length ? values : range(all));
+  const weekdays = rule.byDay.length ? rule.byDay.map((d) => WEEKDAYS.indexOf(d.weekday)) : range(7);
+  const hours = fine(unitS <= 3600, rule.byHour, 24);
+  const minutes = fine(unitS <= 60, rule.byMinute, 60);
+  const seconds = fine(unitS <= 1, rule.bySecond, 60);
+
+  let reachable = new Set([0]);
+  for (const [values, scale] of [[weekdays, 86_400], [hours, 3600], [minutes, 60], [seconds, 1]] as const) {
+    const next = new Set<number>();
+    for (const r of reachable) for (const v of values) next.add((r + v * scale) % g);
+    reachable = next;
+    if (reachable.size === g) return false;
+  }
+  return !reachable.has(residue);
+}
+
+/**
+ * An upper bound on the candidates one period can hold: BYSETPOS positions
+ * beyond it never select anything (`FREQ=DAILY;BYSETPOS=2` with one time a day).
+ */
+function maxPeriodSize(rule: RRule): number {
+  const n = (values: readonly unknown[]) => Math.max(values.length, 1);
+  const seconds = n(rule.bySecond);
+  const minutes = seconds * n(rule.byMinute);
+  const slots = minutes * n(rule.byHour);
+  const days = { SECONDLY: 0, MINUTELY: 0, HOURLY: 0, DAILY: 1, WEEKLY: 7, MONTHLY: 31, YEARLY: 366 }[rule.freq];
+  if (rule.freq === 'SECONDLY') return 1;
+  if (rule.freq === 'MINUTELY') return seconds;
+  if (rule.freq === 'HOURLY') return minutes;
+  return days * slots;
+}
+
+function budgetExceeded(limits: RecurrenceLimits): Error {
+  return invalid(
+    `RRULE expansion needs more than its budget of ${limits.maxIterations} iterations; ` +
+      'ask for a narrower window or a smaller limit, or simplify the rule',
+  );
+}
+
+export interface WalkOptions {
+  /**
+   * Instances with a nominal wall-clock start before this (floating ms) are not
+   * needed, which allows skipping ahead; null walks from DTSTART.
+   */
+  lowWallMs: number | null;
+  /** Instances with a nominal wall-clock start after this (floating ms) are not needed. */
+  highWallMs: number;
+  /**
+   * Called for each instance in nominal wall-clock order, with its nominal
+   * wall-clock start, that as floating ms, and its start instant in the
+   * series' zone (after the gap/fold policy). Return false to stop.
+   */
+  visit: (nominal: Temporal.PlainDateTime, nominalMs: number, zdt: Temporal.ZonedDateTime) => boolean;
+}
+
+/**
+ * Visits the RRULE's instances (before EXDATE, without RDATEs) in nominal
+ * order. COUNT is counted from DTSTART; a DTSTART that does not match the rule
+ * is not an instance (the dateutil reading of RFC 5545 §3.8.5.3's "undefined"
+ * case); a UTC UNTIL is compared with instants, a DATE UNTIL with wall-clock
+ * dates (inclusive through the end of that day).
+ *
+ * Without COUNT, DAILY…SECONDLY and WEEKLY rules skip ahead to just before
+ * `lowWallMs` by a whole number of INTERVAL periods, which leaves every later
+ * period, and every default taken from DTSTART (time of day, weekday), as it
+ * was; so a twenty-year-old weekly series costs the same as a new one.
+ *
+ * @throws AppError Invalid when the walk exceeds `limits.maxIterations` or the
+ *   library's candidate budget.
+ */
+export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimits, options: WalkOptions): void {
+  if (provablyEmpty(rule, c.start)) return;
+
+  const dtstartMs = wallMs(c.start);
+  let libraryStartMs = dtstartMs;
+  let byDay = rule.byDay;
+  let ownCount: number | null = null;
+  const periodMs = FIXED_PERIOD_MS[rule.freq];
+  if (rule.count === null && options.lowWallMs !== null && periodMs !== undefined) {
+    const step = periodMs * rule.interval;
+    const skip = Math.floor((options.lowWallMs - step - dtstartMs) / step);
+    if (skip > 0) libraryStartMs += skip * step;
+  }
+  if (rule.freq === 'YEARLY' && rule.byWeekNo.length > 0) {
+    // The first days of January can lie in the previous ISO week-year (2011-01-01 is in week 52 of 2010).
+    // rrule-temporal only visits a week-year's weeks from a DTSTART inside it, so start it a year early,
+    // drop what precedes DTSTART and count here. At INTERVAL=1 without BYSETPOS (all that is accepted
+    // with BYWEEKNO) the instances do not depend on where the periods start.
+    libraryStartMs = wallMs(c.start.with({ year: c.start.year - 1, month: 1, day: 1 }));
+    if (byDay.length === 0) byDay = [{ ordinal: null, weekday: WEEKDAYS[c.start.dayOfWeek - 1]! }];
+    ownCount = rule.count;
+  }
+
+  let untilUtcMs: number | null = null;
+  let untilWallMs = Number.POSITIVE_INFINITY;
+  if (rule.until?.kind === 'date') {
+    untilWallMs = wallMs(Temporal.PlainDate.from(rule.until.date).toPlainDateTime()) + LAST_SECOND_OF_DAY_MS;
+  } else if (rule.until?.kind === 'utc') {
+    untilUtcMs = Temporal.Instant.from(rule.until.utc).epochMilliseconds;
+    // Any instance at or before UNTIL has a nominal wall-clock time within a day of UNTIL's (offsets differ by < 27 h).
+    untilWallMs = wallMs(wallAt(untilUtcMs, c.tz)) + 2 * DAY_MS;
+  }
+  const boundMs = Math.min(untilWallMs, options.highWallMs);
+  if (boundMs < dtstartMs) return;
+  const libraryCount = ownCount === null ? rule.count : null;
+
+  const floating = (ms: number) => Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO('UTC');
+  const library = new RRuleTemporal({
+    freq: rule.freq,
+    interval: rule.interval,
+    ...(libraryCount !== null ? { count: libraryCount } : {}),
+    until: floating(boundMs),
+    ...(rule.bySecond.length ? { bySecond: rule.bySecond } : {}),
+    ...(rule.byMinute.length ? { byMinute: rule.byMinute } : {}),
+    ...(rule.byHour.length ? { byHour: rule.byHour } : {}),
+    ...(byDay.length ? { byDay: byDay.map(formatWeekdayNum) } : {}),
+    ...(rule.byMonthDay.length ? { byMonthDay: rule.byMonthDay } : {}),
+    ...(rule.byYearDay.length ? { byYearDay: rule.byYearDay } : {}),
+    ...(rule.byWeekNo.length ? { byWeekNo: rule.byWeekNo } : {}),
+    ...(rule.byMonth.length ? { byMonth: rule.byMonth } : {}),
+    ...(rule.bySetPos.length ? { bySetPos: rule.bySetPos } : {}),
+    ...(rule.wkst ? { wkst: rule.wkst } : {}),
+    dtstart: floating(libraryStartMs),
+    tzid: 'UTC',
+    temporal: Temporal,
+    cache: false,
+    maxIterations: limits.maxIterations,
+    maxCandidateEvaluations: limits.maxCandidateEvaluations,
+  });
+
+  let visits = 0;
+  let counted = 0;
+  let previousMs = Number.NEGATIVE_INFINITY;
+  let overBudget = false;
+  let outOfOrder = false;
+  try {
+    library.all((occurrence) => {
+      if (++visits > limits.maxIterations) {
+        overBudget = true;
+        return false;
+      }
+      const nominalMs = occurrence.epochMilliseconds;
+      if (nominalMs < previousMs) {
+        // The stop conditions here and in our callers rely on nominal order; never answer from a walk that breaks it.
+        outOfOrder = true;
+        return false;
+      }
+      previousMs = nominalMs;
+      if (nominalMs > boundMs) return false;
+      if (nominalMs < dtstartMs) return true;
+      const nominal = occurrence.toPlainDateTime();
+      const zdt = c.allDay ? zonedStartOfDay(nominal.toPlainDate(), c.tz) : zonedFromWallClock(nominal, c.tz);
+      if (untilUtcMs !== null && zdt.epochMilliseconds > untilUtcMs) return true;
+      if (!options.visit(nominal, nominalMs, zdt)) return false;
+      return ownCount === null || ++counted < ownCount;
+    });
+  } catch (error) {
+    if (error instanceof Error && /^Maximum (iterations|candidate evaluations)/.test(error.message)) {
+      throw budgetExceeded(limits);
+    }
+    throw error;
+  }
+  if (overBudget) throw budgetExceeded(limits);
+  if (outOfOrder) {
+    throw invalid('this RRULE cannot be expanded reliably (rrule-temporal returned its instances out of order); simplify the rule');
+  }
+}

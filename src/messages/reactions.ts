@@ -1,0 +1,88 @@
+import { and, countDistinct, eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { reactions } from '../db/schema/index.js';
+import { limits } from '../config.js';
+import { invalid } from '../errors.js';
+import { Permission } from '../permissions/flags.js';
+import type { MessageAccess } from './access.js';
+import { toScopeEvent } from './events.js';
+import { appendEvent } from './log.js';
+import { hydrateOne } from './rows.js';
+import type { MessageService, MessageWrite } from './service.js';
+
+/** Thrown inside a transaction to roll it back when a concurrent write made it a no-op. */
+class NoChange extends Error {}
+
+/**
+ * Reactions: a set of users per emoji on a message, at most `limits.reactionsPerMessageMax`
+ * distinct emoji per message (Discord's limit). Adding twice or removing what is not
+ * there changes nothing and emits nothing.
+ */
+export class ReactionService {
+  constructor(
+    private readonly db: Db,
+    private readonly messages: MessageService,
+    private readonly access: MessageAccess,
+  ) {}
+
+  /**
+   * Adds `userId`'s reaction `emoji` to a message.
+   * @returns the message as it is now and the `reaction.added` event (none when it was there).
+   * @throws NotFound for a message not in this scope; Invalid for a deleted message or a
+   *   new emoji past the limit; Forbidden without AddReactions.
+   */
+  async add(userId: string, input: { scopeId: string; messageId: string; emoji: string }): Promise<MessageWrite> {
+    await this.access.require(userId, input.scopeId, Permission.AddReactions);
+    return this.change('add', userId, input);
+  }
+
+  /**
+   * Removes `userId`'s reaction `emoji` from a message.
+   * @returns the message and the `reaction.removed` event (none when it was not there).
+   * @throws NotFound for a message not in this scope; Invalid for a deleted message.
+   */
+  async remove(userId: string, input: { scopeId: string; messageId: string; emoji: string }): Promise<MessageWrite> {
+    return this.change('remove', userId, input);
+  }
+
+  private async change(op: 'add' | 'remove', userId: string, input: { scopeId: string; messageId: string; emoji: string }): Promise<MessageWrite> {
+    const msg = await this.messages.row(this.db, input.scopeId, input.messageId);
+    if (msg.deletedAt) throw invalid('this message was deleted');
+    const mine = and(eq(reactions.messageId, msg.id), eq(reactions.emoji, input.emoji), eq(reactions.userId, userId));
+    const present = async (db: Pick<Db, 'select'>) => (await db.select().from(reactions).where(mine).limit(1)).length > 0;
+    if ((await present(this.db)) === (op === 'add')) return { message: await hydrateOne(this.db, msg), events: [] };
+    try {
+      return await this.db.transaction(async (tx) => {
+        // The event first: its seq trigger takes the scope row lock, serialising this with
+        // every other write to the scope, so the checks below see a settled state.
+        const ev = await appendEvent(tx, {
+          scopeId: input.scopeId,
+          type: op === 'add' ? 'reaction.added' : 'reaction.removed',
+          actorId: userId,
+          messageId: msg.id,
+          payload: { messageId: msg.id, emoji: input.emoji, userId },
+        });
+        const locked = await this.messages.row(tx, input.scopeId, msg.id, true);
+        if (locked.deletedAt) throw invalid('this message was deleted');
+        if ((await present(tx)) === (op === 'add')) throw new NoChange();
+        if (op === 'add') {
+          const [{ n } = { n: 0 }] = await tx
+            .select({ n: countDistinct(reactions.emoji) })
+            .from(reactions)
+            .where(eq(reactions.messageId, msg.id));
+          const known = (await tx.select().from(reactions).where(and(eq(reactions.messageId, msg.id), eq(reactions.emoji, input.emoji))).limit(1)).length > 0;
+          if (!known && n >= limits.reactionsPerMessageMax) {
+            throw invalid(`a message holds at most ${limits.reactionsPerMessageMax} different reactions; react with one already there`);
+          }
+          await tx.insert(reactions).values({ messageId: msg.id, emoji: input.emoji, userId });
+        } else {
+          await tx.delete(reactions).where(mine);
+        }
+        return { message: await hydrateOne(tx, locked), events: [toScopeEvent(ev, null)] };
+      });
+    } catch (err) {
+      if (err instanceof NoChange) return { message: await this.messages.get(input.scopeId, msg.id), events: [] };
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { asc, inArray } from 'drizzle-orm';
+import { messageMentions, messages, reactions } from '../db/schema/index.js';
+import type { Tx } from './log.js';
+import { noMentions } from './mentions.js';
+import type { Message, MessageMentions, ReactionSummary } from './types.js';
+
+/** A `messages` row as drizzle reads it. */
+export type MessageRow = typeof messages.$inferSelect;
+
+/**
+ * Turns message rows into client messages, loading their mentions and reactions in two
+ * queries for the whole batch. A deleted message shows an empty body, no mentions and no
+ * reactions, whatever is stored.
+ */
+export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
+  const live = rows.filter((r) => !r.deletedAt).map((r) => r.id);
+  const mentionsOf = new Map<string, MessageMentions>();
+  const reactionsOf = new Map<string, ReactionSummary[]>();
+  if (live.length > 0) {
+    const [mentionRows, reactionRows] = await Promise.all([
+      db.select().from(messageMentions).where(inArray(messageMentions.messageId, live)),
+      db
+        .select({ messageId: reactions.messageId, emoji: reactions.emoji, userId: reactions.userId })
+        .from(reactions)
+        .where(inArray(reactions.messageId, live))
+        .orderBy(asc(reactions.createdAt), asc(reactions.emoji), asc(reactions.userId)),
+    ]);
+    for (const m of mentionRows) {
+      let entry = mentionsOf.get(m.messageId);
+      if (!entry) mentionsOf.set(m.messageId, (entry = noMentions()));
+      (m.kind === 'user' ? entry.userIds : entry.roleIds).push(m.targetId);
+    }
+    for (const entry of mentionsOf.values()) {
+      entry.userIds.sort();
+      entry.roleIds.sort();
+    }
+    for (const r of reactionRows) {
+      let list = reactionsOf.get(r.messageId);
+      if (!list) reactionsOf.set(r.messageId, (list = []));
+      let summary = list.find((s) => s.emoji === r.emoji);
+      if (!summary) list.push((summary = { emoji: r.emoji, count: 0, userIds: [] }));
+      summary.userIds.push(r.userId);
+      summary.count++;
+    }
+  }
+  return rows.map((r) => {
+    const deleted = !!r.deletedAt;
+    const mentions = deleted ? noMentions() : (mentionsOf.get(r.id) ?? noMentions());
+    if (!deleted) mentions.everyone = r.mentionEveryone;
+    return {
+      id: r.id,
+      scopeId: r.scopeId,
+      seq: r.seq,
+      authorId: r.authorId,
+      body: deleted ? '' : r.body,
+      nonce: r.nonce,
+      createdAt: r.createdAt,
+      replyToId: r.replyToId,
+      threadRootId: r.threadRootId,
+      threadReplyCount: r.threadReplyCount,
+      editedAt: r.editedAt,
+      deletedAt: r.deletedAt,
+      mentions,
+      reactions: deleted ? [] : (reactionsOf.get(r.id) ?? []),
+    };
+  });
+}
+
+/** `hydrate` for one row. */
+export async function hydrateOne(db: Tx, row: MessageRow): Promise<Message> {
+  return (await hydrate(db, [row]))[0]!;
+}

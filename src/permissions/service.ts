@@ -1,0 +1,363 @@
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { limits } from '../config.js';
+import type { Db } from '../db/client.js';
+import { scopes } from '../db/schema/index.js';
+import { AppError, forbidden, notFound } from '../errors.js';
+import type { ScopeHub } from '../realtime/hub.js';
+import type { Cache } from '../infra/cache.js';
+import { rowsOf } from '../audit/actor.js';
+import { toScope } from '../scopes/service.js';
+import type { Scope } from '../scopes/types.js';
+import {
+  computePermissions,
+  explain as explainFlag,
+  type ComputeInput,
+  type Explanation,
+  type PathLevel,
+} from './compute.js';
+import { ALL_PERMISSIONS, Permission, parsePermissions, toNames, type PermissionName } from './flags.js';
+
+/**
+ * What every member of a direct conversation may do there. DMs have no roles and no
+ * owners; this is their member grant (our choice, like Discord DMs: talk, share,
+ * react, pin, polls; no moderation).
+ */
+export const DM_MEMBER_PERMISSIONS: bigint =
+  Permission.View |
+  Permission.ReadHistory |
+  Permission.SendMessages |
+  Permission.AttachFiles |
+  Permission.AddReactions |
+  Permission.PinMessages |
+  Permission.CreatePolls |
+  Permission.CreateEvents;
+
+/**
+ * Flags an archived scope (or one under an archived ancestor) loses: everything that
+ * adds content. Governance flags stay, so an archive can be undone.
+ */
+export const ARCHIVE_MASKED: bigint =
+  Permission.SendMessages |
+  Permission.AttachFiles |
+  Permission.AddReactions |
+  Permission.MentionEveryone |
+  Permission.PinMessages |
+  Permission.CreatePolls |
+  Permission.CreateEvents;
+
+/** The caller's standing in one scope, as the one permission helper resolves it. */
+export interface Access {
+  scope: Scope;
+  /** The community (root) id of the scope (the scope's own id for a community or dm). */
+  communityId: string;
+  /** Effective flags (archive mask applied). */
+  permissions: bigint;
+  /** Owner of the scope or an ancestor (false when banned). */
+  isOwner: boolean;
+  isMember: boolean;
+  /** Banned from the scope or an ancestor. */
+  banned: boolean;
+  /** Highest role position held on the path; -1 when none. */
+  highestRolePosition: number;
+  /** Timed out until this time (null when not timed out). */
+  timedOutUntil: Date | null;
+  /**
+   * May the user know the scope exists? True with View; or, not banned, when the scope and
+   * every ancestor below the deepest one the user is a member of are public (a preview of
+   * what one could join: a public community, a public room of one's group). Private and
+   * secret scopes are invisible to non-members (issue 3: their denial reads as NOT_FOUND).
+   */
+  visible: boolean;
+}
+
+/** What `effective` returns to clients. */
+export interface EffectiveView {
+  scopeId: string;
+  userId: string;
+  permissions: bigint;
+  names: PermissionName[];
+  isOwner: boolean;
+  isMember: boolean;
+  highestRolePosition: number;
+  timedOutUntil: Date | null;
+}
+
+interface ScopeProbe {
+  row: typeof scopes.$inferSelect;
+  rootId: string;
+  rootVersion: number;
+  archived: boolean;
+}
+
+interface CachedPerms {
+  p: string;
+  o: boolean;
+  m: boolean;
+  b: boolean;
+  h: number;
+  t: number | null;
+  /** Preview-visible without View (see `Access.visible`). */
+  v: boolean;
+}
+
+interface LevelRow {
+  id: string;
+  kind: string;
+  visibility: string;
+  member: { grant: string; isOwner: boolean; timedOutUntil: string | null } | null;
+  roles: { id: string; position: number; permissions: string; isEveryone: boolean }[];
+  overwrites: { targetType: 'role' | 'member'; targetId: string; allow: string; deny: string }[];
+  banned: boolean;
+  role_ids: string[];
+}
+
+/**
+ * The one permission helper. Every procedure of the project checks access through
+ * `require` (or `see` / `requireOwner`), so this is the one place to audit.
+ *
+ * Effective permissions come from `computePermissions` (compute.ts) over one query of
+ * the scope's path, cached under `perm:<community>:<perm_version>:<scope>:<user>`. The
+ * triggers in drizzle/0006_governance_triggers.sql bump the community's `perm_version`
+ * on every change to roles, assignments, overwrites, ownership, memberships, bans,
+ * timeouts and moves, so a cached answer is never stale: the next call, on any
+ * instance, reads the new version and misses.
+ */
+export class AccessService {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: Cache,
+    private readonly hub: ScopeHub,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Resolves the standing of `userId` in `scopeId`.
+   * @throws NotFound when the scope does not exist or is deleted.
+   */
+  async resolve(userId: string, scopeId: string): Promise<Access> {
+    const probe = await this.probe(scopeId);
+    if (!probe) throw notFound(`scope ${scopeId} not found`);
+    const key = `perm:${probe.rootId}:${probe.rootVersion}:${scopeId}:${userId}`;
+    let cached: CachedPerms | null = null;
+    try {
+      const raw = await this.cache.get(key);
+      if (raw) cached = JSON.parse(raw) as CachedPerms;
+    } catch (err) {
+      this.log.warn({ err }, 'permission cache read failed; computing');
+    }
+    if (!cached) {
+      const { input, preview } = await this.loadPath(userId, scopeId, new Date());
+      const eff = computePermissions(input);
+      cached = {
+        p: eff.permissions.toString(),
+        o: eff.isOwner,
+        m: input.isMember,
+        b: input.banned === true,
+        h: eff.highestRolePosition,
+        t: input.timedOutUntil ? input.timedOutUntil.getTime() : null,
+        v: preview && input.banned !== true,
+      };
+      // A timeout ends by the clock, not by a write: never cache past its end.
+      const ttl = cached.t && cached.t > Date.now() ? Math.min(limits.permCacheTtlMs, cached.t - Date.now()) : limits.permCacheTtlMs;
+      await this.cache.set(key, JSON.stringify(cached), ttl).catch((err) => this.log.warn({ err }, 'permission cache write failed'));
+    }
+    let permissions = BigInt(cached.p);
+    if (probe.archived) permissions &= ~ARCHIVE_MASKED;
+    const timedOutUntil = cached.t && cached.t > Date.now() ? new Date(cached.t) : null;
+    return {
+      scope: toScope(probe.row),
+      communityId: probe.rootId,
+      permissions,
+      isOwner: cached.o,
+      isMember: cached.m,
+      banned: cached.b,
+      highestRolePosition: cached.h,
+      timedOutUntil,
+      visible: (permissions & Permission.View) !== 0n || cached.v,
+    };
+  }
+
+  /**
+   * The permission check of every procedure: resolves the scope and the caller's
+   * standing, and demands every bit of `flags` (0n: visibility only).
+   * @throws NotFound when the scope does not exist or the caller may not know it exists
+   *   (the same answer, so a hidden scope cannot be probed); Forbidden when the caller can
+   *   see the scope but lacks a flag, with the reason (not a member, timed out, the flag).
+   */
+  async require(userId: string, scopeId: string, flags: bigint): Promise<Access> {
+    const a = await this.resolve(userId, scopeId);
+    if (!a.visible) throw notFound(`scope ${scopeId} not found`);
+    if ((a.permissions & flags) === flags) return a;
+    const what = a.scope.kind === 'dm' ? 'conversation' : a.scope.kind;
+    if (!a.isMember && !a.isOwner) throw forbidden(`you are not a member of this ${what}; join it first`);
+    const missing = toNames(flags & ~a.permissions);
+    if (a.timedOutUntil) throw forbidden(`you are timed out here until ${a.timedOutUntil.toISOString()}`);
+    throw forbidden(`you need the ${missing.join(', ')} permission${missing.length > 1 ? 's' : ''} in this ${what}`);
+  }
+
+  /** `require(userId, scopeId, 0n)`: the scope when the caller may know it exists. @throws NotFound. */
+  async see(userId: string, scopeId: string): Promise<Access> {
+    return this.require(userId, scopeId, 0n);
+  }
+
+  /**
+   * For owner-only actions (OWNER_ONLY_ACTIONS in flags.ts): the caller must own the
+   * scope or an ancestor. @throws NotFound (invisible), Forbidden (not an owner).
+   */
+  async requireOwner(userId: string, scopeId: string, action: string): Promise<Access> {
+    const a = await this.see(userId, scopeId);
+    if (!a.isOwner) throw forbidden(`only an owner may ${action}`);
+    return a;
+  }
+
+  /** `permissions.effective`: the flags of `userId` in `scopeId`, with their names. */
+  async effective(userId: string, scopeId: string): Promise<EffectiveView> {
+    const a = await this.resolve(userId, scopeId);
+    return {
+      scopeId,
+      userId,
+      permissions: a.permissions,
+      names: toNames(a.permissions),
+      isOwner: a.isOwner,
+      isMember: a.isMember,
+      highestRolePosition: a.highestRolePosition,
+      timedOutUntil: a.timedOutUntil,
+    };
+  }
+
+  /**
+   * `permissions.explain`: which rule decided `flag` for `userId` in `scopeId`
+   * (compute.ts `explain`), plus `archived` when an archive masks it.
+   */
+  async explain(userId: string, scopeId: string, flag: PermissionName): Promise<Explanation & { archived: boolean }> {
+    const probe = await this.probe(scopeId);
+    if (!probe) throw notFound(`scope ${scopeId} not found`);
+    const result = explainFlag((await this.loadPath(userId, scopeId, new Date())).input, flag);
+    const masked = probe.archived && (Permission[flag] & ARCHIVE_MASKED) !== 0n;
+    return { ...result, allowed: result.allowed && !masked, archived: masked };
+  }
+
+  /**
+   * True when `userId` holds every bit of `flags` in `scopeId` (false for a missing or
+   * invisible scope). For re-checks such as a subscription's `stillAllowed`.
+   */
+  async allows(userId: string, scopeId: string, flags: bigint): Promise<boolean> {
+    try {
+      await this.require(userId, scopeId, flags);
+      return true;
+    } catch (err) {
+      if (err instanceof AppError && (err.code === 'NotFound' || err.code === 'Forbidden')) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Announces, after commit, that access under `scopeId` changed, for `userIds` (kick,
+   * ban, leave, role assignment, timeout) or for everyone (role edits, overwrites, moves,
+   * visibility, archive, delete: pass no userIds). Goes through the hub's access notice
+   * (src/realtime/hub.ts `accessChanged`) to every instance, where each open conversation
+   * subscription under the scope re-checks and ends with FORBIDDEN when access is gone.
+   * Never throws.
+   */
+  async notify(scopeId: string, userIds?: readonly string[]): Promise<void> {
+    const changes = userIds ? userIds.map((userId) => ({ scopeId, userId })) : [{ scopeId }];
+    await Promise.all(
+      changes.map((c) => this.hub.accessChanged(c).catch((err: unknown) => this.log.warn({ err, ...c }, 'access notice lost'))),
+    );
+  }
+
+  // ------------------------------------------------------------ loading
+
+  /** The live scope row, its community's id and perm_version, and archive/public facts of its path. */
+  private async probe(scopeId: string): Promise<ScopeProbe | null> {
+    const [r] = await this.db
+      .select({
+        row: scopes,
+        // Written with the table name: drizzle leaves columns unqualified in a one-table select.
+        rootId: sql<string>`coalesce(scopes.path[1], scopes.id)`,
+        rootVersion: sql<string>`(select r.perm_version from scopes r where r.id = coalesce(scopes.path[1], scopes.id))`,
+        archived: sql<boolean>`(scopes.archived_at is not null or exists (select 1 from scopes a where a.id = any (scopes.path) and a.archived_at is not null))`,
+      })
+      .from(scopes)
+      .where(and(eq(scopes.id, scopeId), isNull(scopes.deletedAt)))
+      .limit(1);
+    if (!r) return null;
+    return { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived };
+  }
+
+  /**
+   * The inputs of computePermissions for (user, scope): one query over the path, root
+   * first; plus `preview`, whether the public part of the path reaches down from the
+   * deepest level the user is a member of (or from the root).
+   */
+  async loadPath(userId: string, scopeId: string, now: Date): Promise<{ input: ComputeInput; preview: boolean }> {
+    const rows = await rowsOf<LevelRow>(
+      this.db,
+      sql`
+      with lv as (
+        select u.id, u.ord, s.kind, s.visibility
+          from scopes t
+         cross join lateral unnest(t.path || t.id) with ordinality as u(id, ord)
+          join scopes s on s.id = u.id
+         where t.id = ${scopeId}
+      )
+      select lv.id, lv.kind, lv.visibility,
+        (select json_build_object('grant', m.granted_permissions::text, 'isOwner', m.is_owner, 'timedOutUntil', m.timed_out_until)
+           from memberships m where m.scope_id = lv.id and m.user_id = ${userId}) as member,
+        coalesce((select json_agg(json_build_object('id', r.id, 'position', r.position, 'permissions', r.permissions::text,
+                                                     'isEveryone', r.kind = 'everyone'))
+                    from roles r where r.scope_id = lv.id), '[]'::json) as roles,
+        coalesce((select json_agg(json_build_object('targetType', o.target_type, 'targetId', o.target_id,
+                                                     'allow', o.allow::text, 'deny', o.deny::text))
+                    from permission_overwrites o
+                   where o.scope_id = lv.id and (o.target_type = 'role' or o.target_id = ${userId})), '[]'::json) as overwrites,
+        exists (select 1 from bans b where b.scope_id = lv.id and b.user_id = ${userId}) as banned,
+        coalesce((select json_agg(ra.role_id) from role_assignments ra join roles r on r.id = ra.role_id
+                   where r.scope_id = lv.id and ra.user_id = ${userId}), '[]'::json) as role_ids
+      from lv order by lv.ord`,
+    );
+    const userRoleIds = new Set<string>();
+    let banned = false;
+    let timedOutUntil: Date | null = null;
+    const path: PathLevel[] = rows.map((r) => {
+      for (const id of r.role_ids) userRoleIds.add(id);
+      banned ||= r.banned;
+      const t = r.member?.timedOutUntil ? new Date(r.member.timedOutUntil) : null;
+      if (t && (!timedOutUntil || t > timedOutUntil)) timedOutUntil = t;
+      let memberGrant: bigint | undefined;
+      if (r.member) {
+        const g = parsePermissions(r.member.grant);
+        if (r.kind === 'dm') memberGrant = DM_MEMBER_PERMISSIONS | g;
+        else if (g !== 0n) memberGrant = g;
+      }
+      return {
+        scopeId: r.id,
+        ownerIds: r.member?.isOwner ? [userId] : [],
+        roles: r.roles.map((role) => ({
+          id: role.id,
+          position: role.position,
+          permissions: parsePermissions(role.permissions) & ALL_PERMISSIONS,
+          isEveryone: role.isEveryone,
+        })),
+        overwrites: r.overwrites.map((o) => ({
+          targetType: o.targetType,
+          targetId: o.targetId,
+          allow: parsePermissions(o.allow),
+          deny: parsePermissions(o.deny),
+        })),
+        ...(memberGrant !== undefined ? { memberGrant } : {}),
+      };
+    });
+    const last = rows[rows.length - 1];
+    let deepestMember = -1;
+    rows.forEach((r, i) => {
+      if (r.member) deepestMember = i;
+    });
+    const preview = rows.slice(deepestMember + 1).every((r) => r.visibility === 'public' && r.kind !== 'dm');
+    return {
+      input: { userId, path, userRoleIds, isMember: !!last?.member, banned, timedOutUntil, now },
+      preview,
+    };
+  }
+}

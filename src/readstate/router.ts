@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { limits } from '../config.js';
+import { ScopeId } from '../scopes/router.js';
+import { authedProcedure, router } from '../trpc.js';
+
+export const MarkReadInput = z.object({
+  scopeId: ScopeId,
+  /** The seq of the last event the user has seen (a message's `seq`, or an event's). */
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+
+export const GetReadStatesInput = z.object({
+  scopeIds: z.array(ScopeId).min(1).max(limits.readStateScopesMax),
+});
+
+export const readStateRouter = router({
+  /**
+   * Marks a scope read up to `seq`; never moves back (a lower seq changes nothing).
+   * Returns `{ scopeId, lastReadSeq, unreadCount, mentionCount, updatedAt }`.
+   * Errors: BAD_REQUEST for a seq past the conversation's latest; NOT_FOUND; FORBIDDEN.
+   */
+  mark: authedProcedure.input(MarkReadInput).mutation(async ({ ctx, input }) => {
+    await ctx.svc.scopes.requireMember(input.scopeId, ctx.user.id);
+    return ctx.svc.readStates.mark(ctx.user.id, input.scopeId, input.seq);
+  }),
+
+  /**
+   * The caller's read states in the given scopes (up to 500; scopes where the caller is
+   * not a member are left out). `unreadCount`: messages after lastReadSeq not by the caller
+   * and not deleted; `mentionCount`: those mentioning the caller or @everyone.
+   */
+  get: authedProcedure.input(GetReadStatesInput).query(({ ctx, input }) => ctx.svc.readStates.unreadFor(ctx.user.id, input.scopeIds)),
+
+  /** Every read state of the caller, one per scope they are a member of, in scope id order. */
+  list: authedProcedure.query(({ ctx }) => ctx.svc.readStates.list(ctx.user.id)),
+});

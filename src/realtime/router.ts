@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { Permission } from '../permissions/flags.js';
+import { ScopeId } from '../scopes/router.js';
+import { authedProcedure, router } from '../trpc.js';
+import { userSubscription } from './subscriptions.js';
+import type { PresenceEvent } from './presence.js';
+import type { TypingEvent } from './typing.js';
+
+const LastEventId = z
+  .string()
+  .regex(/^\d{1,15}$/, 'lastEventId must be the seq of an event (digits)')
+  .nullish();
+
+/**
+ * An ephemeral subscription: it subscribes to the bus before it returns (so the client's
+ * "started" means live), then yields `initial()` and every event pushed after. Bounded:
+ * past `max` queued events the oldest are dropped (typing and presence are states; only
+ * the latest matters).
+ */
+async function ephemeral<T>(
+  signal: AbortSignal | undefined,
+  start: (push: (e: T) => void) => Promise<() => Promise<void>>,
+  initial: () => Promise<T[]> = async () => [],
+  max = 1_000,
+): Promise<AsyncIterable<T>> {
+  const queue: T[] = [];
+  let wake: (() => void) | null = null;
+  const stop = await start((e) => {
+    queue.push(e);
+    if (queue.length > max) queue.shift();
+    wake?.();
+  });
+  const first = await initial().catch(async (err) => {
+    await stop();
+    throw err;
+  });
+  queue.unshift(...first);
+  return (async function* () {
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      while (!signal?.aborted) {
+        const e = queue.shift();
+        if (e !== undefined) {
+          yield e;
+          continue;
+        }
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      await stop();
+    }
+  })();
+}
+
+export const meRouter = router({
+  /**
+   * The caller's own stream: `tracked(String(seq), event)` where event is `mention`
+   * (a `<@you>` in a message), `dm.opened` or `membership.changed` (joined, left, removed,
+   * kicked, banned). With `lastEventId` it replays what came after it, then goes live;
+   * nothing missed, nothing twice, across reconnects and instances. Errors: UNAUTHORIZED.
+   */
+  onEvent: authedProcedure
+    .input(z.object({ lastEventId: LastEventId }))
+    .subscription(({ ctx, input, signal }) => userSubscription(ctx.svc, { userId: ctx.user.id, lastEventId: input.lastEventId, signal })),
+});
+
+export const typingRouter = router({
+  /**
+   * Says the caller is typing in a scope; the notice lasts 6 s (call again while typing;
+   * extra calls within 3 s are absorbed). Returns `{ scopeId, userId, until }`.
+   * Errors: NOT_FOUND, FORBIDDEN (needs send messages).
+   */
+  start: authedProcedure.input(z.object({ scopeId: ScopeId })).mutation(async ({ ctx, input }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
+    return ctx.svc.typing.start(input.scopeId, ctx.user.id);
+  }),
+
+  /** Live typing notices of a scope: `{ scopeId, userId, until }`; never stored, never replayed. */
+  onEvent: authedProcedure.input(z.object({ scopeId: ScopeId })).subscription(async ({ ctx, input, signal }) => {
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
+    return ephemeral<TypingEvent>(signal, (push) => ctx.svc.typing.listen(input.scopeId, push));
+  }),
+});
+
+const UserIds = z.array(z.uuid()).min(1).max(200);
+
+export const presenceRouter = router({
+  /** The status (online, idle, offline) of up to 200 users. */
+  get: authedProcedure.input(z.object({ userIds: UserIds })).query(({ ctx, input }) => ctx.svc.presence.status(input.userIds)),
+
+  /** The client reports the user idle or active again. Returns the caller's status. */
+  set: authedProcedure
+    .input(z.object({ status: z.enum(['online', 'idle']) }))
+    .mutation(({ ctx, input }) => ctx.svc.presence.setIdle(ctx.user.id, input.status === 'idle')),
+
+  /**
+   * Presence of up to 200 users: first their current status, then each change, as
+   * `{ userId, status }`. Derived from WebSocket connections on every instance.
+   */
+  onEvent: authedProcedure.input(z.object({ userIds: UserIds })).subscription(({ ctx, input, signal }) =>
+    ephemeral<PresenceEvent>(
+      signal,
+      (push) => ctx.svc.presence.listen(input.userIds, push),
+      () => ctx.svc.presence.status(input.userIds),
+    ),
+  ),
+});

@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type pg from 'pg';
+import { createTestDatabase, rawPool } from './helpers/db.js';
+import { errCode } from './helpers/errors.js';
+import { closeClient, signUpClient, startServer, testPrefix } from './helpers/server.js';
+import { collect, messageOf } from './helpers/subscribe.js';
+import { wsOnlyClient } from './helpers/ws-client.js';
+import type { GuildhallServer } from '../src/server.js';
+import type { ScopeStreamEvent } from '../sdk/src/index.js';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let a: GuildhallServer;
+let b: GuildhallServer;
+let pool: pg.Pool;
+const cleanup: (() => void)[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = rawPool(db.url);
+  const prefix = testPrefix();
+  a = await startServer({ databaseUrl: db.url, redisPrefix: prefix, env: { REPLAY_MAX_EVENTS: '50' } });
+  b = await startServer({ databaseUrl: db.url, redisPrefix: prefix, env: { WS_MAX_BUFFERED_BYTES: String(64 * 1024) } });
+});
+afterAll(async () => {
+  for (const c of cleanup) c();
+  await Promise.all([a?.close(100), b?.close(100)]);
+  await pool?.end();
+  await db?.drop();
+});
+
+async function user(server: GuildhallServer, name: string) {
+  const u = await signUpClient(server.url, name);
+  cleanup.push(() => closeClient(u.client));
+  return u;
+}
+
+/** A community owned by `owner` that `members` joined. */
+async function community(owner: Awaited<ReturnType<typeof user>>, ...members: Awaited<ReturnType<typeof user>>[]) {
+  const c = await owner.client.scopes.create.mutate({ kind: 'community', name: 'Guild' });
+  for (const m of members) await m.client.members.join.mutate({ scopeId: c.id });
+  return c;
+}
+
+function rawSocket(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/trpc?connectionParams=1`);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+describe('the WebSocket protocol, byte for byte', () => {
+  it('speaks wsLink: started, tracked data frames, stopped', async () => {
+    const alice = await user(a, 'alice');
+    const c = await community(alice);
+    const ws = await rawSocket(a.url);
+    const frames: unknown[] = [];
+    let waiter: (() => void) | null = null;
+    ws.on('message', (d) => {
+      frames.push(JSON.parse(d.toString()));
+      waiter?.();
+    });
+    const until = async (n: number) => {
+      while (frames.length < n) await new Promise<void>((r) => (waiter = r));
+    };
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: alice.token } }));
+    ws.send(JSON.stringify({ id: 7, jsonrpc: '2.0', method: 'subscription', params: { path: 'messages.onEvent', input: { json: { scopeId: c.id } }, lastEventId: '0' } }));
+    await until(1);
+    expect(frames[0]).toEqual({ id: 7, jsonrpc: '2.0', result: { type: 'started' } });
+    const sent = await alice.client.messages.send.mutate({ scopeId: c.id, body: 'over the wire' });
+    await until(2);
+    const frame = frames[1] as { id: number; result: { type: string; id: string; data: { json: { id: string; data: { type: string; message: { body: string } } }; meta: unknown } } };
+    expect(frame.id).toBe(7);
+    expect(frame.result.type).toBe('data');
+    expect(frame.result.id).toBe(String(sent.seq));
+    expect(frame.result.data.json.id).toBe(String(sent.seq));
+    expect(frame.result.data.json.data.type).toBe('message.created');
+    expect(frame.result.data.json.data.message.body).toBe('over the wire');
+    expect(frame.result.data.meta).toBeDefined(); // superjson metadata: the dates survive
+    ws.send(JSON.stringify({ id: 7, method: 'subscription.stop' }));
+    await until(3);
+    expect(frames[2]).toEqual({ id: 7, jsonrpc: '2.0', result: { type: 'stopped' } });
+    ws.close();
+  });
+
+  it('serves queries, mutations and subscriptions to a stock client over WebSocket only', async () => {
+    const alice = await user(a, 'alice');
+    const { client, close } = wsOnlyClient(a.url, alice.token);
+    cleanup.push(close);
+    expect((await client.auth.me.query()).id).toBe(alice.userId);
+    const c = await client.scopes.create.mutate({ kind: 'community', name: 'ws only' });
+    const sub = collect<ScopeStreamEvent>((h) => client.messages.onEvent.subscribe({ scopeId: c.id, lastEventId: '0' }, h));
+    await client.messages.send.mutate({ scopeId: c.id, body: 'via ws' });
+    expect(messageOf((await sub.until(1))[0]!).body).toBe('via ws');
+    const bad = await client.messages.send.mutate({ scopeId: c.id, body: '' }).catch((e: unknown) => e);
+    expect(errCode(bad)).toBe('BAD_REQUEST');
+    sub.stop();
+  });
+});
+
+describe('delivery under failure', () => {
+  it('repairs lost publishes: every subscriber on both instances gets every event once, in order', async () => {
+    const alice = await user(a, 'alice');
+    const subscribers = [await user(a, 's1'), await user(a, 's2'), await user(b, 's3'), await user(b, 's4')];
+    const c = await community(alice, ...subscribers);
+    const start = (await alice.client.scopes.get.query({ scopeId: c.id })).lastSeq; // after the joins
+    const subs = subscribers.map((s) =>
+      collect<ScopeStreamEvent>((h) => s.client.messages.onEvent.subscribe({ scopeId: c.id, lastEventId: String(start) }, h)),
+    );
+    // Drop every third publish on the instance that sends: those events reach no bus.
+    let dropped = 0;
+    a.services.hub.dropPublish = (e) => e.seq % 3 === 0 && ++dropped > 0;
+    try {
+      for (let i = 1; i <= 30; i++) await alice.client.messages.send.mutate({ scopeId: c.id, body: `m${i}` });
+      // The last one (seq 31) is published, so every subscriber learns of the gaps before it.
+      a.services.hub.dropPublish = null;
+      await alice.client.messages.send.mutate({ scopeId: c.id, body: 'm31' });
+      for (const s of subs) {
+        const events = await s.until(31);
+        expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 31 }, (_, i) => start + i + 1));
+        expect(events.map((e) => messageOf(e).body)).toEqual(Array.from({ length: 31 }, (_, i) => `m${i + 1}`));
+        s.stop();
+      }
+      expect(dropped).toBe(10);
+    } finally {
+      a.services.hub.dropPublish = null;
+    }
+  });
+
+  it('tells a subscriber who is too far behind to refetch instead of flooding it', async () => {
+    const alice = await user(a, 'alice');
+    const c = await community(alice);
+    for (let i = 1; i <= 60; i++) await alice.client.messages.send.mutate({ scopeId: c.id, body: `m${i}` });
+    const sub = collect<ScopeStreamEvent>((h) => alice.client.messages.onEvent.subscribe({ scopeId: c.id, lastEventId: '3' }, h));
+    const [first] = await sub.until(1);
+    expect(first).toEqual({ type: 'resync.required', scopeId: c.id, seq: 60, missed: 57 });
+    expect(sub.ids[0]).toBe('60');
+    await alice.client.messages.send.mutate({ scopeId: c.id, body: 'after resync' });
+    const events = await sub.until(2);
+    expect(events[1]).toMatchObject({ type: 'message.created', seq: 61 });
+    // Within the limit it replays instead.
+    const near = collect<ScopeStreamEvent>((h) => alice.client.messages.onEvent.subscribe({ scopeId: c.id, lastEventId: '30' }, h));
+    const replayed = await near.until(31);
+    expect(replayed.map((e) => e.seq)).toEqual(Array.from({ length: 31 }, (_, i) => 31 + i));
+    sub.stop();
+    near.stop();
+  });
+
+  it('drops a slow reader instead of buffering without bound, and it resumes without loss', async () => {
+    const alice = await user(b, 'alice');
+    const c = await community(alice);
+    const before = new Set(b.wsClients());
+    const slow = await rawSocket(b.url);
+    const serverSide = [...b.wsClients()].find((w) => !before.has(w))!;
+    const closed = new Promise<void>((r) => (serverSide.readyState === WebSocket.CLOSED ? r() : serverSide.once('close', () => r())));
+    slow.send(JSON.stringify({ method: 'connectionParams', data: { token: alice.token } }));
+    slow.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'messages.onEvent', input: { json: { scopeId: c.id } }, lastEventId: '0' } }));
+    await new Promise<void>((r) => slow.once('message', () => r())); // started
+    // Stop reading: the kernel buffers fill, then the server's send buffer grows.
+    (slow as unknown as { _socket: { pause(): void } })._socket.pause();
+    // Large events written straight into the log (256 KB bodies, past the API's limit, to
+    // fill buffers fast), then published as the server publishes committed events.
+    const count = 80;
+    for (let i = 0; i < count; i++) {
+      await pool.query(
+        `with e as (insert into scope_events (scope_id, seq, type, actor_id, message_id)
+                    values ($1, 0, 'message.created', $2, gen_random_uuid()) returning seq, message_id)
+         insert into messages (id, scope_id, seq, author_id, body) select message_id, $1, seq, $2, repeat('x', 262144) from e`,
+        [c.id, alice.userId],
+      );
+    }
+    for (const ev of await b.services.messages.eventsAfter(c.id, 0, count)) await b.services.hub.publish(ev);
+    const sent = count;
+    await closed; // the server dropped it rather than buffer 20 MB for it
+    slow.terminate();
+    // The client comes back and resumes from where it was: everything, once, in order.
+    const again = collect<ScopeStreamEvent>((h) => alice.client.messages.onEvent.subscribe({ scopeId: c.id, lastEventId: '0' }, h));
+    const events = await again.until(sent);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+    again.stop();
+  });
+});
+
+describe('revocation', () => {
+  it('ends a subscription with FORBIDDEN on every instance when access ends', async () => {
+    const alice = await user(a, 'alice');
+    const bob = await user(a, 'bob');
+    const c = await community(alice, bob);
+    const room = await alice.client.scopes.create.mutate({ kind: 'room', parentId: c.id, name: 'r' });
+    await bob.client.members.join.mutate({ scopeId: room.id });
+    const from = (await bob.client.scopes.get.query({ scopeId: room.id })).lastSeq;
+    const bobOnA = collect<ScopeStreamEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: room.id, lastEventId: String(from) }, h));
+    await alice.client.messages.send.mutate({ scopeId: room.id, body: 'before' });
+    await bobOnA.until(1);
+    // Bob leaves the community (the membership trigger removes the room below too), and the
+    // change is announced on the other instance.
+    await pool.query(`delete from memberships where scope_id = $1 and user_id = $2`, [c.id, bob.userId]);
+    await b.services.hub.accessChanged({ scopeId: c.id, userId: bob.userId });
+    expect(errCode(await bobOnA.error)).toBe('FORBIDDEN');
+    await alice.client.messages.send.mutate({ scopeId: room.id, body: 'after' });
+    expect(bobOnA.items).toHaveLength(1);
+    // And he cannot come back with his old lastEventId.
+    const resume = collect<ScopeStreamEvent>((h) => bob.client.messages.onEvent.subscribe({ scopeId: room.id, lastEventId: String(from) }, h));
+    expect(['FORBIDDEN', 'NOT_FOUND']).toContain(errCode(await resume.error));
+  });
+});
