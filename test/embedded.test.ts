@@ -47,7 +47,7 @@ describe('embedded mode (npm start with no variables)', () => {
     expect(history.items.map((m) => m.body)).toEqual(['hi alice', 'hello from embedded mode']);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+  }, 120_000); // two cold PGlite starts with every migration, on a busy 2-core machine
 
   it('refuses to start on a bad variable with one line naming it', async () => {
     const bad = runMain(dir, { PORT: 'not-a-port' });

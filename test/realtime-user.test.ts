@@ -101,3 +101,35 @@ describe('presence', () => {
     watch.stop();
   });
 });
+
+describe('unread counts on the user stream', () => {
+  it('pushes unread.changed when others write and when the user marks read elsewhere', async () => {
+    const alice = await user(a, 'alice');
+    const bob = await user(b, 'bob');
+    const c = await bob.client.scopes.create.mutate({ kind: 'community', name: 'c' });
+    await alice.client.members.join.mutate({ scopeId: c.id });
+    const stream = collect<UserEvent>((h) => alice.client.me.onEvent.subscribe({}, h));
+    await stream.started;
+    await alice.client.messages.send.mutate({ scopeId: c.id, body: `self <@${alice.userId}>` }); // no notice: her own
+    await bob.client.messages.send.mutate({ scopeId: c.id, body: 'one' });
+    await bob.client.messages.send.mutate({ scopeId: c.id, body: `two <@${alice.userId}>` });
+    // Wait for the notice that counts both of bob's messages (a burst may be one notice).
+    let latest: UserEvent | undefined;
+    for (let n = 1; !(latest?.type === 'unread.changed' && latest.unread === 2); n = stream.items.length + 1) {
+      latest = (await stream.until(n)).filter((e) => e.type === 'unread.changed').at(-1);
+    }
+    expect(latest).toMatchObject({ type: 'unread.changed', scopeId: c.id, unread: 2, mentions: 1 });
+    const [node] = await alice.client.scopes.tree.query({ rootId: c.id });
+    expect(node).toMatchObject({ id: c.id, unreadCount: 2, mentionCount: 1 });
+    // Marked read on another device (another instance): this stream hears it.
+    const lastSeq = (await bob.client.scopes.get.query({ scopeId: c.id })).lastSeq;
+    const { createClient } = await import('../sdk/src/index.js');
+    const other = createClient({ url: b.url, token: alice.token });
+    await other.readState.mark.mutate({ scopeId: c.id, seq: lastSeq });
+    for (let n = stream.items.length + 1; !(latest?.type === 'unread.changed' && latest.unread === 0); n = stream.items.length + 1) {
+      latest = (await stream.until(n)).filter((e) => e.type === 'unread.changed').at(-1);
+    }
+    expect(latest).toMatchObject({ type: 'unread.changed', scopeId: c.id, unread: 0, mentions: 0 });
+    stream.stop();
+  });
+});

@@ -12,6 +12,9 @@ import NodeWebSocket from 'ws';
 import type { AppRouter } from '../../src/router.js';
 
 export type { AppRouter };
+export type { UserEvent, UserEventType } from '../../src/realtime/user-events.js';
+export type { TypingEvent } from '../../src/realtime/typing.js';
+export type { PresenceEvent, PresenceStatus } from '../../src/realtime/presence.js';
 export type { ScopeEvent, ScopeEventType, ScopeStreamEvent, ResyncRequired } from '../../src/messages/events.js';
 export type {
   Message,

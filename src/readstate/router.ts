@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Permission } from '../permissions/flags.js';
 import { limits } from '../config.js';
 import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
@@ -20,8 +21,11 @@ export const readStateRouter = router({
    * Errors: BAD_REQUEST for a seq past the conversation's latest; NOT_FOUND; FORBIDDEN.
    */
   mark: authedProcedure.input(MarkReadInput).mutation(async ({ ctx, input }) => {
-    await ctx.svc.scopes.requireMember(input.scopeId, ctx.user.id);
-    return ctx.svc.readStates.mark(ctx.user.id, input.scopeId, input.seq);
+    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
+    const state = await ctx.svc.readStates.mark(ctx.user.id, input.scopeId, input.seq);
+    // The user's other devices get the new counts on their user stream (unread.changed).
+    await ctx.svc.bus.publish(`read:${ctx.user.id}`, input.scopeId).catch(() => {});
+    return state;
   }),
 
   /**

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { AppError, invalid } from '../errors.js';
 import type { ScopeHub } from './hub.js';
-import type { WireEvent } from './wire.js';
+import { WireEvent } from './wire.js';
 
 export interface FeedOptions {
   hub: ScopeHub;
@@ -28,6 +28,12 @@ export interface FeedOptions {
   pageSize: number;
   /** A resume further behind than this gets `resync.required` instead of a replay. */
   maxReplay: number;
+  /**
+   * Ephemeral events beside the log (not stored, not replayed): started once the feed is
+   * live; each one is sent with the last delivered seq as its id, so a resume still
+   * starts after the last durable event. Returns the function that stops it.
+   */
+  ephemeral?: (send: (event: unknown) => void) => Promise<() => Promise<void>>;
   /** Delivers one event; returning false ends the feed (the reader is gone or too slow). */
   emit: (event: WireEvent) => boolean;
   /** Ends the feed with an error (database failure, lost access). */
@@ -48,6 +54,7 @@ export class ScopeFeed {
   private catching = true;
   private stopped = false;
   private unsubscribe: (() => Promise<void>) | null = null;
+  private stopEphemeral: (() => Promise<void>) | null = null;
 
   constructor(readonly o: FeedOptions) {}
 
@@ -73,6 +80,12 @@ export class ScopeFeed {
       }
     }
     await this.catchUp();
+    if (this.o.ephemeral && !this.stopped) {
+      this.stopEphemeral = await this.o.ephemeral((event) => {
+        if (!this.stopped && !this.o.emit(WireEvent.keyed(this.o.key, this.last, event))) void this.stop();
+      });
+      if (this.stopped) await this.stopEphemeral();
+    }
   }
 
   /** Ends the feed and releases its hub subscription. Safe to call twice. */
@@ -80,6 +93,7 @@ export class ScopeFeed {
     if (this.stopped) return;
     this.stopped = true;
     this.o.hub.unregisterFeed(this);
+    await this.stopEphemeral?.();
     await this.unsubscribe?.();
   }
 

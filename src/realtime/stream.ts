@@ -13,15 +13,15 @@ export type ScopeSubscriptionOptions = Omit<FeedOptions, 'emit' | 'fail'> & { si
  * iterates it and gets `tracked(String(seq), event)` through tRPC, with the same feed
  * (src/realtime/feed.ts) behind both.
  */
-export class ScopeSubscription implements AsyncIterable<TrackedEnvelope<ScopeStreamEvent>> {
+export class ScopeSubscription<T = ScopeStreamEvent> implements AsyncIterable<TrackedEnvelope<T>> {
   constructor(readonly options: ScopeSubscriptionOptions) {}
 
-  [Symbol.asyncIterator](): AsyncIterator<TrackedEnvelope<ScopeStreamEvent>> {
-    return iterate(this.options);
+  [Symbol.asyncIterator](): AsyncIterator<TrackedEnvelope<T>> {
+    return iterate<T>(this.options);
   }
 }
 
-async function* iterate(o: ScopeSubscriptionOptions): AsyncGenerator<TrackedEnvelope<ScopeStreamEvent>> {
+async function* iterate<T>(o: ScopeSubscriptionOptions): AsyncGenerator<TrackedEnvelope<T>> {
   const queue: WireEvent[] = [];
   let failure: { error: unknown } | null = null;
   let wake: (() => void) | null = null;
@@ -44,7 +44,7 @@ async function* iterate(o: ScopeSubscriptionOptions): AsyncGenerator<TrackedEnve
     while (!o.signal?.aborted) {
       const w = queue.shift();
       if (w) {
-        yield tracked(String(w.seq), w.event());
+        yield tracked(String(w.seq), w.event<T>());
         continue;
       }
       if (failure) throw (failure as { error: unknown }).error;

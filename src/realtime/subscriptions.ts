@@ -4,6 +4,7 @@ import type { Scope } from '../scopes/types.js';
 import { scopeChannel, userChannel } from './hub.js';
 import { ScopeSubscription } from './stream.js';
 import { latestUserSeqs, userEventsAfter } from './user-log.js';
+import type { UserEvent } from './user-events.js';
 import { WireEvent } from './wire.js';
 
 /**
@@ -38,9 +39,9 @@ export function conversationSubscription(
 export function userSubscription(
   svc: Services,
   o: { userId: string; lastEventId: string | null | undefined; signal: AbortSignal | undefined },
-): ScopeSubscription {
+): ScopeSubscription<UserEvent> {
   const db = svc.database.db;
-  return new ScopeSubscription({
+  return new ScopeSubscription<UserEvent>({
     hub: svc.hub,
     log: svc.log,
     kind: 'user',
@@ -56,5 +57,55 @@ export function userSubscription(
     pageSize: limits.replayPageSize,
     maxReplay: Number.MAX_SAFE_INTEGER,
     signal: o.signal,
+    ephemeral: (send) => unreadNotices(svc, o.userId, send),
   });
+}
+
+/** Scopes whose unread counts one user stream follows live (the rest: refetch with readState). */
+const UNREAD_SCOPES_MAX = 500;
+/** Unread notices of one scope are coalesced over this window (ms), so a burst is one notice. */
+const UNREAD_COALESCE_MS = 150;
+
+/**
+ * `unread.changed` notices for one user stream: it listens to the conversations the user
+ * belongs to (up to 500, through the instance's shared, reference-counted hub
+ * subscriptions) and, after a message is created or deleted by someone else, or the user
+ * marks a scope read, sends the scope's counters (read from the read-state counters the
+ * triggers keep, never by scanning messages), coalesced per scope.
+ */
+async function unreadNotices(svc: Services, userId: string, send: (event: unknown) => void): Promise<() => Promise<void>> {
+  const states = (await svc.readStates.list(userId)).slice(0, UNREAD_SCOPES_MAX);
+  const pending = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
+  const notify = (scopeId: string) => {
+    if (stopped || pending.has(scopeId)) return;
+    pending.set(
+      scopeId,
+      setTimeout(() => {
+        pending.delete(scopeId);
+        svc.readStates
+          .unreadFor(userId, [scopeId])
+          .then(([s]) => {
+            if (s && !stopped) send({ type: 'unread.changed', scopeId, unread: s.unreadCount, mentions: s.mentionCount });
+          })
+          .catch((err) => svc.log.warn({ err, userId, scopeId }, 'unread notice failed'));
+      }, UNREAD_COALESCE_MS),
+    );
+  };
+  const stops = await Promise.all(
+    states.map((st) =>
+      svc.hub.subscribe(scopeChannel(st.scopeId), (w) => {
+        if (!w) return;
+        const e = w.event();
+        if ((e.type === 'message.created' || e.type === 'message.deleted') && e.actorId !== userId) notify(st.scopeId);
+      }),
+    ),
+  );
+  const stopMarks = await svc.bus.subscribe(`read:${userId}`, (scopeId) => notify(scopeId));
+  return async () => {
+    stopped = true;
+    for (const t of pending.values()) clearTimeout(t);
+    await stopMarks();
+    await Promise.all(stops.map((s) => s()));
+  };
 }

@@ -79,8 +79,14 @@ export const scopesRouter = router({
 
   /**
    * The subtree under `rootId` that the caller may see, parents first:
-   * `[{ id, kind, parentId, depth, name, visibility, archived, isMember }]`.
+   * `[{ id, kind, parentId, depth, name, visibility, archived, isMember, unreadCount, mentionCount }]`
+   * (the counts are the caller's, 0 where not a member).
    * Errors: NOT_FOUND when the root is hidden.
    */
-  tree: authedProcedure.input(ScopeTreeInput).query(({ ctx, input }) => ctx.svc.scopes.tree(ctx.user.id, input.rootId)),
+  tree: authedProcedure.input(ScopeTreeInput).query(async ({ ctx, input }) => {
+    const nodes = await ctx.svc.scopes.tree(ctx.user.id, input.rootId);
+    const ids = nodes.filter((n) => n.isMember).map((n) => n.id);
+    const counts = new Map((await ctx.svc.readStates.unreadFor(ctx.user.id, ids)).map((r) => [r.scopeId, r]));
+    return nodes.map((n) => ({ ...n, unreadCount: counts.get(n.id)?.unreadCount ?? 0, mentionCount: counts.get(n.id)?.mentionCount ?? 0 }));
+  }),
 });

@@ -4,7 +4,7 @@ import { invalid } from '../../errors.js';
 import type { RecurrenceLimits } from './limits.js';
 import { WEEKDAYS, formatWeekdayNum, type Frequency, type RRule } from './rrule.js';
 import type { CompiledSeries } from './series.js';
-import { DAY_MS, wallAt, wallMs, zonedFromWallClock, zonedStartOfDay } from './time.js';
+import { DAY_MS, wallAt, wallFromMs, wallMs, zonedFromWallClock, zonedStartOfDay } from './time.js';
 
 /*
  * Walking an RRULE's instances through rrule-temporal.
@@ -45,10 +45,18 @@ function range(n: number): number[] {
  * week their positions are exactly the residues ≡ P0 (mod gcd(step, week)).
  * If none of the allowed (BYDAY, BYHOUR, BYMINUTE, BYSECOND) positions share
  * that residue, no period passes the filters (`FREQ=HOURLY;INTERVAL=2;BYHOUR=1`
- * from 00:00). Only ever answers true when certain; other filters are ignored.
+ * from 00:00). Also true when no allowed month has a BYMONTHDAY day, or when
+ * every BYSETPOS position lies beyond the largest possible period. Only ever
+ * answers true when certain.
  */
 export function provablyEmpty(rule: RRule, start: Temporal.PlainDateTime): boolean {
   if (rule.bySetPos.length > 0 && Math.min(...rule.bySetPos.map(Math.abs)) > maxPeriodSize(rule)) return true;
+  if (rule.byMonthDay.length > 0) {
+    // BYMONTHDAY=31 with BYMONTH=4, or 30 with 2: no month allowed has such a day.
+    const months = rule.byMonth.length ? rule.byMonth : range(12).map((m) => m + 1);
+    const longest = (m: number) => (m === 2 ? 29 : [4, 6, 9, 11].includes(m) ? 30 : 31);
+    if (!months.some((m) => rule.byMonthDay.some((d) => Math.abs(d) <= longest(m)))) return true;
+  }
   const unitS = { SECONDLY: 1, MINUTELY: 60, HOURLY: 3600, DAILY: 86_400 }[rule.freq as string];
   if (unitS === undefined) return false;
   const g = gcd(rule.interval * unitS, WEEK_S);
@@ -96,6 +104,43 @@ function budgetExceeded(limits: RecurrenceLimits): Error {
   );
 }
 
+/** True when the rule takes its day of the month from DTSTART (RFC 5545 §3.3.10: parts not given come from DTSTART). */
+function dayFromDtstart(rule: RRule): boolean {
+  if (rule.byMonthDay.length > 0 || rule.byDay.length > 0) return false;
+  return rule.freq === 'MONTHLY' || (rule.freq === 'YEARLY' && rule.byYearDay.length === 0 && rule.byWeekNo.length === 0);
+}
+
+/**
+ * A later DTSTART that yields the same instances from `lowWallMs` on, for a
+ * rule without COUNT: DTSTART moved by a whole number of INTERVAL periods, to
+ * at least one period before `lowWallMs`. The periods after it are the
+ * original rule's periods, and what DTSTART supplies to the rule (time of day;
+ * weekday for WEEKLY; day of month for MONTHLY and YEARLY; month for YEARLY)
+ * is unchanged: fixed-length periods move by exact multiples of a day or week,
+ * MONTHLY and YEARLY ones by whole months, and only to a month that has
+ * DTSTART's day when the rule takes its day from DTSTART. Instances the new
+ * DTSTART drops all lie before `lowWallMs`.
+ */
+export function skipAhead(rule: RRule, start: Temporal.PlainDateTime, lowWallMs: number): Temporal.PlainDateTime {
+  const startMs = wallMs(start);
+  const periodMs = FIXED_PERIOD_MS[rule.freq];
+  if (periodMs !== undefined) {
+    const step = periodMs * rule.interval;
+    const skip = Math.floor((lowWallMs - step - startMs) / step);
+    return skip > 0 ? wallFromMs(startMs + skip * step) : start;
+  }
+  const stepMonths = (rule.freq === 'YEARLY' ? 12 : 1) * rule.interval;
+  const low = wallFromMs(lowWallMs);
+  const monthsAhead = (low.year - start.year) * 12 + (low.month - start.month);
+  const keepDay = dayFromDtstart(rule);
+  // Periods start on the first of a month (of January for YEARLY), so two steps back is a whole period clear.
+  for (let skip = Math.floor((monthsAhead - 2 * stepMonths) / stepMonths), tries = 0; skip > 0 && tries < 500; skip--, tries++) {
+    const candidate = start.add({ months: skip * stepMonths });
+    if (!keepDay || candidate.day === start.day) return candidate;
+  }
+  return start;
+}
+
 export interface WalkOptions {
   /**
    * Instances with a nominal wall-clock start before this (floating ms) are not
@@ -119,10 +164,8 @@ export interface WalkOptions {
  * case); a UTC UNTIL is compared with instants, a DATE UNTIL with wall-clock
  * dates (inclusive through the end of that day).
  *
- * Without COUNT, DAILY…SECONDLY and WEEKLY rules skip ahead to just before
- * `lowWallMs` by a whole number of INTERVAL periods, which leaves every later
- * period, and every default taken from DTSTART (time of day, weekday), as it
- * was; so a twenty-year-old weekly series costs the same as a new one.
+ * Without COUNT, the walk starts from {@link skipAhead}'s DTSTART, so a
+ * twenty-year-old weekly series costs the same as a new one.
  *
  * @throws AppError Invalid when the walk exceeds `limits.maxIterations` or the
  *   library's candidate budget.
@@ -131,24 +174,19 @@ export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimit
   if (provablyEmpty(rule, c.start)) return;
 
   const dtstartMs = wallMs(c.start);
-  let libraryStartMs = dtstartMs;
+  let libraryStart = rule.count === null && options.lowWallMs !== null ? skipAhead(rule, c.start, options.lowWallMs) : c.start;
   let byDay = rule.byDay;
   let ownCount: number | null = null;
-  const periodMs = FIXED_PERIOD_MS[rule.freq];
-  if (rule.count === null && options.lowWallMs !== null && periodMs !== undefined) {
-    const step = periodMs * rule.interval;
-    const skip = Math.floor((options.lowWallMs - step - dtstartMs) / step);
-    if (skip > 0) libraryStartMs += skip * step;
-  }
   if (rule.freq === 'YEARLY' && rule.byWeekNo.length > 0) {
     // The first days of January can lie in the previous ISO week-year (2011-01-01 is in week 52 of 2010).
     // rrule-temporal only visits a week-year's weeks from a DTSTART inside it, so start it a year early,
     // drop what precedes DTSTART and count here. At INTERVAL=1 without BYSETPOS (all that is accepted
     // with BYWEEKNO) the instances do not depend on where the periods start.
-    libraryStartMs = wallMs(c.start.with({ year: c.start.year - 1, month: 1, day: 1 }));
+    libraryStart = libraryStart.with({ year: libraryStart.year - 1, month: 1, day: 1 });
     if (byDay.length === 0) byDay = [{ ordinal: null, weekday: WEEKDAYS[c.start.dayOfWeek - 1]! }];
     ownCount = rule.count;
   }
+  const libraryStartMs = wallMs(libraryStart);
 
   let untilUtcMs: number | null = null;
   let untilWallMs = Number.POSITIVE_INFINITY;
