@@ -19,6 +19,8 @@ export const limits = {
   httpMaxBodyBytes: 1024 * 1024,
   /** Open WebSocket connections one user may hold at once. */
   wsConnectionsPerUser: 20,
+  /** Open subscriptions one WebSocket connection may hold at once. */
+  wsSubscriptionsPerSocket: 200,
   /** Events replayed per database page while a subscriber catches up. */
   replayPageSize: 500,
   /** A resume further behind than this is told to refetch instead of replayed. */

@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import { limits, type Config } from './config.js';
+import { AppError } from './errors.js';
 import { createLogger } from './log.js';
 import { openServices, type Services } from './app.js';
 import { appRouter } from './router.js';
@@ -52,7 +53,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       transport: 'http',
     }),
     onError: ({ error, path, ctx }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
+      // A domain error (AppError) is the client's mistake, not ours: the formatter maps its code.
+      if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
     },
   });
 
@@ -83,6 +85,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     log,
     userIdOf: async (token) => (await services.auth.authenticate(token))?.id ?? null,
     maxConnectionsPerUser: limits.wsConnectionsPerUser,
+    maxSubscriptionsPerSocket: limits.wsSubscriptionsPerSocket,
     maxBufferedBytes: config.realtime.maxBufferedBytes,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
     presence: services.presence,

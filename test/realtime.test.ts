@@ -205,3 +205,28 @@ describe('revocation', () => {
     expect(['FORBIDDEN', 'NOT_FOUND']).toContain(errCode(await resume.error));
   });
 });
+
+describe('limits per connection', () => {
+  it('refuses a subscription past the per-socket limit with TOO_MANY_REQUESTS, and keeps the others', async () => {
+    const alice = await user(a, 'alice');
+    const c = await community(alice);
+    const ws = await rawSocket(a.url);
+    const replies = new Map<number, { result?: { type: string }; error?: { json: { data: { code: string } } } }>();
+    let waiter: (() => void) | null = null;
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      if (!replies.has(m.id)) replies.set(m.id, m);
+      waiter?.();
+    });
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: alice.token } }));
+    for (let id = 1; id <= 201; id++) {
+      ws.send(JSON.stringify({ id, method: 'subscription', params: { path: 'messages.onEvent', input: { json: { scopeId: c.id } } } }));
+    }
+    while (replies.size < 201) await new Promise<void>((r) => (waiter = r));
+    const refused = [...replies.values()].filter((m) => m.error);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.error!.json.data.code).toBe('TOO_MANY_REQUESTS');
+    expect([...replies.values()].filter((m) => m.result?.type === 'started')).toHaveLength(200);
+    ws.close();
+  });
+});

@@ -14,6 +14,7 @@ import {
 import { handleKeepAlive } from '@trpc/server/adapters/ws';
 import { parseConnectionParamsFromUnknown, parseTRPCMessage } from '@trpc/server/unstable-core-do-not-import';
 import type { Context } from '../trpc.js';
+import { AppError } from '../errors.js';
 import type { AppHandle } from '../app.js';
 import { ScopeFeed } from './feed.js';
 import { ScopeSubscription } from './stream.js';
@@ -32,6 +33,8 @@ export interface WsHandlerOptions {
   /** A socket with more bytes buffered than this is a slow reader: it is dropped and resumes later. */
   maxBufferedBytes: number;
   keepAlive: { pingMs: number; pongWaitMs: number };
+  /** Open subscriptions one socket may hold; one more is refused with TOO_MANY_REQUESTS. */
+  maxSubscriptionsPerSocket: number;
   /** Told when a signed-in connection opens, is still alive (every 20 s) and closes. */
   presence?: { connected(userId: string, connId: string): Promise<void>; disconnected(userId: string, connId: string): Promise<void> };
 }
@@ -77,7 +80,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
     const errorShape = (error: TRPCError, type: string, path: string | undefined, input: unknown) =>
       getErrorShape({ config, error, type: type as never, path, input, ctx });
     const report = (error: TRPCError, path?: string) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') o.log.error({ err: error.cause ?? error, path }, 'procedure failed (ws)');
+      if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) o.log.error({ err: error.cause ?? error, path }, 'procedure failed (ws)');
     };
 
     handleKeepAlive(socket, o.keepAlive.pingMs, o.keepAlive.pongWaitMs);
@@ -155,6 +158,14 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       }
       if (type === 'subscription' && subs.has(id)) {
         const error = new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` });
+        send({ id, jsonrpc, error: errorShape(error, type, path, input) });
+        return;
+      }
+      if (type === 'subscription' && subs.size >= o.maxSubscriptionsPerSocket) {
+        const error = new TRPCError({
+          code: 'TOO_MANY_REQUESTS',
+          message: `too many subscriptions on this connection: at most ${o.maxSubscriptionsPerSocket}; stop one first`,
+        });
         send({ id, jsonrpc, error: errorShape(error, type, path, input) });
         return;
       }
