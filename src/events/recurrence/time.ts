@@ -188,7 +188,11 @@ export function wallMs(wall: Temporal.PlainDateTime): number {
 
 /** Inverse of {@link wallMs}. */
 export function wallFromMs(ms: number): Temporal.PlainDateTime {
-  return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO('UTC').toPlainDateTime();
+  const d = new Date(ms);
+  return new Temporal.PlainDateTime(
+    d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(),
+    d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds(),
+  );
 }
 
 /** An instant seen in `tz`. */

@@ -172,21 +172,7 @@ export interface WalkOptions {
  */
 export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimits, options: WalkOptions): void {
   if (provablyEmpty(rule, c.start)) return;
-
   const dtstartMs = wallMs(c.start);
-  let libraryStart = rule.count === null && options.lowWallMs !== null ? skipAhead(rule, c.start, options.lowWallMs) : c.start;
-  let byDay = rule.byDay;
-  let ownCount: number | null = null;
-  if (rule.freq === 'YEARLY' && rule.byWeekNo.length > 0) {
-    // The first days of January can lie in the previous ISO week-year (2011-01-01 is in week 52 of 2010).
-    // rrule-temporal only visits a week-year's weeks from a DTSTART inside it, so start it a year early,
-    // drop what precedes DTSTART and count here. At INTERVAL=1 without BYSETPOS (all that is accepted
-    // with BYWEEKNO) the instances do not depend on where the periods start.
-    libraryStart = libraryStart.with({ year: libraryStart.year - 1, month: 1, day: 1 });
-    if (byDay.length === 0) byDay = [{ ordinal: null, weekday: WEEKDAYS[c.start.dayOfWeek - 1]! }];
-    ownCount = rule.count;
-  }
-  const libraryStartMs = wallMs(libraryStart);
 
   let untilUtcMs: number | null = null;
   let untilWallMs = Number.POSITIVE_INFINITY;
@@ -199,66 +185,97 @@ export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimit
   }
   const boundMs = Math.min(untilWallMs, options.highWallMs);
   if (boundMs < dtstartMs) return;
+
+  // The first days of January can lie in the previous ISO week-year (2011-01-01 is in week 52 of 2010), and
+  // rrule-temporal only visits a week-year's weeks from a DTSTART inside it. So BYWEEKNO rules start it a year
+  // early, drop what precedes DTSTART and count here. At INTERVAL=1 without BYSETPOS (all that is accepted with
+  // BYWEEKNO) the instances do not depend on where the periods start.
+  const weekNo = rule.freq === 'YEARLY' && rule.byWeekNo.length > 0;
+  const byDay = weekNo && rule.byDay.length === 0 ? [{ ordinal: null, weekday: WEEKDAYS[c.start.dayOfWeek - 1]! }] : rule.byDay;
+  const ownCount = weekNo ? rule.count : null;
   const libraryCount = ownCount === null ? rule.count : null;
 
   const floating = (ms: number) => Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO('UTC');
-  const library = new RRuleTemporal({
-    freq: rule.freq,
-    interval: rule.interval,
-    ...(libraryCount !== null ? { count: libraryCount } : {}),
-    until: floating(boundMs),
-    ...(rule.bySecond.length ? { bySecond: rule.bySecond } : {}),
-    ...(rule.byMinute.length ? { byMinute: rule.byMinute } : {}),
-    ...(rule.byHour.length ? { byHour: rule.byHour } : {}),
-    ...(byDay.length ? { byDay: byDay.map(formatWeekdayNum) } : {}),
-    ...(rule.byMonthDay.length ? { byMonthDay: rule.byMonthDay } : {}),
-    ...(rule.byYearDay.length ? { byYearDay: rule.byYearDay } : {}),
-    ...(rule.byWeekNo.length ? { byWeekNo: rule.byWeekNo } : {}),
-    ...(rule.byMonth.length ? { byMonth: rule.byMonth } : {}),
-    ...(rule.bySetPos.length ? { bySetPos: rule.bySetPos } : {}),
-    ...(rule.wkst ? { wkst: rule.wkst } : {}),
-    dtstart: floating(libraryStartMs),
-    tzid: 'UTC',
-    temporal: Temporal,
-    cache: false,
-    maxIterations: limits.maxIterations,
-    maxCandidateEvaluations: limits.maxCandidateEvaluations,
-  });
+  /** The library's instances from `start` through `untilMs` (nominal, floating), in order; null over budget. */
+  const run = (start: Temporal.PlainDateTime, untilMs: number): { epochMilliseconds: number }[] | null => {
+    const from = weekNo ? start.with({ year: start.year - 1, month: 1, day: 1 }) : start;
+    try {
+      // all() without a callback takes the library's fast paths; with one it is some forty times slower.
+      return new RRuleTemporal({
+        freq: rule.freq,
+        interval: rule.interval,
+        ...(libraryCount !== null ? { count: libraryCount } : {}),
+        until: floating(untilMs),
+        ...(rule.bySecond.length ? { bySecond: rule.bySecond } : {}),
+        ...(rule.byMinute.length ? { byMinute: rule.byMinute } : {}),
+        ...(rule.byHour.length ? { byHour: rule.byHour } : {}),
+        ...(byDay.length ? { byDay: byDay.map(formatWeekdayNum) } : {}),
+        ...(rule.byMonthDay.length ? { byMonthDay: rule.byMonthDay } : {}),
+        ...(rule.byYearDay.length ? { byYearDay: rule.byYearDay } : {}),
+        ...(rule.byWeekNo.length ? { byWeekNo: rule.byWeekNo } : {}),
+        ...(rule.byMonth.length ? { byMonth: rule.byMonth } : {}),
+        ...(rule.bySetPos.length ? { bySetPos: rule.bySetPos } : {}),
+        ...(rule.wkst ? { wkst: rule.wkst } : {}),
+        dtstart: floating(wallMs(from)),
+        tzid: 'UTC',
+        cache: false,
+        maxIterations: limits.maxIterations,
+        maxCandidateEvaluations: limits.maxCandidateEvaluations,
+      }).all();
+    } catch (error) {
+      if (error instanceof Error && /^Maximum (iterations|candidate evaluations)/.test(error.message)) return null;
+      throw error;
+    }
+  };
 
   let visits = 0;
   let counted = 0;
   let previousMs = Number.NEGATIVE_INFINITY;
-  let overBudget = false;
-  let outOfOrder = false;
-  try {
-    library.all((occurrence) => {
-      if (++visits > limits.maxIterations) {
-        overBudget = true;
-        return false;
-      }
+  /** Visits the occurrences after `afterMs`; false once the walk is over. */
+  const emit = (occurrences: { epochMilliseconds: number }[], afterMs: number): boolean => {
+    for (const occurrence of occurrences) {
       const nominalMs = occurrence.epochMilliseconds;
+      if (nominalMs <= afterMs || nominalMs < dtstartMs) continue;
       if (nominalMs < previousMs) {
         // The stop conditions here and in our callers rely on nominal order; never answer from a walk that breaks it.
-        outOfOrder = true;
-        return false;
+        throw invalid('this RRULE cannot be expanded reliably (rrule-temporal returned its instances out of order); simplify the rule');
       }
       previousMs = nominalMs;
       if (nominalMs > boundMs) return false;
-      if (nominalMs < dtstartMs) return true;
-      const nominal = occurrence.toPlainDateTime();
+      if (++visits > limits.maxIterations) throw budgetExceeded(limits);
+      const nominal = wallFromMs(nominalMs);
       const zdt = c.allDay ? zonedStartOfDay(nominal.toPlainDate(), c.tz) : zonedFromWallClock(nominal, c.tz);
-      if (untilUtcMs !== null && zdt.epochMilliseconds > untilUtcMs) return true;
+      if (untilUtcMs !== null && zdt.epochMilliseconds > untilUtcMs) continue;
       if (!options.visit(nominal, nominalMs, zdt)) return false;
-      return ownCount === null || ++counted < ownCount;
-    });
-  } catch (error) {
-    if (error instanceof Error && /^Maximum (iterations|candidate evaluations)/.test(error.message)) {
-      throw budgetExceeded(limits);
+      if (ownCount !== null && ++counted >= ownCount) return false;
     }
-    throw error;
+    return true;
+  };
+
+  if (rule.count !== null) {
+    // COUNT is counted from DTSTART: one pass from it, which yields at most COUNT instances.
+    const occurrences = run(c.start, boundMs);
+    if (!occurrences) throw budgetExceeded(limits);
+    emit(occurrences, Number.NEGATIVE_INFINITY);
+    return;
   }
-  if (overBudget) throw budgetExceeded(limits);
-  if (outOfOrder) {
-    throw invalid('this RRULE cannot be expanded reliably (rrule-temporal returned its instances out of order); simplify the rule');
+  // Without COUNT, walk in chunks, each from the latest DTSTART that gives the same instances (skipAhead), so the
+  // work follows the instances wanted rather than the age of the series. Chunks grow fourfold while they find
+  // few instances, and shrink when one is over the library's budget.
+  const periodMs = rule.interval * (FIXED_PERIOD_MS[rule.freq] ?? (rule.freq === 'MONTHLY' ? 31 : 366) * DAY_MS);
+  const minSpanMs = 64 * periodMs;
+  let spanMs = minSpanMs;
+  let afterMs = Math.max(options.lowWallMs ?? dtstartMs, dtstartMs) - 1;
+  for (;;) {
+    const untilMs = Math.min(afterMs + spanMs, boundMs);
+    const occurrences = run(skipAhead(rule, c.start, afterMs + 1), untilMs);
+    if (!occurrences) {
+      if (spanMs <= minSpanMs) throw budgetExceeded(limits);
+      spanMs = Math.max(minSpanMs, Math.floor(spanMs / 16));
+      continue;
+    }
+    if (!emit(occurrences, afterMs) || untilMs >= boundMs) return;
+    afterMs = untilMs;
+    if (occurrences.length < 1000) spanMs *= 4;
   }
 }
