@@ -6,7 +6,7 @@
  *   npm run bench:fanout -- [--clients 1000] [--rooms 10] [--seconds 6] [--warmup 1]
  *                           [--rates 10000,20000,30000,40000,60000] [--servers ws,sio,ours]
  *                           [--rounds 1] [--client raw|stock] [--drain 3000] [--nice=0]
- *                           [--retries 0] [--max-wait 10]
+ *                           [--retries 0] [--max-wait 10] [--quiet-wait 0] [--quiet-below 15]
  *                           [--profile] [--node-flags "--no-turbo-inlining"] [--no-pin]
  *
  *   --rounds N     repeat the whole sequence N times; the summary takes medians
@@ -19,6 +19,9 @@
  *                  generator's main thread waited on its run queue for more than
  *                  --max-wait percent (default 10) of the step (other work on the machine
  *                  took the core), and keep the least contended try
+ *   --quiet-wait S before each step, wait up to S seconds (default 0: don't) until the
+ *                  rest of the machine uses less than --quiet-below percent (default 15)
+ *                  of its CPUs
  *   --profile      V8 CPU profile of each server over the rate steps, summarised at the
  *                  end (bench/profiles/); --node-flags are passed to the server processes
  *
@@ -236,6 +239,8 @@ interface Options {
   nice: number;
   retries: number;
   maxWait: number;
+  quietWait: number;
+  quietBelow: number;
 }
 
 function readOptions(): Options {
@@ -256,6 +261,8 @@ function readOptions(): Options {
       nice: { type: 'string', default: '0' },
       retries: { type: 'string', default: '0' },
       'max-wait': { type: 'string', default: '10' },
+      'quiet-wait': { type: 'string', default: '0' },
+      'quiet-below': { type: 'string', default: '15' },
     },
   });
   const num = (name: string, v: string, min: number, max: number) => {
@@ -282,6 +289,8 @@ function readOptions(): Options {
     nice: Math.round(num('nice', values.nice, -20, 19)),
     retries: Math.round(num('retries', values.retries, 0, 10)),
     maxWait: num('max-wait', values['max-wait'], 0, 100),
+    quietWait: num('quiet-wait', values['quiet-wait'], 0, 600),
+    quietBelow: num('quiet-below', values['quiet-below'], 0, 100),
   };
   if (o.warmup >= o.seconds) throw new Error('--warmup must be shorter than --seconds');
   if (o.rooms > o.clients) throw new Error('--rooms must not exceed --clients');
@@ -363,6 +372,47 @@ function spawnServer(kind: Kind, o: Options, env: Record<string, string>): Serve
 }
 
 const children = new Set<ChildProcess>();
+
+interface MachineCpu {
+  at: number;
+  /** Busy jiffies (user, nice, system, irq, softirq, steal) of every CPU. */
+  busyMs: number;
+}
+
+function machineCpu(): MachineCpu {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return { at: performance.now(), busyMs: ((user + nice + system + irq + softirq + steal) * 1000) / CLK_TCK };
+}
+
+/** CPU used by processes other than the bench between two readings, % of all cores. */
+function othersPct(a: MachineCpu, b: MachineCpu, benchCpuMs: number): number {
+  const cpus = os.cpus().length;
+  return Math.max(0, (100 * (b.busyMs - a.busyMs - benchCpuMs)) / ((b.at - a.at) * cpus));
+}
+
+/**
+ * Waits (bounded) until the rest of the machine uses less than `belowPct` of it, so a
+ * step starts on quiet cores; returns what the others used in the last second.
+ */
+async function waitForQuiet(o: Options, ours: number[]): Promise<number> {
+  const deadline = performance.now() + o.quietWait * 1000;
+  let said = false;
+  for (;;) {
+    const c1 = machineCpu();
+    const p1 = ours.map((pid) => procStats(pid).runNs);
+    await sleep(1000);
+    const c2 = machineCpu();
+    const benchMs = ours.reduce((sum, pid, i) => sum + (procStats(pid).runNs - p1[i]!) / 1e6, 0);
+    const others = othersPct(c1, c2, benchMs);
+    if (others < o.quietBelow || performance.now() >= deadline) {
+      if (said) console.log(`${''.padEnd(10)}… ${others < o.quietBelow ? 'quiet' : 'still busy, going on'} (others ${fmt(others, 0)}%)`);
+      return others;
+    }
+    if (!said) console.log(`${''.padEnd(10)}… waiting up to ${o.quietWait} s for the machine to quiet down (others ${fmt(others, 0)}%)`);
+    said = true;
+  }
+}
 
 interface ProcStats {
   /** CPU time of every thread, ns. */
@@ -667,6 +717,8 @@ interface StepResult {
   rssMb: number;
   driverCpuPct: number;
   driverWaitPct: number;
+  /** CPU used by everything else on the machine during the step, % of all cores. */
+  othersPct: number;
   drops: number;
   ok: boolean;
 }
@@ -774,6 +826,7 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
       console.log(`  ${rate}/s: skipped (collapsed at the previous rate)`);
       continue;
     }
+    if (o.quietWait > 0) await waitForQuiet(o, [process.pid, child.child.pid!]);
     if (o.profile && !profiling) {
       await child.profile(true);
       profiling = true;
@@ -788,9 +841,9 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
     let expectedWindow = 0;
     // The measured window is timed here and read from /proc, so an overloaded server
     // cannot delay it.
-    let snap1: { at: number; srv: ProcStats; drv: ProcStats } | null = null;
+    let snap1: { at: number; srv: ProcStats; drv: ProcStats; cpu: MachineCpu } | null = null;
     const snapshot1 = sleep(latFrom - performance.now()).then(() => {
-      snap1 = { at: performance.now(), srv: procStats(child.child.pid!), drv: procStats(process.pid) };
+      snap1 = { at: performance.now(), srv: procStats(child.child.pid!), drv: procStats(process.pid), cpu: machineCpu() };
       rec.countFrom = snap1.at;
     });
     const dropsBefore = fleet.drops();
@@ -821,6 +874,7 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
     const at2 = performance.now();
     const srv2 = procStats(child.child.pid!);
     const drv2 = procStats(process.pid);
+    const cpu2 = machineCpu();
     rec.countTo = at2;
     // Drain: wait for what is still on its way (bounded).
     const drainUntil = performance.now() + o.drainMs;
@@ -850,6 +904,7 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
       rssMb: srv2.rssBytes / 2 ** 20,
       driverCpuPct: (100 * (drv2.runNs - a.drv.runNs)) / 1e6 / wallMs,
       driverWaitPct: (100 * (drv2.mainWaitNs - a.drv.mainWaitNs)) / 1e6 / wallMs,
+      othersPct: othersPct(a.cpu, cpu2, (srv2.runNs - a.srv.runNs + drv2.runNs - a.drv.runNs) / 1e6),
       drops: fleet.drops() - dropsBefore,
       ok: false,
     };
@@ -889,7 +944,7 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
 }
 
 const HEADER =
-  '  target/s  achieved/s  p50 ms  p99 ms   max ms  missing  srv CPU% (wait%)  CPU ms/1k deliv  kernel  writes/deliv  bytes/deliv  RSS MB  driver CPU% (wait%)  drops';
+  '  target/s  achieved/s  p50 ms  p99 ms   max ms  missing  srv CPU% (wait%)  CPU ms/1k deliv  kernel  writes/deliv  bytes/deliv  RSS MB  driver CPU% (wait%)  others%  drops';
 
 function printStep(s: StepResult) {
   console.log(
@@ -909,6 +964,7 @@ function printStep(s: StepResult) {
       fmt(s.rssMb, 0).padStart(8),
       fmt(s.driverCpuPct, 0).padStart(12),
       `(${fmt(s.driverWaitPct, 0)})`.padStart(8),
+      fmt(s.othersPct, 0).padStart(9),
       String(s.drops).padStart(6),
       s.ok ? '' : '  (over p99 50 ms or lost)',
     ].join(''),
@@ -972,6 +1028,7 @@ function merge(runs: ServerRun[], kind: Kind): (StepResult & { rounds: number; c
       rssMb: med((s) => s.rssMb),
       driverCpuPct: med((s) => s.driverCpuPct),
       driverWaitPct: med((s) => s.driverWaitPct),
+      othersPct: med((s) => s.othersPct),
       drops: med((s) => s.drops),
       ok: steps.filter((s) => s.ok).length * 2 > mine.length,
       rounds: steps.length,
@@ -1110,7 +1167,8 @@ const HEADER_LEGEND = [
   '  runnable but another process held the core (contention from outside the bench); CPU ms/1k deliv = server CPU ms',
   '  per 1,000 deliveries; kernel = share of that CPU in the kernel (stime); writes/deliv, bytes/deliv = the server’s',
   '  write syscalls and bytes written (/proc/<pid>/io) per delivery; driver = the load generator (clients + publisher)',
-  '  on its own core. Summary figures are medians over the rounds.',
+  '  on its own core; others% = CPU used by the rest of the machine during the step (% of all cores, /proc/stat less',
+  '  the bench). Summary figures are medians over the rounds.',
 ].join('\n');
 
 const role = process.env.FANOUT_ROLE;

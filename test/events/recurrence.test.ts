@@ -397,8 +397,8 @@ describe('expandSeries', () => {
       'FREQ=MONTHLY;BYDAY=-1FR',
       'FREQ=MONTHLY;BYMONTHDAY=31',
       'FREQ=YEARLY;BYMONTH=3,11;BYDAY=1SU',
-      'FREQ=HOURLY;INTERVAL=5;BYMINUTE=0,30',
-      'FREQ=MINUTELY;INTERVAL=47',
+      'FREQ=HOURLY;INTERVAL=5;BYMINUTE=0,30;BYDAY=SA',
+      'FREQ=MINUTELY;INTERVAL=47;BYHOUR=1;BYDAY=MO,TH',
       'FREQ=YEARLY;BYWEEKNO=1,52;BYDAY=SA,SU',
     ];
     fc.assert(
@@ -406,17 +406,17 @@ describe('expandSeries', () => {
         fc.constantFrom(...zones),
         fc.constantFrom(...rules),
         fc.constantFrom('PT0S', 'PT1H', 'P1D', 'PT30H', 'P8D'),
-        fc.integer({ min: 0, max: 365 * 4 }), // DTSTART: days after 2024-01-01
+        fc.integer({ min: 0, max: 365 }), // DTSTART: days after 2024-01-01
         fc.integer({ min: 0, max: 47 }), // DTSTART: half-hours
-        fc.integer({ min: 0, max: 24 * 365 * 4 }), // window start: hours after 2024-01-01
+        fc.integer({ min: 0, max: 24 * 365 * 2 }), // window start: hours after 2024-01-01
         fc.integer({ min: 1, max: 24 * 60 }), // window length in hours
         fc.integer({ min: 1, max: 40 }),
         (tzid, rrule, duration, day, halfHour, fromHour, hours, limit) => {
           const start = new Date(Date.UTC(2024, 0, 1 + day, 0, 30 * halfHour)).toISOString().slice(0, 19);
-          const series: Series = { start, tzid, duration, rrule: `${rrule};UNTIL=20290101T000000Z` };
+          const series: Series = { start, tzid, duration, rrule: `${rrule};UNTIL=20260101T000000Z` };
           const from = Date.UTC(2024, 0, 1, fromHour);
           const to = from + hours * 3_600_000;
-          const everything = expandSeries(series, { from: '2023-01-01T00:00:00Z', to: '2030-01-01T00:00:00Z', limit: 1000 });
+          const everything = expandSeries(series, { from: '2023-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z', limit: 1000 });
           if (everything.truncated) return; // more than one expansion can list; not a comparison we can make
           const overlapping = everything.instances.filter((i) => {
             const s = Date.parse(i.start);
@@ -427,7 +427,7 @@ describe('expandSeries', () => {
           expect(windowed.truncated).toBe(overlapping.length > limit);
         },
       ),
-      { numRuns: 150, seed: 20260308 },
+      { numRuns: 100, seed: 20260308 },
     );
   });
 });

@@ -3,10 +3,10 @@ import { invalid } from '../../errors.js';
 import { resolveLimits, type RecurrenceLimits } from './limits.js';
 import { compileSeries, type CompiledSeries, type Series } from './series.js';
 import {
-  formatLocal,
   formatUtc,
   formatWithOffset,
   parseInstant,
+  stamp,
   transitionSlackMs,
   wallAt,
   wallMs,
@@ -63,19 +63,24 @@ export function instanceAt(c: CompiledSeries, zdt: Temporal.ZonedDateTime): Inst
       endLocal: endDate.toString(),
     };
   }
-  const end = zdt.add({ days: c.duration.days }).add({ milliseconds: c.duration.ms });
+  const startMs = zdt.epochMilliseconds;
+  const start = stamp(startMs, zdt.offsetNanoseconds / 1e6);
+  const endMs = endMsOf(c, zdt);
+  const end = endMs === startMs ? start : stamp(endMs, zonedAt(endMs, c.tz).offsetNanoseconds / 1e6);
   return {
-    recurrenceId: formatUtc(zdt.epochMilliseconds),
-    start: formatWithOffset(zdt),
-    end: formatWithOffset(end),
-    startLocal: formatLocal(zdt.toPlainDateTime()),
-    endLocal: formatLocal(end.toPlainDateTime()),
+    recurrenceId: formatUtc(startMs),
+    start: start.withOffset,
+    end: end.withOffset,
+    startLocal: start.local,
+    endLocal: end.local,
   };
 }
 
+/** End instant of the instance starting at `zdt`: DTEND's exact length, or DURATION's calendar days then exact time. */
 function endMsOf(c: CompiledSeries, zdt: Temporal.ZonedDateTime): number {
-  if (c.allDay) return zonedStartOfDay(zdt.toPlainDate().add({ days: c.duration.days }), c.tz).epochMilliseconds;
-  return zdt.add({ days: c.duration.days }).epochMilliseconds + c.duration.ms;
+  const { days, ms } = c.duration;
+  if (c.allDay) return zonedStartOfDay(zdt.toPlainDate().add({ days }), c.tz).epochMilliseconds;
+  return (days === 0 ? zdt.epochMilliseconds : zdt.add({ days }).epochMilliseconds) + ms;
 }
 
 /**

@@ -163,22 +163,39 @@ export function formatLocal(wall: Temporal.PlainDateTime): string {
   return wall.toString({ smallestUnit: 'second' });
 }
 
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** `YYYY-MM-DDTHH:mm:ss` of a time-line millisecond (whole seconds; sub-second parts are dropped). */
+function isoSeconds(ms: number): string {
+  const d = new Date(ms);
+  const year = d.getUTCFullYear();
+  if (year < 1 || year > 9999) return wallFromMs(ms).toString({ smallestUnit: 'second' });
+  return d.toISOString().slice(0, 19);
+}
+
 /**
- * RFC 3339 with the zone's offset at that instant, `Z` when the offset is zero
- * (`2026-03-08T09:00:00-04:00`, `2026-01-05T09:00:00Z`). Offsets with seconds
- * (local mean time before ~1900) cannot be written in RFC 3339, so those
- * instants are written in UTC instead.
+ * An instant as RFC 3339 with a given offset, `Z` when the offset is zero;
+ * and the wall-clock time at that offset. Offsets with seconds (local mean
+ * time before ~1900) cannot be written in RFC 3339, so those instants are
+ * written in UTC instead.
  */
+export function stamp(epochMs: number, offsetMs: number): { withOffset: string; local: string } {
+  const local = isoSeconds(epochMs + offsetMs);
+  if (offsetMs === 0) return { withOffset: `${local}Z`, local };
+  if (offsetMs % 60_000 !== 0) return { withOffset: `${isoSeconds(epochMs)}Z`, local };
+  const minutes = Math.abs(offsetMs) / 60_000;
+  const sign = offsetMs < 0 ? '-' : '+';
+  return { withOffset: `${local}${sign}${pad2(Math.floor(minutes / 60))}:${pad2(minutes % 60)}`, local };
+}
+
+/** RFC 3339 with the zone's offset at that instant (`2026-03-08T09:00:00-04:00`; `Z` at offset zero); see {@link stamp}. */
 export function formatWithOffset(zdt: Temporal.ZonedDateTime): string {
-  const offset = zdt.offset;
-  if (offset === '+00:00') return `${formatLocal(zdt.toPlainDateTime())}Z`;
-  if (offset.length !== 6) return formatUtc(zdt.epochMilliseconds);
-  return `${formatLocal(zdt.toPlainDateTime())}${offset}`;
+  return stamp(zdt.epochMilliseconds, zdt.offsetNanoseconds / 1e6).withOffset;
 }
 
 /** `YYYY-MM-DDTHH:mm:ssZ` (whole seconds; sub-second parts are dropped). */
 export function formatUtc(epochMs: number): string {
-  return Temporal.Instant.fromEpochMilliseconds(epochMs).toString({ smallestUnit: 'second' });
+  return `${isoSeconds(epochMs)}Z`;
 }
 
 /** Floating (zone-less) wall-clock time as milliseconds on a UTC time line, for ordering and arithmetic. */

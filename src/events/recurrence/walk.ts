@@ -27,6 +27,8 @@ const FIXED_PERIOD_MS: Partial<Record<Frequency, number>> = {
 };
 
 const WEEK_S = 7 * 86_400;
+/** Most library calls one walk may make (see walkRule). */
+const MAX_CHUNKS = 48;
 const LAST_SECOND_OF_DAY_MS = DAY_MS - 1000;
 
 function gcd(a: number, b: number): number {
@@ -261,21 +263,25 @@ export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimit
   }
   // Without COUNT, walk in chunks, each from the latest DTSTART that gives the same instances (skipAhead), so the
   // work follows the instances wanted rather than the age of the series. Chunks grow fourfold while they find
-  // few instances, and shrink when one is over the library's budget.
+  // few instances and never again to a size the library could not finish within its budget; a walk takes at most
+  // MAX_CHUNKS library calls, each within `maxIterations`.
   const periodMs = rule.interval * (FIXED_PERIOD_MS[rule.freq] ?? (rule.freq === 'MONTHLY' ? 31 : 366) * DAY_MS);
   const minSpanMs = 64 * periodMs;
   let spanMs = minSpanMs;
+  let ceilingMs = Number.POSITIVE_INFINITY;
   let afterMs = Math.max(options.lowWallMs ?? dtstartMs, dtstartMs) - 1;
-  for (;;) {
+  for (let calls = 1; ; calls++) {
+    if (calls > MAX_CHUNKS) throw budgetExceeded(limits);
     const untilMs = Math.min(afterMs + spanMs, boundMs);
     const occurrences = run(skipAhead(rule, c.start, afterMs + 1), untilMs);
     if (!occurrences) {
       if (spanMs <= minSpanMs) throw budgetExceeded(limits);
-      spanMs = Math.max(minSpanMs, Math.floor(spanMs / 16));
+      ceilingMs = Math.max(minSpanMs, Math.floor(spanMs / 4));
+      spanMs = ceilingMs;
       continue;
     }
     if (!emit(occurrences, afterMs) || untilMs >= boundMs) return;
     afterMs = untilMs;
-    if (occurrences.length < 1000) spanMs *= 4;
+    if (occurrences.length < 1000) spanMs = Math.min(spanMs * 4, ceilingMs);
   }
 }
