@@ -197,6 +197,16 @@ describe('expandSeries', () => {
     expect(starts(instances)).toEqual(['2026-10-31T01:30:00-04:00', '2026-11-01T01:30:00-04:00', '2026-11-02T01:30:00-05:00']);
   });
 
+  it('steps sub-daily rules through wall-clock time: the repeated hour once, a shifted instance merged with the next', () => {
+    const fallBack = expandSeries({ start: '2026-11-01T00:00', tzid: 'America/New_York', rrule: 'FREQ=HOURLY;COUNT=4' }, ALL_TIME);
+    expect(starts(fallBack.instances)).toEqual([
+      '2026-11-01T00:00:00-04:00', '2026-11-01T01:00:00-04:00', '2026-11-01T02:00:00-05:00', '2026-11-01T03:00:00-05:00',
+    ]);
+    // 02:00 does not exist and moves to 03:00, where the 03:00 instance already is: four rule instances, three starts.
+    const springForward = expandSeries({ start: '2026-03-08T00:00', tzid: 'America/New_York', rrule: 'FREQ=HOURLY;COUNT=4' }, ALL_TIME);
+    expect(starts(springForward.instances)).toEqual(['2026-03-08T00:00:00-05:00', '2026-03-08T01:00:00-05:00', '2026-03-08T03:00:00-04:00']);
+  });
+
   it('gives DTEND an exact length and DURATION days nominal lengths (RFC 5545 §3.8.5.3)', () => {
     const window = { from: '2026-03-07T00:00:00Z', to: '2026-03-08T00:00:00Z' };
     const exact = expandSeries({ start: '2026-03-06T12:00', tzid: 'America/New_York', end: '2026-03-07T12:00', rrule: 'FREQ=DAILY' }, window);
@@ -416,13 +426,14 @@ describe('expandSeries', () => {
           const series: Series = { start, tzid, duration, rrule: `${rrule};UNTIL=20260101T000000Z` };
           const from = Date.UTC(2024, 0, 1, fromHour);
           const to = from + hours * 3_600_000;
-          const everything = expandSeries(series, { from: '2023-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z', limit: 1000 });
+          const roomy = { maxIterations: 100_000 }; // expanding everything walks a sub-daily rule through many periods
+          const everything = expandSeries(series, { from: '2023-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z', limit: 1000 }, roomy);
           if (everything.truncated) return; // more than one expansion can list; not a comparison we can make
           const overlapping = everything.instances.filter((i) => {
             const s = Date.parse(i.start);
             return s < to && (Date.parse(i.end) > from || s >= from);
           });
-          const windowed = expandSeries(series, { from: new Date(from), to: new Date(to), limit });
+          const windowed = expandSeries(series, { from: new Date(from), to: new Date(to), limit }, roomy);
           expect(windowed.instances).toEqual(overlapping.slice(0, limit));
           expect(windowed.truncated).toBe(overlapping.length > limit);
         },
@@ -509,6 +520,16 @@ describe('splitSeries ("this and following")', () => {
     expect(starts(expandAll({ ...series, start: split.tailStart, rrule: split.tailRRule }))).toEqual([
       '2026-03-08T03:30:00-04:00', '2026-03-09T02:30:00-04:00', '2026-03-10T02:30:00-04:00',
     ]);
+  });
+
+  it('refuses a split the halves could not reproduce exactly (a sub-daily rule at a DST gap)', () => {
+    // Every 30 minutes from midnight: 02:00 and 02:30 do not exist on 2026-03-08 and move to 03:00 and 03:30.
+    // A second half starting at 03:30 would begin at the rule's 02:30 and list 03:00 again, before the split.
+    const series: Series = { start: '2026-03-08T00:00', tzid: 'America/New_York', rrule: 'FREQ=MINUTELY;INTERVAL=30;COUNT=10' };
+    expect(refusal(() => splitSeries(series, '2026-03-08T03:30:00-04:00'))).toMatch(/cannot split this series exactly at 2026-03-08T07:30:00Z/);
+    const atGap = splitSeries(series, '2026-03-08T03:00:00-04:00');
+    expect(atGap).toEqual({ headRRule: 'FREQ=MINUTELY;COUNT=4;INTERVAL=30', tailStart: '2026-03-08T02:00:00', tailRRule: 'FREQ=MINUTELY;COUNT=6;INTERVAL=30', tailCount: 6 });
+    expect(halves(series, atGap)).toEqual(expandAll(series));
   });
 
   it('refuses a split that is not at an instance of the rule, or of a series without RRULE', () => {

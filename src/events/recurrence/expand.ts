@@ -51,7 +51,7 @@ export interface ExpandResult {
 }
 
 /** Builds the instance starting at `zdt` (an instant in the series' zone). */
-export function instanceAt(c: CompiledSeries, zdt: Temporal.ZonedDateTime): Instance {
+function instanceAt(c: CompiledSeries, zdt: Temporal.ZonedDateTime): Instance {
   if (c.allDay) {
     const date = zdt.toPlainDate();
     const endDate = date.add({ days: c.duration.days });
@@ -117,7 +117,12 @@ export function expandSeries(series: Series, window: ExpandWindow, limits?: Part
   return collect(c, L, fromMs, toMs, limit);
 }
 
-/** The expansion proper, on a compiled series and a checked window. */
+/**
+ * The expansion proper, on a compiled series and a checked window: `fromMs`
+ * and `toMs` are epoch milliseconds, `limit` the most instances returned (not
+ * checked against `maxLimit`; splitSeries asks for more). Same result and
+ * errors as {@link expandSeries}.
+ */
 export function collect(c: CompiledSeries, L: RecurrenceLimits, fromMs: number, toMs: number, limit: number): ExpandResult {
   const overlaps = (startMs: number, endMs: number) => startMs < toMs && (endMs > fromMs || startMs >= fromMs);
   const found = new Map<number, Temporal.ZonedDateTime>();

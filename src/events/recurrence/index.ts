@@ -25,6 +25,10 @@
  *   exports such rules; RFC 5545 strictly requires a UTC UNTIL there).
  * - COUNT counts the rule's instances from DTSTART, before EXDATEs remove any
  *   and without RDATEs (RFC 5545 §3.8.5.3).
+ * - Parts a rule leaves out come from DTSTART (RFC 5545 §3.3.10): the time of
+ *   day, the weekday for WEEKLY, the day of the month for MONTHLY and YEARLY, the
+ *   month for YEARLY, and the weekday for YEARLY with BYWEEKNO but no BYDAY.
+ *   Dates that do not exist (February 30th) are skipped and not counted.
  * - A DTSTART that does not match its RRULE is not an instance (RFC 5545 calls
  *   that case undefined; this is python-dateutil's and rrule-temporal's
  *   reading). Without an RRULE, DTSTART is the one instance, plus RDATEs.
@@ -49,18 +53,31 @@
  * - combinations RFC 5545 §3.3.10 forbids (COUNT with UNTIL, BYWEEKNO without
  *   YEARLY, BYDAY ordinals outside MONTHLY/YEARLY, …), and sub-daily frequencies
  *   or BYHOUR/BYMINUTE/BYSECOND on an all-day series;
+ * - FREQ=YEARLY combinations that rrule-temporal 2.2.8 expands wrongly, found by
+ *   comparing it with a brute-force RFC 5545 expansion on thousands of random
+ *   rules: BYYEARDAY with BYDAY or BYMONTHDAY (it ignores BYDAY and does not
+ *   intersect BYMONTHDAY); without BYMONTH, BYDAY ordinals with BYMONTHDAY (it
+ *   ignores BYMONTHDAY) or ordinals mixed with plain weekdays (it drops the
+ *   plain ones); BYWEEKNO with INTERVAL > 1 or BYSETPOS (it uses ISO
+ *   week-years as periods, not calendar years), or with BYMONTHDAY or
+ *   BYYEARDAY (wrong days). Every other combination agreed with the reference;
  * - unknown time zones, malformed dates, an end before the start, a negative
  *   duration, a window whose end is not after its start;
- * - an expansion that needs more than `maxIterations` steps (no input runs
- *   unbounded: rules whose INTERVAL can never meet their BYxxx filters are
- *   recognized as empty up front, old open-ended rules skip ahead, and every
- *   walk stops at the window and the limit);
+ * - an expansion that would advance through more than `maxIterations` (20000)
+ *   recurrence periods. No input runs unbounded: rules whose INTERVAL can never
+ *   meet their BYxxx filters, BYMONTHDAY days no allowed month has and BYSETPOS
+ *   positions beyond any period are recognized as empty up front; open-ended
+ *   rules skip ahead over their history; every walk stops at the window and
+ *   once `limit` instances are certain;
  * - a "this and following" split whose halves would not reproduce the original
  *   instances exactly.
  * All 57 RFC 5545 vectors in shared/fixtures/recurrence pass; none is refused.
  *
- * rrule-temporal is used on floating (UTC) wall-clock time only: its own DST
- * handling omits instances that fall in a gap, which this policy does not.
+ * How rrule-temporal is used: only on floating (UTC) wall-clock time, since its
+ * own DST handling omits instances that fall in a gap; through `all()` without
+ * a callback (the callback form takes a path some forty times slower); and for
+ * BYWEEKNO from a year before DTSTART, since it skips the January days that
+ * belong to the previous ISO week-year when DTSTART is one of them.
  */
 export { DEFAULT_LIMITS, resolveLimits, type RecurrenceLimits } from './limits.js';
 export {

@@ -239,4 +239,4 @@ export function wallClockToInstant(local: string, tzid: string): string {
   return formatWithOffset(zonedFromWallClock(parseLocalDateTime(local, 'local time'), tz));
 }
 
-export { DAY_MS, EARLIEST_MS, LATEST_MS };
+export { DAY_MS };

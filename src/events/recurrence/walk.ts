@@ -27,8 +27,6 @@ const FIXED_PERIOD_MS: Partial<Record<Frequency, number>> = {
 };
 
 const WEEK_S = 7 * 86_400;
-/** Most library calls one walk may make (see walkRule). */
-const MAX_CHUNKS = 48;
 const LAST_SECOND_OF_DAY_MS = DAY_MS - 1000;
 
 function gcd(a: number, b: number): number {
@@ -166,11 +164,18 @@ export interface WalkOptions {
  * case); a UTC UNTIL is compared with instants, a DATE UNTIL with wall-clock
  * dates (inclusive through the end of that day).
  *
- * Without COUNT, the walk starts from {@link skipAhead}'s DTSTART, so a
- * twenty-year-old weekly series costs the same as a new one.
+ * A rule with COUNT is walked from DTSTART in one library call. One without is
+ * walked in chunks from {@link skipAhead}'s DTSTART, so a twenty-year-old
+ * weekly series costs the same as a new one.
  *
- * @throws AppError Invalid when the walk exceeds `limits.maxIterations` or the
- *   library's candidate budget.
+ * Budget: the walk advances through at most `limits.maxIterations` recurrence
+ * periods (counted as the library counts them for COUNT rules, and as the
+ * periods each chunk spans otherwise), looks at no more instances than that,
+ * and lets the library evaluate at most `maxCandidateEvaluations` candidates
+ * per call.
+ *
+ * @throws AppError Invalid when the walk exceeds its budget, or if the library
+ *   ever returns instances out of order.
  */
 export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimits, options: WalkOptions): void {
   if (provablyEmpty(rule, c.start)) return;
@@ -198,9 +203,10 @@ export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimit
   const libraryCount = ownCount === null ? rule.count : null;
 
   const floating = (ms: number) => Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO('UTC');
-  /** The library's instances from `start` through `untilMs` (nominal, floating), in order; null over budget. */
-  const run = (start: Temporal.PlainDateTime, untilMs: number): { epochMilliseconds: number }[] | null => {
-    const from = weekNo ? start.with({ year: start.year - 1, month: 1, day: 1 }) : start;
+  /** The library's instances from `start` through `untilMs` (nominal, floating), in order; null over `budget` periods. */
+  const libraryStart = (start: Temporal.PlainDateTime) => (weekNo ? start.with({ year: start.year - 1, month: 1, day: 1 }) : start);
+  const run = (start: Temporal.PlainDateTime, untilMs: number, budget: number): { epochMilliseconds: number }[] | null => {
+    const from = libraryStart(start);
     try {
       // all() without a callback takes the library's fast paths; with one it is some forty times slower.
       return new RRuleTemporal({
@@ -221,7 +227,7 @@ export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimit
         dtstart: floating(wallMs(from)),
         tzid: 'UTC',
         cache: false,
-        maxIterations: limits.maxIterations,
+        maxIterations: budget,
         maxCandidateEvaluations: limits.maxCandidateEvaluations,
       }).all();
     } catch (error) {
@@ -256,32 +262,30 @@ export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimit
 
   if (rule.count !== null) {
     // COUNT is counted from DTSTART: one pass from it, which yields at most COUNT instances.
-    const occurrences = run(c.start, boundMs);
+    const occurrences = run(c.start, boundMs, limits.maxIterations);
     if (!occurrences) throw budgetExceeded(limits);
     emit(occurrences, Number.NEGATIVE_INFINITY);
     return;
   }
   // Without COUNT, walk in chunks, each from the latest DTSTART that gives the same instances (skipAhead), so the
   // work follows the instances wanted rather than the age of the series. Chunks grow fourfold while they find
-  // few instances and never again to a size the library could not finish within its budget; a walk takes at most
-  // MAX_CHUNKS library calls, each within `maxIterations`.
-  const periodMs = rule.interval * (FIXED_PERIOD_MS[rule.freq] ?? (rule.freq === 'MONTHLY' ? 31 : 366) * DAY_MS);
-  const minSpanMs = 64 * periodMs;
-  let spanMs = minSpanMs;
-  let ceilingMs = Number.POSITIVE_INFINITY;
+  // few instances. Each is charged the periods it spans, an upper bound of what the library advances through,
+  // and cut to what is left, so one walk advances through at most `maxIterations` periods in all.
+  const periodMs = rule.interval * (FIXED_PERIOD_MS[rule.freq] ?? (rule.freq === 'MONTHLY' ? 28 : 365) * DAY_MS);
+  let spanMs = 64 * periodMs;
+  let budget = limits.maxIterations;
   let afterMs = Math.max(options.lowWallMs ?? dtstartMs, dtstartMs) - 1;
-  for (let calls = 1; ; calls++) {
-    if (calls > MAX_CHUNKS) throw budgetExceeded(limits);
-    const untilMs = Math.min(afterMs + spanMs, boundMs);
-    const occurrences = run(skipAhead(rule, c.start, afterMs + 1), untilMs);
-    if (!occurrences) {
-      if (spanMs <= minSpanMs) throw budgetExceeded(limits);
-      ceilingMs = Math.max(minSpanMs, Math.floor(spanMs / 4));
-      spanMs = ceilingMs;
-      continue;
-    }
+  for (;;) {
+    const start = skipAhead(rule, c.start, afterMs + 1);
+    const startMs = wallMs(libraryStart(start));
+    const affordableMs = startMs + (budget - 2) * periodMs;
+    if (affordableMs <= afterMs) throw budgetExceeded(limits);
+    const untilMs = Math.min(afterMs + spanMs, boundMs, affordableMs);
+    const occurrences = run(start, untilMs, budget);
+    if (!occurrences) throw budgetExceeded(limits);
+    budget -= Math.ceil((untilMs - startMs) / periodMs) + 2;
     if (!emit(occurrences, afterMs) || untilMs >= boundMs) return;
     afterMs = untilMs;
-    if (occurrences.length < 1000) spanMs = Math.min(spanMs * 4, ceilingMs);
+    if (occurrences.length < 1000) spanMs *= 4;
   }
 }
