@@ -120,7 +120,12 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     hub,
     typing: new TypingService(bus, cache),
     presence: new PresenceService(bus, redis, config.redisPrefix),
-    auth: new AuthService(db, cache, config.sessionTtlMs),
+    auth: new AuthService(
+      db,
+      cache,
+      config.sessionTtlMs,
+      createRateLimit({ redis, prefix: config.redisPrefix, name: 'signin', what: 'sign-in attempts', ...config.signInRate }),
+    ),
     scopes,
     members,
     messages,
@@ -131,7 +136,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     overwrites: new OverwriteService(db, access),
     roles: new RoleService(db, access),
     invites: new InviteService(db, access, members, scopes, hub),
-    moderation: new ModerationService(db, access, members),
+    moderation: new ModerationService(db, access, members, messages, hub),
     audit: new AuditService(db, access),
     dms: new DmService(db, members, hub),
   };

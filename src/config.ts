@@ -39,6 +39,10 @@ export const limits = {
   pinsPerScopeMax: 50,
   /** Messages one user may send, over all scopes, per window: the default of MESSAGE_SEND_RATE. */
   messageSendRate: { points: 20, durationSec: 10 },
+  /** Failed sign-ins per email per window: the default of SIGN_IN_RATE (points/seconds). */
+  signInRate: { points: 10, durationSec: 300 },
+  /** Calls in one batched HTTP request or WebSocket frame. */
+  batchMax: 50,
   /** Longest search query (characters). */
   searchQueryMax: 200,
   /** Scopes one `readState.get` may ask about. */
@@ -103,6 +107,11 @@ export const EnvSchema = z.object({
   REPLAY_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(limits.replayMaxEvents),
   /** How often open conversation feeds are compared with the database, repairing lost publishes (ms). */
   REALTIME_SWEEP_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
+  /** Sign-in attempts per email per window, as `points/seconds`. */
+  SIGN_IN_RATE: z
+    .string()
+    .regex(/^[1-9]\d{0,8}\/[1-9]\d{0,5}$/, 'expected points/seconds, e.g. 10/300')
+    .default(`${limits.signInRate.points}/${limits.signInRate.durationSec}`),
   /** Messages one user may send per window, as `points/seconds` (default `20/10`). */
   MESSAGE_SEND_RATE: z
     .string()
@@ -130,6 +139,7 @@ export interface Config {
   realtime: { maxBufferedBytes: number; replayMaxEvents: number; sweepMs: number };
   /** Sends one user may make per window (rate-limiter-flexible: Redis when configured, else memory). */
   messageSendRate: { points: number; durationSec: number };
+  signInRate: { points: number; durationSec: number };
 }
 
 /** Raised for a bad or missing variable; its message is one line naming the variable. */
@@ -174,5 +184,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     realtime: { maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, replayMaxEvents: e.REPLAY_MAX_EVENTS, sweepMs: e.REALTIME_SWEEP_MS },
     messageSendRate: (([points, durationSec]) => ({ points: points!, durationSec: durationSec! }))(e.MESSAGE_SEND_RATE.split('/').map(Number)),
+    signInRate: (([points, durationSec]) => ({ points: points!, durationSec: durationSec! }))(e.SIGN_IN_RATE.split('/').map(Number)),
   };
 }

@@ -46,6 +46,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: limits.httpMaxBodyBytes,
+    maxBatchSize: limits.batchMax,
     createContext: ({ req }): Context => ({
       app,
       requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
@@ -86,6 +87,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     userIdOf: async (token) => (await services.auth.authenticate(token))?.id ?? null,
     maxConnectionsPerUser: limits.wsConnectionsPerUser,
     maxSubscriptionsPerSocket: limits.wsSubscriptionsPerSocket,
+    maxBatchSize: limits.batchMax,
     maxBufferedBytes: config.realtime.maxBufferedBytes,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
     presence: services.presence,

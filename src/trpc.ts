@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError } from 'zod';
 import { AppError, toTRPCCode } from './errors.js';
+import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
 
 // ---------------------------------------------------------------- context
@@ -72,6 +73,12 @@ const t = initTRPC.context<Context>().create({
         message: `invalid input: ${where}${first?.message ?? 'check the fields'}`,
         data: { ...withoutStack(shape.data), zodError: cause.flatten() },
       };
+    }
+    if (error.code === 'PAYLOAD_TOO_LARGE') {
+      return { ...shape, message: `the request body is over the limit of ${limits.httpMaxBodyBytes} bytes`, data: withoutStack(shape.data) };
+    }
+    if (error.code === 'BAD_REQUEST' && /Maximum call stack size exceeded/.test(error.message)) {
+      return { ...shape, message: 'invalid input: it is nested too deeply', data: withoutStack(shape.data) };
     }
     if (error.code === 'INTERNAL_SERVER_ERROR') {
       return {

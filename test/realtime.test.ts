@@ -230,3 +230,26 @@ describe('limits per connection', () => {
     ws.close();
   });
 });
+
+describe('moderation reaches open clients', () => {
+  it("a ban's purge deletes the banned user's recent messages live, on every instance", async () => {
+    const owner = await user(a, 'owner');
+    const spammer = await user(a, 'spammer');
+    const watcher = await user(b, 'watcher');
+    const c = await community(owner, spammer, watcher);
+    const from = (await owner.client.scopes.get.query({ scopeId: c.id })).lastSeq;
+    const sub = collect<ScopeStreamEvent>((h) => watcher.client.messages.onEvent.subscribe({ scopeId: c.id, lastEventId: String(from) }, h));
+    const spam = [];
+    for (let i = 0; i < 3; i++) spam.push(await spammer.client.messages.send.mutate({ scopeId: c.id, body: `buy now ${i}` }));
+    const kept = await owner.client.messages.send.mutate({ scopeId: c.id, body: 'welcome' });
+    const { purged } = await owner.client.moderation.ban.mutate({ scopeId: c.id, userId: spammer.userId, purgeSeconds: 3600 });
+    expect(purged).toBe(3);
+    // 4 messages, the ban's member.left, then one message.deleted per purged message.
+    const events = await sub.until(8);
+    const deleted = events.filter((e) => e.type === 'message.deleted').map((e) => (e as { messageId: string }).messageId);
+    expect(deleted.sort()).toEqual(spam.map((m) => m.id).sort());
+    const page = await watcher.client.messages.list.query({ scopeId: c.id, limit: 10 });
+    expect(page.items.map((m) => m.id)).toEqual([kept.id]);
+    sub.stop();
+  });
+});

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestDatabase } from './helpers/db.js';
+import { codeOf } from './helpers/errors.js';
 import { freePort } from './helpers/process.js';
 import { signUpClient, startServer, testPrefix, closeClient } from './helpers/server.js';
 import { loadConfig, ConfigError } from '../src/config.js';
@@ -127,5 +128,42 @@ describe('configuration', () => {
     expect(() => loadConfig({ DATABASE_URL: 'not a url' })).toThrow(/DATABASE_URL/);
     expect(() => loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9000' })).toThrow(/S3_BUCKET/);
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
+  });
+});
+
+describe('abuse', () => {
+  it('limits sign-in attempts per account with TOO_MANY_REQUESTS', async () => {
+    const u = await signUpClient(server.url, 'target');
+    const { createClient } = await import('../sdk/src/index.js');
+    const anon = createClient({ url: server.url });
+    const codes: (string | undefined)[] = [];
+    for (let i = 0; i < 11; i++) codes.push(await codeOf(anon.auth.signIn.mutate({ email: u.email, password: `guess-${i}-wrong` })));
+    expect(codes.slice(0, 10).every((c) => c === 'UNAUTHORIZED')).toBe(true);
+    expect(codes[10]).toBe('TOO_MANY_REQUESTS');
+    // Even the right password waits out the window: the guesser learns nothing.
+    expect(await codeOf(anon.auth.signIn.mutate({ email: u.email, password: 'correct horse battery' }))).toBe('TOO_MANY_REQUESTS');
+  });
+
+  it('refuses an HTTP batch over 50 calls, a body over 1 MB and deeply nested input with readable messages', async () => {
+    const many = Array.from({ length: 51 }, () => 'health').join(',');
+    const batch = await fetch(`${server.url}/trpc/${many}?batch=1`);
+    expect(batch.status).toBe(400);
+    const big = await fetch(`${server.url}/trpc/auth.signIn`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2 << 20) });
+    expect(big.status).toBe(413);
+    expect(JSON.stringify(await big.json())).toContain('over the limit of 1048576 bytes');
+    const nested = '['.repeat(20_000) + ']'.repeat(20_000);
+    const deep = await fetch(`${server.url}/trpc/auth.signIn`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"json":${nested}}` });
+    expect(deep.status).toBe(400);
+    expect(JSON.stringify(await deep.json())).not.toContain('call stack');
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('accepts connectionParams with a null token as an anonymous connection', async () => {
+    const ws = await rawSocket(server.url, '?connectionParams=1');
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: null } }));
+    const reply = nextMessage(ws);
+    ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+    expect(JSON.parse(await reply).error.json.data.code).toBe('UNAUTHORIZED');
+    ws.close();
   });
 });

@@ -26,7 +26,8 @@ export const authRouter = router({
   /**
    * Signs in; returns `{ token, expiresAt, user }`. Send the token as
    * `Authorization: Bearer <token>` on HTTP and as connectionParams `{ token }` on WebSocket.
-   * Errors: UNAUTHORIZED for a wrong email or password (one message for both).
+   * Errors: UNAUTHORIZED for a wrong email or password (one message for both);
+   * TOO_MANY_REQUESTS past 10 attempts per email in 5 minutes (SIGN_IN_RATE).
    */
   signIn: publicProcedure.input(SignInInput).mutation(({ ctx, input }) => ctx.svc.auth.signIn(input)),
 

@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import { pgErrorCode } from '../db/client.js';
 import { sessions, users } from '../db/schema/index.js';
 import type { Cache } from '../infra/cache.js';
+import type { RateLimit } from '../infra/ratelimit.js';
 import { conflict, unauthorized } from '../errors.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './password.js';
 import type { AuthResult, User } from './types.js';
@@ -28,6 +29,8 @@ export class AuthService {
     private readonly db: Db,
     private readonly cache: Cache,
     private readonly sessionTtlMs: number,
+    /** Sign-in attempts per email and per client address (rate-limiter-flexible). */
+    private readonly signInLimit: RateLimit,
   ) {}
 
   /**
@@ -51,9 +54,13 @@ export class AuthService {
 
   /**
    * Signs in with email and password.
-   * @throws Unauthorized with one message for an unknown email and a wrong password.
+   * @throws Unauthorized with one message for an unknown email and a wrong password;
+   *   RateLimited past SIGN_IN_RATE attempts per email.
    */
   async signIn(input: { email: string; password: string }): Promise<AuthResult> {
+    // Against password guessing: every attempt counts against the account. (Not per client
+    // address: behind a proxy every client shares one, and a limit there locks out all.)
+    await this.signInLimit.consume(`email:${input.email.toLowerCase()}`);
     const [row] = await this.db
       .select()
       .from(users)

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, lte, max, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { pgErrorCode } from '../db/client.js';
-import { messageEdits, messageMentions, messages, pins, reactions, scopeEvents } from '../db/schema/index.js';
+import { messageEdits, messageMentions, messages, pins, reactions, scopeEvents, scopes } from '../db/schema/index.js';
 import { limits } from '../config.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import type { RateLimit } from '../infra/ratelimit.js';
@@ -156,36 +156,59 @@ export class MessageService {
       throw forbidden("deleting someone else's message needs the ManageMessages permission");
     }
     return this.db.transaction(async (tx) => {
-      const ev = await appendEvent(tx, {
-        scopeId: input.scopeId,
-        type: 'message.deleted',
-        actorId: userId,
-        messageId: input.messageId,
-        payload: { messageId: input.messageId },
-      });
-      const [row] = await tx
-        .update(messages)
-        .set({ deletedAt: new Date(), body: '', mentionEveryone: false })
-        .where(and(eq(messages.id, input.messageId), isNull(messages.deletedAt)))
-        .returning();
+      const { row, events } = await this.softDelete(tx, userId, input.scopeId, input.messageId);
       if (!row) throw conflict('this message was deleted at the same moment; nothing to do');
-      await tx.delete(messageMentions).where(eq(messageMentions.messageId, row.id));
-      await tx.delete(messageEdits).where(eq(messageEdits.messageId, row.id));
-      await tx.delete(reactions).where(eq(reactions.messageId, row.id));
-      const unpinned = await tx.delete(pins).where(eq(pins.messageId, row.id)).returning();
-      const events = [toScopeEvent(ev, null)];
-      if (unpinned.length > 0) {
-        const un = await appendEvent(tx, {
-          scopeId: input.scopeId,
-          type: 'message.unpinned',
-          actorId: userId,
-          messageId: row.id,
-          payload: { messageId: row.id },
-        });
-        events.push(toScopeEvent(un, null));
-      }
       return { message: await hydrateOne(tx, row), events };
     });
+  }
+
+  /**
+   * Soft-deletes one message inside the caller's transaction: empties the body, drops its
+   * mentions, edit history, reactions and pin, and appends `message.deleted` (and
+   * `message.unpinned` when it was pinned). Publish the events after commit.
+   * @returns the deleted row, or null when it was already deleted.
+   */
+  async softDelete(tx: Tx, actorId: string, scopeId: string, messageId: string): Promise<{ row: MessageRow | null; events: ScopeEvent[] }> {
+    const ev = await appendEvent(tx, { scopeId, type: 'message.deleted', actorId, messageId, payload: { messageId } });
+    const [row] = await tx
+      .update(messages)
+      .set({ deletedAt: new Date(), body: '', mentionEveryone: false })
+      .where(and(eq(messages.id, messageId), isNull(messages.deletedAt)))
+      .returning();
+    if (!row) return { row: null, events: [] };
+    await tx.delete(messageMentions).where(eq(messageMentions.messageId, row.id));
+    await tx.delete(messageEdits).where(eq(messageEdits.messageId, row.id));
+    await tx.delete(reactions).where(eq(reactions.messageId, row.id));
+    const unpinned = await tx.delete(pins).where(eq(pins.messageId, row.id)).returning();
+    const events = [toScopeEvent(ev, null)];
+    if (unpinned.length > 0) {
+      const un = await appendEvent(tx, { scopeId, type: 'message.unpinned', actorId, messageId: row.id, payload: { messageId: row.id } });
+      events.push(toScopeEvent(un, null));
+    }
+    return { row, events };
+  }
+
+  /**
+   * Soft-deletes, inside the caller's transaction, what `authorId` wrote in the last
+   * `seconds` in `rootScopeId` and below (a ban's purge), each with its events. Scopes are
+   * locked in id order, so two purges cannot deadlock. Publish the events after commit.
+   */
+  async purge(tx: Tx, actorId: string, authorId: string, rootScopeId: string, seconds: number): Promise<ScopeEvent[]> {
+    const victims = await tx
+      .select({ id: messages.id, scopeId: messages.scopeId })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.authorId, authorId),
+          isNull(messages.deletedAt),
+          sql`${messages.createdAt} > now() - make_interval(secs => ${seconds})`,
+          sql`${messages.scopeId} in (select ${scopes.id} from ${scopes} where ${scopes.id} = ${rootScopeId} or ${rootScopeId}::uuid = any (${scopes.path}))`,
+        ),
+      )
+      .orderBy(asc(messages.scopeId), asc(messages.seq));
+    const events: ScopeEvent[] = [];
+    for (const v of victims) events.push(...(await this.softDelete(tx, actorId, v.scopeId, v.id)).events);
+    return events;
   }
 
   /**

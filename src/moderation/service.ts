@@ -1,7 +1,10 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { limits } from '../config.js';
 import type { Db } from '../db/client.js';
-import { bans, messages, scopes } from '../db/schema/index.js';
+import { bans } from '../db/schema/index.js';
+import type { MessageService } from '../messages/service.js';
+import type { ScopeEvent } from '../messages/events.js';
+import type { ScopeHub } from '../realtime/hub.js';
 import { invalid, notFound } from '../errors.js';
 import { asActor } from '../audit/actor.js';
 import type { MemberService } from '../members/service.js';
@@ -29,6 +32,8 @@ export class ModerationService {
     private readonly db: Db,
     private readonly access: AccessService,
     private readonly members: MemberService,
+    private readonly messages: MessageService,
+    private readonly hub: ScopeHub,
   ) {}
 
   /** `moderation.kick`: removes a member (they may join again): `{ left }`. @throws NotFound, Forbidden, Invalid (yourself). */
@@ -47,6 +52,7 @@ export class ModerationService {
     await this.members.requireActOn(actorId, input.scopeId, input.userId, Permission.BanMembers, { needMember: false });
     let ban!: Ban;
     let purged = 0;
+    let purgedEvents: ScopeEvent[] = [];
     const { left } = await this.members.removeMembership(actorId, input.scopeId, input.userId, 'banned', 'moderation.ban', async (tx) => {
       const [row] = await tx
         .insert(bans)
@@ -55,24 +61,12 @@ export class ModerationService {
         .returning();
       ban = row!;
       if (input.purgeSeconds) {
-        // The purge soft-deletes rows of the messages domain; the counters trigger keeps
-        // message_count right. TODO(messaging): a MessageService.purge that also appends
-        // `message.deleted` events, so open clients drop them live.
-        const rows = await tx
-          .update(messages)
-          .set({ deletedAt: sql`now()` })
-          .where(
-            and(
-              eq(messages.authorId, input.userId),
-              sql`${messages.deletedAt} is null`,
-              sql`${messages.createdAt} > now() - make_interval(secs => ${input.purgeSeconds})`,
-              sql`${messages.scopeId} in (select ${scopes.id} from ${scopes} where ${scopes.id} = ${input.scopeId} or ${input.scopeId}::uuid = any (${scopes.path}))`,
-            ),
-          )
-          .returning({ id: messages.id });
-        purged = rows.length;
+        purgedEvents = await this.messages.purge(tx, actorId, input.userId, input.scopeId, input.purgeSeconds);
+        purged = purgedEvents.filter((e) => e.type === 'message.deleted').length;
       }
     });
+    // Open clients drop the purged messages live.
+    for (const ev of purgedEvents) await this.hub.publish(ev);
     await this.access.notify(input.scopeId, [input.userId]);
     return { ban, left, purged };
   }

@@ -33,6 +33,8 @@ export interface WsHandlerOptions {
   /** A socket with more bytes buffered than this is a slow reader: it is dropped and resumes later. */
   maxBufferedBytes: number;
   keepAlive: { pingMs: number; pongWaitMs: number };
+  /** Calls in one frame; a larger batch is refused with BAD_REQUEST. */
+  maxBatchSize: number;
   /** Open subscriptions one socket may hold; one more is refused with TOO_MANY_REQUESTS. */
   maxSubscriptionsPerSocket: number;
   /** Told when a signed-in connection opens, is still alive (every 20 s) and closes. */
@@ -116,7 +118,9 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
         try {
           const msg = JSON.parse(text) as { method?: unknown; data?: unknown };
           if (msg?.method !== 'connectionParams') throw new Error('expected connectionParams');
-          const params = parseConnectionParamsFromUnknown(msg.data) as Record<string, string> | null;
+          // A client that has no token yet may send `{ token: null }`: drop non-string values.
+          const data = msg.data && typeof msg.data === 'object' ? Object.fromEntries(Object.entries(msg.data).filter(([, v]) => typeof v === 'string')) : msg.data;
+          const params = parseConnectionParamsFromUnknown(data) as Record<string, string> | null;
           ctxPromise = makeContext(params);
         } catch (cause) {
           const error = new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
@@ -128,6 +132,11 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       let messages: ReturnType<typeof parseTRPCMessage>[];
       try {
         const json = JSON.parse(text) as unknown;
+        if (Array.isArray(json) && json.length > o.maxBatchSize) {
+          const error = new TRPCError({ code: 'BAD_REQUEST', message: `a batch holds at most ${o.maxBatchSize} calls (got ${json.length})` });
+          send({ id: null, error: errorShape(error, 'unknown', undefined, undefined) });
+          return;
+        }
         messages = (Array.isArray(json) ? json : [json]).map((m) => parseTRPCMessage(m, transformer));
       } catch (cause) {
         const error = new TRPCError({ code: 'PARSE_ERROR', cause });
