@@ -27,6 +27,9 @@ import { InviteService } from './invites/service.js';
 import { ModerationService } from './moderation/service.js';
 import { AuditService } from './audit/service.js';
 import { DmService } from './dms/service.js';
+import { EventService } from './events/service.js';
+import { RsvpService } from './events/rsvp.js';
+import { ReminderService } from './events/reminders.js';
 
 /**
  * Everything one server instance runs on: adapters and domain services. Procedures reach
@@ -58,6 +61,11 @@ export interface Services {
   moderation: ModerationService;
   audit: AuditService;
   dms: DmService;
+  /** Calendar events: series, instances, overrides, splits, iCalendar. */
+  events: EventService;
+  rsvps: RsvpService;
+  /** Reminders and their scheduler (polls every `config.events.reminderPollMs`). */
+  reminders: ReminderService;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -110,6 +118,11 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     messageAccess,
     createRateLimit({ redis, prefix: config.redisPrefix, name: 'send', what: 'messages', ...config.messageSendRate }),
   );
+  const rsvps = new RsvpService(db, hub);
+  const reminders = new ReminderService(db, access, hub, log, config.events.reminderPollMs);
+  const events = new EventService(db, access, hub, rsvps, reminders);
+  rsvps.useEvents(events);
+  reminders.useEvents(events);
   const services: Services = {
     config,
     log,
@@ -139,7 +152,11 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     moderation: new ModerationService(db, access, members, messages, hub),
     audit: new AuditService(db, access),
     dms: new DmService(db, members, hub),
+    events,
+    rsvps,
+    reminders,
   };
+  reminders.start();
   const app: AppHandle = { instanceId: randomUUID() };
   registry.set(app.instanceId, services);
   return {
@@ -147,6 +164,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     services,
     async close() {
       registry.delete(app.instanceId);
+      await reminders.stop();
       await hub.stop().catch(() => {});
       await bus.close().catch(() => {});
       if (cache instanceof MemoryCache) cache.close();

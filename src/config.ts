@@ -81,6 +81,24 @@ export const limits = {
   banReasonMax: 500,
   /** How long an effective-permissions answer stays cached (ms); the perm_version key makes it exact anyway. */
   permCacheTtlMs: 10 * 60_000,
+
+  // ---- calendar events (recurrence limits live in src/events/recurrence/limits.ts)
+  eventTitleMax: 200,
+  eventDescriptionMax: 4_000,
+  eventLocationMax: 500,
+  /** Seats per RSVP target (the series, or one instance). */
+  eventCapacityMax: 100_000,
+  /** Reminders one user may set on one event, and how far ahead of an instance (minutes: 28 days, as Google Calendar). */
+  eventRemindersMax: 5,
+  eventReminderMinutesMax: 40_320,
+  /** How far ahead the reminder scheduler expands a series to find the next instance (ms). */
+  eventReminderLookaheadMs: 400 * 24 * 3_600_000,
+  /** Due reminders one scheduler tick claims at most. */
+  eventReminderBatch: 100,
+  /** Series one `events.instances` or `events.ics` over a scope looks at, at most. */
+  eventSeriesPerListingMax: 2_000,
+  /** Overrides one series may hold (moved, edited or cancelled instances). */
+  eventOverridesMax: 1_000,
 } as const;
 
 const optionalUrl = z.url().optional();
@@ -112,6 +130,8 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[1-9]\d{0,8}\/[1-9]\d{0,5}$/, 'expected points/seconds, e.g. 10/300')
     .default(`${limits.signInRate.points}/${limits.signInRate.durationSec}`),
+  /** How often each instance polls for due event reminders (ms). */
+  EVENT_REMINDER_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
   /** Messages one user may send per window, as `points/seconds` (default `20/10`). */
   MESSAGE_SEND_RATE: z
     .string()
@@ -139,6 +159,8 @@ export interface Config {
   realtime: { maxBufferedBytes: number; replayMaxEvents: number; sweepMs: number };
   /** Sends one user may make per window (rate-limiter-flexible: Redis when configured, else memory). */
   messageSendRate: { points: number; durationSec: number };
+  /** Calendar events: how often the reminder scheduler polls (ms). */
+  events: { reminderPollMs: number };
   signInRate: { points: number; durationSec: number };
 }
 
@@ -183,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlMs: e.SESSION_TTL_HOURS * 3_600_000,
     logLevel: e.LOG_LEVEL,
     realtime: { maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, replayMaxEvents: e.REPLAY_MAX_EVENTS, sweepMs: e.REALTIME_SWEEP_MS },
+    events: { reminderPollMs: e.EVENT_REMINDER_POLL_MS },
     messageSendRate: (([points, durationSec]) => ({ points: points!, durationSec: durationSec! }))(e.MESSAGE_SEND_RATE.split('/').map(Number)),
     signInRate: (([points, durationSec]) => ({ points: points!, durationSec: durationSec! }))(e.SIGN_IN_RATE.split('/').map(Number)),
   };

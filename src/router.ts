@@ -1,6 +1,7 @@
 import { authRouter } from './auth/router.js';
 import { auditRouter } from './audit/router.js';
 import { dmsRouter } from './dms/router.js';
+import { eventsRouter } from './events/router.js';
 import { invitesRouter } from './invites/router.js';
 import { membersRouter, ownersRouter } from './members/router.js';
 import { moderationRouter } from './moderation/router.js';
@@ -33,6 +34,7 @@ export const appRouter = router({
   reactions: reactionsRouter,
   pins: pinsRouter,
   readState: readStateRouter,
+  events: eventsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -37,6 +37,16 @@ export type { Invite, Redemption } from '../../src/invites/service.js';
 export type { Ban } from '../../src/moderation/service.js';
 export type { AuditEntry, AuditPage } from '../../src/audit/service.js';
 export type { DirectConversation } from '../../src/dms/service.js';
+export type {
+  CalendarEvent,
+  EventInstance,
+  InstancePage,
+  Rsvp,
+  RsvpStatus,
+  Attendees,
+  Reminder,
+  IcsExport,
+} from '../../src/events/types.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';
 /** Input types of every procedure: `RouterInputs['messages']['send']`. */
 export type RouterInputs = inferRouterInputs<AppRouter>;

@@ -23,7 +23,16 @@ export type ScopeEvent =
   | (EventBase & { type: 'message.pinned'; messageId: string })
   | (EventBase & { type: 'message.unpinned'; messageId: string })
   | (EventBase & { type: 'member.joined'; userId: string })
-  | (EventBase & { type: 'member.left'; userId: string; reason: 'left' | 'removed' | 'kicked' | 'banned' });
+  | (EventBase & { type: 'member.left'; userId: string; reason: 'left' | 'removed' | 'kicked' | 'banned' })
+  // Calendar events (src/events): the payload names the series; fetch it with events.get.
+  | (EventBase & { type: 'event.created'; eventId: string; title: string })
+  | (EventBase & { type: 'event.updated'; eventId: string; title: string })
+  | (EventBase & { type: 'event.deleted'; eventId: string })
+  /** One instance moved or edited; `originalStart` is its RECURRENCE-ID. */
+  | (EventBase & { type: 'event.instance_updated'; eventId: string; originalStart: string })
+  | (EventBase & { type: 'event.instance_cancelled'; eventId: string; originalStart: string })
+  /** "This and following": `eventId` now ends before `originalStart`; `newEventId` continues from it. */
+  | (EventBase & { type: 'event.split'; eventId: string; newEventId: string; originalStart: string });
 
 /** The event types a scope's log holds. */
 export type ScopeEventType = ScopeEvent['type'];
@@ -63,6 +72,12 @@ export function toScopeEvent(row: ScopeEventRow, message: Message | null): Scope
     case 'reaction.removed':
     case 'member.joined':
     case 'member.left':
+    case 'event.created':
+    case 'event.updated':
+    case 'event.deleted':
+    case 'event.instance_updated':
+    case 'event.instance_cancelled':
+    case 'event.split':
       return { ...payload, ...base, type } as ScopeEvent;
     default:
       throw new Error(`scope ${row.scopeId} seq ${row.seq}: unknown event type ${row.type}`);

@@ -14,6 +14,23 @@ export type UserEvent =
       scopeId: string;
       change: 'joined' | 'left' | 'removed' | 'kicked' | 'banned';
     }
+  /**
+   * A reminder of a calendar event is due: `minutes` before the instance whose original
+   * start is `instanceStart` (its RECURRENCE-ID) and which actually starts at `start`.
+   */
+  | {
+      type: 'reminder.due';
+      seq: number;
+      at: Date;
+      scopeId: string;
+      eventId: string;
+      title: string;
+      instanceStart: string;
+      start: string;
+      minutes: number;
+    }
+  /** A seat freed up: the user's waitlisted RSVP is now `going` (`instanceStart` '' for the series). */
+  | { type: 'rsvp.promoted'; seq: number; at: Date; scopeId: string; eventId: string; instanceStart: string }
   | { type: 'unread.changed'; seq: number; scopeId: string; unread: number; mentions: number };
 
 /** The event types of the user stream. */

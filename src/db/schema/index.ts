@@ -4,3 +4,4 @@ export * from './messages.js';
 export * from './governance.js';
 export * from './readstate.js';
 export * from './users-log.js';
+export * from './events.js';

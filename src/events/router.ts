@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { limits } from '../config.js';
+import { ScopeId } from '../scopes/router.js';
+import { authedProcedure, router } from '../trpc.js';
+import { DEFAULT_LIMITS } from './recurrence/index.js';
+
+export const EventId = z.uuid({ message: 'eventId must be an event id (uuid)' });
+/** A wall-clock date-time (`2026-03-08T09:00:00`) or date (`2026-03-08`); the engine checks the form. */
+const LocalTime = z.string().min(1).max(40, 'a date-time must be at most 40 characters');
+const Title = z.string().trim().min(1, 'title must not be empty').max(limits.eventTitleMax);
+const Description = z.string().max(limits.eventDescriptionMax);
+const Location = z.string().max(limits.eventLocationMax);
+const RRuleText = z
+  .string()
+  .max(DEFAULT_LIMITS.maxRRuleLength, `rrule must be at most ${DEFAULT_LIMITS.maxRRuleLength} characters`)
+  .nullable();
+const DateList = (name: string, max: number) => z.array(LocalTime).max(max, `${name} may hold at most ${max} values`).nullable();
+const Capacity = z.number().int().min(1).max(limits.eventCapacityMax).nullable();
+/** An instance's original start (RECURRENCE-ID): an RFC 3339 instant, or a date for an all-day event. */
+const OriginalStart = z.string().min(1).max(40);
+
+const SeriesChanges = {
+  title: Title.optional(),
+  description: Description.optional(),
+  location: Location.optional(),
+  start: LocalTime.optional(),
+  end: LocalTime.nullable().optional(),
+  allDay: z.boolean().optional(),
+  timeZone: z.string().min(1).max(64).optional(),
+  rrule: RRuleText.optional(),
+  exdates: DateList('exdates', DEFAULT_LIMITS.maxExdates).optional(),
+  rdates: DateList('rdates', DEFAULT_LIMITS.maxRdates).optional(),
+  capacity: Capacity.optional(),
+};
+
+export const CreateEventInput = z.object({
+  scopeId: ScopeId,
+  ...SeriesChanges,
+  title: Title,
+  start: LocalTime,
+  timeZone: z.string().min(1).max(64),
+});
+
+export const UpdateEventInput = z.object({ eventId: EventId, ...SeriesChanges });
+
+export const EventRef = z.object({ eventId: EventId });
+
+export const InstancesInput = z
+  .object({
+    scopeId: ScopeId.optional(),
+    eventId: EventId.optional(),
+    from: z.coerce.date(),
+    to: z.coerce.date(),
+    limit: z.number().int().min(1).max(limits.pageMax),
+    cursor: z.string().max(500).optional(),
+  })
+  .refine((i) => (i.scopeId === undefined) !== (i.eventId === undefined), { message: 'give exactly one of scopeId and eventId' })
+  .refine((i) => i.to.getTime() > i.from.getTime(), { message: 'to must be after from', path: ['to'] });
+
+export const InstanceRef = z.object({ eventId: EventId, originalStart: OriginalStart });
+
+export const UpdateInstanceInput = InstanceRef.extend({
+  title: Title.optional(),
+  description: Description.optional(),
+  location: Location.optional(),
+  start: LocalTime.optional(),
+  end: LocalTime.optional(),
+});
+
+export const UpdateFollowingInput = InstanceRef.extend(SeriesChanges);
+
+export const RsvpInput = z.object({
+  eventId: EventId,
+  /** Omit to answer for the whole series. */
+  instanceStart: OriginalStart.optional(),
+  /** null withdraws the answer. */
+  status: z.enum(['going', 'maybe', 'declined']).nullable(),
+});
+
+export const AttendeesInput = z.object({ eventId: EventId, instanceStart: OriginalStart.optional() });
+
+export const SetRemindersInput = z.object({
+  eventId: EventId,
+  minutes: z
+    .array(z.number().int().min(0).max(limits.eventReminderMinutesMax, `a reminder may be at most ${limits.eventReminderMinutesMax} minutes (28 days) ahead`))
+    .max(limits.eventRemindersMax, `at most ${limits.eventRemindersMax} reminders per event`),
+});
+
+export const IcsInput = z
+  .object({ eventId: EventId.optional(), scopeId: ScopeId.optional() })
+  .refine((i) => (i.scopeId === undefined) !== (i.eventId === undefined), { message: 'give exactly one of scopeId and eventId' });
+
+/** Calendar events: series, instances, overrides, RSVPs, reminders, iCalendar export. */
+export const eventsRouter = router({
+  /**
+   * Creates an event: `{ scopeId, title, description?, location?, start, end | allDay,
+   * timeZone, rrule?, exdates?, rdates?, capacity? }`. `start`/`end` are wall-clock in
+   * `timeZone` (dates, end exclusive, when all-day); RRULE per RFC 5545 §3.3.10.
+   * Needs CreateEvents. @throws BAD_REQUEST naming the bad field, FORBIDDEN, NOT_FOUND.
+   */
+  create: authedProcedure.input(CreateEventInput).mutation(({ ctx, input: { scopeId, ...f } }) => ctx.svc.events.create(ctx.user.id, scopeId, f)),
+  /** One series. Needs View. @throws NOT_FOUND. */
+  get: authedProcedure.input(EventRef).query(({ ctx, input }) => ctx.svc.events.get(ctx.user.id, input.eventId)),
+  /** Edits a whole series (omitted fields kept). Creator or ManageEvents. @throws BAD_REQUEST, FORBIDDEN, NOT_FOUND. */
+  update: authedProcedure.input(UpdateEventInput).mutation(({ ctx, input: { eventId, ...f } }) => ctx.svc.events.update(ctx.user.id, eventId, f)),
+  /** Deletes a series. Creator or ManageEvents. @throws FORBIDDEN, NOT_FOUND. */
+  delete: authedProcedure.input(EventRef).mutation(({ ctx, input }) => ctx.svc.events.delete(ctx.user.id, input.eventId)),
+  /**
+   * Instances overlapping `[from, to)` of one event or of a scope and its viewable
+   * subtree, sorted by start, overrides applied: `{ items, nextCursor }`. `limit` 1–100.
+   */
+  instances: authedProcedure.input(InstancesInput).query(({ ctx, input }) => ctx.svc.events.instances(ctx.user.id, input)),
+  /** Moves or edits one instance, keyed by its original start (RECURRENCE-ID). Creator or ManageEvents. */
+  updateInstance: authedProcedure
+    .input(UpdateInstanceInput)
+    .mutation(({ ctx, input: { eventId, originalStart, ...c } }) => ctx.svc.events.updateInstance(ctx.user.id, eventId, originalStart, c)),
+  /** Cancels one instance. Creator or ManageEvents. */
+  cancelInstance: authedProcedure
+    .input(InstanceRef)
+    .mutation(({ ctx, input }) => ctx.svc.events.cancelInstance(ctx.user.id, input.eventId, input.originalStart)),
+  /** "This and following": ends the series before the instance and starts a new, linked one with the changes. */
+  updateFollowing: authedProcedure
+    .input(UpdateFollowingInput)
+    .mutation(({ ctx, input: { eventId, originalStart, ...c } }) => ctx.svc.events.updateFollowing(ctx.user.id, eventId, originalStart, c)),
+  /** Answers going / maybe / declined (null withdraws) for the series or one instance; over capacity → waitlisted. Needs View. */
+  rsvp: authedProcedure
+    .input(RsvpInput)
+    .mutation(({ ctx, input }) => ctx.svc.rsvps.respond(ctx.user.id, input.eventId, input.instanceStart, input.status)),
+  /** The answers for the series or one instance, with counts. Needs View. */
+  attendees: authedProcedure.input(AttendeesInput).query(({ ctx, input }) => ctx.svc.rsvps.attendees(ctx.user.id, input.eventId, input.instanceStart)),
+  /** Replaces the caller's reminders on an event: minutes before each instance (0–40,320, at most 5). Needs View. */
+  setReminders: authedProcedure.input(SetRemindersInput).mutation(({ ctx, input }) => ctx.svc.reminders.set(ctx.user.id, input.eventId, input.minutes)),
+  /** The caller's reminders on an event, with their next fire. */
+  reminders: authedProcedure.input(EventRef).query(({ ctx, input }) => ctx.svc.reminders.list(ctx.user.id, input.eventId)),
+  /** iCalendar (RFC 5545) of one event or a scope: `{ filename, contentType, content }`. Needs View. */
+  ics: authedProcedure.input(IcsInput).query(({ ctx, input }) => ctx.svc.events.ics(ctx.user.id, input)),
+});

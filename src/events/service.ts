@@ -1,0 +1,583 @@
+import { and, arrayContains, asc, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { calendarEvents, eventOverrides, eventReminders, eventRsvps, scopes } from '../db/schema/index.js';
+import { forbidden, invalid, notFound } from '../errors.js';
+import { appendEvent, type Tx } from '../messages/log.js';
+import { toScopeEvent, type ScopeEvent, type ScopeEventType } from '../messages/events.js';
+import { Permission } from '../permissions/flags.js';
+import type { AccessService } from '../permissions/service.js';
+import type { ScopeHub } from '../realtime/hub.js';
+import { limits } from '../config.js';
+import { DEFAULT_LIMITS, splitSeries, validateSeries, type NormalizedSeries, type Series } from './recurrence/index.js';
+import { parseDate, parseLocalDateTime, zonedFromWallClock, zonedStartOfDay } from './recurrence/time.js';
+import {
+  canonicalRecurrenceId,
+  compareInstances,
+  recurrenceIdMs,
+  ruleInstance,
+  seriesBounds,
+  seriesInstances,
+  seriesOf,
+  type EventRow,
+  type OverrideRow,
+} from './expansion.js';
+import type { ReminderService } from './reminders.js';
+import type { RsvpService } from './rsvp.js';
+import type { CalendarEvent, EventInstance, IcsExport, InstancePage } from './types.js';
+import { buildIcs } from './ics.js';
+
+/** Fields of a series a client sets on create and update. */
+export interface SeriesFields {
+  title?: string;
+  description?: string;
+  location?: string;
+  /** Wall-clock `YYYY-MM-DDTHH:mm[:ss]` in `timeZone`, or a date when all-day. */
+  start?: string;
+  /** Same form; exclusive end date when all-day. */
+  end?: string | null;
+  allDay?: boolean;
+  timeZone?: string;
+  rrule?: string | null;
+  exdates?: string[] | null;
+  rdates?: string[] | null;
+  capacity?: number | null;
+}
+
+/** Changes to one instance: new wall-clock start/end in the series' zone, and edited fields. */
+export interface InstanceChanges {
+  title?: string;
+  description?: string;
+  location?: string;
+  start?: string;
+  end?: string;
+}
+
+/** Output form of a stored series. */
+export function toCalendarEvent(row: EventRow): CalendarEvent {
+  return {
+    id: row.id,
+    scopeId: row.scopeId,
+    createdBy: row.createdBy,
+    parentId: row.parentId,
+    title: row.title,
+    description: row.description,
+    location: row.location,
+    allDay: row.allDay,
+    start: row.startLocal,
+    end: endOf(row),
+    timeZone: row.tzid,
+    duration: row.duration,
+    rrule: row.rrule,
+    exdates: row.exdates,
+    rdates: row.rdates,
+    capacity: row.capacity,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** DTSTART + duration as wall-clock time (nominal days, then exact time, as the engine does). */
+function endOf(row: EventRow): string {
+  if (row.allDay) {
+    const days = /(\d+)D/.exec(row.duration)?.[1] ?? '1';
+    const weeks = /(\d+)W/.exec(row.duration)?.[1] ?? '0';
+    return parseDate(row.startLocal, 'start').add({ days: Number(days) + 7 * Number(weeks) }).toString();
+  }
+  const start = zonedFromWallClock(parseLocalDateTime(row.startLocal, 'start'), row.tzid);
+  return start.add(row.duration).toPlainDateTime().toString({ smallestUnit: 'second' });
+}
+
+type Cursor = { s: number; e: string; o: string };
+
+function encodeCursor(i: EventInstance): string {
+  return Buffer.from(JSON.stringify({ s: Date.parse(i.start), e: i.eventId, o: i.originalStart })).toString('base64url');
+}
+
+function decodeCursor(c: string): Cursor {
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as Cursor;
+    if (typeof v.s === 'number' && typeof v.e === 'string' && typeof v.o === 'string') return v;
+  } catch {
+    // falls through
+  }
+  throw invalid('cursor is not one this server issued; start again without it');
+}
+
+const afterCursor = (i: EventInstance, c: Cursor) => {
+  const s = Date.parse(i.start);
+  return s > c.s || (s === c.s && (i.eventId > c.e || (i.eventId === c.e && i.originalStart > c.o)));
+};
+
+/**
+ * Calendar events: series (one-time or recurring, RFC 5545 §3.8.5), single-instance
+ * overrides (§3.8.4.4 RECURRENCE-ID) and "this and following" splits. Every change
+ * appends an event to the scope's log in its transaction and is published after commit,
+ * and reschedules the event's reminders.
+ *
+ * Overrides and series edits: an override is keyed by the original start, so it survives
+ * edits of the series. When an edit (a new time, rule or EXDATE) leaves an override's
+ * original start with no instance, the override is kept but orphaned: not listed, not
+ * exported; it comes back if a later edit brings the instance back.
+ */
+export class EventService {
+  constructor(
+    private readonly db: Db,
+    private readonly access: AccessService,
+    private readonly hub: ScopeHub,
+    private readonly rsvps: RsvpService,
+    private readonly reminders: ReminderService,
+  ) {}
+
+  // ------------------------------------------------------------ series
+
+  /**
+   * Creates a series in a community, group or room.
+   * @throws NotFound (scope), Forbidden (no CreateEvents), Invalid (bad series, dm scope).
+   */
+  async create(userId: string, scopeId: string, f: SeriesFields & { title: string; start: string; timeZone: string }): Promise<CalendarEvent> {
+    const a = await this.access.require(userId, scopeId, Permission.View | Permission.CreateEvents);
+    if (a.scope.kind === 'dm') throw invalid('events live in communities, groups and rooms, not in direct conversations');
+    const n = normalize(f);
+    const { row, event } = await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(calendarEvents)
+        .values({ scopeId, createdBy: userId, title: f.title, description: f.description ?? '', location: f.location ?? '', capacity: f.capacity ?? null, ...stored(n) })
+        .returning();
+      const event = await logEvent(tx, scopeId, 'event.created', userId, { eventId: row!.id, title: row!.title });
+      return { row: row!, event };
+    });
+    await this.hub.publish(event);
+    return toCalendarEvent(row);
+  }
+
+  /** One series. @throws NotFound (no such event, or the scope is hidden), Forbidden (no View). */
+  async get(userId: string, eventId: string): Promise<CalendarEvent> {
+    return toCalendarEvent(await this.visible(userId, eventId));
+  }
+
+  /**
+   * Edits a whole series. Omitted fields keep their values; a new `start` without `end`
+   * keeps the duration. Overrides are kept (orphaned when their instance is gone).
+   * @throws NotFound, Forbidden (neither creator nor ManageEvents), Invalid.
+   */
+  async update(userId: string, eventId: string, f: SeriesFields): Promise<CalendarEvent> {
+    const current = await this.manageable(userId, eventId);
+    const n = normalize(mergeSeries(current, f));
+    const { row, event, promoted } = await this.db.transaction(async (tx) => {
+      await lockEvent(tx, eventId);
+      const [row] = await tx
+        .update(calendarEvents)
+        .set({
+          ...stored(n),
+          title: f.title ?? current.title,
+          description: f.description ?? current.description,
+          location: f.location ?? current.location,
+          capacity: f.capacity === undefined ? current.capacity : f.capacity,
+          updatedAt: new Date(),
+        })
+        .where(eq(calendarEvents.id, eventId))
+        .returning();
+      const promoted = await this.rsvps.fillAllSeats(tx, row!);
+      await this.reminders.reschedule(tx, row!);
+      const event = await logEvent(tx, row!.scopeId, 'event.updated', userId, { eventId, title: row!.title });
+      return { row: row!, event, promoted };
+    });
+    await this.after(event, promoted);
+    return toCalendarEvent(row);
+  }
+
+  /** Deletes a series with its overrides, RSVPs and reminders. @throws NotFound, Forbidden. */
+  async delete(userId: string, eventId: string): Promise<{ deleted: true }> {
+    const current = await this.manageable(userId, eventId);
+    const event = await this.db.transaction(async (tx) => {
+      await tx.delete(calendarEvents).where(eq(calendarEvents.id, eventId));
+      return logEvent(tx, current.scopeId, 'event.deleted', userId, { eventId });
+    });
+    await this.hub.publish(event);
+    return { deleted: true };
+  }
+
+  // ------------------------------------------------------------ instances
+
+  /**
+   * Instances overlapping `[from, to)` of one series, or of every series in a scope and
+   * its subtree that the caller may view, overrides applied, sorted by actual start (then
+   * series id, original start), at most `limit`, cursor-paged.
+   * @throws NotFound, Forbidden (no View), Invalid (window, cursor).
+   */
+  async instances(
+    userId: string,
+    q: { scopeId?: string; eventId?: string; from: Date; to: Date; limit: number; cursor?: string },
+  ): Promise<InstancePage> {
+    const fromMs = q.from.getTime();
+    const toMs = q.to.getTime();
+    if (!(toMs > fromMs)) throw invalid('to must be after from');
+    const cursor = q.cursor ? decodeCursor(q.cursor) : null;
+    const rows = q.eventId ? [await this.visible(userId, q.eventId)] : await this.seriesUnder(userId, q.scopeId!, fromMs, toMs);
+    const overrides = await overridesOf(this.db, rows.map((r) => r.id));
+    const lowMs = cursor ? Math.max(fromMs, cursor.s) : fromMs;
+    let all: EventInstance[] = [];
+    let more = false;
+    for (const row of rows) {
+      const ovs = overrides.get(row.id) ?? [];
+      for (let lim = q.limit + 20; ; lim = Math.min(DEFAULT_LIMITS.maxLimit, lim * 4)) {
+        const r = seriesInstances(row, ovs, lowMs, toMs, lim);
+        const kept = cursor ? r.items.filter((i) => afterCursor(i, cursor)) : r.items;
+        if (!r.truncated || kept.length >= q.limit || lim >= DEFAULT_LIMITS.maxLimit) {
+          all.push(...kept);
+          more ||= r.truncated;
+          break;
+        }
+      }
+    }
+    all.sort(compareInstances);
+    if (all.length > q.limit) more = true;
+    all = all.slice(0, q.limit);
+    return { items: all, nextCursor: more && all.length > 0 ? encodeCursor(all.at(-1)!) : null };
+  }
+
+  /**
+   * Moves or edits one instance (RFC 5545 §3.8.4.4: an instance with RECURRENCE-ID).
+   * `start`/`end` are wall-clock times in the series' zone (dates when all-day); a new
+   * start without end keeps the instance's length. Editing it again merges.
+   * @throws NotFound (no such instance), Forbidden, Invalid.
+   */
+  async updateInstance(userId: string, eventId: string, originalStart: string, c: InstanceChanges): Promise<EventInstance> {
+    const row = await this.manageable(userId, eventId);
+    const id = canonicalRecurrenceId(originalStart, row.allDay);
+    const inst = ruleInstance(row, id);
+    if (!inst) throw notFound(`${originalStart} is not an instance of this event`);
+    const [existing] = await this.db.select().from(eventOverrides).where(and(eq(eventOverrides.eventId, eventId), eq(eventOverrides.originalStart, id)));
+    if (existing?.cancelled) throw notFound(`the instance at ${id} is cancelled`);
+    const baseStart = existing?.startLocal ?? inst.startLocal;
+    const baseEnd = existing?.endLocal ?? inst.endLocal;
+    const moved = c.start !== undefined || c.end !== undefined ? placeInstance(row, baseStart, baseEnd, c.start, c.end) : null;
+    const values = {
+      title: c.title ?? existing?.title ?? null,
+      description: c.description ?? existing?.description ?? null,
+      location: c.location ?? existing?.location ?? null,
+      startLocal: moved?.startLocal ?? existing?.startLocal ?? null,
+      endLocal: moved?.endLocal ?? existing?.endLocal ?? null,
+      startAt: moved?.startAt ?? existing?.startAt ?? null,
+      endAt: moved?.endAt ?? existing?.endAt ?? null,
+      cancelled: false,
+      updatedAt: new Date(),
+    };
+    const event = await this.db.transaction(async (tx) => {
+      const locked = await lockEvent(tx, eventId);
+      if (!existing) await checkOverrideRoom(tx, eventId);
+      await tx
+        .insert(eventOverrides)
+        .values({ eventId, originalStart: id, ...values })
+        .onConflictDoUpdate({ target: [eventOverrides.eventId, eventOverrides.originalStart], set: values });
+      await this.reminders.reschedule(tx, locked);
+      return logEvent(tx, row.scopeId, 'event.instance_updated', userId, { eventId, originalStart: id });
+    });
+    await this.hub.publish(event);
+    const ovs = (await overridesOf(this.db, [eventId])).get(eventId) ?? [];
+    const o = ovs.find((x) => x.originalStart === id)!;
+    const startMs = (o.startAt ?? new Date(Date.parse(inst.start))).getTime();
+    const found = seriesInstances(row, ovs, startMs, startMs + 1, DEFAULT_LIMITS.maxLimit).items.find((i) => i.originalStart === id);
+    return found!;
+  }
+
+  /** Cancels one instance (kept as a cancelled override, exported as EXDATE). @throws NotFound, Forbidden. */
+  async cancelInstance(userId: string, eventId: string, originalStart: string): Promise<{ cancelled: true; originalStart: string }> {
+    const row = await this.manageable(userId, eventId);
+    const id = canonicalRecurrenceId(originalStart, row.allDay);
+    if (!ruleInstance(row, id)) throw notFound(`${originalStart} is not an instance of this event`);
+    const event = await this.db.transaction(async (tx) => {
+      const locked = await lockEvent(tx, eventId);
+      await checkOverrideRoom(tx, eventId);
+      await tx
+        .insert(eventOverrides)
+        .values({ eventId, originalStart: id, cancelled: true })
+        .onConflictDoUpdate({ target: [eventOverrides.eventId, eventOverrides.originalStart], set: { cancelled: true, updatedAt: new Date() } });
+      await this.reminders.reschedule(tx, locked);
+      return logEvent(tx, row.scopeId, 'event.instance_cancelled', userId, { eventId, originalStart: id });
+    });
+    await this.hub.publish(event);
+    return { cancelled: true, originalStart: id };
+  }
+
+  /**
+   * "This and following" (RFC 5545 §3.8.4.4 RANGE=THISANDFUTURE, done as Google Calendar
+   * does: two series). The series ends before `originalStart` (COUNT or UNTIL recomputed
+   * by `splitSeries`); a new series, linked by `parentId`, starts at that instance with
+   * `changes` applied. EXDATEs, RDATEs, overrides and per-instance RSVPs from the split on
+   * move to the new series; series RSVPs and reminders are copied. Overrides that no
+   * longer match an instance of the new series (when `changes` moves its times) are
+   * kept, orphaned. Splitting at the first instance edits the whole series instead.
+   * @returns the new series (or the edited one).
+   * @throws NotFound, Forbidden, Invalid (not a recurring instance; bad changes).
+   */
+  async updateFollowing(userId: string, eventId: string, originalStart: string, changes: SeriesFields): Promise<CalendarEvent> {
+    const row = await this.manageable(userId, eventId);
+    if (!row.rrule) throw invalid('this event does not repeat; use events.update');
+    const id = canonicalRecurrenceId(originalStart, row.allDay);
+    const split = splitSeries(seriesOf(row), id);
+    if (split.headRRule === null) return this.update(userId, eventId, changes);
+    const splitMs = recurrenceIdMs(id, row.allDay, row.tzid);
+    const before = (v: string) => recurrenceIdMs(v, row.allDay, row.tzid) < splitMs;
+    const head = normalize({ ...mergeSeries(row, {}), rrule: split.headRRule, exdates: row.exdates.filter(before), rdates: row.rdates.filter(before) });
+    const tailBase: SeriesFields = {
+      ...mergeSeries(row, { start: split.tailStart }),
+      rrule: split.tailRRule,
+      exdates: row.exdates.filter((v) => !before(v)),
+      rdates: row.rdates.filter((v) => !before(v)),
+    };
+    const tail = normalize(mergeSeries({ ...row, ...stored(normalize(tailBase)) }, changes));
+    const { created, events, promoted } = await this.db.transaction(async (tx) => {
+      await lockEvent(tx, eventId);
+      const [updatedHead] = await tx.update(calendarEvents).set({ ...stored(head), updatedAt: new Date() }).where(eq(calendarEvents.id, eventId)).returning();
+      const [created] = await tx
+        .insert(calendarEvents)
+        .values({
+          scopeId: row.scopeId,
+          createdBy: row.createdBy,
+          parentId: row.id,
+          title: changes.title ?? row.title,
+          description: changes.description ?? row.description,
+          location: changes.location ?? row.location,
+          capacity: changes.capacity === undefined ? row.capacity : changes.capacity,
+          ...stored(tail),
+        })
+        .returning();
+      const newId = created!.id;
+      const ovs = await tx.select().from(eventOverrides).where(eq(eventOverrides.eventId, eventId));
+      const moving = ovs.filter((o) => !before(o.originalStart)).map((o) => o.originalStart);
+      if (moving.length > 0) {
+        await tx
+          .update(eventOverrides)
+          .set({ eventId: newId })
+          .where(and(eq(eventOverrides.eventId, eventId), inArray(eventOverrides.originalStart, moving)));
+      }
+      const rsvps = await tx.select().from(eventRsvps).where(eq(eventRsvps.eventId, eventId));
+      const movingRsvps = rsvps.filter((r) => r.instanceStart !== '' && !before(r.instanceStart));
+      for (const r of movingRsvps) {
+        await tx
+          .update(eventRsvps)
+          .set({ eventId: newId })
+          .where(and(eq(eventRsvps.eventId, eventId), eq(eventRsvps.instanceStart, r.instanceStart), eq(eventRsvps.userId, r.userId)));
+      }
+      const seriesRsvps = rsvps.filter((r) => r.instanceStart === '');
+      if (seriesRsvps.length > 0) await tx.insert(eventRsvps).values(seriesRsvps.map((r) => ({ ...r, eventId: newId })));
+      const rems = await tx.select().from(eventReminders).where(eq(eventReminders.eventId, eventId));
+      if (rems.length > 0) {
+        await tx.insert(eventReminders).values(rems.map((r) => ({ userId: r.userId, eventId: newId, minutes: r.minutes })));
+      }
+      const promoted = await this.rsvps.fillAllSeats(tx, created!);
+      await this.reminders.reschedule(tx, updatedHead!);
+      await this.reminders.reschedule(tx, created!);
+      const events = [
+        await logEvent(tx, row.scopeId, 'event.split', userId, { eventId, newEventId: newId, originalStart: id }),
+        await logEvent(tx, row.scopeId, 'event.created', userId, { eventId: newId, title: created!.title }),
+      ];
+      return { created: created!, events, promoted };
+    });
+    for (const e of events) await this.hub.publish(e);
+    for (const u of promoted) await this.hub.pokeUser(u);
+    return toCalendarEvent(created);
+  }
+
+  /**
+   * iCalendar export (RFC 5545) of one series or of every series in a scope's viewable
+   * subtree; see `buildIcs` for the shape. @throws NotFound, Forbidden (no View).
+   */
+  async ics(userId: string, q: { eventId?: string; scopeId?: string }): Promise<IcsExport> {
+    let rows: EventRow[];
+    let name: string;
+    if (q.eventId) {
+      const row = await this.visible(userId, q.eventId);
+      rows = [row];
+      name = row.title;
+    } else {
+      const a = await this.access.require(userId, q.scopeId!, Permission.View);
+      const ids = await this.viewableSubtree(userId, q.scopeId!);
+      rows = await this.db
+        .select()
+        .from(calendarEvents)
+        .where(inArray(calendarEvents.scopeId, ids))
+        .orderBy(asc(calendarEvents.firstStart))
+        .limit(limits.eventSeriesPerListingMax);
+      name = a.scope.name;
+    }
+    const content = buildIcs(name, rows, await overridesOf(this.db, rows.map((r) => r.id)));
+    const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'calendar';
+    return { filename: `${slug}.ics`, contentType: 'text/calendar; charset=utf-8', content };
+  }
+
+  // ------------------------------------------------------------ access
+
+  /** The series when the caller may view its scope. @throws NotFound, Forbidden. */
+  async visible(userId: string, eventId: string): Promise<EventRow> {
+    const [row] = await this.db.select().from(calendarEvents).where(eq(calendarEvents.id, eventId));
+    if (!row) throw notFound(`event ${eventId} not found`);
+    try {
+      await this.access.require(userId, row.scopeId, Permission.View);
+    } catch (err) {
+      if (err instanceof Error && (err as { code?: string }).code === 'NotFound') throw notFound(`event ${eventId} not found`);
+      throw err;
+    }
+    return row;
+  }
+
+  /** The series when the caller created it or holds ManageEvents. @throws NotFound, Forbidden. */
+  async manageable(userId: string, eventId: string): Promise<EventRow> {
+    const row = await this.visible(userId, eventId);
+    if (row.createdBy === userId) return row;
+    if (!(await this.access.allows(userId, row.scopeId, Permission.ManageEvents))) {
+      throw forbidden('only its creator or someone with the ManageEvents permission may change this event');
+    }
+    return row;
+  }
+
+  /** Series of the viewable scopes in `scopeId`'s subtree that may overlap the window. */
+  async seriesUnder(userId: string, scopeId: string, fromMs: number, toMs: number): Promise<EventRow[]> {
+    await this.access.require(userId, scopeId, Permission.View);
+    const ids = await this.viewableSubtree(userId, scopeId);
+    const from = new Date(fromMs);
+    const to = new Date(toMs);
+    return this.db
+      .select()
+      .from(calendarEvents)
+      .where(
+        and(
+          inArray(calendarEvents.scopeId, ids),
+          or(
+            and(lt(calendarEvents.firstStart, to), or(isNull(calendarEvents.lastEnd), gt(calendarEvents.lastEnd, from))),
+            sql`exists (select 1 from ${eventOverrides} o where o.event_id = ${calendarEvents.id} and o.start_at < ${to} and o.end_at >= ${from})`,
+          ),
+        ),
+      )
+      .orderBy(asc(calendarEvents.firstStart))
+      .limit(limits.eventSeriesPerListingMax);
+  }
+
+  /** `scopeId` and the live scopes below it that the caller may view. */
+  async viewableSubtree(userId: string, scopeId: string): Promise<string[]> {
+    const rows = await this.db
+      .select({ id: scopes.id })
+      .from(scopes)
+      .where(and(or(eq(scopes.id, scopeId), arrayContains(scopes.path, [scopeId])), isNull(scopes.deletedAt)));
+    const allowed = await Promise.all(rows.map(async (r) => ((await this.access.allows(userId, r.id, Permission.View)) ? r.id : null)));
+    return allowed.filter((x): x is string => x !== null);
+  }
+
+  private async after(event: ScopeEvent, promoted: string[]) {
+    await this.hub.publish(event);
+    for (const u of promoted) await this.hub.pokeUser(u);
+  }
+}
+
+// ------------------------------------------------------------ helpers
+
+/** Validates fields as a series (the engine's checks, RFC 5545 §3.8.5). @throws Invalid. */
+function normalize(f: SeriesFields): NormalizedSeries {
+  if (!f.allDay && (f.end === undefined || f.end === null)) throw invalid('a timed event needs an end; or set allDay');
+  const series: Series = {
+    start: f.start!,
+    end: f.end ?? null,
+    allDay: f.allDay === true,
+    tzid: f.timeZone,
+    rrule: f.rrule ?? null,
+    exdates: f.exdates ?? null,
+    rdates: f.rdates ?? null,
+  };
+  return validateSeries(series);
+}
+
+/** The stored columns of a normalized series. */
+function stored(n: NormalizedSeries) {
+  const b = seriesBounds(n);
+  return {
+    allDay: n.allDay,
+    startLocal: n.start,
+    tzid: n.tzid,
+    duration: n.duration,
+    rrule: n.rrule,
+    exdates: n.exdates,
+    rdates: n.rdates,
+    firstStart: b.firstStart,
+    lastEnd: b.lastEnd,
+  };
+}
+
+/** The series fields after `f` is applied to `row`; a new start without end keeps the duration. */
+function mergeSeries(row: EventRow, f: SeriesFields): SeriesFields {
+  const allDay = f.allDay ?? row.allDay;
+  const timeZone = f.timeZone ?? row.tzid;
+  const start = f.start ?? row.startLocal;
+  let end = f.end ?? null;
+  if (end === null && !allDay) {
+    const s = zonedFromWallClock(parseLocalDateTime(start, 'start'), timeZone);
+    end = s.add(row.allDay ? 'PT1H' : row.duration).toPlainDateTime().toString({ smallestUnit: 'second' });
+  } else if (end === null && allDay && row.allDay) {
+    end = parseDate(start, 'start').add({ days: Number(/(\d+)D/.exec(row.duration)?.[1] ?? '1') }).toString();
+  }
+  return {
+    start,
+    end,
+    allDay,
+    timeZone,
+    rrule: f.rrule === undefined ? row.rrule : f.rrule,
+    exdates: f.exdates === undefined ? row.exdates : f.exdates,
+    rdates: f.rdates === undefined ? row.rdates : f.rdates,
+  };
+}
+
+/** A moved instance's times: new start (and end), keeping the length when only the start moves. */
+function placeInstance(row: EventRow, baseStart: string, baseEnd: string, start: string | undefined, end: string | undefined) {
+  if (row.allDay) {
+    const s0 = parseDate(baseStart, 'start');
+    const e0 = parseDate(baseEnd, 'end');
+    const s = start !== undefined ? parseDate(start, 'start') : s0;
+    const e = end !== undefined ? parseDate(end, 'end') : s.add({ days: s0.until(e0).days });
+    if (s.until(e).days <= 0) throw invalid(`end (${e.toString()}) must be after start (${s.toString()}); an all-day end date is exclusive`);
+    return {
+      startLocal: s.toString(),
+      endLocal: e.toString(),
+      startAt: new Date(zonedStartOfDay(s, row.tzid).epochMilliseconds),
+      endAt: new Date(zonedStartOfDay(e, row.tzid).epochMilliseconds),
+    };
+  }
+  const z0 = zonedFromWallClock(parseLocalDateTime(baseStart, 'start'), row.tzid);
+  const lengthMs = zonedFromWallClock(parseLocalDateTime(baseEnd, 'end'), row.tzid).epochMilliseconds - z0.epochMilliseconds;
+  const s = start !== undefined ? zonedFromWallClock(parseLocalDateTime(start, 'start'), row.tzid) : z0;
+  const e = end !== undefined ? zonedFromWallClock(parseLocalDateTime(end, 'end'), row.tzid) : s.add({ milliseconds: lengthMs });
+  if (e.epochMilliseconds < s.epochMilliseconds) throw invalid(`end (${e.toPlainDateTime().toString()}) is before start (${s.toPlainDateTime().toString()})`);
+  return {
+    startLocal: s.toPlainDateTime().toString({ smallestUnit: 'second' }),
+    endLocal: e.toPlainDateTime().toString({ smallestUnit: 'second' }),
+    startAt: new Date(s.epochMilliseconds),
+    endAt: new Date(e.epochMilliseconds),
+  };
+}
+
+/** Locks the series row (serializes RSVPs, overrides and splits of one event). @throws NotFound. */
+export async function lockEvent(tx: Tx, eventId: string): Promise<EventRow> {
+  const [row] = await tx.select().from(calendarEvents).where(eq(calendarEvents.id, eventId)).for('update');
+  if (!row) throw notFound(`event ${eventId} not found`);
+  return row;
+}
+
+async function checkOverrideRoom(tx: Tx, eventId: string) {
+  const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(eventOverrides).where(eq(eventOverrides.eventId, eventId));
+  if ((r?.n ?? 0) >= limits.eventOverridesMax) {
+    throw invalid(`this event already has ${limits.eventOverridesMax} changed or cancelled instances; edit the series instead`);
+  }
+}
+
+/** Overrides of the given series, grouped by series. */
+export async function overridesOf(db: Db | Tx, ids: string[]): Promise<Map<string, OverrideRow[]>> {
+  const out = new Map<string, OverrideRow[]>();
+  if (ids.length === 0) return out;
+  const rows = await db.select().from(eventOverrides).where(inArray(eventOverrides.eventId, ids));
+  for (const r of rows) out.set(r.eventId, [...(out.get(r.eventId) ?? []), r]);
+  return out;
+}
+
+async function logEvent(tx: Tx, scopeId: string, type: ScopeEventType, actorId: string, payload: Record<string, unknown>): Promise<ScopeEvent> {
+  return toScopeEvent(await appendEvent(tx, { scopeId, type, actorId, payload }), null);
+}
+

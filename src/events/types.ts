@@ -1,0 +1,93 @@
+/** An event series as clients see it. A one-time event is a series without RRULE. */
+export interface CalendarEvent {
+  id: string;
+  scopeId: string;
+  createdBy: string | null;
+  /** The series this one was split from ("this and following"), or null. */
+  parentId: string | null;
+  title: string;
+  description: string;
+  location: string;
+  allDay: boolean;
+  /** DTSTART as wall-clock time in `timeZone` (`YYYY-MM-DDTHH:mm:ss`), or a date when all-day. */
+  start: string;
+  /** DTSTART + duration, same form; for all-day the exclusive end date. */
+  end: string;
+  /** IANA time zone the wall-clock times are in. */
+  timeZone: string;
+  /** RFC 5545 §3.3.6 duration of every instance. */
+  duration: string;
+  /** Canonical RRULE (RFC 5545 §3.3.10), or null. */
+  rrule: string | null;
+  /** EXDATEs: UTC instants `YYYY-MM-DDTHH:mm:ssZ`, or dates when all-day. */
+  exdates: string[];
+  /** RDATEs, same form. */
+  rdates: string[];
+  /** Seats per RSVP target; null: unlimited. */
+  capacity: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One occurrence of a series, with its override (if any) applied. */
+export interface EventInstance {
+  eventId: string;
+  scopeId: string;
+  /** RECURRENCE-ID: the original start, a UTC instant `YYYY-MM-DDTHH:mm:ssZ` (a date when all-day). */
+  originalStart: string;
+  /** Actual start and end instants, RFC 3339 with the event zone's offset. */
+  start: string;
+  end: string;
+  /** Actual start and end as wall-clock time in `timeZone` (dates when all-day; the end exclusive). */
+  startLocal: string;
+  endLocal: string;
+  timeZone: string;
+  allDay: boolean;
+  title: string;
+  description: string;
+  location: string;
+  /** True when this instance was moved or edited on its own. */
+  overridden: boolean;
+}
+
+/** A page of `events.instances`: sorted by start; pass `nextCursor` back for the next page. */
+export interface InstancePage {
+  items: EventInstance[];
+  nextCursor: string | null;
+}
+
+/** An RSVP answer. `waitlisted` is a `going` that found no free seat. */
+export type RsvpStatus = 'going' | 'maybe' | 'declined' | 'waitlisted';
+
+export interface Rsvp {
+  eventId: string;
+  /** The instance's original start, or null for an answer to the whole series. */
+  instanceStart: string | null;
+  userId: string;
+  status: RsvpStatus;
+  respondedAt: Date;
+}
+
+/** `events.attendees`: the RSVPs of one target, going first, the waitlist in order. */
+export interface Attendees {
+  eventId: string;
+  instanceStart: string | null;
+  capacity: number | null;
+  counts: Record<RsvpStatus, number>;
+  items: Rsvp[];
+}
+
+/** One of the caller's reminders on an event. */
+export interface Reminder {
+  eventId: string;
+  minutes: number;
+  /** When it fires next (null: no instance left). */
+  nextFireAt: Date | null;
+}
+
+/** `events.ics`: an iCalendar (RFC 5545) document. */
+export interface IcsExport {
+  filename: string;
+  contentType: 'text/calendar; charset=utf-8';
+  content: string;
+}
