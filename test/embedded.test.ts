@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, closeClient } from '../sdk/src/index.js';
 import { collect, messageOf } from './helpers/subscribe.js';
 import { freePort, runMain } from './helpers/process.js';
-import type { ScopeStreamEvent } from '../sdk/src/index.js';
+import type { ScopeStreamEvent, UserEvent } from '../sdk/src/index.js';
 
 
 const dir = mkdtempSync(path.join(tmpdir(), 'guildhall-embedded-'));
@@ -48,6 +48,32 @@ describe('embedded mode (npm start with no variables)', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 120_000); // two cold PGlite starts with every migration, on a busy 2-core machine
+
+  it('runs calendar events and their reminder scheduler on PGlite', async () => {
+    const port = await freePort();
+    const server = runMain(dir, { PORT: String(port), EVENT_REMINDER_POLL_MS: '200' });
+    await server.waitFor(/guildhall listening/);
+    const url = `http://127.0.0.1:${port}`;
+    const { token } = await createClient({ url }).auth.signUp.mutate({ email: 'cal@example.com', password: 'calendar-pass', displayName: 'Cal' });
+    const client = createClient({ url, token });
+    const community = await client.scopes.create.mutate({ kind: 'community', name: 'Calendar' });
+    // Starts in 2 minutes, UTC wall clock; a 5-minute reminder is already due.
+    const startAt = new Date(Date.now() + 120_000);
+    const local = startAt.toISOString().slice(0, 19);
+    const stream = collect<UserEvent>((h) => client.me.onEvent.subscribe({}, h));
+    await stream.started;
+    const event = await client.events.create.mutate({ scopeId: community.id, title: 'Standup', start: local, end: new Date(startAt.getTime() + 900_000).toISOString().slice(0, 19), timeZone: 'UTC', rrule: 'FREQ=DAILY;COUNT=3' });
+    const { items } = await client.events.instances.query({ eventId: event.id, from: new Date(), to: new Date(Date.now() + 4 * 86_400_000), limit: 10 });
+    expect(items).toHaveLength(3);
+    await client.events.setReminders.mutate({ eventId: event.id, minutes: [5] });
+    let due: UserEvent | undefined;
+    for (let n = 1; !due; n = stream.items.length + 1) due = (await stream.until(n)).find((e) => e.type === 'reminder.due');
+    expect(due).toMatchObject({ type: 'reminder.due', scopeId: community.id });
+    stream.stop();
+    closeClient(client);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  }, 120_000);
 
   it('refuses to start on a bad variable with one line naming it', async () => {
     const bad = runMain(dir, { PORT: 'not-a-port' });

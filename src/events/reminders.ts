@@ -163,6 +163,22 @@ export class ReminderService {
    */
   async tick(): Promise<number> {
     const nowMs = Date.now();
+    // Access is checked before the transaction, never inside it: the permission helper
+    // reads through its own connection, and on PGlite (one connection) a read waiting on
+    // an open transaction that waits on it would hang the database.
+    const preview = await this.db
+      .select({ userId: eventReminders.userId, scopeId: calendarEvents.scopeId })
+      .from(eventReminders)
+      .innerJoin(calendarEvents, eq(calendarEvents.id, eventReminders.eventId))
+      .where(lte(eventReminders.nextFireAt, new Date(nowMs)))
+      .orderBy(asc(eventReminders.nextFireAt))
+      .limit(limits.eventReminderBatch);
+    if (preview.length === 0) return 0;
+    const allowed = new Map<string, boolean>();
+    for (const p of preview) {
+      const key = `${p.userId}:${p.scopeId}`;
+      if (!allowed.has(key)) allowed.set(key, await this.access.allows(p.userId, p.scopeId, Permission.View));
+    }
     const delivered = await this.db.transaction(async (tx) => {
       const due = await tx
         .select()
@@ -179,6 +195,8 @@ export class ReminderService {
       for (const r of due) {
         const row = rows.get(r.eventId);
         if (!row) continue; // deleted: the cascade removes the reminder
+        const mayView = allowed.get(`${r.userId}:${row.scopeId}`);
+        if (mayView === undefined) continue; // became due after the preview: the next poll has it
         if (r.nextInstance !== null && r.nextFireAt) {
           const startMs = r.nextFireAt.getTime() + r.minutes * 60_000;
           const [fire] = await tx
@@ -186,7 +204,7 @@ export class ReminderService {
             .values({ userId: r.userId, eventId: r.eventId, instanceStart: formatUtc(startMs), minutes: r.minutes })
             .onConflictDoNothing()
             .returning();
-          if (fire && (await this.access.allows(r.userId, row.scopeId, Permission.View))) {
+          if (fire && mayView) {
             await tx.insert(userEvents).values({
               userId: r.userId,
               seq: 0, // assigned by the trigger
