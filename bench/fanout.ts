@@ -82,13 +82,11 @@ const LABEL: Record<Kind, string> = { ours: 'ours (tRPC fast path)', ws: 'bare w
 // ---------------------------------------------------------------------------------------
 // Server side: one child process per server, pinned to CPU 0.
 
+/** What a server reports over IPC (CPU and RSS in the steps are read from /proc instead). */
 interface ServerStats {
   type: 'stats';
   id: number;
-  cpuUs: number;
   rss: number;
-  eluActive: number;
-  eluIdle: number;
   sockets: number;
 }
 type ToChild = { type: 'stats'; id: number } | { type: 'profile'; on: boolean; file?: string } | { type: 'stop' };
@@ -178,17 +176,7 @@ async function serverMain(kind: Kind): Promise<void> {
   let session: import('node:inspector').Session | null = null;
   process.on('message', (m: ToChild) => {
     if (m.type === 'stats') {
-      const cpu = process.cpuUsage();
-      const elu = performance.eventLoopUtilization();
-      const reply: ServerStats = {
-        type: 'stats',
-        id: m.id,
-        cpuUs: cpu.user + cpu.system,
-        rss: process.memoryUsage().rss,
-        eluActive: elu.active,
-        eluIdle: elu.idle,
-        sockets: sockets(),
-      };
+      const reply: ServerStats = { type: 'stats', id: m.id, rss: process.memoryUsage().rss, sockets: sockets() };
       process.send!(reply);
     } else if (m.type === 'profile') {
       void (async () => {
@@ -337,10 +325,11 @@ class ServerChild {
 
   stats(): Promise<ServerStats> {
     const id = this.nextId++;
-    return new Promise((resolve) => {
+    const reply = new Promise<ServerStats>((resolve) => {
       this.waiting.set(id, resolve);
       this.child.send({ type: 'stats', id } satisfies ToChild);
     });
+    return Promise.race([reply, this.exited.then((): never => { throw new Error(`the ${this.kind} server exited`); })]);
   }
 
   profile(on: boolean, file?: string): Promise<string | null> {
@@ -939,6 +928,10 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
   if (rec.stale > 0) note.push(`${rec.stale} deliveries from earlier steps arrived late`);
   publisher.disconnect();
   await fleet.close();
+  // Let the server see the sockets go (and end their subscriptions) before stopping it.
+  const closeBy = performance.now() + 5_000;
+  while ((await child.stats()).sockets > 0 && performance.now() < closeBy) await sleep(100);
+  await sleep(200);
   await child.stop();
   await cleanRedis(prefix);
   if (note.length) console.log(`  note: ${note.join('; ')}`);

@@ -70,7 +70,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     sendJson(res, 404, { error: 'not found: tRPC is served at /trpc' });
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes });
+  // No compression: conversation frames are pre-encoded once per event (src/realtime/frames.ts).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes, perMessageDeflate: false });
   httpServer.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/trpc' && path !== '/') {

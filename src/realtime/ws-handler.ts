@@ -19,6 +19,7 @@ import type { AppHandle } from '../app.js';
 import { ScopeFeed } from './feed.js';
 import { ScopeSubscription } from './stream.js';
 import type { WireEvent } from './wire.js';
+import { frameFor, sendFrame } from './frames.js';
 
 const OPEN = 1;
 
@@ -223,7 +224,8 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
 
     /** The fast path: pre-encoded frames written straight to the socket. */
     async function runFast(sub: ScopeSubscription, id: SubId, jsonrpc: '2.0' | undefined, signal: AbortSignal, fail: (e: unknown) => void) {
-      const head = Buffer.from(`{"id":${JSON.stringify(id)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''},"result":{"type":"data","id":"`);
+      const headKey = `${JSON.stringify(id)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
+      const head = Buffer.from(`{"id":${headKey},"result":{"type":"data","id":"`);
       let failure: { error: unknown } | null = null;
       let done!: () => void;
       const ended = new Promise<void>((r) => (done = r));
@@ -238,7 +240,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
             done();
             return false;
           }
-          socket.send(Buffer.concat([head, w.frameTail()]), { binary: false });
+          sendFrame(socket, frameFor(w, headKey, head), () => Buffer.concat([head, w.frameTail()]));
           return true;
         },
         fail: (error) => {
