@@ -138,7 +138,9 @@ export class ScopeFeed {
     if (w.seq > this.highestSeen) this.highestSeen = w.seq;
     if (this.catching || w.seq <= this.last) return;
     if (w.seq === this.last + 1) {
-      this.deliver(w);
+      // The hot path of every live delivery: kept to one call.
+      this.last = w.seq;
+      if (!this.o.emit(w)) void this.stop();
       return;
     }
     this.catching = true;

@@ -21,7 +21,6 @@ interface SenderInternals {
 const Sender = (ws as unknown as { Sender: { frame(data: Buffer, o: object): FrameList } }).Sender;
 const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
 
-const cache = new WeakMap<WireEvent, Map<string, FrameList>>();
 
 /**
  * The text frame `{"id":<subscription id>,"result":{"type":"data","id":"<seq>","data":…}}`
@@ -29,12 +28,17 @@ const cache = new WeakMap<WireEvent, Map<string, FrameList>>();
  * (most clients number their first subscription 1).
  */
 export function frameFor(event: WireEvent, headKey: string, head: Buffer): FrameList {
-  let byHead = cache.get(event);
-  if (!byHead) cache.set(event, (byHead = new Map()));
-  let frame = byHead.get(headKey);
+  // The common case (every socket's subscription has the same id) is one comparison.
+  if (event.frameKey === headKey) return event.frame as FrameList;
+  let frame = event.frames?.get(headKey);
   if (!frame) {
     frame = Sender.frame(Buffer.concat([head, event.frameTail()]), FRAME_OPTIONS);
-    byHead.set(headKey, frame);
+    if (event.frameKey === undefined) {
+      event.frameKey = headKey;
+      event.frame = frame;
+    } else {
+      (event.frames ??= new Map()).set(headKey, frame);
+    }
   }
   return frame;
 }

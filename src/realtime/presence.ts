@@ -109,6 +109,11 @@ export class PresenceService {
     await this.changing(userId, () => this.store.touch(userId, connId, Date.now() + PRESENCE_TTL_MS));
   }
 
+  /** Keeps a live connection counted (one Redis command; call every ~20 s). */
+  async heartbeat(userId: string, connId: string): Promise<void> {
+    await this.store.touch(userId, connId, Date.now() + PRESENCE_TTL_MS);
+  }
+
   /** A connection closed. */
   async disconnected(userId: string, connId: string): Promise<void> {
     await this.changing(userId, () => this.store.drop(userId, connId));

@@ -10,6 +10,12 @@ import type { ScopeStreamEvent } from '../messages/events.js';
 export class WireEvent {
   private parsed: unknown;
   private shared: Buffer | undefined;
+  /** @internal pre-encoded WebSocket frames of this event, by subscription head (src/realtime/frames.ts). */
+  frameKey: string | undefined;
+  /** @internal */
+  frame: Buffer[] | undefined;
+  /** @internal */
+  frames: Map<string, Buffer[]> | undefined;
 
   constructor(
     /** The scope (conversation events) or user (user events) the event belongs to. */

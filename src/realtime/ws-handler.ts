@@ -39,7 +39,11 @@ export interface WsHandlerOptions {
   /** Open subscriptions one socket may hold; one more is refused with TOO_MANY_REQUESTS. */
   maxSubscriptionsPerSocket: number;
   /** Told when a signed-in connection opens, is still alive (every 20 s) and closes. */
-  presence?: { connected(userId: string, connId: string): Promise<void>; disconnected(userId: string, connId: string): Promise<void> };
+  presence?: {
+    connected(userId: string, connId: string): Promise<void>;
+    heartbeat(userId: string, connId: string): Promise<void>;
+    disconnected(userId: string, connId: string): Promise<void>;
+  };
 }
 
 /** How often an open connection refreshes its presence (ms); well under PRESENCE_TTL_MS. */
@@ -99,9 +103,9 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
           socket.close(4429, `too many connections: at most ${o.maxConnectionsPerUser} per user`);
         } else if (o.presence && !closed) {
           const uid = userId;
-          const beat = () => o.presence!.connected(uid, connId).catch((err) => o.log.warn({ err }, 'presence update failed'));
-          void beat();
-          heartbeat = setInterval(beat, PRESENCE_HEARTBEAT_MS).unref();
+          const warn = (err: unknown) => o.log.warn({ err }, 'presence update failed');
+          void o.presence.connected(uid, connId).catch(warn);
+          heartbeat = setInterval(() => void o.presence!.heartbeat(uid, connId).catch(warn), PRESENCE_HEARTBEAT_MS).unref();
         }
       }
       return ctx;
