@@ -56,6 +56,9 @@ export class ScopeFeed {
   private unsubscribe: (() => Promise<void>) | null = null;
   private stopEphemeral: (() => Promise<void>) | null = null;
 
+  /** The hub listener: a WireEvent, or null for a poke. One function per feed, made once. */
+  private readonly listener = (w: WireEvent | null) => (w ? this.onWire(w) : this.poke());
+
   constructor(readonly o: FeedOptions) {}
 
   /**
@@ -63,7 +66,7 @@ export class ScopeFeed {
    * @throws Invalid when `lastEventId` is ahead of the conversation.
    */
   async start(): Promise<void> {
-    this.unsubscribe = await this.o.hub.subscribe(this.o.channel, (w) => (w ? this.onWire(w) : this.poke()));
+    this.unsubscribe = await this.o.hub.subscribe(this.o.channel, this.listener);
     this.o.hub.registerFeed(this);
     const current = await this.o.currentSeq();
     if (this.o.lastEventId == null) {

@@ -47,8 +47,8 @@ export function frameFor(event: WireEvent, headKey: string, head: Buffer): Frame
  * Writes a pre-encoded frame. Falls back to a normal send while the socket's sender is
  * busy with something queued, so the order of frames is kept.
  */
-export function sendFrame(socket: WebSocket, frame: FrameList, data: () => Buffer): void {
+export function sendFrame(socket: WebSocket, frame: FrameList, head: Buffer, event: WireEvent): void {
   const sender = (socket as unknown as { _sender?: SenderInternals })._sender;
   if (sender && sender._state === 0 && sender._queue.length === 0) sender.sendFrame(frame);
-  else socket.send(data(), { binary: false });
+  else socket.send(Buffer.concat([head, event.frameTail()]), { binary: false });
 }

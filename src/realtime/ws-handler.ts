@@ -230,6 +230,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
     async function runFast(sub: ScopeSubscription, id: SubId, jsonrpc: '2.0' | undefined, signal: AbortSignal, fail: (e: unknown) => void) {
       const headKey = `${JSON.stringify(id)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
       const head = Buffer.from(`{"id":${headKey},"result":{"type":"data","id":"`);
+      const raw = (socket as unknown as { _socket: { writableNeedDrain: boolean } })._socket;
       let failure: { error: unknown } | null = null;
       let done!: () => void;
       const ended = new Promise<void>((r) => (done = r));
@@ -237,14 +238,15 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
         ...sub.options,
         emit: (w: WireEvent) => {
           if (socket.readyState !== OPEN) return false;
-          if (socket.bufferedAmount > o.maxBufferedBytes) {
+          // bufferedAmount is only worth reading once the kernel stopped taking bytes.
+          if (raw.writableNeedDrain && socket.bufferedAmount > o.maxBufferedBytes) {
             // A slow reader: drop the socket; the client reconnects and resumes from its last id.
             o.log.warn({ userId, key: w.key, buffered: socket.bufferedAmount }, 'dropping a slow reader');
             socket.terminate();
             done();
             return false;
           }
-          sendFrame(socket, frameFor(w, headKey, head), () => Buffer.concat([head, w.frameTail()]));
+          sendFrame(socket, frameFor(w, headKey, head), head, w);
           return true;
         },
         fail: (error) => {
