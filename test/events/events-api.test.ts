@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../helpers/db.js';
 import { codeOf } from '../helpers/errors.js';
 import { closeClient, signUpClient, startServer, testPrefix } from '../helpers/server.js';
 import { collect } from '../helpers/subscribe.js';
+import { loadRecurrenceVectors } from '../helpers/vectors.js';
 import type { GuildhallServer } from '../../src/server.js';
 import type { EventInstance, GuildhallClient, ScopeStreamEvent } from '../../sdk/src/index.js';
 
@@ -14,22 +12,7 @@ import type { EventInstance, GuildhallClient, ScopeStreamEvent } from '../../sdk
  * real PostgreSQL and Redis.
  */
 
-interface Vector {
-  name: string;
-  dtstart: string;
-  tzid: string | null;
-  rrule: string;
-  allDay?: boolean;
-  exdate?: string[];
-  rdate?: string[];
-  window?: { start: string; end: string; inclusive: boolean };
-  expected: string[];
-}
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const vectors = JSON.parse(
-  readFileSync(path.resolve(repoRoot, '..', 'shared', 'fixtures', 'recurrence', 'rfc5545-vectors.json'), 'utf8'),
-) as Vector[];
+const vectors = loadRecurrenceVectors();
 /** Vectors the engine refuses (none today); events.create must refuse them with BAD_REQUEST. */
 const REFUSED = new Set<string>();
 

@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { expandSeries, type Series } from '../../src/events/recurrence/index.js';
+import { loadRecurrenceVectors, type RecurrenceVector as Vector } from '../helpers/vectors.js';
 
 /*
  * The shared RFC 5545 vectors (RFC §3.8.5.3 examples, derived cases, DST cases
@@ -12,24 +10,7 @@ import { expandSeries, type Series } from '../../src/events/recurrence/index.js'
  * must refuse it with a BAD_REQUEST-type error naming the unsupported part.
  */
 
-interface Vector {
-  name: string;
-  category: string;
-  source: string;
-  dtstart: string;
-  tzid: string | null;
-  rrule: string;
-  allDay?: boolean;
-  exdate?: string[];
-  rdate?: string[];
-  window?: { start: string; end: string; inclusive: boolean };
-  expected: string[];
-  alt_expected?: string[];
-}
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const vectorsPath = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'recurrence', 'rfc5545-vectors.json');
-const vectors = JSON.parse(readFileSync(vectorsPath, 'utf8')) as Vector[];
+const vectors = loadRecurrenceVectors();
 
 /** Vectors the engine refuses, with the part its error must name. Empty: every vector passes. */
 const REFUSED: Record<string, RegExp> = {};
