@@ -164,6 +164,12 @@ export interface Config {
   signInRate: { points: number; durationSec: number };
 }
 
+/** `points/seconds` (already checked by the schema's pattern) as a rate-limiter setting. */
+function parseRate(text: string): { points: number; durationSec: number } {
+  const [points, durationSec] = text.split('/').map(Number);
+  return { points: points!, durationSec: durationSec! };
+}
+
 /** Raised for a bad or missing variable; its message is one line naming the variable. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -206,7 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     realtime: { maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, replayMaxEvents: e.REPLAY_MAX_EVENTS, sweepMs: e.REALTIME_SWEEP_MS },
     events: { reminderPollMs: e.EVENT_REMINDER_POLL_MS },
-    messageSendRate: (([points, durationSec]) => ({ points: points!, durationSec: durationSec! }))(e.MESSAGE_SEND_RATE.split('/').map(Number)),
-    signInRate: (([points, durationSec]) => ({ points: points!, durationSec: durationSec! }))(e.SIGN_IN_RATE.split('/').map(Number)),
+    messageSendRate: parseRate(e.MESSAGE_SEND_RATE),
+    signInRate: parseRate(e.SIGN_IN_RATE),
   };
 }

@@ -4,6 +4,7 @@ import type { ScopeEvent } from './events.js';
 import type { Services } from '../app.js';
 import { conversationSubscription } from '../realtime/subscriptions.js';
 import { ScopeId } from '../scopes/router.js';
+import { LastEventId } from '../realtime/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
 
@@ -74,10 +75,7 @@ export const ReactionInput = MessageRef.extend({ emoji: Emoji });
 export const OnEventInput = z.object({
   scopeId: ScopeId,
   /** The tracked id of the last event the client has; the ws link fills it in on reconnect. */
-  lastEventId: z
-    .string()
-    .regex(/^\d{1,15}$/, 'lastEventId must be the seq of an event (digits)')
-    .nullish(),
+  lastEventId: LastEventId,
 });
 
 /** Publishes committed events in seq order (after the transaction, never inside it). */

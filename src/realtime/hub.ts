@@ -14,7 +14,7 @@ export type ScopeListener = (event: WireEvent | null) => void;
  * re-encoded on the way to sockets.
  */
 export class ScopeHub {
-  private readonly scopes = new Map<string, { listeners: Set<ScopeListener>; ready: Promise<() => Promise<void>> }>();
+  private readonly channels = new Map<string, { listeners: Set<ScopeListener>; ready: Promise<() => Promise<void>> }>();
   private readonly feeds = new Set<ScopeFeed>();
   private stopAccess: (() => Promise<void>) | null = null;
   /** Test hook: when it returns true for a publish, the publish is dropped (a lost message). */
@@ -45,7 +45,7 @@ export class ScopeHub {
   async publish(event: ScopeEvent): Promise<void> {
     if (this.dropPublish?.(event)) return;
     try {
-      await this.bus.publish(channelOf(event.scopeId), WireEvent.of(event).encode());
+      await this.bus.publish(scopeChannel(event.scopeId), WireEvent.of(event).encode());
     } catch (err) {
       this.log.warn({ err, scopeId: event.scopeId, seq: event.seq }, 'publish failed; subscribers will backfill');
     }
@@ -58,16 +58,15 @@ export class ScopeHub {
    * then reads the database misses nothing. Returns the function that removes it.
    */
   async subscribe(channel: string, listener: ScopeListener): Promise<() => Promise<void>> {
-    const scopeId = channel; // the map key
-    let entry = this.scopes.get(scopeId);
+    let entry = this.channels.get(channel);
     if (!entry) {
       const listeners = new Set<ScopeListener>();
       const ready = this.bus.subscribe(channel, (raw) => this.dispatch(keyOf(channel), listeners, raw));
       entry = { listeners, ready };
-      this.scopes.set(scopeId, entry);
+      this.channels.set(channel, entry);
       const created = entry;
       ready.catch(() => {
-        if (this.scopes.get(scopeId) === created) this.scopes.delete(scopeId);
+        if (this.channels.get(channel) === created) this.channels.delete(channel);
       });
     }
     entry.listeners.add(listener);
@@ -83,8 +82,8 @@ export class ScopeHub {
       if (removed) return;
       removed = true;
       current.listeners.delete(listener);
-      if (current.listeners.size === 0 && this.scopes.get(scopeId) === current) {
-        this.scopes.delete(scopeId);
+      if (current.listeners.size === 0 && this.channels.get(channel) === current) {
+        this.channels.delete(channel);
         await (await current.ready)();
       }
     };
@@ -165,9 +164,9 @@ export class ScopeHub {
     return this.feeds.size;
   }
 
-  /** Number of scopes with local listeners (for metrics and tests). */
-  get activeScopes(): number {
-    return this.scopes.size;
+  /** Number of bus channels with local listeners (for metrics and tests). */
+  get activeChannels(): number {
+    return this.channels.size;
   }
 
   /**
@@ -211,7 +210,6 @@ function usersConcerned(event: ScopeEvent): string[] {
 export const scopeChannel = (scopeId: string) => `scope:${scopeId}`;
 /** The channel that pokes a user's streams. */
 export const userChannel = (userId: string) => `user:${userId}`;
-const channelOf = scopeChannel;
 const keyOf = (channel: string) => channel.slice(channel.indexOf(':') + 1);
 const POKE = 'poke';
 const ACCESS_CHANNEL = 'access';

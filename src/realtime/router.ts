@@ -3,10 +3,12 @@ import { Permission } from '../permissions/flags.js';
 import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { userSubscription } from './subscriptions.js';
+import { PushQueue } from './queue.js';
 import type { PresenceEvent } from './presence.js';
 import type { TypingEvent } from './typing.js';
 
-const LastEventId = z
+/** The tracked id of the last event a client has; the ws link fills it in on reconnect. */
+export const LastEventId = z
   .string()
   .regex(/^\d{1,15}$/, 'lastEventId must be the seq of an event (digits)')
   .nullish();
@@ -23,33 +25,17 @@ async function ephemeral<T>(
   initial: () => Promise<T[]> = async () => [],
   max = 1_000,
 ): Promise<AsyncIterable<T>> {
-  const queue: T[] = [];
-  let wake: (() => void) | null = null;
-  const stop = await start((e) => {
-    queue.push(e);
-    if (queue.length > max) queue.shift();
-    wake?.();
-  });
+  const queue = new PushQueue<T>(max);
+  const stop = await start((e) => queue.push(e));
   const first = await initial().catch(async (err) => {
     await stop();
     throw err;
   });
-  queue.unshift(...first);
+  queue.prepend(first);
   return (async function* () {
-    const onAbort = () => wake?.();
-    signal?.addEventListener('abort', onAbort);
     try {
-      while (!signal?.aborted) {
-        const e = queue.shift();
-        if (e !== undefined) {
-          yield e;
-          continue;
-        }
-        await new Promise<void>((r) => (wake = r));
-        wake = null;
-      }
+      yield* queue.drain(signal);
     } finally {
-      signal?.removeEventListener('abort', onAbort);
       await stop();
     }
   })();

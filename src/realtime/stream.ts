@@ -2,6 +2,7 @@ import { tracked, type TrackedEnvelope } from '@trpc/server';
 import type { ScopeStreamEvent } from '../messages/events.js';
 import { ScopeFeed, type FeedOptions } from './feed.js';
 import type { WireEvent } from './wire.js';
+import { PushQueue } from './queue.js';
 
 /** What a conversation subscription needs, less the delivery callbacks. */
 export type ScopeSubscriptionOptions = Omit<FeedOptions, 'emit' | 'fail'> & { signal: AbortSignal | undefined };
@@ -22,37 +23,19 @@ export class ScopeSubscription<T = ScopeStreamEvent> implements AsyncIterable<Tr
 }
 
 async function* iterate<T>(o: ScopeSubscriptionOptions): AsyncGenerator<TrackedEnvelope<T>> {
-  const queue: WireEvent[] = [];
-  let failure: { error: unknown } | null = null;
-  let wake: (() => void) | null = null;
+  const queue = new PushQueue<WireEvent>();
   const feed = new ScopeFeed({
     ...o,
     emit: (w) => {
       queue.push(w);
-      wake?.();
       return true;
     },
-    fail: (error) => {
-      failure = { error };
-      wake?.();
-    },
+    fail: (error) => queue.fail(error),
   });
-  const onAbort = () => wake?.();
-  o.signal?.addEventListener('abort', onAbort);
   try {
     await feed.start();
-    while (!o.signal?.aborted) {
-      const w = queue.shift();
-      if (w) {
-        yield tracked(String(w.seq), w.event<T>());
-        continue;
-      }
-      if (failure) throw (failure as { error: unknown }).error;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = null;
-    }
+    for await (const w of queue.drain(o.signal)) yield tracked(String(w.seq), w.event<T>());
   } finally {
-    o.signal?.removeEventListener('abort', onAbort);
     await feed.stop();
   }
 }

@@ -6,6 +6,7 @@ import { ScopeSubscription } from './stream.js';
 import { latestUserSeqs, userEventsAfter } from './user-log.js';
 import type { UserEvent } from './user-events.js';
 import { WireEvent } from './wire.js';
+import { latestSeqs } from '../messages/log.js';
 
 /**
  * The subscription of `userId` to a conversation it was allowed to view: replay after
@@ -27,7 +28,7 @@ export function conversationSubscription(
     scopePath: [...scope.path, scope.id],
     userId: o.userId,
     lastEventId: o.lastEventId,
-    currentSeq: async () => (await svc.scopes.get(scope.id)).lastSeq,
+    currentSeq: async () => (await latestSeqs(svc.database.db, [scope.id])).get(scope.id) ?? 0,
     stillAllowed: o.stillAllowed,
     pageSize: limits.replayPageSize,
     maxReplay: svc.config.realtime.replayMaxEvents,
