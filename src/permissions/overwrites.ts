@@ -69,13 +69,7 @@ export class OverwriteService {
     await asActor(this.db, actorId, 'permissions.clearOverwrite', (tx) =>
       tx
         .delete(permissionOverwrites)
-        .where(
-          and(
-            eq(permissionOverwrites.scopeId, input.scopeId),
-            eq(permissionOverwrites.targetType, input.targetType),
-            eq(permissionOverwrites.targetId, input.targetId),
-          ),
-        ),
+        .where(matching(input)),
     );
     await this.access.notify(input.scopeId);
     return { cleared: true };
@@ -91,13 +85,7 @@ export class OverwriteService {
     return this.db
       .select()
       .from(permissionOverwrites)
-      .where(
-        and(
-          eq(permissionOverwrites.scopeId, k.scopeId),
-          eq(permissionOverwrites.targetType, k.targetType),
-          eq(permissionOverwrites.targetId, k.targetId),
-        ),
-      )
+      .where(matching(k))
       .limit(1);
   }
 
@@ -119,4 +107,13 @@ export class OverwriteService {
       throw forbidden(target.isOwner ? 'only an owner may set overwrites for an owner' : "the member's highest role is equal to or above yours");
     }
   }
+}
+
+/** The condition selecting the one overwrite of a target on a scope. */
+function matching(k: Pick<Overwrite, 'scopeId' | 'targetType' | 'targetId'>) {
+  return and(
+    eq(permissionOverwrites.scopeId, k.scopeId),
+    eq(permissionOverwrites.targetType, k.targetType),
+    eq(permissionOverwrites.targetId, k.targetId),
+  );
 }
