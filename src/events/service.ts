@@ -9,7 +9,7 @@ import type { AccessService } from '../permissions/service.js';
 import type { ScopeHub } from '../realtime/hub.js';
 import { limits } from '../config.js';
 import { DEFAULT_LIMITS, splitSeries, validateSeries, type NormalizedSeries, type Series } from './recurrence/index.js';
-import { parseDate, parseLocalDateTime, zonedFromWallClock, zonedStartOfDay } from './recurrence/time.js';
+import { parseDate, parseLocalDateTime, resolveTimeZone, zonedFromWallClock, zonedStartOfDay } from './recurrence/time.js';
 import {
   canonicalRecurrenceId,
   compareInstances,
@@ -506,7 +506,8 @@ function stored(n: NormalizedSeries) {
 /** The series fields after `f` is applied to `row`; a new start without end keeps the duration. */
 function mergeSeries(row: EventRow, f: SeriesFields): SeriesFields {
   const allDay = f.allDay ?? row.allDay;
-  const timeZone = f.timeZone ?? row.tzid;
+  // Checked before it is used below, so a bad zone is the caller's BAD_REQUEST, not a RangeError.
+  const timeZone = f.timeZone === undefined ? row.tzid : resolveTimeZone(f.timeZone);
   const start = f.start ?? row.startLocal;
   let end = f.end ?? null;
   if (end === null && !allDay) {

@@ -337,6 +337,20 @@ describe('bad input', () => {
     ['FREQ=SECONDLY without an end', { rrule: 'FREQ=SECONDLY' }, /SECONDLY/],
     ['end before start', { end: '2026-01-05T08:00:00' }, /before start/],
   ];
+  it('refuses an unknown time zone on update and on this-and-following with BAD_REQUEST, changing nothing', async () => {
+    const ev = await owner.client.events.create.mutate({ scopeId, ...base, rrule: 'FREQ=DAILY;COUNT=3' });
+    for (const call of [
+      () => owner.client.events.update.mutate({ eventId: ev.id, timeZone: 'Nowhere/X' }),
+      () => owner.client.events.updateFollowing.mutate({ eventId: ev.id, originalStart: '2026-01-06T08:00:00Z', timeZone: 'Nowhere/X' }),
+    ]) {
+      const err = await call().then(() => null, (e: unknown) => e as { message: string; data?: { code?: string } });
+      expect(err?.data?.code).toBe('BAD_REQUEST');
+      expect(err?.message).toMatch(/unknown time zone/);
+    }
+    expect(await owner.client.events.get.query({ eventId: ev.id })).toMatchObject({ timeZone: 'Europe/Berlin', rrule: 'FREQ=DAILY;COUNT=3' });
+    await owner.client.events.delete.mutate({ eventId: ev.id });
+  });
+
   for (const [name, patch, message] of cases) {
     it(`refuses ${name} with BAD_REQUEST, quickly, changing nothing`, async () => {
       const t0 = Date.now();
