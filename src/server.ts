@@ -88,7 +88,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     userIdOf: async (token) => (await services.auth.authenticate(token))?.id ?? null,
     maxConnectionsPerUser: limits.wsConnectionsPerUser,
     maxSubscriptionsPerSocket: limits.wsSubscriptionsPerSocket,
-    maxBatchSize: limits.batchMax,
+    // A client may open all the subscriptions a socket may hold in one tick.
+    maxBatchSize: limits.wsSubscriptionsPerSocket,
     maxBufferedBytes: config.realtime.maxBufferedBytes,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
     presence: services.presence,

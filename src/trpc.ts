@@ -77,6 +77,9 @@ const t = initTRPC.context<Context>().create({
     if (error.code === 'PAYLOAD_TOO_LARGE') {
       return { ...shape, message: `the request body is over the limit of ${limits.httpMaxBodyBytes} bytes`, data: withoutStack(shape.data) };
     }
+    if (error.code === 'BAD_REQUEST' && error.message === 'Batch call exceeds maximum size') {
+      return { ...shape, message: `a batch holds at most ${limits.batchMax} calls`, data: withoutStack(shape.data) };
+    }
     if (error.code === 'BAD_REQUEST' && /Maximum call stack size exceeded/.test(error.message)) {
       return { ...shape, message: 'invalid input: it is nested too deeply', data: withoutStack(shape.data) };
     }

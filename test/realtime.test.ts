@@ -253,3 +253,37 @@ describe('moderation reaches open clients', () => {
     sub.stop();
   });
 });
+
+describe('many subscriptions at once', () => {
+  it('starts 60 subscriptions the SDK opens in one tick (one WebSocket frame)', async () => {
+    const alice = await user(a, 'alice');
+    const c = await community(alice);
+    const rooms = [];
+    for (let i = 0; i < 60; i++) rooms.push(await alice.client.scopes.create.mutate({ kind: 'room', parentId: c.id, name: `r${i}` }));
+    const subs = rooms.map((r) => collect<ScopeStreamEvent>((h) => alice.client.messages.onEvent.subscribe({ scopeId: r.id }, h)));
+    await Promise.all(subs.map((s) => s.started));
+    await alice.client.messages.send.mutate({ scopeId: rooms[59]!.id, body: 'last room' });
+    expect(messageOf((await subs[59]!.until(1))[0]!).body).toBe('last room');
+    for (const s of subs) s.stop();
+  });
+
+  it('answers each call of an oversized frame with its own error', async () => {
+    const alice = await user(a, 'alice');
+    const ws = await rawSocket(a.url);
+    const ids = new Set<number>();
+    let waiter: (() => void) | null = null;
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { id: number; error?: { json: { message: string } } };
+      if (m.error) {
+        expect(m.error.json.message).toBe('a frame holds at most 200 calls (got 201)');
+        ids.add(m.id);
+      }
+      waiter?.();
+    });
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: alice.token } }));
+    ws.send(JSON.stringify(Array.from({ length: 201 }, (_, i) => ({ id: i + 1, method: 'query', params: { path: 'auth.me' } }))));
+    while (ids.size < 201) await new Promise<void>((r) => (waiter = r));
+    expect([...ids].sort((x, y) => x - y)).toEqual(Array.from({ length: 201 }, (_, i) => i + 1));
+    ws.close();
+  });
+});

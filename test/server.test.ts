@@ -148,6 +148,7 @@ describe('abuse', () => {
     const many = Array.from({ length: 51 }, () => 'health').join(',');
     const batch = await fetch(`${server.url}/trpc/${many}?batch=1`);
     expect(batch.status).toBe(400);
+    expect(JSON.stringify(await batch.json())).toContain('a batch holds at most 50 calls');
     const big = await fetch(`${server.url}/trpc/auth.signIn`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2 << 20) });
     expect(big.status).toBe(413);
     expect(JSON.stringify(await big.json())).toContain('over the limit of 1048576 bytes');

@@ -34,7 +34,7 @@ export interface WsHandlerOptions {
   /** A socket with more bytes buffered than this is a slow reader: it is dropped and resumes later. */
   maxBufferedBytes: number;
   keepAlive: { pingMs: number; pongWaitMs: number };
-  /** Calls in one frame; a larger batch is refused with BAD_REQUEST. */
+  /** Calls in one frame (the wsLink sends every call of one tick together); past it each is refused with BAD_REQUEST. */
   maxBatchSize: number;
   /** Open subscriptions one socket may hold; one more is refused with TOO_MANY_REQUESTS. */
   maxSubscriptionsPerSocket: number;
@@ -138,8 +138,13 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       try {
         const json = JSON.parse(text) as unknown;
         if (Array.isArray(json) && json.length > o.maxBatchSize) {
-          const error = new TRPCError({ code: 'BAD_REQUEST', message: `a batch holds at most ${o.maxBatchSize} calls (got ${json.length})` });
-          send({ id: null, error: errorShape(error, 'unknown', undefined, undefined) });
+          // Every call gets its own error, so a client can tell which of its calls failed.
+          const error = new TRPCError({ code: 'BAD_REQUEST', message: `a frame holds at most ${o.maxBatchSize} calls (got ${json.length})` });
+          const shape = errorShape(error, 'unknown', undefined, undefined);
+          const ids = json.map((m) => (m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined));
+          const answerable = ids.filter((id): id is SubId => typeof id === 'number' || typeof id === 'string');
+          if (answerable.length === 0) send({ id: null, error: shape });
+          for (const id of answerable) send({ id, error: shape });
           return;
         }
         messages = (Array.isArray(json) ? json : [json]).map((m) => parseTRPCMessage(m, transformer));
