@@ -66,6 +66,9 @@ export class ReminderService {
    */
   async set(userId: string, eventId: string, minutes: number[]): Promise<Reminder[]> {
     const row = await this.events.visible(userId, eventId);
+    if (minutes.length > 0 && repeatsSubHourly(row)) {
+      throw invalid('reminders are for events that repeat at most hourly; this one repeats every minute or second');
+    }
     const distinct = [...new Set(minutes)];
     if (distinct.length > limits.eventRemindersMax) throw invalid(`at most ${limits.eventRemindersMax} reminders per event`);
     await this.db.transaction(async (tx) => {
@@ -103,7 +106,10 @@ export class ReminderService {
 
   /** Sets each reminder's next fire: the earliest upcoming instance not yet fired for it. */
   private async advance(tx: Tx, row: EventRow, ovs: OverrideRow[], rems: ReminderRow[], nowMs: number): Promise<void> {
-    const cands = upcoming(row, ovs, nowMs);
+    // A series edited into one that repeats every minute or second keeps its reminders but
+    // fires none: a reminder a minute would be a flood.
+    const silent = repeatsSubHourly(row);
+    const cands = silent ? [] : upcoming(row, ovs, nowMs);
     const keys = cands.map((c) => formatUtc(Date.parse(c.start)));
     const fired = new Set<string>();
     if (keys.length > 0) {
@@ -113,7 +119,7 @@ export class ReminderService {
         .where(and(eq(eventReminderFires.eventId, row.id), inArray(eventReminderFires.instanceStart, keys)));
       for (const f of rows) fired.add(`${f.userId}|${f.minutes}|${f.instanceStart}`);
     }
-    const mayContinue = row.lastEnd === null || row.lastEnd.getTime() > nowMs + limits.eventReminderLookaheadMs;
+    const mayContinue = !silent && (row.lastEnd === null || row.lastEnd.getTime() > nowMs + limits.eventReminderLookaheadMs);
     for (const r of rems) {
       const next = cands.find((c, i) => !fired.has(`${r.userId}|${r.minutes}|${keys[i]}`));
       const set = next
@@ -228,4 +234,9 @@ export class ReminderService {
     for (const u of new Set(delivered)) await this.hub.pokeUser(u);
     return delivered.length;
   }
+}
+
+/** True for a series repeating every minute or second (FREQ=MINUTELY or SECONDLY, RFC 5545 §3.3.10). */
+function repeatsSubHourly(row: EventRow): boolean {
+  return /(^|;)FREQ=(MINUTELY|SECONDLY)(;|$)/.test(row.rrule ?? '');
 }

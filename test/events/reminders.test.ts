@@ -73,6 +73,18 @@ describe('reminders', () => {
     ]);
   });
 
+  it('refuses reminders on a series repeating more often than hourly, and stops them when a series becomes one', async () => {
+    const day = new Date(Date.now() + 60 * 86_400_000).toISOString().slice(0, 10);
+    const minutely = await alice.client.events.create.mutate({
+      scopeId, title: 'm', start: `${day}T10:00:00`, end: `${day}T10:00:30`, timeZone: 'UTC', rrule: 'FREQ=SECONDLY;UNTIL=20991231T000000Z',
+    });
+    expect(await codeOf(alice.client.events.setReminders.mutate({ eventId: minutely.id, minutes: [0] }))).toBe('BAD_REQUEST');
+    const daily = await alice.client.events.create.mutate({ scopeId, title: 'd', start: `${day}T10:00:00`, end: `${day}T11:00:00`, timeZone: 'UTC', rrule: 'FREQ=DAILY' });
+    expect((await alice.client.events.setReminders.mutate({ eventId: daily.id, minutes: [5] }))[0]!.nextFireAt).not.toBeNull();
+    await alice.client.events.update.mutate({ eventId: daily.id, rrule: 'FREQ=MINUTELY', end: `${day}T10:00:30` });
+    expect((await alice.client.events.reminders.query({ eventId: daily.id }))[0]!.nextFireAt).toBeNull();
+  });
+
   it('fires once across two instances, at the moved time of an instance', async () => {
     const stream = collect<UserEvent>((h) => alice.client.me.onEvent.subscribe({ lastEventId: '0' }, h));
     await stream.started;
