@@ -75,5 +75,6 @@ export function buildIcs(name: string, rows: readonly EventRow[], overrides: Map
   let text = cal.toString();
   // ical-generator writes every RECURRENCE-ID as a DATE-TIME; an all-day series needs VALUE=DATE.
   for (const d of new Set(allDayIds)) text = text.replaceAll(`RECURRENCE-ID:${d}T000000Z`, `RECURRENCE-ID;VALUE=DATE:${d}`);
-  return text;
+  // RFC 5545 §3.1: the last line ends with CRLF too; ical-generator leaves it off.
+  return text.endsWith('\r\n') ? text : `${text}\r\n`;
 }

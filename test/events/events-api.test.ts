@@ -246,6 +246,8 @@ describe('series, overrides and splits', () => {
     await owner.client.events.cancelInstance.mutate({ eventId: ev.id, originalStart: '2026-08-03T17:00:00Z' });
     const { content, filename } = await owner.client.events.ics.query({ eventId: ev.id });
     expect(filename).toBe('book-club.ics');
+    // RFC 5545 §3.1: every content line ends with CRLF, the last one included.
+    expect(content.endsWith('END:VCALENDAR\r\n')).toBe(true);
     const lines = content.split('\r\n');
     expect(lines).toContain('DTSTART;TZID=Europe/Paris:20260504T190000');
     expect(lines).toContain('DTEND;TZID=Europe/Paris:20260504T203000');
