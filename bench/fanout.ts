@@ -1,7 +1,9 @@
 /**
  * Fan-out benchmark: N WebSocket clients in rooms receive chat events through our server
  * (tRPC wsLink protocol, src/realtime/ws-handler.ts), a bare `ws` broadcast server and a
- * Socket.IO 4 server, one after the other in the same run, on the same machine.
+ * Socket.IO 4 server in the same run, on the same machine. All three are up with their
+ * clients at once, and at each rate their steps run back to back (ws, Socket.IO, ours),
+ * so a ratio compares steps taken seconds apart, not minutes.
  *
  *   npm run bench:fanout -- [--clients 1000] [--rooms 10] [--seconds 6] [--warmup 1]
  *                           [--rates 10000,20000,30000,40000,60000] [--servers ws,sio,ours]
@@ -9,7 +11,8 @@
  *                           [--retries 0] [--max-wait 5] [--quiet-wait 0] [--quiet-below 15]
  *                           [--profile] [--node-flags "--no-turbo-inlining"] [--no-pin]
  *
- *   --rounds N     repeat the whole sequence N times; the summary takes medians
+ *   --rounds N     repeat the whole sequence N times (fresh servers and clients each
+ *                  round); the summary takes medians
  *   --client       our server's clients: `raw` (default), a minimal client of the wsLink
  *                  protocol as light as the bare ws client; `stock`, @trpc/client's
  *                  createWSClient + wsLink + superjson (heavier on the load generator)
@@ -729,7 +732,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number, digits = 1) => (Number.isNaN(n) ? 'n/a' : Number.isFinite(n) ? n.toFixed(digits) : '∞');
 
 /** One server: start it, connect the fleet, run the rate ramp, stop it. */
-async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | null }): Promise<ServerRun> {
+/** One server under test, its clients connected and subscribed, between rate steps. */
+interface Session {
+  kind: Kind;
+  o: Options;
+  prefix: string;
+  child: ServerChild;
+  fleet: Fleet;
+  rec: Recorder;
+  roomIds: string[];
+  authorId: string;
+  seqs: Map<string, number>;
+  subscribersOf: number[];
+  subsPerRoom: number;
+  publisher: Redis;
+  publishErrors: number;
+  payloadBytes: number;
+  bareRss: number;
+  idleRss: number;
+  note: string[];
+  steps: StepResult[];
+  profiling: boolean;
+}
+
+/** Starts a server, connects and subscribes its clients: ready for rate steps. */
+async function openSession(kind: Kind, o: Options, ctx: { databaseUrl: string | null }): Promise<Session> {
   const prefix = `bench:${randomBytes(4).toString('hex')}:`;
   const rec = new Recorder();
   let roomIds: string[];
@@ -803,24 +830,31 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
   const subsPerRoom = o.clients / o.rooms;
 
   const publisher = new Redis(REDIS_URL);
-  let publishErrors = 0;
   const payloadBytes = Buffer.byteLength(WireEvent.of(chatEvent(roomIds[0]!, 1, authorId, performance.now())).payload);
+  return {
+    kind, o, prefix, child, fleet, rec, roomIds, authorId, seqs, subscribersOf, subsPerRoom, publisher,
+    publishErrors: 0, payloadBytes, bareRss, idleRss: idle.rss, note, steps: [], profiling: false,
+  };
+}
 
-  const steps: StepResult[] = [];
-  let profiling = false;
-  console.log(HEADER);
-  const queue = o.rates.map((rate) => ({ rate, attempt: 1 }));
+/**
+ * Runs one rate step on a session (again, up to --retries times, when it was contended,
+ * keeping the least contended try) and records it.
+ */
+async function runRate(session: Session, rate: number): Promise<void> {
+  const { o, child, fleet, rec, roomIds, seqs, subscribersOf, subsPerRoom, publisher, steps, prefix, authorId } = session;
+  const label = LABEL[session.kind].padEnd(22);
+  const previous = steps[steps.length - 1];
+  if (previous && !previous.ok && previous.p99 > 1_000) {
+    console.log(`  ${label}${String(rate).padStart(8)}/s: skipped (collapsed at the previous rate)`);
+    return;
+  }
   let kept: StepResult | null = null;
-  for (let q = queue.shift(); q; q = queue.shift()) {
-    const { rate, attempt } = q;
-    if (attempt === 1 && steps.length > 0 && !steps[steps.length - 1]!.ok && steps[steps.length - 1]!.p99 > 1_000) {
-      console.log(`  ${rate}/s: skipped (collapsed at the previous rate)`);
-      continue;
-    }
+  for (let attempt = 1; ; attempt++) {
     if (o.quietWait > 0) await waitForQuiet(o, [process.pid, child.child.pid!]);
-    if (o.profile && !profiling) {
+    if (o.profile && !session.profiling) {
       await child.profile(true);
-      profiling = true;
+      session.profiling = true;
     }
     const msgsPerSec = rate / subsPerRoom;
     const periodMs = 1000 / msgsPerSec;
@@ -854,7 +888,7 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
           const roomId = roomIds[r]!;
           const seq = seqs.get(roomId)! + 1;
           seqs.set(roomId, seq);
-          publisher.publish(`${prefix}scope:${roomId}`, WireEvent.of(chatEvent(roomId, seq, authorId, t)).encode()).catch(() => publishErrors++);
+          publisher.publish(`${prefix}scope:${roomId}`, WireEvent.of(chatEvent(roomId, seq, authorId, t)).encode()).catch(() => session.publishErrors++);
           expectedStep += subscribersOf[r]!;
           if (t >= latFrom) expectedWindow += subscribersOf[r]!;
           i++;
@@ -900,22 +934,25 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
       ok: false,
     };
     step.ok = step.p99 <= 50 && step.missing === 0 && step.drops === 0;
-    printStep(step);
+    printStep(step, label);
+    await sleep(500);
     // Contended by work outside the bench: run the rate again (bounded) and keep the least contended try.
     const contention = (x: StepResult) => Math.max(x.serverWaitPct, x.driverWaitPct);
     if (!kept || contention(step) < contention(kept)) kept = step;
-    const retry = contention(step) > o.maxWait && attempt <= o.retries;
-    if (retry) {
-      console.log(`${''.padEnd(10)}^ contended (wait ${fmt(contention(step), 0)}% > ${o.maxWait}%): again (${attempt} of ${o.retries})`);
-      queue.unshift({ rate, attempt: attempt + 1 });
-    } else {
-      if (kept !== step) console.log(`${''.padEnd(10)}^ keeping the least contended try of ${rate}/s (wait ${fmt(contention(kept), 0)}%)`);
-      steps.push(kept);
-      kept = null;
+    if (contention(step) > o.maxWait && attempt <= o.retries) {
+      console.log(`  ${''.padEnd(22)}^ contended (wait ${fmt(contention(step), 0)}% > ${o.maxWait}%): again (${attempt} of ${o.retries})`);
+      continue;
     }
-    await sleep(500);
+    if (kept !== step) console.log(`  ${''.padEnd(22)}^ keeping the least contended try of ${rate}/s (wait ${fmt(contention(kept), 0)}%)`);
+    steps.push(kept);
+    return;
   }
-  if (profiling) {
+}
+
+/** Stops a session's clients and server; its steps as a ServerRun. */
+async function closeSession(session: Session): Promise<ServerRun> {
+  const { kind, child, fleet, rec, publisher, note, prefix, steps, payloadBytes, bareRss } = session;
+  if (session.profiling) {
     const file = path.join(BENCH_DIR, 'profiles', `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     await child.profile(false, file);
@@ -923,7 +960,7 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
     const summary = formatSummary(summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile, 20));
     console.log(summary.replace(/^/gm, '    '));
   }
-  if (publishErrors > 0) note.push(`${publishErrors} publish errors`);
+  if (session.publishErrors > 0) note.push(`${session.publishErrors} publish errors`);
   if (child.slowReaderDrops > 0) note.push(`${child.slowReaderDrops} sockets dropped as slow readers`);
   if (rec.stale > 0) note.push(`${rec.stale} deliveries from earlier steps arrived late`);
   publisher.disconnect();
@@ -934,17 +971,18 @@ async function runServer(kind: Kind, o: Options, ctx: { databaseUrl: string | nu
   await sleep(200);
   await child.stop();
   await cleanRedis(prefix);
-  if (note.length) console.log(`  note: ${note.join('; ')}`);
-  return { kind, steps, idleRssMb: idle.rss / 2 ** 20, startRssMb: bareRss / 2 ** 20, payloadBytes, note: note.join('; ') };
+  if (note.length) console.log(`  note (${LABEL[kind]}): ${note.join('; ')}`);
+  return { kind, steps, idleRssMb: session.idleRss / 2 ** 20, startRssMb: bareRss / 2 ** 20, payloadBytes, note: note.join('; ') };
 }
 
 const HEADER =
-  '  target/s  achieved/s  p50 ms  p99 ms   max ms  missing  srv CPU% (wait%)  CPU ms/1k deliv  kernel  writes/deliv  bytes/deliv  RSS MB  driver CPU% (wait%)  others%  drops';
+  '  server                  target/s  achieved/s  p50 ms  p99 ms   max ms  missing  srv CPU% (wait%)  CPU ms/1k deliv  kernel  writes/deliv  bytes/deliv  RSS MB  driver CPU% (wait%)  others%  drops';
 
-function printStep(s: StepResult) {
+function printStep(s: StepResult, label = '') {
   console.log(
     [
-      String(s.rate).padStart(10),
+      `  ${label}`,
+      String(s.rate).padStart(8),
       fmt(s.achieved, 0).padStart(11),
       fmt(s.p50).padStart(7),
       fmt(s.p99).padStart(7),
@@ -1041,22 +1079,21 @@ function printSummary(runs: ServerRun[], o: Options) {
   console.log(
     `\n== summary${o.rounds > 1 ? ` over ${o.rounds} rounds: CPU ms/1k, kernel, writes, bytes and RSS are medians (CPU min–max below each line); latency, achieved/s and CPU%/wait% come from the least contended round` : ''}`,
   );
+  console.log(HEADER);
   for (const k of kinds) {
-    console.log(`  ${LABEL[k]}`);
-    console.log(HEADER);
     for (const s of merged.get(k)!) {
-      printStep(s);
-      if (o.rounds > 1) console.log(`${''.padEnd(72)}(${fmt(s.cpuMin, 2)}–${fmt(s.cpuMax, 2)}, ${s.rounds} rounds)`);
+      printStep(s, LABEL[k].padEnd(22));
+      if (o.rounds > 1) console.log(`${''.padEnd(94)}(${fmt(s.cpuMin, 2)}–${fmt(s.cpuMax, 2)}, ${s.rounds} rounds)`);
     }
   }
   console.log('');
   console.log('  server                    CPU ms per 1k deliveries    max deliveries/s      server RSS MB: before sockets /');
   console.log('                            (median, rates in full)     at p99 ≤ 50 ms (1)    with sockets / peak');
   for (const k of kinds) {
-    const rss = Math.max(...(merged.get(k) ?? []).map((s) => s.rssMb));
     const mine = runs.filter((r) => r.kind === k);
     const rssStart = median(mine.map((r) => r.startRssMb));
     const rssIdle = median(mine.map((r) => r.idleRssMb));
+    const rss = Math.max(rssIdle, ...(merged.get(k) ?? []).map((s) => s.rssMb));
     console.log(
       `  ${LABEL[k].padEnd(26)}${fmt(cleanCpu(k), 2).padStart(10)}${fmt(maxOk(k), 0).padStart(28)}` +
         `${''.padEnd(13)}${fmt(rssStart, 0)} / ${fmt(rssIdle, 0)} / ${fmt(rss, 0)}`,
@@ -1141,7 +1178,16 @@ async function driverMain(): Promise<void> {
     }
     for (let round = 1; round <= o.rounds; round++) {
       if (o.rounds > 1) console.log(`\n######## round ${round} of ${o.rounds}`);
-      for (const kind of o.servers) runs.push(await runServer(kind, o, { databaseUrl }));
+      // Every server is up with its clients at once; at each rate their steps run back to
+      // back, so each ratio compares steps taken seconds apart on the same machine.
+      const sessions: Session[] = [];
+      try {
+        for (const kind of o.servers) sessions.push(await openSession(kind, o, { databaseUrl }));
+        console.log(`\n${HEADER}`);
+        for (const rate of o.rates) for (const session of sessions) await runRate(session, rate);
+      } finally {
+        for (const session of sessions) runs.push(await closeSession(session));
+      }
     }
     const payload = runs[0]?.payloadBytes;
     if (payload) console.log(`\npayload: ${payload} bytes of JSON per event (the same bytes through all three servers)`);

@@ -8,6 +8,7 @@ import { collect, messageOf } from './helpers/subscribe.js';
 import { wsOnlyClient } from './helpers/ws-client.js';
 import type { GuildhallServer } from '../src/server.js';
 import type { ScopeStreamEvent } from '../sdk/src/index.js';
+import { socketGroupsOf } from '../src/realtime/socket-group.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let a: GuildhallServer;
@@ -19,7 +20,8 @@ beforeAll(async () => {
   db = await createTestDatabase();
   pool = rawPool(db.url);
   const prefix = testPrefix();
-  a = await startServer({ databaseUrl: db.url, redisPrefix: prefix, env: { REPLAY_MAX_EVENTS: '50' } });
+  // No periodic sweep on `a`: gaps there must be repaired by the subscribers themselves.
+  a = await startServer({ databaseUrl: db.url, redisPrefix: prefix, env: { REPLAY_MAX_EVENTS: '50', REALTIME_SWEEP_MS: '600000' } });
   b = await startServer({ databaseUrl: db.url, redisPrefix: prefix, env: { WS_MAX_BUFFERED_BYTES: String(64 * 1024) } });
 });
 afterAll(async () => {
@@ -48,6 +50,42 @@ function rawSocket(url: string): Promise<WebSocket> {
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
   });
+}
+
+/**
+ * A raw wsLink client with one subscription (id 1) to a conversation: the seqs of the data
+ * frames it receives, in order.
+ */
+async function rawSubscriber(server: GuildhallServer, token: string, scopeId: string, lastEventId: number) {
+  const ws = await rawSocket(server.url);
+  const seqs: number[] = [];
+  let started = false;
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  const until = async (done: () => boolean) => {
+    while (!done()) await new Promise<void>((r) => (wake = r));
+  };
+  ws.on('message', (d) => {
+    const m = JSON.parse(String(d)) as { id: number; result?: { type: string; id?: string } };
+    if (m.result?.type === 'started') started = true;
+    if (m.result?.type === 'stopped') stopped = true;
+    if (m.result?.type === 'data') seqs.push(Number(m.result.id));
+    wake?.();
+  });
+  cleanup.push(() => ws.terminate());
+  ws.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
+  ws.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'messages.onEvent', input: { json: { scopeId } }, lastEventId: String(lastEventId) } }));
+  await until(() => started);
+  return {
+    seqs,
+    /** Resolves once the last seq received is at least `seq`. */
+    reach: (seq: number) => until(() => (seqs.at(-1) ?? 0) >= seq),
+    /** Stops the subscription and resolves once the server said `stopped`. */
+    stop: async () => {
+      ws.send(JSON.stringify({ id: 1, method: 'subscription.stop' }));
+      await until(() => stopped);
+    },
+  };
 }
 
 describe('the WebSocket protocol, byte for byte', () => {
@@ -123,6 +161,49 @@ describe('delivery under failure', () => {
         s.stop();
       }
       expect(dropped).toBe(10);
+    } finally {
+      a.services.hub.dropPublish = null;
+    }
+  });
+
+  it('sockets that share frames (same subscription id, one instance) each get every event once, in order, through gaps, a late joiner and a leaver', async () => {
+    const alice = await user(a, 'alice');
+    const c = await community(alice);
+    const send = (body: string) => alice.client.messages.send.mutate({ scopeId: c.id, body });
+    const start = (await alice.client.scopes.get.query({ scopeId: c.id })).lastSeq;
+    const groups = socketGroupsOf(a.services.hub);
+    const early = await Promise.all([1, 2, 3].map(() => rawSubscriber(a, alice.token, c.id, start)));
+    await send('m1');
+    await Promise.all(early.map((s) => s.reach(start + 1)));
+    await send('m2');
+    await Promise.all(early.map((s) => s.reach(start + 2)));
+    // In step: the group's loop writes for all three.
+    expect(groups.members).toBe(3);
+    // Every third publish is lost: each gap sends the members back to the database.
+    let dropped = 0;
+    a.services.hub.dropPublish = (e) => e.seq % 3 === 0 && ++dropped > 0;
+    try {
+      for (let i = 3; i <= 12; i++) await send(`m${i}`);
+      // One leaves in the middle, one comes late and replays from the start.
+      await early[1]!.stop();
+      const late = await rawSubscriber(a, alice.token, c.id, start);
+      for (let i = 13; i <= 20; i++) await send(`m${i}`);
+      a.services.hub.dropPublish = null;
+      await send('m21'); // published: every subscriber learns of the gaps before it
+      const all = Array.from({ length: 21 }, (_, i) => start + i + 1);
+      for (const s of [early[0]!, early[2]!, late]) {
+        await s.reach(start + 21);
+        expect(s.seqs).toEqual(all);
+      }
+      const left = early[1]!.seqs;
+      expect(left).toEqual(all.slice(0, left.length));
+      expect(dropped).toBeGreaterThan(0);
+      // Back in step after the last (published) event.
+      await send('m22');
+      for (const s of [early[0]!, early[2]!, late]) await s.reach(start + 22);
+      expect(groups.members).toBe(3);
+      for (const s of [early[0]!, early[2]!, late]) await s.stop();
+      expect(groups.size).toBe(0);
     } finally {
       a.services.hub.dropPublish = null;
     }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { AppError, invalid } from '../errors.js';
-import type { ScopeHub } from './hub.js';
+import type { ScopeHub, ScopeListener } from './hub.js';
 import { WireEvent } from './wire.js';
 
 export interface FeedOptions {
@@ -34,10 +34,26 @@ export interface FeedOptions {
    * starts after the last durable event. Returns the function that stops it.
    */
   ephemeral?: (send: (event: unknown) => void) => Promise<() => Promise<void>>;
+  /**
+   * Live delivery shared with the other feeds of this instance that write the same bytes
+   * (the WebSocket fast path, src/realtime/socket-group.ts): the feed subscribes through
+   * it instead of the hub, and while the feed is in step the group writes for it.
+   */
+  group?: FeedGroup;
   /** Delivers one event; returning false ends the feed (the reader is gone or too slow). */
   emit: (event: WireEvent) => boolean;
   /** Ends the feed with an error (database failure, lost access). */
   fail: (error: unknown) => void;
+}
+
+/** What a feed needs of the group that may deliver for it (src/realtime/socket-group.ts). */
+export interface FeedGroup {
+  /** Like ScopeHub.subscribe for this feed: resolves once the channel's bus subscription is active. */
+  subscribe(feed: ScopeFeed): Promise<() => Promise<void>>;
+  /** The seq of the last event the group delivered to its members. */
+  readonly last: number;
+  /** Takes the feed out of the group's members, giving it back the group's seq; a no-op for a non-member. */
+  release(feed: ScopeFeed): void;
 }
 
 /**
@@ -46,27 +62,31 @@ export interface FeedOptions {
  * the database: it replays what came after `lastEventId` (or starts at the current seq),
  * then goes live. Live events are delivered in seq order; one already delivered is
  * dropped; a gap (a lost publish) is backfilled from the database before anything newer.
- * So the client sees every event once, in order.
+ * So the client sees every event once, in order. With a `group`, the group delivers the
+ * in-order live events while the feed is in step, and hands the feed back to this state
+ * machine, at the seq it reached, for anything else.
  */
-export class ScopeFeed {
+export class ScopeFeed implements ScopeListener {
   private last = 0;
   private highestSeen = 0;
   private catching = true;
   private stopped = false;
   private unsubscribe: (() => Promise<void>) | null = null;
   private stopEphemeral: (() => Promise<void>) | null = null;
+  private readonly emit: (event: WireEvent) => boolean;
+  /** True while the group delivers for this feed (then the group's seq is the feed's). */
+  private grouped = false;
 
-  /** The hub listener: a WireEvent, or null for a poke. One function per feed, made once. */
-  private readonly listener = (w: WireEvent | null) => (w ? this.onWire(w) : this.poke());
-
-  constructor(readonly o: FeedOptions) {}
+  constructor(readonly o: FeedOptions) {
+    this.emit = o.emit;
+  }
 
   /**
    * Starts the feed; resolves once it is live.
    * @throws Invalid when `lastEventId` is ahead of the conversation.
    */
   async start(): Promise<void> {
-    this.unsubscribe = await this.o.hub.subscribe(this.o.channel, this.listener);
+    this.unsubscribe = this.o.group ? await this.o.group.subscribe(this) : await this.o.hub.subscribe(this.o.channel, this);
     this.o.hub.registerFeed(this);
     const current = await this.o.currentSeq();
     if (this.o.lastEventId == null) {
@@ -79,13 +99,13 @@ export class ScopeFeed {
       this.last = from;
       if (this.o.resync && current - from > this.o.maxReplay) {
         this.last = current;
-        if (!this.o.emit(this.o.resync(current, current - from))) return this.stop();
+        if (!this.emit(this.o.resync(current, current - from))) return this.stop();
       }
     }
     await this.catchUp();
     if (this.o.ephemeral && !this.stopped) {
       this.stopEphemeral = await this.o.ephemeral((event) => {
-        if (!this.stopped && !this.o.emit(WireEvent.keyed(this.o.key, this.last, event))) void this.stop();
+        if (!this.stopped && !this.emit(WireEvent.keyed(this.o.key, this.lastSeq, event))) void this.stop();
       });
       if (this.stopped) await this.stopEphemeral();
     }
@@ -119,7 +139,8 @@ export class ScopeFeed {
    */
   poke(latestSeq?: number): void {
     if (this.stopped || this.catching) return;
-    if (latestSeq !== undefined && latestSeq <= this.last) return;
+    if (latestSeq !== undefined && latestSeq <= this.lastSeq) return;
+    this.o.group?.release(this);
     if (latestSeq !== undefined && latestSeq > this.highestSeen) this.highestSeen = latestSeq;
     this.catching = true;
     this.catchUp().catch((err) => this.end(err));
@@ -127,7 +148,23 @@ export class ScopeFeed {
 
   /** seq of the last event delivered. */
   get lastSeq(): number {
-    return this.last;
+    return this.grouped ? this.o.group!.last : this.last;
+  }
+
+  /** @internal True when the feed is live at `seq`, so a group may deliver for it from there on. */
+  inStepAt(seq: number): boolean {
+    return !this.grouped && !this.catching && !this.stopped && this.last === seq;
+  }
+
+  /** @internal The group delivers for this feed from now on (it was in step). */
+  joinGroup(): void {
+    this.grouped = true;
+  }
+
+  /** @internal The group no longer delivers for this feed; `last` is the seq it had delivered. */
+  leaveGroup(last: number): void {
+    this.grouped = false;
+    this.last = last;
   }
 
   private end(error: unknown) {
@@ -136,16 +173,18 @@ export class ScopeFeed {
     this.o.fail(error);
   }
 
-  private onWire(w: WireEvent) {
-    if (this.stopped) return;
-    if (w.seq > this.highestSeen) this.highestSeen = w.seq;
-    if (this.catching || w.seq <= this.last) return;
-    if (w.seq === this.last + 1) {
-      // The hot path of every live delivery: kept to one call.
+  /** @internal called by the hub (or the group) for each published event of the channel. */
+  onWire(w: WireEvent): void {
+    if (w.seq === this.last + 1 && !this.catching && !this.stopped && !this.grouped) {
+      // The hot path of every live delivery: the next seq, written at once.
       this.last = w.seq;
-      if (!this.o.emit(w)) void this.stop();
+      if (!this.emit(w)) void this.stop();
       return;
     }
+    if (this.stopped || this.grouped) return;
+    if (w.seq > this.highestSeen) this.highestSeen = w.seq;
+    if (this.catching || w.seq <= this.last) return;
+    // A gap (a lost publish): read the database up to what the bus has shown.
     this.catching = true;
     this.catchUp().catch((err) => this.end(err));
   }
@@ -153,7 +192,7 @@ export class ScopeFeed {
   private deliver(w: WireEvent): boolean {
     if (w.seq <= this.last) return true;
     this.last = w.seq;
-    if (this.o.emit(w)) return true;
+    if (this.emit(w)) return true;
     void this.stop();
     return false;
   }

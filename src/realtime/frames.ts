@@ -1,54 +1,82 @@
 import * as ws from 'ws';
 import type { WebSocket } from 'ws';
+import type { Socket } from 'node:net';
 import type { WireEvent } from './wire.js';
 
 /**
  * Pre-encoded WebSocket frames, as Socket.IO 4.8 does for broadcasts
- * (https://github.com/websockets/ws/issues/617#issuecomment-283002469): a frame is built
- * once per event and subscription head and written with the socket's own sender, so no
- * socket pays for framing or copying. This leans on two `ws` internals
- * (`WebSocket.Sender.frame` and `socket._sender.sendFrame`); `ws` is pinned and
+ * (https://github.com/websockets/ws/issues/617#issuecomment-283002469): a frame (header
+ * and payload in one buffer) is built once per event and subscription head, and each
+ * socket gets it in one write, so no socket pays for framing, copying or a cork/writev.
+ * This leans on `ws` internals (`WebSocket.Sender.frame`, `socket._socket`, and a sender
+ * that queues only while compressing or reading a Blob); `ws` is pinned and
  * test/realtime.test.ts checks the bytes a client receives. Compression is off on our
  * server (perMessageDeflate false), which these frames assume.
  */
 
-type FrameList = Buffer[];
-interface SenderInternals {
-  _state: number;
-  _queue: unknown[];
-  sendFrame(list: FrameList, cb?: (err?: Error) => void): void;
-}
-const Sender = (ws as unknown as { Sender: { frame(data: Buffer, o: object): FrameList } }).Sender;
+const Sender = (ws as unknown as { Sender: { frame(data: Buffer, o: object): Buffer[] } }).Sender;
 const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
-
+const OPEN = 1;
 
 /**
- * The text frame `{"id":<subscription id>,"result":{"type":"data","id":"<seq>","data":…}}`
- * for this event and head, built once and shared by every socket with the same head
- * (most clients number their first subscription 1).
+ * Writes conversation events to one socket as the data frames of one subscription:
+ * `{"id":<subscription id>,"result":{"type":"data","id":"<seq>","data":…}}`.
  */
-export function frameFor(event: WireEvent, headKey: string, head: Buffer): FrameList {
-  // The common case (every socket's subscription has the same id) is one comparison.
-  if (event.frameKey === headKey) return event.frame as FrameList;
-  let frame = event.frames?.get(headKey);
-  if (!frame) {
-    frame = Sender.frame(Buffer.concat([head, event.frameTail()]), FRAME_OPTIONS);
-    if (event.frameKey === undefined) {
-      event.frameKey = headKey;
-      event.frame = frame;
-    } else {
-      (event.frames ??= new Map()).set(headKey, frame);
-    }
+export class FrameWriter {
+  /** The underlying TCP socket (for its drain state). */
+  readonly raw: Socket;
+  /**
+   * True when frames may go straight to the TCP socket: no extension is negotiated, so
+   * ws's sender never compresses and never queues (it only queues while compressing or
+   * reading a Blob, and this server sends no Blobs). Otherwise every frame goes through
+   * `socket.send`, in order with everything else.
+   */
+  readonly direct: boolean;
+  private readonly head: Buffer;
+  /** Sockets whose subscription has the same id and protocol share one frame per event. */
+  readonly headKey: string;
+
+  constructor(
+    private readonly socket: WebSocket,
+    subscriptionId: number | string,
+    jsonrpc: '2.0' | undefined,
+  ) {
+    this.raw = (socket as unknown as { _socket: Socket })._socket;
+    this.direct = socket.extensions === '';
+    this.headKey = `${JSON.stringify(subscriptionId)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
+    this.head = Buffer.from(`{"id":${this.headKey},"result":{"type":"data","id":"`);
   }
-  return frame;
-}
 
-/**
- * Writes a pre-encoded frame. Falls back to a normal send while the socket's sender is
- * busy with something queued, so the order of frames is kept.
- */
-export function sendFrame(socket: WebSocket, frame: FrameList, head: Buffer, event: WireEvent): void {
-  const sender = (socket as unknown as { _sender?: SenderInternals })._sender;
-  if (sender && sender._state === 0 && sender._queue.length === 0) sender.sendFrame(frame);
-  else socket.send(Buffer.concat([head, event.frameTail()]), { binary: false });
+  /** Writes the event's frame: one write of shared bytes. */
+  write(event: WireEvent): void {
+    if (this.direct) this.raw.write(this.frameOf(event));
+    else this.socket.send(Buffer.concat([this.head, event.frameTail()]), { binary: false });
+  }
+
+  /**
+   * Writes a frame of frameOf() when the socket is open and its kernel buffer takes bytes
+   * (a direct writer only); returns false, writing nothing, otherwise.
+   */
+  tryWrite(frame: Buffer): boolean {
+    if (this.socket.readyState !== OPEN || this.raw.writableNeedDrain) return false;
+    this.raw.write(frame);
+    return true;
+  }
+
+  /** The frame for this event and head, built once and shared by every socket with the same head. */
+  frameOf(event: WireEvent): Buffer {
+    // The common case (every socket's subscription has the same id, most clients number it 1) is one comparison.
+    if (event.frameKey === this.headKey) return event.frame!;
+    let frame = event.frames?.get(this.headKey);
+    if (!frame) {
+      frame = Buffer.concat(Sender.frame(Buffer.concat([this.head, event.frameTail()]), FRAME_OPTIONS));
+      if (event.frameKey === undefined) {
+        event.frameKey = this.headKey;
+        event.frame = frame;
+      } else {
+        (event.frames ??= new Map()).set(this.headKey, frame);
+      }
+    }
+    return frame;
+  }
 }

@@ -4,8 +4,19 @@ import type { ScopeEvent } from '../messages/events.js';
 import { WireEvent } from './wire.js';
 import type { ScopeFeed } from './feed.js';
 
-/** A local listener of one channel: a WireEvent, or null for a poke ("read the database"). */
-export type ScopeListener = (event: WireEvent | null) => void;
+/** A local listener of one channel. */
+export interface ScopeListener {
+  /** A new event of the channel, as published (possibly out of order, duplicated or after a gap). */
+  onWire(event: WireEvent): void;
+  /** A poke: something was written that was not published as an event; read the database. */
+  poke(): void;
+}
+
+interface Channel {
+  /** Replaced, never mutated, when a listener comes or goes, so a dispatch loops over a stable array. */
+  listeners: readonly ScopeListener[];
+  ready: Promise<() => Promise<void>>;
+}
 
 /**
  * The instance's dispatcher of conversation events. It keeps one bus subscription per
@@ -14,7 +25,7 @@ export type ScopeListener = (event: WireEvent | null) => void;
  * re-encoded on the way to sockets.
  */
 export class ScopeHub {
-  private readonly channels = new Map<string, { listeners: Set<ScopeListener>; ready: Promise<() => Promise<void>> }>();
+  private readonly channels = new Map<string, Channel>();
   private readonly feeds = new Set<ScopeFeed>();
   private stopAccess: (() => Promise<void>) | null = null;
   /** Test hook: when it returns true for a publish, the publish is dropped (a lost message). */
@@ -60,29 +71,30 @@ export class ScopeHub {
   async subscribe(channel: string, listener: ScopeListener): Promise<() => Promise<void>> {
     let entry = this.channels.get(channel);
     if (!entry) {
-      const listeners = new Set<ScopeListener>();
-      const ready = this.bus.subscribe(channel, (raw) => this.dispatch(keyOf(channel), listeners, raw));
-      entry = { listeners, ready };
+      const key = keyOf(channel);
+      const created: Channel = { listeners: [], ready: null! };
+      created.ready = this.bus.subscribe(channel, (raw) => this.dispatch(key, created, raw));
+      entry = created;
       this.channels.set(channel, entry);
-      const created = entry;
-      ready.catch(() => {
+      created.ready.catch(() => {
         if (this.channels.get(channel) === created) this.channels.delete(channel);
       });
     }
-    entry.listeners.add(listener);
     const current = entry;
+    current.listeners = [...current.listeners, listener];
+    const remove = () => (current.listeners = current.listeners.filter((l) => l !== listener));
     try {
       await current.ready;
     } catch (err) {
-      current.listeners.delete(listener);
+      remove();
       throw err;
     }
     let removed = false;
     return async () => {
       if (removed) return;
       removed = true;
-      current.listeners.delete(listener);
-      if (current.listeners.size === 0 && this.channels.get(channel) === current) {
+      remove();
+      if (current.listeners.length === 0 && this.channels.get(channel) === current) {
         this.channels.delete(channel);
         await (await current.ready)();
       }
@@ -181,20 +193,30 @@ export class ScopeHub {
     }
   }
 
-  private dispatch(scopeId: string, listeners: Set<ScopeListener>, raw: string) {
-    let wire: WireEvent | null = null;
+  /** The hot loop of every live delivery: one decode per event, then one call per local listener. */
+  private dispatch(scopeId: string, channel: Channel, raw: string) {
+    const listeners = channel.listeners;
+    if (raw === POKE) {
+      for (let i = 0; i < listeners.length; i++) this.guard(scopeId, listeners[i]!, null);
+      return;
+    }
+    let wire: WireEvent;
     try {
-      if (raw !== POKE) wire = WireEvent.decode(scopeId, raw);
+      wire = WireEvent.decode(scopeId, raw);
     } catch (err) {
       this.log.error({ err, scopeId }, 'dropping an unreadable bus message');
       return;
     }
-    for (const l of listeners) {
-      try {
-        l(wire);
-      } catch (err) {
-        this.log.error({ err, scopeId }, 'a scope listener failed');
-      }
+    for (let i = 0; i < listeners.length; i++) this.guard(scopeId, listeners[i]!, wire);
+  }
+
+  /** Calls one listener; a listener that throws is logged and does not stop the others. */
+  private guard(scopeId: string, listener: ScopeListener, wire: WireEvent | null) {
+    try {
+      if (wire) listener.onWire(wire);
+      else listener.poke();
+    } catch (err) {
+      this.log.error({ err, scopeId }, 'a scope listener failed');
     }
   }
 }

@@ -95,10 +95,12 @@ async function unreadNotices(svc: Services, userId: string, send: (event: unknow
   };
   const stops = await Promise.all(
     states.map((st) =>
-      svc.hub.subscribe(scopeChannel(st.scopeId), (w) => {
-        if (!w) return;
-        const e = w.event();
-        if ((e.type === 'message.created' || e.type === 'message.deleted') && e.actorId !== userId) notify(st.scopeId);
+      svc.hub.subscribe(scopeChannel(st.scopeId), {
+        onWire: (w) => {
+          const e = w.event();
+          if ((e.type === 'message.created' || e.type === 'message.deleted') && e.actorId !== userId) notify(st.scopeId);
+        },
+        poke: () => {},
       }),
     ),
   );

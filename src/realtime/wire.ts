@@ -13,9 +13,9 @@ export class WireEvent {
   /** @internal pre-encoded WebSocket frames of this event, by subscription head (src/realtime/frames.ts). */
   frameKey: string | undefined;
   /** @internal */
-  frame: Buffer[] | undefined;
+  frame: Buffer | undefined;
   /** @internal */
-  frames: Map<string, Buffer[]> | undefined;
+  frames: Map<string, Buffer> | undefined;
 
   constructor(
     /** The scope (conversation events) or user (user events) the event belongs to. */

@@ -19,7 +19,8 @@ import type { AppHandle } from '../app.js';
 import { ScopeFeed } from './feed.js';
 import { ScopeSubscription } from './stream.js';
 import type { WireEvent } from './wire.js';
-import { frameFor, sendFrame } from './frames.js';
+import { FrameWriter } from './frames.js';
+import { socketGroupsOf } from './socket-group.js';
 
 const OPEN = 1;
 
@@ -61,9 +62,11 @@ type SubId = number | string;
  * promise races and a superjson + JSON.stringify per socket, which costs about three
  * times the CPU of a bare `ws` broadcast. Here a conversation subscription (a
  * ScopeSubscription) is fed by the instance's hub: each event is serialised once where
- * it is published, and each socket gets `{"id":<its subscription id>,"result":{"type":
- * "data","id":"` followed by the same pre-encoded bytes. Every other procedure goes
- * through tRPC's own callProcedure, with its middlewares, inputs and error formatter.
+ * it is published, its WebSocket frame is built once per subscription head (`{"id":<its
+ * subscription id>,"result":{"type":"data","id":"` + the same pre-encoded bytes), and
+ * the sockets that are in step get it from one loop per conversation and head
+ * (src/realtime/socket-group.ts), one write each. Every other procedure goes through
+ * tRPC's own callProcedure, with its middlewares, inputs and error formatter.
  *
  * @returns `broadcastReconnectNotification()`, which tells every client to reconnect.
  */
@@ -231,16 +234,19 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       }
     }
 
-    /** The fast path: pre-encoded frames written straight to the socket. */
+    /**
+     * The fast path: pre-encoded frames written straight to the socket, by the socket
+     * group's loop while the feed is in step, else by the feed itself through `emit`.
+     */
     async function runFast(sub: ScopeSubscription, id: SubId, jsonrpc: '2.0' | undefined, signal: AbortSignal, fail: (e: unknown) => void) {
-      const headKey = `${JSON.stringify(id)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
-      const head = Buffer.from(`{"id":${headKey},"result":{"type":"data","id":"`);
-      const raw = (socket as unknown as { _socket: { writableNeedDrain: boolean } })._socket;
+      const writer = new FrameWriter(socket, id, jsonrpc);
+      const raw = writer.raw;
       let failure: { error: unknown } | null = null;
       let done!: () => void;
       const ended = new Promise<void>((r) => (done = r));
       const feed = new ScopeFeed({
         ...sub.options,
+        group: writer.direct ? socketGroupsOf(sub.options.hub).handle(sub.options.channel, writer) : undefined,
         emit: (w: WireEvent) => {
           if (socket.readyState !== OPEN) return false;
           // bufferedAmount is only worth reading once the kernel stopped taking bytes.
@@ -251,7 +257,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
             done();
             return false;
           }
-          sendFrame(socket, frameFor(w, headKey, head), head, w);
+          writer.write(w);
           return true;
         },
         fail: (error) => {
