@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.js';
-import { codeOf } from './helpers/errors.js';
+import { codeOf, errCode } from './helpers/errors.js';
 import { closeClient, signUpClient, startServer, testPrefix } from './helpers/server.js';
 import { collect } from './helpers/subscribe.js';
 import type { GuildhallServer } from '../src/server.js';
@@ -60,6 +60,34 @@ describe('the user stream (me.onEvent)', () => {
     const [left] = await resumed.until(1);
     expect(left).toMatchObject({ type: 'membership.changed', seq: 3, scopeId: c.id, change: 'left' });
     resumed.stop();
+  });
+});
+
+describe('lastEventId checks', () => {
+  it('says a lastEventId is too large, or ahead of the stream, in words that fit the stream', async () => {
+    const alice = await user(a, 'alice');
+    const c = await alice.client.scopes.create.mutate({ kind: 'community', name: 'c' });
+    const fail = async (subscribe: Parameters<typeof collect>[0]) => {
+      const err = (await collect(subscribe).error) as Error;
+      return { code: errCode(err), message: err.message };
+    };
+    // All digits, but longer than any seq.
+    expect(await fail((h) => alice.client.me.onEvent.subscribe({ lastEventId: '9223372036854775807' }, h))).toEqual({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/lastEventId is too large/),
+    });
+    expect(await fail((h) => alice.client.messages.onEvent.subscribe({ scopeId: c.id, lastEventId: '9007199254740993' }, h))).toEqual({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/lastEventId is too large/),
+    });
+    expect(await fail((h) => alice.client.me.onEvent.subscribe({ lastEventId: '99999' }, h))).toEqual({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/ahead of your event stream/),
+    });
+    expect(await fail((h) => alice.client.messages.onEvent.subscribe({ scopeId: c.id, lastEventId: '99999' }, h))).toEqual({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/ahead of this conversation/),
+    });
   });
 });
 

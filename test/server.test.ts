@@ -96,6 +96,29 @@ describe('WebSocket transport', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
+  it('answers a call it cannot read with an error under that call\'s own id, and still serves the others of the frame', async () => {
+    const u = await signUpClient(server.url, 'wsbad');
+    const ws = await rawSocket(server.url, '?connectionParams=1');
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: u.token } }));
+    const replies: { id: unknown; error?: { json: { data: { code: string } } }; result?: { data: { json: { id: string } } } }[] = [];
+    let wake: (() => void) | null = null;
+    ws.on('message', (d) => {
+      replies.push(JSON.parse(String(d)));
+      wake?.();
+    });
+    // Call 7 has no `input` key at all; call 8 is fine.
+    ws.send(JSON.stringify([
+      { id: 7, method: 'subscription', params: { path: 'messages.onEvent' } },
+      { id: 8, method: 'query', params: { path: 'auth.me', input: { json: null } } },
+    ]));
+    while (replies.length < 2) await new Promise<void>((r) => (wake = r));
+    const byId = new Map(replies.map((r) => [r.id, r]));
+    expect(byId.get(7)?.error?.json.data.code).toBe('PARSE_ERROR');
+    expect(byId.get(8)?.result?.data.json.id).toBe(u.userId);
+    ws.close();
+    closeClient(u.client);
+  });
+
   it('answers queries over WebSocket with the token from connectionParams', async () => {
     const u = await signUpClient(server.url, 'wsq');
     const ws = await rawSocket(server.url, '?connectionParams=1');

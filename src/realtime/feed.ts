@@ -94,7 +94,8 @@ export class ScopeFeed implements ScopeListener {
     } else {
       const from = Number(this.o.lastEventId);
       if (from > current) {
-        throw invalid(`lastEventId ${this.o.lastEventId} is ahead of this conversation (latest seq ${current}); resubscribe without it`);
+        const stream = this.o.kind === 'scope' ? 'this conversation' : 'your event stream';
+        throw invalid(`lastEventId ${this.o.lastEventId} is ahead of ${stream} (latest seq ${current}); resubscribe without it`);
       }
       this.last = from;
       if (this.o.resync && current - from > this.o.maxReplay) {

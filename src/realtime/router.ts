@@ -10,7 +10,8 @@ import type { TypingEvent } from './typing.js';
 /** The tracked id of the last event a client has; the ws link fills it in on reconnect. */
 export const LastEventId = z
   .string()
-  .regex(/^\d{1,15}$/, 'lastEventId must be the seq of an event (digits)')
+  .regex(/^\d+$/, 'lastEventId must be the seq of an event (digits)')
+  .max(15, 'lastEventId is too large: a seq has at most 15 digits')
   .nullish();
 
 /**

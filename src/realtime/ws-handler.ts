@@ -52,6 +52,12 @@ const PRESENCE_HEARTBEAT_MS = 20_000;
 
 type SubId = number | string;
 
+/** The id of a call as the client sent it, when it is one a reply can carry; else null. */
+function callIdOf(call: unknown): SubId | null {
+  const id = call && typeof call === 'object' ? (call as { id?: unknown }).id : undefined;
+  return typeof id === 'number' || typeof id === 'string' ? id : null;
+}
+
 /**
  * Serves the router over WebSocket, speaking exactly the protocol of @trpc/client's
  * wsLink (connectionParams, query/mutation/subscription, subscription.stop, started /
@@ -137,26 +143,33 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
         }
         return;
       }
-      let messages: ReturnType<typeof parseTRPCMessage>[];
+      let json: unknown;
       try {
-        const json = JSON.parse(text) as unknown;
-        if (Array.isArray(json) && json.length > o.maxBatchSize) {
-          // Every call gets its own error, so a client can tell which of its calls failed.
-          const error = new TRPCError({ code: 'BAD_REQUEST', message: `a frame holds at most ${o.maxBatchSize} calls (got ${json.length})` });
-          const shape = errorShape(error, 'unknown', undefined, undefined);
-          const ids = json.map((m) => (m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined));
-          const answerable = ids.filter((id): id is SubId => typeof id === 'number' || typeof id === 'string');
-          if (answerable.length === 0) send({ id: null, error: shape });
-          for (const id of answerable) send({ id, error: shape });
-          return;
-        }
-        messages = (Array.isArray(json) ? json : [json]).map((m) => parseTRPCMessage(m, transformer));
+        json = JSON.parse(text) as unknown;
       } catch (cause) {
         const error = new TRPCError({ code: 'PARSE_ERROR', cause });
         send({ id: null, error: errorShape(error, 'unknown', undefined, undefined) });
         return;
       }
-      messages.forEach((msg, index) => {
+      if (Array.isArray(json) && json.length > o.maxBatchSize) {
+        // Every call gets its own error, so a client can tell which of its calls failed.
+        const error = new TRPCError({ code: 'BAD_REQUEST', message: `a frame holds at most ${o.maxBatchSize} calls (got ${json.length})` });
+        const shape = errorShape(error, 'unknown', undefined, undefined);
+        const answerable = json.map(callIdOf).filter((id): id is SubId => id !== null);
+        if (answerable.length === 0) send({ id: null, error: shape });
+        for (const id of answerable) send({ id, error: shape });
+        return;
+      }
+      (Array.isArray(json) ? json : [json]).forEach((m: unknown, index) => {
+        let msg: ReturnType<typeof parseTRPCMessage>;
+        try {
+          msg = parseTRPCMessage(m, transformer);
+        } catch (cause) {
+          // Answered under the call's own id when it has a usable one, so the client knows which call failed.
+          const error = new TRPCError({ code: 'PARSE_ERROR', cause });
+          send({ id: callIdOf(m), error: errorShape(error, 'unknown', undefined, undefined) });
+          return;
+        }
         void handle(msg, index).catch((err) => o.log.error({ err }, 'websocket request failed'));
       });
     });
