@@ -119,6 +119,37 @@ describe('WebSocket transport', () => {
     closeClient(u.client);
   });
 
+  it('closes the 21st socket of one user, and the 21st socket without a session from one address, with 4429', async () => {
+    const u = await signUpClient(server.url, 'many');
+    const open = async (token: string | null) => {
+      const ws = await rawSocket(server.url, '?connectionParams=1');
+      ws.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
+      // A query answered means the server took the connection (and counted it).
+      const reply = nextMessage(ws);
+      ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+      await reply;
+      return ws;
+    };
+    for (const token of [u.token, null]) {
+      const kept: WebSocket[] = [];
+      for (let i = 0; i < 20; i++) kept.push(await open(token));
+      const extra = await rawSocket(server.url, '?connectionParams=1');
+      const code = closed(extra);
+      extra.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
+      expect(await code).toBe(4429);
+      // The others are still served.
+      const reply = nextMessage(kept[0]!);
+      kept[0]!.send(JSON.stringify({ id: 2, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+      expect(JSON.parse(await reply).id).toBe(2);
+      await Promise.all(kept.map((ws) => {
+        const c = closed(ws);
+        ws.close();
+        return c;
+      }));
+    }
+    closeClient(u.client);
+  });
+
   it('answers queries over WebSocket with the token from connectionParams', async () => {
     const u = await signUpClient(server.url, 'wsq');
     const ws = await rawSocket(server.url, '?connectionParams=1');

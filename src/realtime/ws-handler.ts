@@ -31,6 +31,7 @@ export interface WsHandlerOptions {
   log: Logger;
   /** Resolves a token to a user id, for the per-user connection cap. */
   userIdOf: (token: string | null) => Promise<string | null>;
+  /** Open sockets per signed-in user, and per remote address for sockets without a session; past it: close 4429. */
   maxConnectionsPerUser: number;
   /** A socket with more bytes buffered than this is a slow reader: it is dropped and resumes later. */
   maxBufferedBytes: number;
@@ -79,12 +80,15 @@ function callIdOf(call: unknown): SubId | null {
 export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotification: () => void } {
   const config = o.router._def._config;
   const transformer = config.transformer;
-  const connectionsByUser = new Map<string, number>();
+  /** Open connections by `user:<id>` (signed in) or `address:<remote address>` (no session). */
+  const connections = new Map<string, number>();
 
   o.wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
     const subs = new Map<SubId, { abort: () => void }>();
     let ctx: Context | undefined;
     let userId: string | null = null;
+    /** The key this socket is counted under in `connections`, once counted. */
+    let countedAs: string | null = null;
     let closed = false;
     const connId = randomUUID();
     let heartbeat: NodeJS.Timeout | null = null;
@@ -105,17 +109,19 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       const token = typeof connectionParams?.['token'] === 'string' ? connectionParams['token'] : null;
       ctx = { app: o.app, requestId: randomUUID(), token, transport: 'ws' };
       userId = await o.userIdOf(token).catch(() => null);
-      if (userId) {
-        const n = (connectionsByUser.get(userId) ?? 0) + 1;
-        connectionsByUser.set(userId, n);
-        if (n > o.maxConnectionsPerUser) {
-          socket.close(4429, `too many connections: at most ${o.maxConnectionsPerUser} per user`);
-        } else if (o.presence && !closed) {
-          const uid = userId;
-          const warn = (err: unknown) => o.log.warn({ err }, 'presence update failed');
-          void o.presence.connected(uid, connId).catch(warn);
-          heartbeat = setInterval(() => void o.presence!.heartbeat(uid, connId).catch(warn), PRESENCE_HEARTBEAT_MS).unref();
-        }
+      if (closed) return ctx;
+      // Signed-in sockets count per user; sockets without a session per remote address.
+      countedAs = userId ? `user:${userId}` : `address:${req.socket.remoteAddress ?? ''}`;
+      const n = (connections.get(countedAs) ?? 0) + 1;
+      connections.set(countedAs, n);
+      if (n > o.maxConnectionsPerUser) {
+        const who = userId ? 'per user' : 'without a session per address';
+        socket.close(4429, `too many connections: at most ${o.maxConnectionsPerUser} ${who}`);
+      } else if (userId && o.presence) {
+        const uid = userId;
+        const warn = (err: unknown) => o.log.warn({ err }, 'presence update failed');
+        void o.presence.connected(uid, connId).catch(warn);
+        heartbeat = setInterval(() => void o.presence!.heartbeat(uid, connId).catch(warn), PRESENCE_HEARTBEAT_MS).unref();
       }
       return ctx;
     };
@@ -320,10 +326,10 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
         clearInterval(heartbeat);
         void o.presence!.disconnected(userId!, connId).catch((err) => o.log.warn({ err }, 'presence update failed'));
       }
-      if (userId) {
-        const n = (connectionsByUser.get(userId) ?? 1) - 1;
-        if (n <= 0) connectionsByUser.delete(userId);
-        else connectionsByUser.set(userId, n);
+      if (countedAs) {
+        const n = (connections.get(countedAs) ?? 1) - 1;
+        if (n <= 0) connections.delete(countedAs);
+        else connections.set(countedAs, n);
       }
     });
   });
