@@ -10,9 +10,12 @@
  *                           [--rounds 1] [--client raw|stock] [--drain 3000] [--nice=0]
  *                           [--retries 0] [--max-wait 5] [--quiet-wait 0] [--quiet-below 15]
  *                           [--profile] [--node-flags "--no-turbo-inlining"] [--no-pin]
+ *                           [--sequential]
  *
  *   --rounds N     repeat the whole sequence N times (fresh servers and clients each
  *                  round); the summary takes medians
+ *   --sequential   one server at a time, alone with its clients (all its rates, then the
+ *                  next server): cleaner latency figures, CPU ratios minutes apart
  *   --client       our server's clients: `raw` (default), a minimal client of the wsLink
  *                  protocol as light as the bare ws client; `stock`, @trpc/client's
  *                  createWSClient + wsLink + superjson (heavier on the load generator)
@@ -234,6 +237,7 @@ interface Options {
   maxWait: number;
   quietWait: number;
   quietBelow: number;
+  sequential: boolean;
 }
 
 function readOptions(): Options {
@@ -256,6 +260,7 @@ function readOptions(): Options {
       'max-wait': { type: 'string', default: '5' },
       'quiet-wait': { type: 'string', default: '0' },
       'quiet-below': { type: 'string', default: '15' },
+      sequential: { type: 'boolean', default: false },
     },
   });
   const num = (name: string, v: string, min: number, max: number) => {
@@ -284,6 +289,7 @@ function readOptions(): Options {
     maxWait: num('max-wait', values['max-wait'], 0, 100),
     quietWait: num('quiet-wait', values['quiet-wait'], 0, 600),
     quietBelow: num('quiet-below', values['quiet-below'], 0, 100),
+    sequential: values.sequential,
   };
   if (o.warmup >= o.seconds) throw new Error('--warmup must be shorter than --seconds');
   if (o.rooms > o.clients) throw new Error('--rooms must not exceed --clients');
@@ -1178,6 +1184,19 @@ async function driverMain(): Promise<void> {
     }
     for (let round = 1; round <= o.rounds; round++) {
       if (o.rounds > 1) console.log(`\n######## round ${round} of ${o.rounds}`);
+      if (o.sequential) {
+        // One server at a time, alone with its clients: cleaner latency, ratios minutes apart.
+        for (const kind of o.servers) {
+          const session = await openSession(kind, o, { databaseUrl });
+          try {
+            console.log(`\n${HEADER}`);
+            for (const rate of o.rates) await runRate(session, rate);
+          } finally {
+            runs.push(await closeSession(session));
+          }
+        }
+        continue;
+      }
       // Every server is up with its clients at once; at each rate their steps run back to
       // back, so each ratio compares steps taken seconds apart on the same machine.
       const sessions: Session[] = [];
