@@ -100,7 +100,7 @@ describe('WebSocket transport', () => {
     const u = await signUpClient(server.url, 'wsbad');
     const ws = await rawSocket(server.url, '?connectionParams=1');
     ws.send(JSON.stringify({ method: 'connectionParams', data: { token: u.token } }));
-    const replies: { id: unknown; error?: { json: { data: { code: string } } }; result?: { data: { json: { id: string } } } }[] = [];
+    const replies: { id: unknown; error?: { json: { message: string; data: { code: string } } }; result?: { data: { json: { id: string } } } }[] = [];
     let wake: (() => void) | null = null;
     ws.on('message', (d) => {
       replies.push(JSON.parse(String(d)));
@@ -114,6 +114,7 @@ describe('WebSocket transport', () => {
     while (replies.length < 2) await new Promise<void>((r) => (wake = r));
     const byId = new Map(replies.map((r) => [r.id, r]));
     expect(byId.get(7)?.error?.json.data.code).toBe('PARSE_ERROR');
+    expect(byId.get(7)?.error?.json.message).toMatch(/malformed call: expected \{ id, method, params: \{ path, input \} \}/);
     expect(byId.get(8)?.result?.data.json.id).toBe(u.userId);
     ws.close();
     closeClient(u.client);

@@ -172,7 +172,8 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
           msg = parseTRPCMessage(m, transformer);
         } catch (cause) {
           // Answered under the call's own id when it has a usable one, so the client knows which call failed.
-          const error = new TRPCError({ code: 'PARSE_ERROR', cause });
+          const message = 'malformed call: expected { id, method, params: { path, input } } with input as superjson ({ "json": … })';
+          const error = new TRPCError({ code: 'PARSE_ERROR', message, cause });
           send({ id: callIdOf(m), error: errorShape(error, 'unknown', undefined, undefined) });
           return;
         }
