@@ -5,7 +5,7 @@ import { createTestDatabase, rawPool } from './helpers/db.js';
 import { errCode } from './helpers/errors.js';
 import { closeClient, signUpClient, startServer, testPrefix } from './helpers/server.js';
 import { collect, messageOf } from './helpers/subscribe.js';
-import { wsOnlyClient } from './helpers/ws-client.js';
+import { rawSocket, wsOnlyClient } from './helpers/ws-client.js';
 import type { GuildhallServer } from '../src/server.js';
 import type { ScopeStreamEvent } from '../sdk/src/index.js';
 import { socketGroupsOf } from '../src/realtime/socket-group.js';
@@ -44,20 +44,12 @@ async function community(owner: Awaited<ReturnType<typeof user>>, ...members: Aw
   return c;
 }
 
-function rawSocket(url: string): Promise<WebSocket> {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/trpc?connectionParams=1`);
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
 /**
  * A raw wsLink client with one subscription (id 1) to a conversation: the seqs of the data
  * frames it receives, in order.
  */
 async function rawSubscriber(server: GuildhallServer, token: string, scopeId: string, lastEventId: number) {
-  const ws = await rawSocket(server.url);
+  const ws = await rawSocket(server.url, '?connectionParams=1');
   const seqs: number[] = [];
   let started = false;
   let stopped = false;
@@ -92,7 +84,7 @@ describe('the WebSocket protocol, byte for byte', () => {
   it('speaks wsLink: started, tracked data frames, stopped', async () => {
     const alice = await user(a, 'alice');
     const c = await community(alice);
-    const ws = await rawSocket(a.url);
+    const ws = await rawSocket(a.url, '?connectionParams=1');
     const frames: unknown[] = [];
     let waiter: (() => void) | null = null;
     ws.on('message', (d) => {
@@ -232,7 +224,7 @@ describe('delivery under failure', () => {
     const alice = await user(b, 'alice');
     const c = await community(alice);
     const before = new Set(b.wsClients());
-    const slow = await rawSocket(b.url);
+    const slow = await rawSocket(b.url, '?connectionParams=1');
     const serverSide = [...b.wsClients()].find((w) => !before.has(w))!;
     const closed = new Promise<void>((r) => (serverSide.readyState === WebSocket.CLOSED ? r() : serverSide.once('close', () => r())));
     slow.send(JSON.stringify({ method: 'connectionParams', data: { token: alice.token } }));
@@ -291,7 +283,7 @@ describe('limits per connection', () => {
   it('refuses a subscription past the per-socket limit with TOO_MANY_REQUESTS, and keeps the others', async () => {
     const alice = await user(a, 'alice');
     const c = await community(alice);
-    const ws = await rawSocket(a.url);
+    const ws = await rawSocket(a.url, '?connectionParams=1');
     const replies = new Map<number, { result?: { type: string }; error?: { json: { data: { code: string } } } }>();
     let waiter: (() => void) | null = null;
     ws.on('message', (d) => {
@@ -350,7 +342,7 @@ describe('many subscriptions at once', () => {
 
   it('answers each call of an oversized frame with its own error', async () => {
     const alice = await user(a, 'alice');
-    const ws = await rawSocket(a.url);
+    const ws = await rawSocket(a.url, '?connectionParams=1');
     const ids = new Set<number>();
     let waiter: (() => void) | null = null;
     ws.on('message', (d) => {

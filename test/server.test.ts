@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { createTestDatabase } from './helpers/db.js';
 import { codeOf } from './helpers/errors.js';
 import { freePort } from './helpers/process.js';
+import { rawSocket } from './helpers/ws-client.js';
 import { signUpClient, startServer, testPrefix, closeClient } from './helpers/server.js';
 import { loadConfig, ConfigError } from '../src/config.js';
 import { createServer, type GuildhallServer } from '../src/server.js';
@@ -21,14 +22,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Opens a raw socket to /trpc and resolves once it is open. */
-function rawSocket(url: string, query = ''): Promise<WebSocket> {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/trpc${query}`);
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
 const closed = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
 const nextMessage = (ws: WebSocket) => new Promise<string>((r) => ws.once('message', (d) => r(d.toString())));
 

@@ -73,13 +73,10 @@ export class ScopeFeed implements ScopeListener {
   private stopped = false;
   private unsubscribe: (() => Promise<void>) | null = null;
   private stopEphemeral: (() => Promise<void>) | null = null;
-  private readonly emit: (event: WireEvent) => boolean;
   /** True while the group delivers for this feed (then the group's seq is the feed's). */
   private grouped = false;
 
-  constructor(readonly o: FeedOptions) {
-    this.emit = o.emit;
-  }
+  constructor(readonly o: FeedOptions) {}
 
   /**
    * Starts the feed; resolves once it is live.
@@ -100,13 +97,13 @@ export class ScopeFeed implements ScopeListener {
       this.last = from;
       if (this.o.resync && current - from > this.o.maxReplay) {
         this.last = current;
-        if (!this.emit(this.o.resync(current, current - from))) return this.stop();
+        if (!this.o.emit(this.o.resync(current, current - from))) return this.stop();
       }
     }
     await this.catchUp();
     if (this.o.ephemeral && !this.stopped) {
       this.stopEphemeral = await this.o.ephemeral((event) => {
-        if (!this.stopped && !this.emit(WireEvent.keyed(this.o.key, this.lastSeq, event))) void this.stop();
+        if (!this.stopped && !this.o.emit(WireEvent.keyed(this.o.key, this.lastSeq, event))) void this.stop();
       });
       if (this.stopped) await this.stopEphemeral();
     }
@@ -179,7 +176,7 @@ export class ScopeFeed implements ScopeListener {
     if (w.seq === this.last + 1 && !this.catching && !this.stopped && !this.grouped) {
       // The hot path of every live delivery: the next seq, written at once.
       this.last = w.seq;
-      if (!this.emit(w)) void this.stop();
+      if (!this.o.emit(w)) void this.stop();
       return;
     }
     if (this.stopped || this.grouped) return;
@@ -193,7 +190,7 @@ export class ScopeFeed implements ScopeListener {
   private deliver(w: WireEvent): boolean {
     if (w.seq <= this.last) return true;
     this.last = w.seq;
-    if (this.emit(w)) return true;
+    if (this.o.emit(w)) return true;
     void this.stop();
     return false;
   }

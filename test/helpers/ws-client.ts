@@ -18,3 +18,15 @@ export function wsOnlyClient(url: string, token?: string): { client: TRPCClient<
     close: () => ws.close(),
   };
 }
+
+/**
+ * Opens a raw WebSocket to `/trpc` (plus `query`, e.g. `?connectionParams=1`) and resolves
+ * once it is open; for tests that speak the wsLink protocol by hand.
+ */
+export function rawSocket(url: string, query = ''): Promise<WebSocket> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/trpc${query}`);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
