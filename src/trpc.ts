@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
+import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError } from 'zod';
 import { AppError, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
@@ -47,7 +48,8 @@ function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
   return rest;
 }
 
-const t = initTRPC.context<Context>().create({
+/** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
+const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
   transformer: superjson,
   /**
    * One map from domain errors to tRPC codes (AppError → code), zod issues flattened with
