@@ -1,6 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { RestMeta } from './rest-meta.js';
 import { ZodError } from 'zod';
 import { AppError, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
@@ -49,7 +49,7 @@ function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
 }
 
 /** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
-const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
+const t = initTRPC.context<Context>().meta<RestMeta>().create({
   transformer: superjson,
   /**
    * One map from domain errors to tRPC codes (AppError → code), zod issues flattened with

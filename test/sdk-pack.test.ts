@@ -68,7 +68,7 @@ describe('the SDK as a consumer uses it', () => {
     const { stdout } = await run('npm', ['pack', '--pack-destination', work, '--json'], { cwd: sdkDir, maxBuffer: 16 << 20 });
     const [{ filename, files }] = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as [{ filename: string; files: { path: string }[] }];
     expect(files.map((f) => f.path).sort()).toEqual(
-      ['README.md', 'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.ts', 'dist/index.js', 'package.json'].sort(),
+      ['LICENSE', 'README.md', 'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.ts', 'dist/index.js', 'package.json'].sort(),
     );
 
     // 2. Its types are self-contained: nothing from the server's source, drizzle or pg.

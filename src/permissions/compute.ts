@@ -5,8 +5,8 @@
  * The rules, in the order they decide (first match wins):
  * 1. banned in the target scope: nothing.
  * 2. owner of the target scope or of any ancestor: every flag, and the owner-only
- *    actions (DESIGN.md: "Owners of a scope or any ancestor hold every permission
- *    below it"). Owners are not subject to timeouts or overwrites.
+ *    actions (docs/architecture.md "Permissions": owners of a scope or of
+ *    any ancestor hold every flag below it). Owners are not subject to timeouts or overwrites.
  * 3. not a member of the target scope: nothing (previews of public scopes are
  *    decided by the scopes service, not here).
  * 4. the path walk, root first, target last. At each level:
@@ -24,7 +24,7 @@
  *    Discord, overwrites cannot carry Administrator and do not apply to it.
  * 6. no View after the walk: nothing.
  * 7. timed out (`timedOutUntil > now`): only View and ReadHistory are kept
- *    (DESIGN.md), Administrators included.
+ *    (docs/architecture.md), Administrators included.
  */
 import { ALL_PERMISSIONS, Permission, TIMEOUT_PERMISSIONS, type PermissionName } from './flags.js';
 
@@ -237,7 +237,7 @@ function resolve(input: ComputeInput): Resolved {
  * Effective permissions of `input.userId` in the last scope of `input.path`.
  *
  * Shape: `ComputeInput` → `{ permissions, isOwner, highestRolePosition }`. Rules:
- * see the top of this file (DESIGN.md "Permissions"; overwrite order and the
+ * see the top of this file (docs/architecture.md "Permissions"; overwrite order and the
  * Administrator bypass follow Discord's permission computation: base roles,
  * @everyone overwrite, role overwrites, member overwrite).
  * Pure: the result depends on the inputs only, not on the order of `roles` or
@@ -334,7 +334,7 @@ function administratorSource(levels: readonly ResolvedLevel[]): Extract<Decision
  * last walk step that set or cleared the flag (or `default` when none did). When
  * several roles or overwrites of one stage agree, the one of the highest role
  * position is named (ties: smallest id), so the answer does not depend on input
- * order. Backs `permissions.explain` (DESIGN.md). Throws `RangeError` on an
+ * order. Backs `permissions.explain` (docs/architecture.md). Throws `RangeError` on an
  * unknown flag name or an invalid Date.
  */
 export function explain(input: ComputeInput, flag: PermissionName): Explanation {
@@ -378,8 +378,8 @@ export interface HierarchyRank {
 /**
  * May `actor` act on `target` (kick, ban, time out, edit or assign a role)?
  *
- * DESIGN.md: "Nobody can act on a role or a member whose highest role is equal to
- * or above their own" (Discord's role hierarchy). Owners act on anyone who is not
+ * Nobody acts on a role or a member whose highest position is equal to or above
+ * their own (docs/architecture.md "Permissions"; Discord's role hierarchy). Owners act on anyone who is not
  * an owner; only owners act on owners (`actOnOwner` is owner-only). Administrator
  * does not lift the hierarchy. This checks rank only: the caller also checks the
  * flag the action needs (KickMembers, ManageRoles, ...).

@@ -11,8 +11,8 @@
 /**
  * The named flags, one bit each. Shape: `{ [name]: bigint }` with a single bit set.
  *
- * The flag list is DESIGN.md "Permissions". `ReadHistory` is added after `View`
- * because DESIGN says a timed-out member keeps "view and read"; it works like
+ * The flag list is docs/architecture.md "Permissions". `ReadHistory` is added after `View`
+ * because a timed-out member keeps view and read; it works like
  * Discord's Read Message History (the backlog, as opposed to live messages).
  */
 export const Permission = Object.freeze({
@@ -72,8 +72,8 @@ export const PERMISSION_NAMES: readonly PermissionName[] = Object.freeze(
 export const ALL_PERMISSIONS: bigint = PERMISSION_NAMES.reduce((acc, name) => acc | Permission[name], 0n);
 
 /**
- * What a timed-out member keeps: View and ReadHistory (DESIGN.md: "A timed-out
- * member keeps only view and read").
+ * What a timed-out member keeps: View and ReadHistory (docs/architecture.md
+ * "Permissions", rule 7).
  */
 export const TIMEOUT_PERMISSIONS: bigint = Permission.View | Permission.ReadHistory;
 
@@ -103,7 +103,8 @@ export const DEFAULT_EVERYONE_PERMISSIONS: bigint =
 /**
  * Defaults of the built-in "admin" role: every flag except Administrator.
  *
- * DESIGN.md: "owners choose which flags the admin role carries". Leaving
+ * Owners choose which flags the admin role carries (docs/architecture.md
+ * "Permissions"). Leaving
  * Administrator out means clearing a flag on the admin role really removes it,
  * and channel overwrites still apply to admins. An owner who wants admins to
  * bypass overwrites adds Administrator explicitly.
@@ -118,10 +119,10 @@ export const DEFAULT_ADMIN_PERMISSIONS: bigint = ALL_PERMISSIONS & ~Permission.A
  *   is enforced by a trigger).
  * - `deleteScope`: delete a community or group with its subtree and history
  *   (rooms are deleted with ManageScope).
- * - `editAdminRole`: change the flags of the built-in admin role (DESIGN.md:
- *   "owners choose which flags the admin role carries").
- * - `grantMemberFlags`: give a single member flags of their own (DESIGN.md:
- *   owners "can give any member flags of their own").
+ * - `editAdminRole`: change the flags of the built-in admin role (docs/architecture.md
+ *   "Permissions": owners choose the admin role's flags).
+ * - `grantMemberFlags`: give a single member flags of their own (docs/architecture.md
+ *   "Permissions": owners may grant a member flags of their own).
  * - `actOnOwner`: kick, ban, time out, or change the roles of an owner (see
  *   `canActOn`).
  */

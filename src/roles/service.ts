@@ -33,7 +33,7 @@ function requireGrant(actor: Access, flags: bigint) {
   }
 }
 
-/** Fails unless the actor outranks a role (DESIGN.md role hierarchy; compute.ts canActOn). */
+/** Fails unless the actor outranks a role (docs/architecture.md role hierarchy; compute.ts canActOn). */
 function requireOutrank(actor: Access, role: Pick<Role, 'position' | 'name'>) {
   if (!canActOn(actor, { isOwner: false, highestRolePosition: role.position })) {
     throw forbidden(`the role "${role.name}" is equal to or above your highest role`);
@@ -42,7 +42,7 @@ function requireOutrank(actor: Access, role: Pick<Role, 'position' | 'name'>) {
 
 /**
  * Roles defined on a community or group, and who holds them. Every rule here is
- * Discord's role hierarchy as DESIGN.md states it: ManageRoles to touch roles at all;
+ * Discord's role hierarchy as docs/architecture.md states it: ManageRoles to touch roles at all;
  * nobody creates, edits, deletes or assigns a role at or above their own highest role;
  * nobody grants a flag they do not hold; the admin role's flags are the owners' to set.
  */

@@ -71,7 +71,7 @@
  *   once `limit` instances are certain;
  * - a "this and following" split whose halves would not reproduce the original
  *   instances exactly.
- * All 57 RFC 5545 vectors in shared/fixtures/recurrence pass; none is refused.
+ * All 57 RFC 5545 vectors in test/fixtures/recurrence pass; none is refused.
  *
  * How rrule-temporal is used: only on floating (UTC) wall-clock time, since its
  * own DST handling omits instances that fall in a gap; through `all()` without
