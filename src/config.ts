@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EMBEDDED_DEFAULT_ORIGINS, OriginListError, parseOriginList } from './http/origins.js';
 
 /**
  * Limits in one place. Every input schema and service reads its bounds from here,
@@ -137,6 +138,12 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[1-9]\d{0,8}\/[1-9]\d{0,5}$/, 'expected points/seconds, e.g. 20/10')
     .default(`${limits.messageSendRate.points}/${limits.messageSendRate.durationSec}`),
+  /**
+   * Browser origins allowed over HTTP (CORS) and WebSocket (Origin check): comma-separated
+   * exact origins, `scheme://host:*` for any port, or `*`. Unset: none in service mode,
+   * `http://localhost:*,http://127.0.0.1:*` in embedded mode.
+   */
+  CORS_ORIGINS: z.string().max(10_000).optional(),
 });
 
 /** The typed configuration every part of the server is built from. */
@@ -162,6 +169,8 @@ export interface Config {
   /** Calendar events: how often the reminder scheduler polls (ms). */
   events: { reminderPollMs: number };
   signInRate: { points: number; durationSec: number };
+  /** Allowed browser origins (see CORS_ORIGINS), normalised; `['*']` for every origin. */
+  corsOrigins: readonly string[];
 }
 
 /** `points/seconds` (already checked by the schema's pattern) as a rate-limiter setting. */
@@ -214,5 +223,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     events: { reminderPollMs: e.EVENT_REMINDER_POLL_MS },
     messageSendRate: parseRate(e.MESSAGE_SEND_RATE),
     signInRate: parseRate(e.SIGN_IN_RATE),
+    corsOrigins: corsOriginsOf(e.CORS_ORIGINS, e.DATABASE_URL ? 'services' : 'embedded'),
   };
+}
+
+/** CORS_ORIGINS parsed, or the mode's default when it is unset. */
+function corsOriginsOf(text: string | undefined, mode: 'services' | 'embedded'): readonly string[] {
+  if (text === undefined) return mode === 'embedded' ? [...EMBEDDED_DEFAULT_ORIGINS] : [];
+  try {
+    return parseOriginList(text).entries;
+  } catch (err) {
+    if (err instanceof OriginListError) throw new ConfigError(`invalid environment variable CORS_ORIGINS: ${err.message}`);
+    throw err;
+  }
 }

@@ -11,6 +11,8 @@ import { openServices, type Services } from './app.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
+import { corsStep, refuseUpgradeOrigin } from './http/cors.js';
+import { parseOriginList } from './http/origins.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -59,7 +61,10 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     },
   });
 
-  const httpServer = http.createServer((req, res) => {
+  const origins = parseOriginList(config.corsOrigins);
+  const applyCors = corsStep(origins);
+  const httpServer = http.createServer(async (req, res) => {
+    if (await applyCors(req, res).catch(() => false)) return;
     const url = req.url ?? '/';
     if (url === '/healthz') return void sendJson(res, 200, { ok: true });
     if (url === '/readyz') {
@@ -73,6 +78,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   // No compression: conversation frames are pre-encoded once per event (src/realtime/frames.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes, perMessageDeflate: false });
   httpServer.on('upgrade', (req, socket, head) => {
+    if (refuseUpgradeOrigin(origins, req, socket)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/trpc' && path !== '/') {
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
