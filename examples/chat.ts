@@ -13,10 +13,10 @@
  * community names are resolved through a small local file, `./data/chat-rooms.json`
  * (names → ids, per server URL). The first client creates the scopes and records them;
  * a second terminal on the same machine reads the file and joins the same room. A room
- * id (uuid) works from anywhere. The same file remembers the display names of accounts
- * that signed in from this machine, because the server returns only an author id with
- * each message; other authors are shown as `user:<first 8 characters of their id>`.
- * See examples/README.md.
+ * id (uuid) works from anywhere. Authors are shown by their display names, read from
+ * `members.list` of the room (and again when someone new joins or writes).
+ * Without --url it talks to http://127.0.0.1:$PORT (3000 when PORT is unset), the
+ * address `npm start` listens on. See examples/README.md.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -34,7 +34,8 @@ import {
   type ScopeStreamEvent,
 } from '../sdk/src/index.js';
 
-const DEFAULT_URL = 'http://127.0.0.1:3000';
+/** Where `npm start` listens when run with the same environment: PORT, else 3000. */
+const DEFAULT_URL = `http://127.0.0.1:${/^\d{1,5}$/.test(process.env.PORT ?? '') ? process.env.PORT : '3000'}`;
 const DEFAULT_PASSWORD = 'guildhall-demo';
 const DEFAULT_COMMUNITY = 'Guild';
 const HISTORY = 20;
@@ -45,7 +46,7 @@ const USAGE = `usage: npm run chat -- --email <email> --room <name|room-id> [opt
 
   --email <email>       your account (created on first use)            (required)
   --room <name|id>      a room name (found or created, see below) or a room id (uuid)  (required)
-  --url <url>           the server                                     (default: ${DEFAULT_URL})
+  --url <url>           the server                 (default: ${DEFAULT_URL}, from PORT or 3000)
   --password <pw>       your password; at least 8 characters           (default: '${DEFAULT_PASSWORD}',
                         a shared demo password: for local demos only, never for a real account)
   --name <name>         display name when the account is created       (default: the email's local part)
@@ -144,8 +145,6 @@ interface ServerEntry {
   communities: Record<string, string>;
   /** community id → (room name → room id) */
   rooms: Record<string, Record<string, string>>;
-  /** user id → display name, for accounts that signed in from this machine */
-  users: Record<string, string>;
 }
 
 interface DirectoryFile {
@@ -181,7 +180,7 @@ function readDirectory(): DirectoryFile {
         const e = (entry && typeof entry === 'object' ? entry : {}) as Record<string, unknown>;
         const rooms: Record<string, Record<string, string>> = {};
         for (const [communityId, names] of Object.entries(stringMapOfObjects(e.rooms))) rooms[communityId] = stringMap(names);
-        servers[url] = { communities: stringMap(e.communities), rooms, users: stringMap(e.users) };
+        servers[url] = { communities: stringMap(e.communities), rooms };
       }
     }
     return { version: 1, servers };
@@ -192,7 +191,7 @@ function readDirectory(): DirectoryFile {
 }
 
 function serverEntry(dir: DirectoryFile, url: string): ServerEntry {
-  return (dir.servers[url] ??= { communities: {}, rooms: {}, users: {} });
+  return (dir.servers[url] ??= { communities: {}, rooms: {} });
 }
 
 /** Reads the file again, applies `change` to this server's entry and writes it atomically. */
@@ -298,14 +297,10 @@ async function joinRoomById(client: GuildhallClient, o: Options, roomId: string)
 
 // ---------------------------------------------------------------- the chat
 
-async function main(): Promise<void> {
-  const o = readOptions();
+async function main(o: Options): Promise<void> {
   const { auth, created } = await signInOrUp(o);
   const me = auth.user;
   console.log(`${created ? 'created the account of' : 'signed in as'} ${clean(me.displayName)} <${me.email}> on ${o.url}`);
-  updateDirectory(o.url, (e) => {
-    e.users[me.id] = me.displayName;
-  });
 
   // ---- output that keeps the line being typed intact
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -342,23 +337,36 @@ async function main(): Promise<void> {
   const communityId = room.path[0] ?? room.parentId ?? '?';
   console.log(`room #${clean(room.name)} (room id ${room.id}, community id ${communityId})`);
 
-  // ---- names: the server returns only author ids, so we know ourselves and whoever
-  // signed in from this machine (the directory file); everyone else is a short id.
+  // ---- names: a message carries its author's id; the room's member list has the
+  // display names. It is read at start and again when an id is not in it yet (a new
+  // member, or an author who has left since: then the short id is all there is).
   const names = new Map<string, string>([[me.id, me.displayName]]);
-  const nameOf = (userId: string): string => {
-    let name = names.get(userId);
-    if (name === undefined) {
-      name = serverEntry(readDirectory(), o.url).users[userId];
-      if (name !== undefined) names.set(userId, name);
+  const loadNames = async (): Promise<void> => {
+    let cursor: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const members = await client.members.list.query({ scopeId: room.id, limit: 100, ...(cursor ? { cursor } : {}) });
+      for (const m of members.items) names.set(m.userId, m.displayName);
+      if (!members.nextCursor) return;
+      cursor = members.nextCursor;
     }
-    return clean(name ?? `user:${userId.slice(0, 8)}`);
   };
+  const asked = new Set<string>();
+  /** Makes sure `userIds` have names, reading the member list once per id not seen yet. */
+  const learnNames = async (userIds: string[]): Promise<void> => {
+    const unknown = userIds.filter((id) => !names.has(id) && !asked.has(id));
+    if (unknown.length === 0) return;
+    for (const id of unknown) asked.add(id);
+    await loadNames().catch(() => undefined);
+  };
+  const nameOf = (userId: string): string => clean(names.get(userId) ?? `user:${userId.slice(0, 8)}`);
+  await loadNames();
   // Sends reject blank bodies, so an empty body is a message deleted since.
   const format = (m: Message) => `[${timeOf(m.createdAt)}] ${nameOf(m.authorId)}: ${m.body ? clean(m.body) : '(deleted)'}`;
 
   // ---- history
   const page = await client.messages.list.query({ scopeId: room.id, limit: HISTORY });
   const history = [...page.items].reverse();
+  await learnNames(history.map((m) => m.authorId));
   if (page.nextBeforeSeq !== null) console.log(`… (older messages not shown)`);
   for (const m of history) console.log(format(m));
   if (history.length === 0) console.log('(no messages yet)');
@@ -380,6 +388,8 @@ async function main(): Promise<void> {
       return;
     }
     lastSeq = ev.seq;
+    if (ev.type === 'message.created' || ev.type === 'message.edited') await learnNames([ev.message.authorId]);
+    if (ev.type === 'member.joined') await learnNames([ev.userId]);
     const at = `[${timeOf(ev.at)}]`;
     switch (ev.type) {
       case 'message.created':
@@ -488,9 +498,16 @@ async function main(): Promise<void> {
   if (tty) rl.prompt();
 }
 
-main().catch((err: unknown) => {
+const options = readOptions();
+main(options).catch((err: unknown) => {
   const msg = messageOf(err);
-  const hint = /fetch failed|ECONNREFUSED/.test(msg) ? ' (is the server running? start it with npm start)' : '';
-  process.stderr.write(`chat: ${msg}${hint}\n`);
+  const cause = err instanceof Error && err.cause instanceof Error ? messageOf(err.cause) : '';
+  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT/.test(`${msg} ${cause}`)) {
+    process.stderr.write(
+      `chat: cannot reach the server at ${options.url} (${msg}); is it running? Start it with npm start, or pass --url\n`,
+    );
+  } else {
+    process.stderr.write(`chat: ${msg}\n`);
+  }
   process.exit(1);
 });
