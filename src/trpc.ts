@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { RestMeta } from './rest-meta.js';
+import type { ErrorData } from './error-shape.js';
 import { ZodError } from 'zod';
 import { AppError, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
@@ -64,7 +65,7 @@ const t = initTRPC.context<Context>().meta<RestMeta>().create({
         ...shape,
         code: JSONRPC_CODE[code] ?? shape.code,
         message: cause.message,
-        data: { ...withoutStack(shape.data), code, httpStatus: HTTP_STATUS[code] ?? 500 },
+        data: { ...withoutStack(shape.data), code, httpStatus: HTTP_STATUS[code] ?? 500, appCode: cause.code } satisfies ErrorData,
       };
     }
     if (error.code === 'BAD_REQUEST' && cause instanceof ZodError) {
@@ -73,7 +74,7 @@ const t = initTRPC.context<Context>().meta<RestMeta>().create({
       return {
         ...shape,
         message: `invalid input: ${where}${first?.message ?? 'check the fields'}`,
-        data: { ...withoutStack(shape.data), zodError: cause.flatten() },
+        data: { ...withoutStack(shape.data), appCode: 'Invalid', zodError: cause.flatten() } satisfies ErrorData,
       };
     }
     if (error.code === 'PAYLOAD_TOO_LARGE') {

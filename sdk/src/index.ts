@@ -55,6 +55,7 @@ export type RouterOutputs = inferRouterOutputs<AppRouter>;
 /** The typed client `createClient` returns. */
 export type GuildhallClient = TRPCClient<AppRouter>;
 export { TRPCClientError } from '@trpc/client';
+export { isGuildhallError, errorCodeOf, type GuildhallError, type GuildhallErrorData, type FlattenedZodError, type AppErrorCode } from './errors.js';
 
 /** A bearer token, or a function that returns the current one (null when signed out). */
 export type TokenSource = string | null | undefined | (() => string | null | undefined | Promise<string | null | undefined>);
