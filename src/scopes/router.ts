@@ -41,8 +41,10 @@ export const ScopeTreeInput = z.object({ rootId: ScopeId });
 export const scopesRouter = router({
   /**
    * Creates a community (no parent), a group (parent: community or group) or a room
-   * (parent: community or group). A community's creator becomes its owner; a group's
-   * creator its owner; a room's creator a member. Needs CreateChildScopes in the parent.
+   * (parent: community or group): `{ kind, name, parentId?, description?, visibility? }`,
+   * with `parentId` required for a group or a room. A community's creator becomes its
+   * owner; a group's creator its owner; a room's creator a member. Needs CreateChildScopes
+   * in the parent.
    * Errors: BAD_REQUEST for wrong nesting, depth (6 levels) or too many children (500);
    * NOT_FOUND for an unknown or hidden parent; FORBIDDEN without CreateChildScopes.
    */
