@@ -186,7 +186,7 @@ describe('the SDK documents itself', () => {
     expect(await compile(consumer, files, { ...compilerOptions, lib: lib.filter((l) => l !== 'DOM') })).toMatch(/error TS/);
     expect(await compile(consumer, files, { ...compilerOptions, lib: lib.filter((l) => l !== 'ESNext.Disposable') })).toMatch(/error TS/);
     expect(await compile(consumer, files, { ...compilerOptions, lib: lib.filter((l) => l !== 'ESNext.Disposable'), skipLibCheck: true })).toBe('');
-  }, 120_000);
+  }, 400_000);
 
   it('types errors: isGuildhallError narrows err.data (code, appCode, zodError), at compile time and against a live server', async () => {
     const source = `
@@ -223,7 +223,7 @@ console.log(JSON.stringify(results));
 
     const out = await run(process.execPath, [path.join(built, 'errors.js')], { cwd: consumer });
     expect(JSON.parse(out.stdout.trim())).toEqual(['BAD_REQUEST', 'Invalid', 1, 400, 'UNAUTHORIZED', false]);
-  }, 120_000);
+  }, 400_000);
 
   it('compiles its TanStack Query section (@trpc/tanstack-react-query) against the packed SDK', async () => {
     const react = path.join(work, 'react-consumer');
@@ -244,5 +244,5 @@ console.log(JSON.stringify(results));
     // A wrong input through the TanStack proxy is an error: the router's types come through.
     writeFileSync(path.join(react, 'wrong.tsx'), block!.replace('{ scopeId, limit: 50 }', '{ scopeId, limit: "50" }'));
     expect(await compile(react, ['wrong.tsx'], { ...compilerOptions, jsx: 'react-jsx' })).toMatch(/wrong\.tsx\(\d+,\d+\): error TS(2322|2769)/);
-  }, 240_000);
+  }, 400_000);
 });
