@@ -101,6 +101,24 @@ describe('invites', () => {
     expect((await winner.http.permissions.effective.query({ scopeId: c.id })).isMember).toBe(true);
   });
 
+  it("one user's 20 parallel redemptions of a 5-use invite take one use and make one membership", async () => {
+    const { owner, c } = await community();
+    const inv = await owner.http.invites.create.mutate({ scopeId: c.id, maxUses: 5 });
+    const u = await env.user('eager');
+    const onB = env.b.services;
+    // Half through each instance, all at once.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? onB.invites.redeem(u.userId, inv.code) : u.http.invites.redeem.mutate({ code: inv.code }))),
+    );
+    expect(results.filter((r) => r.joined)).toHaveLength(1);
+    const [listed] = (await owner.http.invites.list.query({ scopeId: c.id })).filter((i) => i.id === inv.id);
+    expect(listed!.uses).toBe(1);
+    const members = (await owner.http.members.list.query({ scopeId: c.id })).items.map((m) => m.userId);
+    expect(members.filter((id) => id === u.userId)).toHaveLength(1);
+    // The other four uses are still there for others.
+    for (let i = 0; i < 4; i++) expect((await (await env.user(`later${i}`)).http.invites.redeem.mutate({ code: inv.code })).joined).toBe(true);
+  });
+
   it('refuses revoked, expired and exhausted codes and banned users with clear errors', async () => {
     const { owner, c } = await community();
     const u = await env.user('u');
