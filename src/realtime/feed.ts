@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AppError, invalid } from '../errors.js';
 import type { ScopeHub, ScopeListener } from './hub.js';
 import { WireEvent } from './wire.js';
+import type { Guard } from './guard.js';
 
 export interface FeedOptions {
   hub: ScopeHub;
@@ -40,6 +41,8 @@ export interface FeedOptions {
    * it instead of the hub, and while the feed is in step the group writes for it.
    */
   group?: FeedGroup;
+  /** End the feed from outside with their error (a session revoked or expired): src/realtime/guard.ts. */
+  guards?: Guard[];
   /** Delivers one event; returning false ends the feed (the reader is gone or too slow). */
   emit: (event: WireEvent) => boolean;
   /** Ends the feed with an error (database failure, lost access). */
@@ -73,6 +76,7 @@ export class ScopeFeed implements ScopeListener {
   private stopped = false;
   private unsubscribe: (() => Promise<void>) | null = null;
   private stopEphemeral: (() => Promise<void>) | null = null;
+  private readonly unguards: (() => void)[] = [];
   /** True while the group delivers for this feed (then the group's seq is the feed's). */
   private grouped = false;
 
@@ -83,6 +87,8 @@ export class ScopeFeed implements ScopeListener {
    * @throws Invalid when `lastEventId` is ahead of the conversation.
    */
   async start(): Promise<void> {
+    for (const guard of this.o.guards ?? []) this.unguards.push(await guard((error) => this.end(error)));
+    if (this.stopped) return;
     this.unsubscribe = this.o.group ? await this.o.group.subscribe(this) : await this.o.hub.subscribe(this.o.channel, this);
     this.o.hub.registerFeed(this);
     const current = await this.o.currentSeq();
@@ -113,6 +119,7 @@ export class ScopeFeed implements ScopeListener {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const unguard of this.unguards) unguard();
     this.o.hub.unregisterFeed(this);
     await this.stopEphemeral?.();
     await this.unsubscribe?.();

@@ -33,13 +33,30 @@ async function ephemeral<T>(
     throw err;
   });
   queue.prepend(first);
-  return (async function* () {
-    try {
-      yield* queue.drain(signal);
-    } finally {
-      await stop();
-    }
-  })();
+  const drain = queue.drain(signal);
+  let stopped: Promise<void> | null = null;
+  const finish = () => (stopped ??= stop());
+  // Not an async generator: its return() ends it at once, also while a next() waits (an
+  // async generator would queue the return behind that next), so a subscription ended
+  // from outside (src/realtime/guard.ts) lets go of its bus subscriptions.
+  const iterator: AsyncIterator<T> = {
+    async next() {
+      try {
+        const r = await drain.next();
+        if (r.done) await finish();
+        return r;
+      } catch (err) {
+        await finish();
+        throw err;
+      }
+    },
+    async return() {
+      queue.close();
+      await finish();
+      return { done: true, value: undefined };
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
 }
 
 export const meRouter = router({

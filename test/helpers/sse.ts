@@ -1,0 +1,62 @@
+import superjson from 'superjson';
+
+/** One subscription over HTTP Server-Sent Events (tRPC's `GET /trpc/<path>?input=`), read with fetch. */
+export interface SseSubscription {
+  /** Resolves once the server sent its `connected` event. */
+  connected: Promise<void>;
+  /** The `data` of each event, deserialised (tracked events as `{ id, data }`). */
+  items: unknown[];
+  /** Resolves with the tRPC code (`data.code`) of the `serialized-error` event that ended the stream, or null when it ended otherwise. */
+  ended: Promise<string | null>;
+  close(): void;
+}
+
+/**
+ * Subscribes over SSE the way tRPC's httpSubscriptionLink does (an EventSource GET with
+ * the superjson input in the query string), with a bearer token in the header, and
+ * parses the event stream by hand: `event:` / `data:` / `id:` lines, blank-line framed.
+ */
+export function sseSubscribe(baseUrl: string, path: string, input: unknown, token: string): SseSubscription {
+  const abort = new AbortController();
+  const items: unknown[] = [];
+  let onConnected!: () => void;
+  const connected = new Promise<void>((r) => (onConnected = r));
+  const query = encodeURIComponent(JSON.stringify(superjson.serialize(input)));
+  const ended = (async (): Promise<string | null> => {
+    const res = await fetch(`${baseUrl}/trpc/${path}?input=${query}`, {
+      headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
+    if (!res.ok || !res.body) throw new Error(`SSE ${path}: HTTP ${res.status} ${await res.text()}`);
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return null;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let event = 'message';
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (event === 'connected') onConnected();
+          else if (event === 'serialized-error') {
+            const shape = superjson.deserialize(JSON.parse(data)) as { data?: { code?: string } } | null;
+            return shape?.data?.code ?? 'UNKNOWN';
+          } else if (event === 'message' && data) items.push(superjson.deserialize(JSON.parse(data)));
+        }
+      }
+    } catch (err) {
+      if (abort.signal.aborted) return null;
+      throw err;
+    }
+  })();
+  ended.catch(() => {});
+  return { connected, items, ended, close: () => abort.abort() };
+}
