@@ -4,6 +4,7 @@ import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { userSubscription } from './subscriptions.js';
 import { PushQueue } from './queue.js';
+import { scopeBound } from './scope-bound.js';
 import type { PresenceEvent } from './presence.js';
 import type { TypingEvent } from './typing.js';
 
@@ -82,10 +83,16 @@ export const typingRouter = router({
     return ctx.svc.typing.start(input.scopeId, ctx.user.id);
   }),
 
-  /** Live typing notices of a scope: `{ scopeId, userId, until }`; never stored, never replayed. */
+  /**
+   * Live typing notices of a scope: `{ scopeId, userId, until }`; never stored, never
+   * replayed. Ends with FORBIDDEN when the caller may no longer read the scope.
+   * Errors: NOT_FOUND, FORBIDDEN.
+   */
   onEvent: authedProcedure.input(z.object({ scopeId: ScopeId })).subscription(async ({ ctx, input, signal }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
-    return ephemeral<TypingEvent>(signal, (push) => ctx.svc.typing.listen(input.scopeId, push));
+    const flags = Permission.View | Permission.ReadHistory;
+    const { scope } = await ctx.svc.access.require(ctx.user.id, input.scopeId, flags);
+    const notices = await ephemeral<TypingEvent>(signal, (push) => ctx.svc.typing.listen(input.scopeId, push));
+    return scopeBound(ctx.svc, { userId: ctx.user.id, scope, flags }, notices);
   }),
 });
 
