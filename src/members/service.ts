@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import { pgErrorCode, pgErrorMessage } from '../db/client.js';
 import { memberships, scopes, users } from '../db/schema/index.js';
 import { AppError, conflict, forbidden, invalid, notFound } from '../errors.js';
-import { asActor, type Tx } from '../audit/actor.js';
+import { asActor, rowsOf, type Tx } from '../audit/actor.js';
 import { appendEvent } from '../messages/log.js';
 import { toScopeEvent, type ScopeEvent } from '../messages/events.js';
 import { canActOn } from '../permissions/compute.js';
@@ -303,6 +303,27 @@ export class MemberService {
       .returning();
     if (!row) throw notFound(`user ${userId} is not a member of this scope; add them first`);
     return toMembership(row);
+  }
+
+  /**
+   * Which of `userIds` share a live scope (a community, group, room or DM) with `userId`;
+   * `userId` itself always counts. One query. For presence (DESIGN.md: visible only to
+   * users who share a scope with the target, or have a DM with them).
+   */
+  async sharingWith(userId: string, userIds: readonly string[]): Promise<Set<string>> {
+    const shared = new Set(userIds.filter((id) => id === userId));
+    const others = userIds.filter((id) => id !== userId);
+    if (others.length === 0) return shared;
+    const rows = await rowsOf<{ user_id: string }>(
+      this.db,
+      sql`select distinct m2.user_id
+            from memberships m1
+            join memberships m2 on m2.scope_id = m1.scope_id
+            join scopes s on s.id = m1.scope_id and s.deleted_at is null
+           where m1.user_id = ${userId} and m2.user_id in (${sql.join(others.map((id) => sql`${id}::uuid`), sql`, `)})`,
+    );
+    for (const r of rows) shared.add(r.user_id);
+    return shared;
   }
 
   /** The memberships of `userId` among `scopeIds`. */

@@ -5,6 +5,7 @@ import { authedProcedure, router } from '../trpc.js';
 import { userSubscription } from './subscriptions.js';
 import { PushQueue } from './queue.js';
 import { scopeBound } from './scope-bound.js';
+import { visiblePresence, watchPresence } from './presence-access.js';
 import type { PresenceEvent } from './presence.js';
 import type { TypingEvent } from './typing.js';
 
@@ -99,8 +100,12 @@ export const typingRouter = router({
 const UserIds = z.array(z.uuid()).min(1).max(200);
 
 export const presenceRouter = router({
-  /** The status (online, idle, offline) of up to 200 users. */
-  get: authedProcedure.input(z.object({ userIds: UserIds })).query(({ ctx, input }) => ctx.svc.presence.status(input.userIds)),
+  /**
+   * The status (online, idle, offline) of up to 200 users: `[{ userId, status }]`, only
+   * for users who share a scope or a DM with the caller (the others are left out, the same
+   * whether they exist or not).
+   */
+  get: authedProcedure.input(z.object({ userIds: UserIds })).query(({ ctx, input }) => visiblePresence(ctx.svc, ctx.user.id, input.userIds)),
 
   /** The client reports the user idle or active again. Returns the caller's status. */
   set: authedProcedure
@@ -109,13 +114,12 @@ export const presenceRouter = router({
 
   /**
    * Presence of up to 200 users: first their current status, then each change, as
-   * `{ userId, status }`. Derived from WebSocket connections on every instance.
+   * `{ userId, status }`. Derived from WebSocket connections on every instance. Only users
+   * who share a scope or a DM with the caller appear; one who stops sharing (left, kicked,
+   * banned) drops out.
    */
-  onEvent: authedProcedure.input(z.object({ userIds: UserIds })).subscription(({ ctx, input, signal }) =>
-    ephemeral<PresenceEvent>(
-      signal,
-      (push) => ctx.svc.presence.listen(input.userIds, push),
-      () => ctx.svc.presence.status(input.userIds),
-    ),
-  ),
+  onEvent: authedProcedure.input(z.object({ userIds: UserIds })).subscription(({ ctx, input, signal }) => {
+    const watch = watchPresence(ctx.svc, ctx.user.id, input.userIds);
+    return ephemeral<PresenceEvent>(signal, watch.start, watch.initial);
+  }),
 });

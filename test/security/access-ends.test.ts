@@ -50,3 +50,50 @@ describe('typing ends when access ends', () => {
     });
   }
 });
+
+describe('presence is visible only to users who share a scope or a DM', () => {
+  type P = { userId: string; status: string };
+  it('a stranger learns nothing; a member of a shared community, or a DM partner, does; a kicked member drops out', async () => {
+    const owner = await env.user('owner');
+    const c = await owner.http.scopes.create.mutate({ kind: 'community', name: 'P' });
+    const stranger = await env.user('stranger');
+    const member = await env.user('member');
+    await member.http.members.join.mutate({ scopeId: c.id });
+    const partner = await env.user('partner');
+    const dm = await partner.http.dms.open.mutate({ userIds: [owner.userId] }).catch(() => null);
+    // The DM needs a shared community (issue 10, point 7) unless the owner allows anyone: share one first.
+    if (!dm) {
+      await partner.http.members.join.mutate({ scopeId: c.id });
+      await partner.http.dms.open.mutate({ userIds: [owner.userId] });
+      await partner.http.members.leave.mutate({ scopeId: c.id });
+    }
+    expect(await stranger.http.presence.get.query({ userIds: [owner.userId] })).toEqual([]);
+    expect(await member.http.presence.get.query({ userIds: [owner.userId, stranger.userId] })).toEqual([{ userId: owner.userId, status: expect.any(String) }]);
+    expect(await partner.http.presence.get.query({ userIds: [owner.userId] })).toEqual([{ userId: owner.userId, status: expect.any(String) }]);
+
+    const watchers: Record<string, ReturnType<typeof collect<P>>> = {};
+    for (const [name, u] of Object.entries({ stranger, member, partner }) as [string, TestUser][]) {
+      watchers[name] = collect<P>((h) => u.ws.presence.onEvent.subscribe({ userIds: [owner.userId] }, h));
+      await watchers[name]!.started;
+    }
+    // The owner goes online: a socket on the other instance.
+    const ownerWs = wsOnlyClient(env.b.url, owner.token);
+    const ownerSub = collect((h) => ownerWs.client.me.onEvent.subscribe({}, h));
+    await ownerSub.started;
+    for (const name of ['member', 'partner']) {
+      const w = watchers[name]!;
+      while (!w.items.some((e) => e.status === 'online')) await w.until(w.items.length + 1);
+    }
+    // The member is kicked: from then on, nothing about the owner reaches them.
+    await owner.http.moderation.kick.mutate({ scopeId: c.id, userId: member.userId });
+    expect(await member.http.presence.get.query({ userIds: [owner.userId] })).toEqual([]);
+    await owner.http.presence.set.mutate({ status: 'idle' });
+    const p = watchers.partner!;
+    while (!p.items.some((e) => e.status === 'idle')) await p.until(p.items.length + 1);
+    expect(watchers.stranger!.items).toEqual([]);
+    expect(watchers.member!.items.some((e) => e.status === 'idle')).toBe(false);
+    ownerSub.stop();
+    ownerWs.close();
+    for (const w of Object.values(watchers)) w.stop();
+  });
+});
