@@ -418,7 +418,7 @@ export class MessageService {
   }
 
   /** Parses and checks the mentions of a body: the count limit and the @everyone flag. */
-  private async checkMentions(userId: string, scopeId: string, body: string): Promise<MessageMentions> {
+  private async checkMentions(userId: string, scopeId: string, body: string): Promise<MessageMentions & { readers: string[] }> {
     const mentions = parseMentions(body);
     if (mentionCount(mentions) > limits.mentionsPerMessageMax) {
       throw invalid(`a message may mention at most ${limits.mentionsPerMessageMax} users and roles (@everyone counts as one)`);
@@ -426,10 +426,14 @@ export class MessageService {
     if (mentions.everyone && !(await this.access.allows(userId, scopeId, Permission.MentionEveryone))) {
       throw forbidden('mentioning @everyone needs the MentionEveryone permission');
     }
-    return mentions;
+    // Only those who can read the message are notified (the mention trigger reads them
+    // from `guildhall.mention_readers`, drizzle/0013); the rest stay text, as in Discord.
+    const can = await Promise.all(mentions.userIds.map((id) => this.access.allows(id, scopeId, Permission.View | Permission.ReadHistory)));
+    return { ...mentions, readers: mentions.userIds.filter((_, i) => can[i]) };
   }
 
-  private async insertMentions(tx: Tx, messageId: string, scopeId: string, m: MessageMentions): Promise<void> {
+  private async insertMentions(tx: Tx, messageId: string, scopeId: string, m: MessageMentions & { readers: string[] }): Promise<void> {
+    if (m.userIds.length > 0) await tx.execute(sql`select set_config('guildhall.mention_readers', ${m.readers.join(',') || '-none-'}, true)`);
     const values = [
       ...m.userIds.map((targetId) => ({ messageId, scopeId, kind: 'user' as const, targetId })),
       ...m.roleIds.map((targetId) => ({ messageId, scopeId, kind: 'role' as const, targetId })),
