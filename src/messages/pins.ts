@@ -86,7 +86,7 @@ export class PinService {
         } else {
           await tx.delete(pins).where(where);
         }
-        return { message: await hydrateOne(tx, locked), events: [toScopeEvent(ev, null)] };
+        return { message: await hydrateOne(tx, locked), events: [{ ...toScopeEvent(ev, null), messageSeq: locked.seq }] };
       });
     } catch (err) {
       if (err instanceof NoChange) return { message: await this.messages.get(input.scopeId, msg.id), events: [] };

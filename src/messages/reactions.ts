@@ -78,7 +78,7 @@ export class ReactionService {
         } else {
           await tx.delete(reactions).where(mine);
         }
-        return { message: await hydrateOne(tx, locked), events: [toScopeEvent(ev, null)] };
+        return { message: await hydrateOne(tx, locked), events: [{ ...toScopeEvent(ev, null), messageSeq: locked.seq }] };
       });
     } catch (err) {
       if (err instanceof NoChange) return { message: await this.messages.get(input.scopeId, msg.id), events: [] };

@@ -180,10 +180,10 @@ export class MessageService {
     await tx.delete(messageEdits).where(eq(messageEdits.messageId, row.id));
     await tx.delete(reactions).where(eq(reactions.messageId, row.id));
     const unpinned = await tx.delete(pins).where(eq(pins.messageId, row.id)).returning();
-    const events = [toScopeEvent(ev, null)];
+    const events = [{ ...toScopeEvent(ev, null), messageSeq: row.seq }];
     if (unpinned.length > 0) {
       const un = await appendEvent(tx, { scopeId, type: 'message.unpinned', actorId, messageId: row.id, payload: { messageId: row.id } });
-      events.push(toScopeEvent(un, null));
+      events.push({ ...toScopeEvent(un, null), messageSeq: row.seq });
     }
     return { row, events };
   }
@@ -399,7 +399,11 @@ export class MessageService {
       .limit(limit);
     const distinct = [...new Map(rows.filter((r) => r.message).map((r) => [r.message!.id, r.message!])).values()];
     const byId = new Map((await hydrate(this.db, distinct)).map((m) => [m.id, m]));
-    return rows.map((r) => toScopeEvent(r.event, r.message ? byId.get(r.message.id)! : null));
+    return rows.map((r) => {
+      const e = toScopeEvent(r.event, r.message ? byId.get(r.message.id)! : null);
+      // An event about an earlier message names its seq (events.ts `aboutSeq`).
+      return r.message && e.type !== 'message.created' && e.type !== 'message.edited' ? { ...e, messageSeq: r.message.seq } : e;
+    });
   }
 
   /**

@@ -4,7 +4,7 @@ import superjson from 'superjson';
 export interface SseSubscription {
   /** Resolves once the server sent its `connected` event. */
   connected: Promise<void>;
-  /** The `data` of each event, deserialised (tracked events as `{ id, data }`). */
+  /** The `data` of each event, deserialised (a tracked event's id travels in the SSE `id` field). */
   items: unknown[];
   /** Resolves with the tRPC code (`data.code`) of the `serialized-error` event that ended the stream, or null when it ended otherwise. */
   ended: Promise<string | null>;
