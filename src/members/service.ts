@@ -111,7 +111,10 @@ export class MemberService {
         .where(and(eq(memberships.scopeId, scopeId), eq(memberships.userId, userId)));
       return { membership: toMembership(old!), event: null };
     }
-    return { membership: toMembership(row), event: await announce(tx, scopeId, actorId, 'member.joined', { userId }) };
+    const event = await announce(tx, scopeId, actorId, 'member.joined', { userId });
+    // Where this member's view starts under historyVisibility `joined`.
+    await tx.update(memberships).set({ joinedSeq: event.seq }).where(and(eq(memberships.scopeId, scopeId), eq(memberships.userId, userId)));
+    return { membership: toMembership(row), event };
   }
 
   /**
@@ -334,6 +337,16 @@ export class MemberService {
       .from(memberships)
       .where(and(eq(memberships.userId, userId), inArray(memberships.scopeId, scopeIds)));
     return new Set(rows.map((r) => r.id));
+  }
+
+  /** The seq of the member.joined of `userId`'s membership of `scopeId` (0 when none or not a member). */
+  async joinedSeq(scopeId: string, userId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ seq: memberships.joinedSeq })
+      .from(memberships)
+      .where(and(eq(memberships.scopeId, scopeId), eq(memberships.userId, userId)))
+      .limit(1);
+    return row?.seq ?? 0;
   }
 
   /** The membership of `userId` in `scopeId`, or null. */

@@ -1,4 +1,4 @@
-import { and, count, desc, eq } from 'drizzle-orm';
+import { and, count, desc, eq, gt } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { messages, pins } from '../db/schema/index.js';
 import { limits } from '../config.js';
@@ -44,13 +44,16 @@ export class PinService {
     return this.change('unpin', userId, input);
   }
 
-  /** The scope's pins, most recently pinned first (at most `limits.pinsPerScopeMax`). */
-  async list(scopeId: string): Promise<Pin[]> {
+  /**
+   * The scope's pins, most recently pinned first (at most `limits.pinsPerScopeMax`); with
+   * `floor` (history.ts `historyFloor`), only pins of messages after it.
+   */
+  async list(scopeId: string, floor = 0): Promise<Pin[]> {
     const rows = await this.db
       .select({ pin: pins, message: messages })
       .from(pins)
       .innerJoin(messages, eq(messages.id, pins.messageId))
-      .where(eq(pins.scopeId, scopeId))
+      .where(and(eq(pins.scopeId, scopeId), floor > 0 ? gt(messages.seq, floor) : undefined))
       .orderBy(desc(pins.pinnedAt), desc(pins.messageId));
     const hydrated = await hydrate(this.db, rows.map((r) => r.message));
     return rows.map((r, i) => ({ message: hydrated[i]!, pinnedBy: r.pin.pinnedBy, pinnedAt: r.pin.pinnedAt }));

@@ -6,6 +6,8 @@ export interface SseSubscription {
   connected: Promise<void>;
   /** The `data` of each event, deserialised (a tracked event's id travels in the SSE `id` field). */
   items: unknown[];
+  /** Resolves once at least `n` items arrived (rejects when the stream ends first). */
+  until(n: number): Promise<unknown[]>;
   /** Resolves with the tRPC code (`data.code`) of the `serialized-error` event that ended the stream, or null when it ended otherwise. */
   ended: Promise<string | null>;
   close(): void;
@@ -19,6 +21,10 @@ export interface SseSubscription {
 export function sseSubscribe(baseUrl: string, path: string, input: unknown, token: string): SseSubscription {
   const abort = new AbortController();
   const items: unknown[] = [];
+  const waiters: { n: number; resolve: (v: unknown[]) => void; reject: (e: unknown) => void }[] = [];
+  const arrived = () => {
+    for (const w of [...waiters]) if (items.length >= w.n) waiters.splice(waiters.indexOf(w), 1), w.resolve(items.slice());
+  };
   let onConnected!: () => void;
   const connected = new Promise<void>((r) => (onConnected = r));
   const query = encodeURIComponent(JSON.stringify(superjson.serialize(input)));
@@ -49,7 +55,10 @@ export function sseSubscribe(baseUrl: string, path: string, input: unknown, toke
           else if (event === 'serialized-error') {
             const shape = superjson.deserialize(JSON.parse(data)) as { data?: { code?: string } } | null;
             return shape?.data?.code ?? 'UNKNOWN';
-          } else if (event === 'message' && data) items.push(superjson.deserialize(JSON.parse(data)));
+          } else if (event === 'message' && data) {
+            items.push(superjson.deserialize(JSON.parse(data)));
+            arrived();
+          }
         }
       }
     } catch (err) {
@@ -58,5 +67,9 @@ export function sseSubscribe(baseUrl: string, path: string, input: unknown, toke
     }
   })();
   ended.catch(() => {});
-  return { connected, items, ended, close: () => abort.abort() };
+  void ended.finally(() => {
+    for (const w of waiters.splice(0)) w.reject(new Error(`SSE ${path} ended before ${w.n} items`));
+  });
+  const until = (n: number) => (items.length >= n ? Promise.resolve(items.slice()) : new Promise<unknown[]>((resolve, reject) => waiters.push({ n, resolve, reject })));
+  return { connected, items, until, ended, close: () => abort.abort() };
 }
