@@ -311,9 +311,10 @@ export class MemberService {
   /**
    * Which of `userIds` share a live scope (a community, group, room or DM) with `userId`;
    * `userId` itself always counts. One query. For presence (DESIGN.md: visible only to
-   * users who share a scope with the target, or have a DM with them).
+   * users who share a scope with the target, or have a DM with them), and with `kind`
+   * 'community' for DMs (a DM needs a shared community, as in Discord).
    */
-  async sharingWith(userId: string, userIds: readonly string[]): Promise<Set<string>> {
+  async sharingWith(userId: string, userIds: readonly string[], kind?: 'community'): Promise<Set<string>> {
     const shared = new Set(userIds.filter((id) => id === userId));
     const others = userIds.filter((id) => id !== userId);
     if (others.length === 0) return shared;
@@ -322,7 +323,7 @@ export class MemberService {
       sql`select distinct m2.user_id
             from memberships m1
             join memberships m2 on m2.scope_id = m1.scope_id
-            join scopes s on s.id = m1.scope_id and s.deleted_at is null
+            join scopes s on s.id = m1.scope_id and s.deleted_at is null ${kind ? sql`and s.kind = ${kind}` : sql``}
            where m1.user_id = ${userId} and m2.user_id in (${sql.join(others.map((id) => sql`${id}::uuid`), sql`, `)})`,
     );
     for (const r of rows) shared.add(r.user_id);

@@ -186,7 +186,18 @@ const cases: Case[] = [
     run: async (k) => k.moderation.timeout.mutate({ scopeId: fx.c.id, userId: await fx.spareMember(), until: new Date(Date.now() + 60_000) }),
   },
   { name: 'audit.list', expect: row('ok', 'ok', 'FORBIDDEN', 'FORBIDDEN', 'NOT_FOUND'), run: (k) => k.audit.list.query({ scopeId: fx.c.id }) },
-  { name: 'dms.open', expect: row('ok', 'ok', 'ok', 'ok', 'ok'), run: async (k) => k.dms.open.mutate({ userIds: [await spare()] }) },
+  {
+    name: 'dms.open (someone who takes DMs from anyone)',
+    expect: row('ok', 'ok', 'ok', 'ok', 'ok'),
+    run: async (k) => {
+      const id = await spare();
+      await env.a.services.database.db.execute(sql`update users set allow_dms_from = 'anyone' where id = ${id}`);
+      return k.dms.open.mutate({ userIds: [id] });
+    },
+  },
+  // A DM needs a shared community by default (issue 10): the outsider and the banned user share none.
+  { name: 'dms.open (a member of the community)', expect: row('ok', 'ok', 'ok', 'NOT_FOUND', 'NOT_FOUND'), run: async (k) => k.dms.open.mutate({ userIds: [await fx.spareMember()] }) },
+  { name: 'dms.settings', expect: row('ok', 'ok', 'ok', 'ok', 'ok'), run: (k) => k.dms.settings.query() },
   { name: 'dms.list', expect: row('ok', 'ok', 'ok', 'ok', 'ok'), run: (k) => k.dms.list.query() },
   { name: 'messages.send', expect: row('ok', 'ok', 'ok', 'FORBIDDEN', 'NOT_FOUND'), run: (k) => k.messages.send.mutate({ scopeId: fx.room.id, body: 'hi' }) },
   { name: 'messages.list', expect: row('ok', 'ok', 'ok', 'FORBIDDEN', 'NOT_FOUND'), run: (k) => k.messages.list.query({ scopeId: fx.room.id }) },

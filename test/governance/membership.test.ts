@@ -145,6 +145,9 @@ describe('direct conversations', () => {
   it('returns the one DM of a pair, and a new group DM of up to 10', async () => {
     const a = await env.user('a');
     const b = await env.user('b');
+    // A DM needs a shared community (issue 10): they all share one.
+    const shared = await a.http.scopes.create.mutate({ kind: 'community', name: 'shared' });
+    await b.http.members.join.mutate({ scopeId: shared.id });
     const d1 = await a.http.dms.open.mutate({ userIds: [b.userId] });
     const d2 = await b.http.dms.open.mutate({ userIds: [a.userId] });
     expect(d2.scope.id).toBe(d1.scope.id);
@@ -154,6 +157,7 @@ describe('direct conversations', () => {
     const outsider = await env.user('c');
     expect(await codeOf(outsider.http.messages.list.query({ scopeId: d1.scope.id }))).toBe('NOT_FOUND');
     const many = await Promise.all(Array.from({ length: 8 }, (_, i) => env.user(`g${i}`)));
+    for (const m of many) await m.http.members.join.mutate({ scopeId: shared.id });
     const g = await a.http.dms.open.mutate({ userIds: [b.userId, ...many.map((m) => m.userId)] });
     expect(g.memberIds).toHaveLength(10);
     expect(await codeOf(a.http.dms.open.mutate({ userIds: [b.userId, outsider.userId, ...many.map((m) => m.userId)] }))).toBe('BAD_REQUEST');
