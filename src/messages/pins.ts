@@ -31,7 +31,7 @@ export class PinService {
    * @throws Forbidden without PinMessages; NotFound for a message not in this scope;
    *   Invalid for a deleted message, a thread reply, or a scope at its pin limit.
    */
-  async add(userId: string, input: { scopeId: string; messageId: string }): Promise<MessageWrite> {
+  async add(userId: string, input: { scopeId: string; messageId: string; floor?: number }): Promise<MessageWrite> {
     return this.change('pin', userId, input);
   }
 
@@ -40,7 +40,7 @@ export class PinService {
    * @returns the message and the `message.unpinned` event (none when it was not pinned).
    * @throws Forbidden without PinMessages; NotFound for a message not in this scope.
    */
-  async remove(userId: string, input: { scopeId: string; messageId: string }): Promise<MessageWrite> {
+  async remove(userId: string, input: { scopeId: string; messageId: string; floor?: number }): Promise<MessageWrite> {
     return this.change('unpin', userId, input);
   }
 
@@ -59,9 +59,10 @@ export class PinService {
     return rows.map((r, i) => ({ message: hydrated[i]!, pinnedBy: r.pin.pinnedBy, pinnedAt: r.pin.pinnedAt }));
   }
 
-  private async change(op: 'pin' | 'unpin', userId: string, input: { scopeId: string; messageId: string }): Promise<MessageWrite> {
+  private async change(op: 'pin' | 'unpin', userId: string, input: { scopeId: string; messageId: string; floor?: number }): Promise<MessageWrite> {
     await this.access.require(userId, input.scopeId, Permission.PinMessages);
-    const msg = await this.messages.row(this.db, input.scopeId, input.messageId);
+    // A message at or before the caller's history floor (history.ts) is as absent as to every read.
+    const msg = await this.messages.row(this.db, input.scopeId, input.messageId, false, input.floor ?? 0);
     const where = and(eq(pins.scopeId, input.scopeId), eq(pins.messageId, msg.id));
     const pinned = async (db: Pick<Db, 'select'>) => (await db.select().from(pins).where(where).limit(1)).length > 0;
     if ((await pinned(this.db)) === (op === 'pin')) return { message: await hydrateOne(this.db, msg), events: [] };

@@ -239,8 +239,8 @@ export const reactionsRouter = router({
    * FORBIDDEN without AddReactions; NOT_FOUND.
    */
   add: authedProcedure.input(ReactionInput).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.AddReactions);
-    const { message, events } = await ctx.svc.reactions.add(ctx.user.id, input);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.AddReactions);
+    const { message, events } = await ctx.svc.reactions.add(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
     return message;
   }),
@@ -250,8 +250,8 @@ export const reactionsRouter = router({
    * there). Returns the message. Errors: BAD_REQUEST for a deleted message; NOT_FOUND; FORBIDDEN.
    */
   remove: authedProcedure.input(ReactionInput).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
-    const { message, events } = await ctx.svc.reactions.remove(ctx.user.id, input);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
+    const { message, events } = await ctx.svc.reactions.remove(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
     return message;
   }),
@@ -264,8 +264,8 @@ export const pinsRouter = router({
    * Errors: FORBIDDEN; BAD_REQUEST for a deleted message or a full scope; NOT_FOUND.
    */
   add: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
-    const { message, events } = await ctx.svc.pins.add(ctx.user.id, input);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
+    const { message, events } = await ctx.svc.pins.add(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
     return message;
   }),
@@ -275,8 +275,8 @@ export const pinsRouter = router({
    * not pinned. Returns the message. Errors: FORBIDDEN; NOT_FOUND.
    */
   remove: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
-    const { message, events } = await ctx.svc.pins.remove(ctx.user.id, input);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
+    const { message, events } = await ctx.svc.pins.remove(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
     return message;
   }),

@@ -40,6 +40,9 @@ describe('historyVisibility (Matrix history_visibility: shared or joined)', () =
       expect((await k.messages.search.query({ communityId: c.id, query: 'zebra' })).items.map((m) => m.id)).toEqual([after.id]);
       expect(await k.pins.list.query({ scopeId: room.id })).toEqual([]);
       expect((await k.messages.get.query({ scopeId: room.id, messageId: after.id })).id).toBe(after.id);
+      // Reacting to it would hand back its body: as absent as it is to every read.
+      expect(await codeOf(k.reactions.add.mutate({ scopeId: room.id, messageId: early.id, emoji: '👀' }))).toBe('NOT_FOUND');
+      expect(await codeOf(k.reactions.remove.mutate({ scopeId: room.id, messageId: early.id, emoji: '👀' }))).toBe('NOT_FOUND');
     }
     // The owner (and anyone in a shared scope) still sees it all.
     expect((await owner.http.messages.list.query({ scopeId: room.id })).items).toHaveLength(2);
