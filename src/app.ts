@@ -7,6 +7,7 @@ import { MemoryBus, RedisBus, type Bus } from './infra/bus.js';
 import { MemoryCache, RedisCache, type Cache } from './infra/cache.js';
 import { openRedis } from './infra/redis.js';
 import { AuthService } from './auth/service.js';
+import { SessionWatch } from './auth/session-watch.js';
 import { ScopeService } from './scopes/service.js';
 import { MemberService } from './members/service.js';
 import { MessageService } from './messages/service.js';
@@ -107,6 +108,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     config.realtime.sweepMs,
   );
   await hub.start();
+  const sessionWatch = new SessionWatch(bus, log);
+  await sessionWatch.start();
   const scopes = new ScopeService(db);
   const access = new AccessService(db, cache, hub, log);
   scopes.useAccess(access);
@@ -138,6 +141,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
       cache,
       config.sessionTtlMs,
       createRateLimit({ redis, prefix: config.redisPrefix, name: 'signin', what: 'sign-in attempts', ...config.signInRate }),
+      sessionWatch,
     ),
     scopes,
     members,
@@ -166,6 +170,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
       registry.delete(app.instanceId);
       await reminders.stop();
       await hub.stop().catch(() => {});
+      await sessionWatch.stop().catch(() => {});
       await bus.close().catch(() => {});
       if (cache instanceof MemoryCache) cache.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());

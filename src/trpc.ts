@@ -6,6 +6,7 @@ import { ZodError } from 'zod';
 import { AppError, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
+import { guarded } from './realtime/guard.js';
 
 // ---------------------------------------------------------------- context
 
@@ -109,10 +110,12 @@ export const publicProcedure = t.procedure.use(withServices);
 
 /**
  * Needs a valid session. The token is checked on every call, so a session revoked or
- * expired while a WebSocket stays open stops working at once.
+ * expired while a WebSocket stays open stops working at once; a subscription, which
+ * outlives its call, ends with UNAUTHORIZED when its session is revoked (on any
+ * instance) or expires.
  * @throws UNAUTHORIZED without a valid token.
  */
-export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const authedProcedure = publicProcedure.use(async ({ ctx, next, type }) => {
   const user = await ctx.svc.auth.authenticate(ctx.token);
   if (!user) {
     throw new TRPCError({
@@ -120,5 +123,8 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
       message: ctx.token ? 'your session has expired or was revoked; sign in again' : 'sign in first: send a bearer token',
     });
   }
-  return next({ ctx: { user, token: ctx.token! } });
+  const token = ctx.token!;
+  const result = await next({ ctx: { user, token } });
+  if (type !== 'subscription' || !result.ok) return result;
+  return { ...result, data: guarded(result.data, (end) => ctx.svc.auth.watch(token, end)) };
 });

@@ -114,6 +114,9 @@ describe('presence', () => {
   it('follows connections across instances: offline, online, idle, offline', async () => {
     const carol = await user(a, 'carol');
     const dave = await user(b, 'dave');
+    // Presence shows only to users who share a scope (issue 10): they share a community.
+    const shared = await carol.client.scopes.create.mutate({ kind: 'community', name: 'shared' });
+    await dave.client.members.join.mutate({ scopeId: shared.id });
     const watch = collect<Presence>((h) => carol.client.presence.onEvent.subscribe({ userIds: [dave.userId] }, h));
     expect((await watch.until(1))[0]).toEqual({ userId: dave.userId, status: 'offline' });
     // Dave connects (any subscription opens his socket) on the other instance.

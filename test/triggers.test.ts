@@ -239,4 +239,16 @@ describe('membership triggers', () => {
     const last = await errorOf(pool.query(`delete from memberships where scope_id = $1 and is_owner`, [c.id]));
     expect(last?.message).toMatch(/must keep at least one owner/);
   });
+  it('counts owners of an ancestor for a group (drizzle/0013): its only owner of its own may go, a community keeps one', async () => {
+    const [owner, creator] = [await user('o'), await user('g')];
+    const c = await scope('community', null);
+    const g = await scope('group', c.id);
+    await pool.query(`insert into memberships (scope_id, user_id, is_owner) values ($1, $2, true), ($1, $3, false)`, [c.id, owner, creator]);
+    await pool.query(`insert into memberships (scope_id, user_id, is_owner) values ($1, $2, true)`, [g.id, creator]);
+    // The creator leaves the community: the cascade takes the group's only own owner.
+    await pool.query(`delete from memberships where scope_id = $1 and user_id = $2`, [c.id, creator]);
+    const { rows } = await pool.query(`select count(*)::int as n from memberships where scope_id = $1`, [g.id]);
+    expect(rows[0].n).toBe(0);
+    expect((await errorOf(pool.query(`delete from memberships where scope_id = $1 and user_id = $2`, [c.id, owner])))?.message).toMatch(/must keep at least one owner/);
+  });
 });

@@ -8,6 +8,7 @@ import type { RateLimit } from '../infra/ratelimit.js';
 import { conflict, unauthorized } from '../errors.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './password.js';
 import type { AuthResult, User } from './types.js';
+import type { SessionEnd, SessionWatch } from './session-watch.js';
 
 /** How long a resolved session stays in the cache (ms); a revoke deletes it at once. */
 const SESSION_CACHE_MS = 5 * 60_000;
@@ -31,6 +32,8 @@ export class AuthService {
     private readonly sessionTtlMs: number,
     /** Sign-in attempts per email and per client address (rate-limiter-flexible). */
     private readonly signInLimit: RateLimit,
+    /** Ends the subscriptions of a session when it is revoked or expires. */
+    private readonly watcher?: SessionWatch,
   ) {}
 
   /**
@@ -76,6 +79,21 @@ export class AuthService {
     const hash = sha256(token);
     await this.db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.tokenHash, hash));
     await this.cache.del(`session:${hash}`);
+    await this.watcher?.revoked(hash);
+  }
+
+  /**
+   * Calls `onEnd` once when the session of `token` is revoked (on any instance) or expires;
+   * at once when it is not valid now. For subscriptions, which outlive the call that
+   * checked the token. Returns the function that stops watching.
+   */
+  async watch(token: string, onEnd: SessionEnd): Promise<() => void> {
+    const s = await this.session(token);
+    if (!s || !this.watcher) {
+      if (!s) onEnd(unauthorized('your session has expired or was revoked; sign in again'));
+      return () => {};
+    }
+    return this.watcher.watch(sha256(token), s.expiresAt, onEnd);
   }
 
   /**
@@ -83,6 +101,12 @@ export class AuthService {
    * revoked or expired. Never throws for a bad token.
    */
   async authenticate(token: string | null | undefined): Promise<User | null> {
+    const s = await this.session(token);
+    return s ? { ...s.user, createdAt: new Date(s.user.createdAt) } : null;
+  }
+
+  /** The live session of a token (cached), or null when missing, unknown, revoked or expired. */
+  private async session(token: string | null | undefined): Promise<CachedSession | null> {
     if (!token || token.length > 200) return null;
     const hash = sha256(token);
     const key = `session:${hash}`;
@@ -110,7 +134,7 @@ export class AuthService {
       await this.cache.set(key, JSON.stringify(s), Math.min(SESSION_CACHE_MS, s.expiresAt - Date.now())).catch(() => {});
     }
     if (s.expiresAt <= Date.now()) return null;
-    return { ...s.user, createdAt: new Date(s.user.createdAt) };
+    return s;
   }
 
   private async startSession(user: User): Promise<AuthResult> {

@@ -11,6 +11,11 @@ import type { ScopeHub } from '../realtime/hub.js';
 import { toScope } from '../scopes/service.js';
 import type { Scope } from '../scopes/types.js';
 
+/** Who may open a DM with a user: members of a shared community (the default) or anyone. */
+export interface DmSettings {
+  allowDmsFrom: 'communities' | 'anyone';
+}
+
 /** A direct conversation and who is in it. */
 export interface DirectConversation {
   scope: Scope;
@@ -32,15 +37,21 @@ export class DmService {
 
   /**
    * `dms.open`: the caller plus `userIds`. For two people, the one DM of the pair (made on
-   * first use; anyone who left is added back). For 3 to 10 people, a new group DM.
-   * @throws Invalid (nobody else, more than 10), NotFound (an unknown user).
+   * first use; reopening it brings the caller back, while someone else who left stays out
+   * until they reopen it themselves). For 3 to 10 people, a new group DM.
+   * As in Discord, each other person must share a community with the caller, unless they
+   * allow DMs from anyone (`allowDmsFrom`, see `settings`).
+   * @throws Invalid (nobody else, more than 10); NotFound for an unknown user and for one
+   *   who does not take DMs from the caller: the same answer, so ids cannot be probed.
    */
   async open(userId: string, others: string[]): Promise<DirectConversation> {
     const ids = [...new Set([userId, ...others])].sort();
     if (ids.length < 2) throw invalid('a direct conversation needs someone besides you');
     if (ids.length > limits.dmMaxMembers) throw invalid(`a direct conversation holds at most ${limits.dmMaxMembers} people`);
-    const found = await this.db.select({ id: users.id }).from(users).where(inArray(users.id, ids));
-    if (found.length !== ids.length) throw notFound('one of these users does not exist');
+    const found = await this.db.select({ id: users.id, allowDmsFrom: users.allowDmsFrom }).from(users).where(inArray(users.id, ids));
+    const shared = await this.members.sharingWith(userId, ids, 'community');
+    const reachable = found.filter((u) => u.id === userId || u.allowDmsFrom === 'anyone' || shared.has(u.id));
+    if (reachable.length !== ids.length) throw notFound('you cannot open a direct conversation with one of these users');
     const dmKey = ids.length === 2 ? ids.join(':') : null;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -57,20 +68,42 @@ export class DmService {
     const events: ScopeEvent[] = [];
     const scope = await asActor(this.db, userId, 'dms.open', async (tx) => {
       let row = dmKey ? (await tx.select().from(scopes).where(eq(scopes.dmKey, dmKey)).limit(1))[0] : undefined;
+      const created = !row;
       if (!row) {
         [row] = await tx
           .insert(scopes)
           .values({ kind: 'dm', name: 'direct message', visibility: 'secret', createdBy: userId, dmKey })
           .returning();
       }
-      for (const id of ids) {
+      // A new DM takes everyone; an existing one only brings the caller back: leaving holds
+      // until the one who left reopens it (Discord: closing a DM is the user's own choice).
+      for (const id of created ? ids : [userId]) {
         const r = await this.members.insertIn(tx, row!.id, id, userId);
         if (r.event) events.push(r.event);
       }
-      return toScope(row!);
+      const members = await tx.select({ id: memberships.userId }).from(memberships).where(eq(memberships.scopeId, row!.id));
+      return { scope: toScope(row!), memberIds: members.map((m) => m.id).sort() };
     });
     for (const ev of events) await this.hub.publish(ev);
-    return { scope, memberIds: ids };
+    return scope;
+  }
+
+  /** `dms.settings`: who may open a DM with the caller: `{ allowDmsFrom }`. */
+  async settings(userId: string): Promise<DmSettings> {
+    const [row] = await this.db.select({ allowDmsFrom: users.allowDmsFrom }).from(users).where(eq(users.id, userId)).limit(1);
+    if (!row) throw notFound('your account no longer exists');
+    return row;
+  }
+
+  /**
+   * `dms.updateSettings`: `communities` (members of a shared community, the default, as
+   * Discord's "allow direct messages from server members") or `anyone`.
+   * Returns the settings. DMs already open stay open.
+   */
+  async updateSettings(userId: string, input: DmSettings): Promise<DmSettings> {
+    const [row] = await this.db.update(users).set({ allowDmsFrom: input.allowDmsFrom }).where(eq(users.id, userId)).returning({ allowDmsFrom: users.allowDmsFrom });
+    if (!row) throw notFound('your account no longer exists');
+    return row;
   }
 
   /** `dms.list`: the caller's direct conversations, most recently active first (at most 100). */

@@ -40,7 +40,8 @@ export interface Redemption {
  * Invites to a scope. Redemption is atomic: one conditional UPDATE takes a use under the
  * invite row's lock (`uses < max_uses`, not revoked, not expired), and the memberships are
  * inserted in the same transaction, so N parallel redemptions of a k-use invite make at
- * most k members, and a failed insert gives the use back.
+ * most k members, and a failed insert gives the use back. One user's parallel redemptions
+ * take at most one use: the one that finds the membership already made rolls back.
  */
 export class InviteService {
   constructor(
@@ -114,9 +115,13 @@ export class InviteService {
           const r = await this.members.insertIn(tx, id, userId, userId);
           if (r.event) events.push(r.event);
           membership = r.membership;
+          // A redemption of the same user committed first (the insert waited for it): roll
+          // back, so the use taken above is given back. One user takes at most one use.
+          if (id === scope.id && !r.event) throw new AlreadyMember(r.membership);
         }
       });
     } catch (err) {
+      if (err instanceof AlreadyMember) return { scope, membership: err.membership, joined: false };
       throw mapMemberError(err);
     }
     for (const ev of events) await this.hub.publish(ev);
@@ -163,3 +168,9 @@ export class InviteService {
   }
 }
 
+/** Thrown inside a redemption to roll it back: the user became a member meanwhile. */
+class AlreadyMember extends Error {
+  constructor(readonly membership: Membership) {
+    super('already a member');
+  }
+}

@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import { pgErrorCode, pgErrorMessage } from '../db/client.js';
 import { memberships, scopes, users } from '../db/schema/index.js';
 import { AppError, conflict, forbidden, invalid, notFound } from '../errors.js';
-import { asActor, type Tx } from '../audit/actor.js';
+import { asActor, rowsOf, type Tx } from '../audit/actor.js';
 import { appendEvent } from '../messages/log.js';
 import { toScopeEvent, type ScopeEvent } from '../messages/events.js';
 import { canActOn } from '../permissions/compute.js';
@@ -111,7 +111,10 @@ export class MemberService {
         .where(and(eq(memberships.scopeId, scopeId), eq(memberships.userId, userId)));
       return { membership: toMembership(old!), event: null };
     }
-    return { membership: toMembership(row), event: await announce(tx, scopeId, actorId, 'member.joined', { userId }) };
+    const event = await announce(tx, scopeId, actorId, 'member.joined', { userId });
+    // Where this member's view starts under historyVisibility `joined`.
+    await tx.update(memberships).set({ joinedSeq: event.seq }).where(and(eq(memberships.scopeId, scopeId), eq(memberships.userId, userId)));
+    return { membership: toMembership(row), event };
   }
 
   /**
@@ -305,6 +308,28 @@ export class MemberService {
     return toMembership(row);
   }
 
+  /**
+   * Which of `userIds` share a live scope (a community, group, room or DM) with `userId`;
+   * `userId` itself always counts. One query. For presence (docs/architecture.md "Access and moderation": visible only
+   * to users who share a scope with the target, or have a DM with them), and with `kind`
+   * 'community' for DMs (a DM needs a shared community, as in Discord).
+   */
+  async sharingWith(userId: string, userIds: readonly string[], kind?: 'community'): Promise<Set<string>> {
+    const shared = new Set(userIds.filter((id) => id === userId));
+    const others = userIds.filter((id) => id !== userId);
+    if (others.length === 0) return shared;
+    const rows = await rowsOf<{ user_id: string }>(
+      this.db,
+      sql`select distinct m2.user_id
+            from memberships m1
+            join memberships m2 on m2.scope_id = m1.scope_id
+            join scopes s on s.id = m1.scope_id and s.deleted_at is null ${kind ? sql`and s.kind = ${kind}` : sql``}
+           where m1.user_id = ${userId} and m2.user_id in (${sql.join(others.map((id) => sql`${id}::uuid`), sql`, `)})`,
+    );
+    for (const r of rows) shared.add(r.user_id);
+    return shared;
+  }
+
   /** The memberships of `userId` among `scopeIds`. */
   async memberOf(userId: string, scopeIds: string[]): Promise<Set<string>> {
     if (scopeIds.length === 0) return new Set();
@@ -313,6 +338,16 @@ export class MemberService {
       .from(memberships)
       .where(and(eq(memberships.userId, userId), inArray(memberships.scopeId, scopeIds)));
     return new Set(rows.map((r) => r.id));
+  }
+
+  /** The seq of the member.joined of `userId`'s membership of `scopeId` (0 when none or not a member). */
+  async joinedSeq(scopeId: string, userId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ seq: memberships.joinedSeq })
+      .from(memberships)
+      .where(and(eq(memberships.scopeId, scopeId), eq(memberships.userId, userId)))
+      .limit(1);
+    return row?.seq ?? 0;
   }
 
   /** The membership of `userId` in `scopeId`, or null. */

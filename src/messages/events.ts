@@ -7,6 +7,11 @@ interface EventBase {
   /** Who caused it (null for the system). */
   actorId: string | null;
   at: Date;
+  /**
+   * For an event about an earlier message (deleted, reaction, pin): that message's seq.
+   * Lets a subscriber who may not see that message (historyVisibility `joined`) be spared it.
+   */
+  messageSeq?: number;
 }
 
 /**
@@ -99,3 +104,19 @@ export interface ResyncRequired {
 
 /** What `messages.onEvent` yields: a log event, or a request to refetch. */
 export type ScopeStreamEvent = ScopeEvent | ResyncRequired;
+
+/**
+ * The seq of the earlier message an event is about (an edit, delete, reaction or pin of
+ * it), or 0 for an event that is not about an earlier message. What a subscriber who sees
+ * only messages after some seq (historyVisibility `joined`) checks.
+ */
+export function aboutSeq(event: ScopeStreamEvent): number {
+  if (event.type === 'message.edited') return event.message.seq;
+  if (event.type === 'message.created' || event.type === 'resync.required') return 0;
+  return event.messageSeq ?? 0;
+}
+
+/** The user whose access to the conversation ends with this event (their own `member.left`), or null. */
+export function endsAccessOf(event: ScopeStreamEvent): string | null {
+  return event.type === 'member.left' ? event.userId : null;
+}

@@ -1,4 +1,4 @@
-import { and, count, desc, eq } from 'drizzle-orm';
+import { and, count, desc, eq, gt } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { messages, pins } from '../db/schema/index.js';
 import { limits } from '../config.js';
@@ -31,7 +31,7 @@ export class PinService {
    * @throws Forbidden without PinMessages; NotFound for a message not in this scope;
    *   Invalid for a deleted message, a thread reply, or a scope at its pin limit.
    */
-  async add(userId: string, input: { scopeId: string; messageId: string }): Promise<MessageWrite> {
+  async add(userId: string, input: { scopeId: string; messageId: string; floor?: number }): Promise<MessageWrite> {
     return this.change('pin', userId, input);
   }
 
@@ -40,25 +40,29 @@ export class PinService {
    * @returns the message and the `message.unpinned` event (none when it was not pinned).
    * @throws Forbidden without PinMessages; NotFound for a message not in this scope.
    */
-  async remove(userId: string, input: { scopeId: string; messageId: string }): Promise<MessageWrite> {
+  async remove(userId: string, input: { scopeId: string; messageId: string; floor?: number }): Promise<MessageWrite> {
     return this.change('unpin', userId, input);
   }
 
-  /** The scope's pins, most recently pinned first (at most `limits.pinsPerScopeMax`). */
-  async list(scopeId: string): Promise<Pin[]> {
+  /**
+   * The scope's pins, most recently pinned first (at most `limits.pinsPerScopeMax`); with
+   * `floor` (history.ts `historyFloor`), only pins of messages after it.
+   */
+  async list(scopeId: string, floor = 0): Promise<Pin[]> {
     const rows = await this.db
       .select({ pin: pins, message: messages })
       .from(pins)
       .innerJoin(messages, eq(messages.id, pins.messageId))
-      .where(eq(pins.scopeId, scopeId))
+      .where(and(eq(pins.scopeId, scopeId), floor > 0 ? gt(messages.seq, floor) : undefined))
       .orderBy(desc(pins.pinnedAt), desc(pins.messageId));
     const hydrated = await hydrate(this.db, rows.map((r) => r.message));
     return rows.map((r, i) => ({ message: hydrated[i]!, pinnedBy: r.pin.pinnedBy, pinnedAt: r.pin.pinnedAt }));
   }
 
-  private async change(op: 'pin' | 'unpin', userId: string, input: { scopeId: string; messageId: string }): Promise<MessageWrite> {
+  private async change(op: 'pin' | 'unpin', userId: string, input: { scopeId: string; messageId: string; floor?: number }): Promise<MessageWrite> {
     await this.access.require(userId, input.scopeId, Permission.PinMessages);
-    const msg = await this.messages.row(this.db, input.scopeId, input.messageId);
+    // A message at or before the caller's history floor (history.ts) is as absent as to every read.
+    const msg = await this.messages.row(this.db, input.scopeId, input.messageId, false, input.floor ?? 0);
     const where = and(eq(pins.scopeId, input.scopeId), eq(pins.messageId, msg.id));
     const pinned = async (db: Pick<Db, 'select'>) => (await db.select().from(pins).where(where).limit(1)).length > 0;
     if ((await pinned(this.db)) === (op === 'pin')) return { message: await hydrateOne(this.db, msg), events: [] };
@@ -86,7 +90,7 @@ export class PinService {
         } else {
           await tx.delete(pins).where(where);
         }
-        return { message: await hydrateOne(tx, locked), events: [toScopeEvent(ev, null)] };
+        return { message: await hydrateOne(tx, locked), events: [{ ...toScopeEvent(ev, null), messageSeq: locked.seq }] };
       });
     } catch (err) {
       if (err instanceof NoChange) return { message: await this.messages.get(input.scopeId, msg.id), events: [] };

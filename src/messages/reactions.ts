@@ -31,7 +31,7 @@ export class ReactionService {
    * @throws NotFound for a message not in this scope; Invalid for a deleted message or a
    *   new emoji past the limit; Forbidden without AddReactions.
    */
-  async add(userId: string, input: { scopeId: string; messageId: string; emoji: string }): Promise<MessageWrite> {
+  async add(userId: string, input: { scopeId: string; messageId: string; emoji: string; floor?: number }): Promise<MessageWrite> {
     await this.access.require(userId, input.scopeId, Permission.AddReactions);
     return this.change('add', userId, input);
   }
@@ -41,12 +41,13 @@ export class ReactionService {
    * @returns the message and the `reaction.removed` event (none when it was not there).
    * @throws NotFound for a message not in this scope; Invalid for a deleted message.
    */
-  async remove(userId: string, input: { scopeId: string; messageId: string; emoji: string }): Promise<MessageWrite> {
+  async remove(userId: string, input: { scopeId: string; messageId: string; emoji: string; floor?: number }): Promise<MessageWrite> {
     return this.change('remove', userId, input);
   }
 
-  private async change(op: 'add' | 'remove', userId: string, input: { scopeId: string; messageId: string; emoji: string }): Promise<MessageWrite> {
-    const msg = await this.messages.row(this.db, input.scopeId, input.messageId);
+  private async change(op: 'add' | 'remove', userId: string, input: { scopeId: string; messageId: string; emoji: string; floor?: number }): Promise<MessageWrite> {
+    // A message at or before the caller's history floor (history.ts) is as absent as to every read.
+    const msg = await this.messages.row(this.db, input.scopeId, input.messageId, false, input.floor ?? 0);
     if (msg.deletedAt) throw invalid('this message was deleted');
     const mine = and(eq(reactions.messageId, msg.id), eq(reactions.emoji, input.emoji), eq(reactions.userId, userId));
     const present = async (db: Pick<Db, 'select'>) => (await db.select().from(reactions).where(mine).limit(1)).length > 0;
@@ -78,7 +79,7 @@ export class ReactionService {
         } else {
           await tx.delete(reactions).where(mine);
         }
-        return { message: await hydrateOne(tx, locked), events: [toScopeEvent(ev, null)] };
+        return { message: await hydrateOne(tx, locked), events: [{ ...toScopeEvent(ev, null), messageSeq: locked.seq }] };
       });
     } catch (err) {
       if (err instanceof NoChange) return { message: await this.messages.get(input.scopeId, msg.id), events: [] };

@@ -7,6 +7,8 @@ import { ScopeId } from '../scopes/router.js';
 import { LastEventId } from '../realtime/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
+import type { Access } from '../permissions/service.js';
+import { historyFloor } from './history.js';
 
 export const MessageId = z.uuid({ message: 'messageId must be a message id (uuid)' });
 const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -78,6 +80,9 @@ export const OnEventInput = z.object({
   lastEventId: LastEventId,
 });
 
+/** The caller's history floor in the scope it was just allowed to read (history.ts): 0 under `shared`. */
+const floorOf = (svc: Services, a: Access, userId: string) => historyFloor(svc.members, a, userId);
+
 /** Publishes committed events in seq order (after the transaction, never inside it). */
 async function publishAll(svc: Services, events: readonly ScopeEvent[]): Promise<void> {
   for (const e of events) await svc.hub.publish(e);
@@ -113,8 +118,8 @@ export const messagesRouter = router({
    * Errors: BAD_REQUEST for two cursors or a bad limit; NOT_FOUND; FORBIDDEN.
    */
   list: authedProcedure.input(ListMessagesInput).query(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.messages.list(input.scopeId, input, input.limit);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.messages.list(input.scopeId, input, input.limit, await floorOf(ctx.svc, a, ctx.user.id));
   }),
 
   /**
@@ -122,8 +127,8 @@ export const messagesRouter = router({
    * Errors: NOT_FOUND (also for a message of another scope); FORBIDDEN for a non-member.
    */
   get: authedProcedure.input(MessageRef).query(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.messages.get(input.scopeId, input.messageId);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.messages.get(input.scopeId, input.messageId, await floorOf(ctx.svc, a, ctx.user.id));
   }),
 
   /**
@@ -132,8 +137,8 @@ export const messagesRouter = router({
    * itself a thread reply.
    */
   thread: authedProcedure.input(ThreadInput).query(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.messages.thread(input.scopeId, input.rootId, input.afterSeq, input.limit);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.messages.thread(input.scopeId, input.rootId, input.afterSeq, input.limit, await floorOf(ctx.svc, a, ctx.user.id));
   }),
 
   /**
@@ -168,8 +173,8 @@ export const messagesRouter = router({
    * `[{ version, body, at }]`. Errors: NOT_FOUND (also once the message is deleted); FORBIDDEN.
    */
   history: authedProcedure.input(MessageRef).query(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.messages.history(input.scopeId, input.messageId);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.messages.history(input.scopeId, input.messageId, await floorOf(ctx.svc, a, ctx.user.id));
   }),
 
   /**
@@ -189,7 +194,12 @@ export const messagesRouter = router({
       await ctx.svc.access.require(ctx.user.id, input.communityId!, Permission.View);
       scopeIds = await ctx.svc.messages.viewableScopesUnder(ctx.user.id, input.communityId!);
     }
-    return ctx.svc.messages.search(scopeIds, input.query, input.cursor, input.limit);
+    const floors = new Map<string, number>();
+    for (const id of scopeIds) {
+      const a = await ctx.svc.access.resolve(ctx.user.id, id);
+      if (a.scope.historyVisibility === 'joined') floors.set(id, await floorOf(ctx.svc, a, ctx.user.id));
+    }
+    return ctx.svc.messages.search(scopeIds, input.query, input.cursor, input.limit, floors);
   }),
 
   /**
@@ -201,13 +211,21 @@ export const messagesRouter = router({
    * Errors: NOT_FOUND, FORBIDDEN, BAD_REQUEST for a lastEventId ahead of the log.
    */
   onEvent: authedProcedure.input(OnEventInput).subscription(async ({ ctx, input, signal }) => {
-    const { scope } = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    const flags = Permission.View | Permission.ReadHistory;
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, flags);
+    const { scope } = a;
+    const floor = await floorOf(ctx.svc, a, ctx.user.id);
     return conversationSubscription(ctx.svc, {
       userId: ctx.user.id,
       scope,
       lastEventId: input.lastEventId,
       signal,
-      stillAllowed: () => ctx.svc.access.allows(ctx.user.id, scope.id, Permission.View | Permission.ReadHistory),
+      floor,
+      // Access holds while the flags do and the history floor is the one this feed applies.
+      stillAllowed: async () => {
+        const now = await ctx.svc.access.require(ctx.user.id, scope.id, flags).catch(() => null);
+        return now !== null && (await floorOf(ctx.svc, now, ctx.user.id)) === floor;
+      },
     });
   }),
 });
@@ -221,8 +239,8 @@ export const reactionsRouter = router({
    * FORBIDDEN without AddReactions; NOT_FOUND.
    */
   add: authedProcedure.input(ReactionInput).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.AddReactions);
-    const { message, events } = await ctx.svc.reactions.add(ctx.user.id, input);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.AddReactions);
+    const { message, events } = await ctx.svc.reactions.add(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
     return message;
   }),
@@ -232,8 +250,8 @@ export const reactionsRouter = router({
    * there). Returns the message. Errors: BAD_REQUEST for a deleted message; NOT_FOUND; FORBIDDEN.
    */
   remove: authedProcedure.input(ReactionInput).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
-    const { message, events } = await ctx.svc.reactions.remove(ctx.user.id, input);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
+    const { message, events } = await ctx.svc.reactions.remove(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
     return message;
   }),
@@ -246,8 +264,8 @@ export const pinsRouter = router({
    * Errors: FORBIDDEN; BAD_REQUEST for a deleted message or a full scope; NOT_FOUND.
    */
   add: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
-    const { message, events } = await ctx.svc.pins.add(ctx.user.id, input);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
+    const { message, events } = await ctx.svc.pins.add(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
     return message;
   }),
@@ -257,8 +275,8 @@ export const pinsRouter = router({
    * not pinned. Returns the message. Errors: FORBIDDEN; NOT_FOUND.
    */
   remove: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
-    const { message, events } = await ctx.svc.pins.remove(ctx.user.id, input);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
+    const { message, events } = await ctx.svc.pins.remove(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
     return message;
   }),
@@ -268,7 +286,7 @@ export const pinsRouter = router({
    * Errors: NOT_FOUND; FORBIDDEN.
    */
   list: authedProcedure.input(z.object({ scopeId: ScopeId })).query(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.pins.list(input.scopeId);
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.pins.list(input.scopeId, await floorOf(ctx.svc, a, ctx.user.id));
   }),
 });

@@ -27,8 +27,9 @@ export interface ListCursor {
   aroundSeq?: number | undefined;
 }
 
-/** The main timeline: messages that are not thread replies and not deleted. */
-const mainTimeline = (scopeId: string) => and(eq(messages.scopeId, scopeId), isNull(messages.threadRootId), isNull(messages.deletedAt));
+/** The main timeline: messages that are not thread replies and not deleted (and after `floor`, history.ts). */
+const mainTimeline = (scopeId: string, floor = 0) =>
+  and(eq(messages.scopeId, scopeId), isNull(messages.threadRootId), isNull(messages.deletedAt), floor > 0 ? gt(messages.seq, floor) : undefined);
 
 /**
  * Messages and the conversation's event log. Every write appends its events with
@@ -180,10 +181,10 @@ export class MessageService {
     await tx.delete(messageEdits).where(eq(messageEdits.messageId, row.id));
     await tx.delete(reactions).where(eq(reactions.messageId, row.id));
     const unpinned = await tx.delete(pins).where(eq(pins.messageId, row.id)).returning();
-    const events = [toScopeEvent(ev, null)];
+    const events = [{ ...toScopeEvent(ev, null), messageSeq: row.seq }];
     if (unpinned.length > 0) {
       const un = await appendEvent(tx, { scopeId, type: 'message.unpinned', actorId, messageId: row.id, payload: { messageId: row.id } });
-      events.push(toScopeEvent(un, null));
+      events.push({ ...toScopeEvent(un, null), messageSeq: row.seq });
     }
     return { row, events };
   }
@@ -216,8 +217,8 @@ export class MessageService {
    * (`[{ version: 0, body, at: createdAt }]` for a message never edited).
    * @throws NotFound for a message not in this scope, or a deleted one (its history is gone).
    */
-  async history(scopeId: string, messageId: string): Promise<MessageVersion[]> {
-    const row = await this.row(this.db, scopeId, messageId);
+  async history(scopeId: string, messageId: string, floor = 0): Promise<MessageVersion[]> {
+    const row = await this.row(this.db, scopeId, messageId, false, floor);
     if (row.deletedAt) throw notFound('this message was deleted; its history is gone');
     const edits = await this.db.select().from(messageEdits).where(eq(messageEdits.messageId, messageId)).orderBy(asc(messageEdits.version));
     const versions: MessageVersion[] = [];
@@ -234,8 +235,8 @@ export class MessageService {
    * One message, deleted or not (a deleted one is a tombstone: empty body).
    * @throws NotFound for a message not in this scope.
    */
-  async get(scopeId: string, messageId: string): Promise<Message> {
-    return hydrateOne(this.db, await this.row(this.db, scopeId, messageId));
+  async get(scopeId: string, messageId: string, floor = 0): Promise<Message> {
+    return hydrateOne(this.db, await this.row(this.db, scopeId, messageId, false, floor));
   }
 
   /**
@@ -248,9 +249,10 @@ export class MessageService {
    * `nextBeforeSeq` / `nextAfterSeq` continue towards older / newer messages (null when
    * there are none now).
    * @param limit 1 to 100.
+   * @param floor no message with seq ≤ floor (history.ts `historyFloor`).
    */
-  async list(scopeId: string, cursor: ListCursor, limit: number): Promise<MessagePage> {
-    const base = mainTimeline(scopeId);
+  async list(scopeId: string, cursor: ListCursor, limit: number, floor = 0): Promise<MessagePage> {
+    const base = mainTimeline(scopeId, floor);
     const page = (where: ReturnType<typeof and>, order: 'asc' | 'desc', n: number) =>
       this.db
         .select()
@@ -315,14 +317,18 @@ export class MessageService {
    * @throws NotFound for a root not in this scope; Invalid when the message is itself a
    *   thread reply (threads are one level deep).
    */
-  async thread(scopeId: string, rootId: string, afterSeq: number | undefined, limit: number): Promise<ThreadPage> {
-    const rootRow = await this.row(this.db, scopeId, rootId);
+  async thread(scopeId: string, rootId: string, afterSeq: number | undefined, limit: number, floor = 0): Promise<ThreadPage> {
+    const rootRow = await this.row(this.db, scopeId, rootId, false, floor);
     if (rootRow.threadRootId) throw invalid('this message is a reply in a thread, not a thread root; ask for its threadRootId');
     const rows = await this.db
       .select()
       .from(messages)
       .where(
-        and(eq(messages.threadRootId, rootId), isNull(messages.deletedAt), afterSeq !== undefined ? gt(messages.seq, afterSeq) : undefined),
+        and(
+          eq(messages.threadRootId, rootId),
+          isNull(messages.deletedAt),
+          afterSeq !== undefined || floor > 0 ? gt(messages.seq, Math.max(afterSeq ?? 0, floor)) : undefined,
+        ),
       )
       .orderBy(asc(messages.seq))
       .limit(limit + 1);
@@ -337,9 +343,10 @@ export class MessageService {
    * The query is read with `websearch_to_tsquery('simple', …)`: words, "quoted phrases",
    * `or`, `-excluded`; the 'simple' configuration matches the `search` column (see the
    * schema for why not 'english').
+   * `floors` (scope id → history.ts `historyFloor`) leaves out what the caller may not see.
    * @throws Invalid for a query without a searchable word, or a bad cursor.
    */
-  async search(scopeIds: string[], query: string, cursor: string | undefined, limit: number): Promise<SearchPage> {
+  async search(scopeIds: string[], query: string, cursor: string | undefined, limit: number, floors?: ReadonlyMap<string, number>): Promise<SearchPage> {
     const tsq = sql`websearch_to_tsquery('simple', ${query})`;
     const [probe] = ((await this.db.execute(sql`select numnode(${tsq}) as n`)) as unknown as { rows: { n: number }[] }).rows;
     if (!probe || Number(probe.n) === 0) throw invalid('the query has no word to search for');
@@ -358,6 +365,7 @@ export class MessageService {
         and(
           inArray(messages.scopeId, scopeIds),
           isNull(messages.deletedAt),
+          ...[...(floors ?? [])].filter(([, f]) => f > 0).map(([id, f]) => sql`not (${messages.scopeId} = ${id} and ${messages.seq} <= ${f})`),
           sql`${messages.search} @@ ${tsq}`,
           after
             ? sql`(${messages.createdAt}, ${messages.id}) < (timestamptz 'epoch' + ${after.us}::bigint * interval '1 microsecond', ${after.id}::uuid)`
@@ -399,26 +407,31 @@ export class MessageService {
       .limit(limit);
     const distinct = [...new Map(rows.filter((r) => r.message).map((r) => [r.message!.id, r.message!])).values()];
     const byId = new Map((await hydrate(this.db, distinct)).map((m) => [m.id, m]));
-    return rows.map((r) => toScopeEvent(r.event, r.message ? byId.get(r.message.id)! : null));
+    return rows.map((r) => {
+      const e = toScopeEvent(r.event, r.message ? byId.get(r.message.id)! : null);
+      // An event about an earlier message names its seq (events.ts `aboutSeq`).
+      return r.message && e.type !== 'message.created' && e.type !== 'message.edited' ? { ...e, messageSeq: r.message.seq } : e;
+    });
   }
 
   /**
-   * A message row of `scopeId`, optionally locked FOR UPDATE.
-   * @throws NotFound when there is none with this id in this scope.
+   * A message row of `scopeId`, optionally locked FOR UPDATE; one at or before `floor`
+   * (history.ts) is as good as absent.
+   * @throws NotFound when there is none with this id in this scope (after `floor`).
    */
-  async row(db: Tx, scopeId: string, messageId: string, lock = false): Promise<MessageRow> {
+  async row(db: Tx, scopeId: string, messageId: string, lock = false, floor = 0): Promise<MessageRow> {
     const q = db
       .select()
       .from(messages)
       .where(and(eq(messages.id, messageId), eq(messages.scopeId, scopeId)))
       .limit(1);
     const [row] = lock ? await q.for('update') : await q;
-    if (!row) throw notFound(`message ${messageId} not found in this scope`);
+    if (!row || row.seq <= floor) throw notFound(`message ${messageId} not found in this scope`);
     return row;
   }
 
   /** Parses and checks the mentions of a body: the count limit and the @everyone flag. */
-  private async checkMentions(userId: string, scopeId: string, body: string): Promise<MessageMentions> {
+  private async checkMentions(userId: string, scopeId: string, body: string): Promise<MessageMentions & { readers: string[] }> {
     const mentions = parseMentions(body);
     if (mentionCount(mentions) > limits.mentionsPerMessageMax) {
       throw invalid(`a message may mention at most ${limits.mentionsPerMessageMax} users and roles (@everyone counts as one)`);
@@ -426,10 +439,14 @@ export class MessageService {
     if (mentions.everyone && !(await this.access.allows(userId, scopeId, Permission.MentionEveryone))) {
       throw forbidden('mentioning @everyone needs the MentionEveryone permission');
     }
-    return mentions;
+    // Only those who can read the message are notified (the mention trigger reads them
+    // from `guildhall.mention_readers`, drizzle/0013); the rest stay text, as in Discord.
+    const can = await Promise.all(mentions.userIds.map((id) => this.access.allows(id, scopeId, Permission.View | Permission.ReadHistory)));
+    return { ...mentions, readers: mentions.userIds.filter((_, i) => can[i]) };
   }
 
-  private async insertMentions(tx: Tx, messageId: string, scopeId: string, m: MessageMentions): Promise<void> {
+  private async insertMentions(tx: Tx, messageId: string, scopeId: string, m: MessageMentions & { readers: string[] }): Promise<void> {
+    if (m.userIds.length > 0) await tx.execute(sql`select set_config('guildhall.mention_readers', ${m.readers.join(',') || '-none-'}, true)`);
     const values = [
       ...m.userIds.map((targetId) => ({ messageId, scopeId, kind: 'user' as const, targetId })),
       ...m.roleIds.map((targetId) => ({ messageId, scopeId, kind: 'role' as const, targetId })),

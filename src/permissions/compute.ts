@@ -373,19 +373,27 @@ export function explain(input: ComputeInput, flag: PermissionName): Explanation 
 export interface HierarchyRank {
   readonly isOwner: boolean;
   readonly highestRolePosition: number;
+  /**
+   * For an owner: the depth of the highest scope on the path they own (0 = the community).
+   * Omitted: 0. An owner of an ancestor outranks owners of the scopes below it.
+   */
+  readonly ownerDepth?: number | null;
 }
 
 /**
  * May `actor` act on `target` (kick, ban, time out, edit or assign a role)?
  *
- * Nobody acts on a role or a member whose highest position is equal to or above
- * their own (docs/architecture.md "Permissions"; Discord's role hierarchy). Owners act on anyone who is not
- * an owner; only owners act on owners (`actOnOwner` is owner-only). Administrator
- * does not lift the hierarchy. This checks rank only: the caller also checks the
- * flag the action needs (KickMembers, ManageRoles, ...).
+ * docs/architecture.md "Permissions": "Nobody can act on a role or a member whose highest role is equal to
+ * or above their own" (Discord's role hierarchy). Owners act on anyone who is not
+ * an owner; only owners act on owners (`actOnOwner` is owner-only), and only from the
+ * same level or above: "owners of an ancestor are owners of the whole subtree; nobody
+ * below can act on them" (the owner of a group someone made inside a community cannot
+ * act on the community's owners). Administrator does not lift the hierarchy. This
+ * checks rank only: the caller also checks the flag the action needs (KickMembers,
+ * ManageRoles, ...).
  */
 export function canActOn(actor: HierarchyRank, target: HierarchyRank): boolean {
-  if (target.isOwner) return actor.isOwner;
+  if (target.isOwner) return actor.isOwner && (actor.ownerDepth ?? 0) <= (target.ownerDepth ?? 0);
   if (actor.isOwner) return true;
   return actor.highestRolePosition > target.highestRolePosition;
 }

@@ -12,13 +12,19 @@
  * The named flags, one bit each. Shape: `{ [name]: bigint }` with a single bit set.
  *
  * The flag list is docs/architecture.md "Permissions". `ReadHistory` is added after `View`
- * because a timed-out member keeps view and read; it works like
- * Discord's Read Message History (the backlog, as opposed to live messages).
+ * because the design says a timed-out member keeps "view and read". Unlike Discord's Read
+ * Message History it covers the whole conversation, live events included; which part of
+ * the backlog a member may read is the scope's `historyVisibility` (`shared` or
+ * `joined`, as in Matrix), not this flag.
  */
 export const Permission = Object.freeze({
-  /** See the scope, its members and its live conversation. Without it a user holds nothing there. */
+  /** See the scope and its members. Without it a user holds nothing there; reading its conversation also needs ReadHistory. */
   View: 1n << 0n,
-  /** Read messages sent before the user opened the conversation (history, search, replay). */
+  /**
+   * Read the conversation: messages, threads, edit history, search, pins, typing, and its
+   * event stream (live and replay). Without it a member sees the scope and its members
+   * only. How far back a member reads is the scope's historyVisibility.
+   */
   ReadHistory: 1n << 1n,
   /** Send messages (and replies, threads). */
   SendMessages: 1n << 2n,

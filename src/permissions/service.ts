@@ -55,6 +55,8 @@ export interface Access {
   permissions: bigint;
   /** Owner of the scope or an ancestor (false when banned). */
   isOwner: boolean;
+  /** For an owner, the depth of the highest scope of the path they own (0: the community); else null. */
+  ownerDepth: number | null;
   isMember: boolean;
   /** Banned from the scope or an ancestor. */
   banned: boolean;
@@ -99,6 +101,8 @@ interface CachedPerms {
   t: number | null;
   /** Preview-visible without View (see `Access.visible`). */
   v: boolean;
+  /** Access.ownerDepth (absent: not an owner). */
+  od?: number;
 }
 
 interface LevelRow {
@@ -158,6 +162,8 @@ export class AccessService {
         t: input.timedOutUntil ? input.timedOutUntil.getTime() : null,
         v: preview && input.banned !== true,
       };
+      const od = input.path.findIndex((level) => level.ownerIds.includes(userId));
+      if (eff.isOwner && od >= 0) cached.od = od;
       // A timeout ends by the clock, not by a write: never cache past its end.
       const ttl = cached.t && cached.t > Date.now() ? Math.min(limits.permCacheTtlMs, cached.t - Date.now()) : limits.permCacheTtlMs;
       await this.cache.set(key, JSON.stringify(cached), ttl).catch((err) => this.log.warn({ err }, 'permission cache write failed'));
@@ -170,6 +176,7 @@ export class AccessService {
       communityId: probe.rootId,
       permissions,
       isOwner: cached.o,
+      ownerDepth: cached.o ? (cached.od ?? 0) : null,
       isMember: cached.m,
       banned: cached.b,
       highestRolePosition: cached.h,

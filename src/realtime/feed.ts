@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AppError, invalid } from '../errors.js';
 import type { ScopeHub, ScopeListener } from './hub.js';
 import { WireEvent } from './wire.js';
+import type { Guard } from './guard.js';
 
 export interface FeedOptions {
   hub: ScopeHub;
@@ -24,6 +25,12 @@ export interface FeedOptions {
   currentSeq: () => Promise<number>;
   /** True while the user may still view the scope; asked when access may have changed. */
   stillAllowed: () => Promise<boolean>;
+  /**
+   * The user sees nothing up to this seq, nor any event about a message up to it
+   * (historyVisibility `joined`: the seq of their member.joined). 0 or absent: everything.
+   * Such events are passed over: the feed moves past them without sending them.
+   */
+  floor?: number;
   /** Events per database page while catching up. */
   pageSize: number;
   /** A resume further behind than this gets `resync.required` instead of a replay. */
@@ -40,6 +47,8 @@ export interface FeedOptions {
    * it instead of the hub, and while the feed is in step the group writes for it.
    */
   group?: FeedGroup;
+  /** End the feed from outside with their error (a session revoked or expired): src/realtime/guard.ts. */
+  guards?: Guard[];
   /** Delivers one event; returning false ends the feed (the reader is gone or too slow). */
   emit: (event: WireEvent) => boolean;
   /** Ends the feed with an error (database failure, lost access). */
@@ -73,8 +82,11 @@ export class ScopeFeed implements ScopeListener {
   private stopped = false;
   private unsubscribe: (() => Promise<void>) | null = null;
   private stopEphemeral: (() => Promise<void>) | null = null;
+  private readonly unguards: (() => void)[] = [];
   /** True while the group delivers for this feed (then the group's seq is the feed's). */
   private grouped = false;
+  /** True from the user's own member.left until access is re-checked: nothing more is delivered meanwhile. */
+  private held = false;
 
   constructor(readonly o: FeedOptions) {}
 
@@ -83,6 +95,8 @@ export class ScopeFeed implements ScopeListener {
    * @throws Invalid when `lastEventId` is ahead of the conversation.
    */
   async start(): Promise<void> {
+    for (const guard of this.o.guards ?? []) this.unguards.push(await guard((error) => this.end(error)));
+    if (this.stopped) return;
     this.unsubscribe = this.o.group ? await this.o.group.subscribe(this) : await this.o.hub.subscribe(this.o.channel, this);
     this.o.hub.registerFeed(this);
     const current = await this.o.currentSeq();
@@ -113,6 +127,7 @@ export class ScopeFeed implements ScopeListener {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const unguard of this.unguards) unguard();
     this.o.hub.unregisterFeed(this);
     await this.stopEphemeral?.();
     await this.unsubscribe?.();
@@ -176,7 +191,9 @@ export class ScopeFeed implements ScopeListener {
     if (w.seq === this.last + 1 && !this.catching && !this.stopped && !this.grouped) {
       // The hot path of every live delivery: the next seq, written at once.
       this.last = w.seq;
+      if (w.about !== 0 && this.hides(w)) return;
       if (!this.o.emit(w)) void this.stop();
+      else if (w.endsFor !== null && this.endsHere(w)) this.hold();
       return;
     }
     if (this.stopped || this.grouped) return;
@@ -187,12 +204,55 @@ export class ScopeFeed implements ScopeListener {
     this.catchUp().catch((err) => this.end(err));
   }
 
+  /** Sends one event of a replay or catch-up; false: stop reading (the feed stopped or is held). */
   private deliver(w: WireEvent): boolean {
     if (w.seq <= this.last) return true;
     this.last = w.seq;
-    if (this.o.emit(w)) return true;
-    void this.stop();
-    return false;
+    if (this.hides(w)) return true;
+    if (!this.o.emit(w)) {
+      void this.stop();
+      return false;
+    }
+    if (w.endsFor !== null && this.endsHere(w)) {
+      this.hold();
+      return false;
+    }
+    return true;
+  }
+
+  /** @internal True when the user may not see `w` (historyVisibility `joined`: before their join). */
+  hides(w: WireEvent): boolean {
+    const floor = this.o.floor ?? 0;
+    return floor > 0 && (w.seq <= floor || (w.about !== 0 && w.about <= floor));
+  }
+
+  /** @internal True when `w` is this feed's user's own member.left: access may end with it. */
+  endsHere(w: WireEvent): boolean {
+    return this.o.kind === 'scope' && w.endsFor === this.o.userId;
+  }
+
+  /**
+   * After the user's own member.left: deliver nothing more until access is re-checked.
+   * Events committed after the removal are never sent, on any instance, whatever the
+   * order in which the access notice and the events arrive; if access holds (an old
+   * member.left in a replay, a rejoin), the feed catches up from the database.
+   */
+  private hold(): void {
+    this.held = true;
+    this.catching = true;
+    this.o.group?.release(this);
+    void this.o.stillAllowed().then(
+      (allowed) => {
+        if (this.stopped) return;
+        if (!allowed) return this.end(new AccessRevokedError());
+        this.held = false;
+        this.catchUp().catch((err) => this.end(err));
+      },
+      (err: unknown) => {
+        this.o.log.warn({ err, key: this.o.key }, 'access re-check failed; ending the subscription');
+        this.end(new AccessRevokedError());
+      },
+    );
   }
 
   /** Reads the database from `last` until it has everything the bus has shown. */
@@ -206,7 +266,7 @@ export class ScopeFeed implements ScopeListener {
         if (page.length === 0 || (page.length < this.o.pageSize && this.last >= this.highestSeen)) break;
       }
     } finally {
-      this.catching = false;
+      this.catching = this.held;
     }
   }
 }

@@ -4,6 +4,16 @@ import type { ScopeEvent } from '../messages/events.js';
 import { WireEvent } from './wire.js';
 import type { ScopeFeed } from './feed.js';
 
+/**
+ * Something on this instance bound to a user's access to a scope (an open feed, a typing
+ * or presence subscription): re-checked on every access notice that concerns it.
+ */
+export interface AccessWatcher {
+  /** Does this notice concern the watcher? (by default: its user, under its scope path) */
+  concerns(change: AccessChange): boolean;
+  recheck(): Promise<void>;
+}
+
 /** A local listener of one channel. */
 export interface ScopeListener {
   /** A new event of the channel, as published (possibly out of order, duplicated or after a gap). */
@@ -27,6 +37,7 @@ interface Channel {
 export class ScopeHub {
   private readonly channels = new Map<string, Channel>();
   private readonly feeds = new Set<ScopeFeed>();
+  private readonly watchers = new Set<AccessWatcher>();
   private stopAccess: (() => Promise<void>) | null = null;
   /** Test hook: when it returns true for a publish, the publish is dropped (a lost message). */
   dropPublish: ((event: ScopeEvent) => boolean) | null = null;
@@ -163,12 +174,18 @@ export class ScopeHub {
     this.feeds.delete(feed);
   }
 
+  /** Re-checks `watcher` on every access notice that concerns it; returns the function that stops it. */
+  watchAccess(watcher: AccessWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => void this.watchers.delete(watcher);
+  }
+
   private recheckLocal(change: AccessChange) {
     for (const feed of this.feeds) {
-      if (change.userId && feed.o.userId !== change.userId) continue;
-      if (change.scopeId && !feed.o.scopePath.includes(change.scopeId)) continue;
+      if (!concernsPath(change, feed.o.userId, feed.o.scopePath)) continue;
       void feed.recheck();
     }
+    for (const w of this.watchers) if (w.concerns(change)) void w.recheck();
   }
 
   /** Number of open conversation feeds on this instance. */
@@ -235,6 +252,12 @@ export const userChannel = (userId: string) => `user:${userId}`;
 const keyOf = (channel: string) => channel.slice(channel.indexOf(':') + 1);
 const POKE = 'poke';
 const ACCESS_CHANNEL = 'access';
+
+/** True when `change` may alter what `userId` sees in the scope whose path (root first, itself last) is `scopePath`. */
+export function concernsPath(change: AccessChange, userId: string, scopePath: readonly string[]): boolean {
+  if (change.userId && change.userId !== userId) return false;
+  return !change.scopeId || scopePath.includes(change.scopeId);
+}
 
 /** An access change: under `scopeId` (and below), for `userId` or for everyone. */
 export interface AccessChange {

@@ -7,6 +7,7 @@ export class PushQueue<T> {
   private readonly items: T[] = [];
   private wake: (() => void) | null = null;
   private failure: { error: unknown } | null = null;
+  private closed = false;
 
   /** @param max items kept at most; past it the oldest are dropped (for state-like events). */
   constructor(private readonly max = Number.POSITIVE_INFINITY) {}
@@ -20,6 +21,12 @@ export class PushQueue<T> {
   /** Puts items before everything queued (an initial snapshot read after subscribing). */
   prepend(items: readonly T[]): void {
     this.items.unshift(...items);
+    this.wake?.();
+  }
+
+  /** Ends `drain` after what is queued, also while it waits. */
+  close(): void {
+    this.closed = true;
     this.wake?.();
   }
 
@@ -38,6 +45,7 @@ export class PushQueue<T> {
           continue;
         }
         if (this.failure) throw this.failure.error;
+        if (this.closed) return;
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = null;
       }

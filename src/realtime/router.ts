@@ -4,6 +4,8 @@ import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { userSubscription } from './subscriptions.js';
 import { PushQueue } from './queue.js';
+import { scopeBound } from './scope-bound.js';
+import { visiblePresence, watchPresence } from './presence-access.js';
 import type { PresenceEvent } from './presence.js';
 import type { TypingEvent } from './typing.js';
 
@@ -33,13 +35,30 @@ async function ephemeral<T>(
     throw err;
   });
   queue.prepend(first);
-  return (async function* () {
-    try {
-      yield* queue.drain(signal);
-    } finally {
-      await stop();
-    }
-  })();
+  const drain = queue.drain(signal);
+  let stopped: Promise<void> | null = null;
+  const finish = () => (stopped ??= stop());
+  // Not an async generator: its return() ends it at once, also while a next() waits (an
+  // async generator would queue the return behind that next), so a subscription ended
+  // from outside (src/realtime/guard.ts) lets go of its bus subscriptions.
+  const iterator: AsyncIterator<T> = {
+    async next() {
+      try {
+        const r = await drain.next();
+        if (r.done) await finish();
+        return r;
+      } catch (err) {
+        await finish();
+        throw err;
+      }
+    },
+    async return() {
+      queue.close();
+      await finish();
+      return { done: true, value: undefined };
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
 }
 
 export const meRouter = router({
@@ -65,18 +84,28 @@ export const typingRouter = router({
     return ctx.svc.typing.start(input.scopeId, ctx.user.id);
   }),
 
-  /** Live typing notices of a scope: `{ scopeId, userId, until }`; never stored, never replayed. */
+  /**
+   * Live typing notices of a scope: `{ scopeId, userId, until }`; never stored, never
+   * replayed. Ends with FORBIDDEN when the caller may no longer read the scope.
+   * Errors: NOT_FOUND, FORBIDDEN.
+   */
   onEvent: authedProcedure.input(z.object({ scopeId: ScopeId })).subscription(async ({ ctx, input, signal }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
-    return ephemeral<TypingEvent>(signal, (push) => ctx.svc.typing.listen(input.scopeId, push));
+    const flags = Permission.View | Permission.ReadHistory;
+    const { scope } = await ctx.svc.access.require(ctx.user.id, input.scopeId, flags);
+    const notices = await ephemeral<TypingEvent>(signal, (push) => ctx.svc.typing.listen(input.scopeId, push));
+    return scopeBound(ctx.svc, { userId: ctx.user.id, scope, flags }, notices);
   }),
 });
 
 const UserIds = z.array(z.uuid()).min(1).max(200);
 
 export const presenceRouter = router({
-  /** The status (online, idle, offline) of up to 200 users. */
-  get: authedProcedure.input(z.object({ userIds: UserIds })).query(({ ctx, input }) => ctx.svc.presence.status(input.userIds)),
+  /**
+   * The status (online, idle, offline) of up to 200 users: `[{ userId, status }]`, only
+   * for users who share a scope or a DM with the caller (the others are left out, the same
+   * whether they exist or not).
+   */
+  get: authedProcedure.input(z.object({ userIds: UserIds })).query(({ ctx, input }) => visiblePresence(ctx.svc, ctx.user.id, input.userIds)),
 
   /** The client reports the user idle or active again. Returns the caller's status. */
   set: authedProcedure
@@ -85,13 +114,12 @@ export const presenceRouter = router({
 
   /**
    * Presence of up to 200 users: first their current status, then each change, as
-   * `{ userId, status }`. Derived from WebSocket connections on every instance.
+   * `{ userId, status }`. Derived from WebSocket connections on every instance. Only users
+   * who share a scope or a DM with the caller appear; one who stops sharing (left, kicked,
+   * banned) drops out.
    */
-  onEvent: authedProcedure.input(z.object({ userIds: UserIds })).subscription(({ ctx, input, signal }) =>
-    ephemeral<PresenceEvent>(
-      signal,
-      (push) => ctx.svc.presence.listen(input.userIds, push),
-      () => ctx.svc.presence.status(input.userIds),
-    ),
-  ),
+  onEvent: authedProcedure.input(z.object({ userIds: UserIds })).subscription(({ ctx, input, signal }) => {
+    const watch = watchPresence(ctx.svc, ctx.user.id, input.userIds);
+    return ephemeral<PresenceEvent>(signal, watch.start, watch.initial);
+  }),
 });

@@ -59,6 +59,14 @@ class SocketGroup implements ScopeListener {
   }
 
   onWire(w: WireEvent): void {
+    // An event some member may not get (its own member.left; one about a message it may
+    // not see): those members take it through their own state machine.
+    if ((w.endsFor !== null || w.about !== 0) && this.members.length > 0) {
+      for (let i = this.members.length - 1; i >= 0; i--) {
+        const feed = this.members[i]!;
+        if (feed.endsHere(w) || feed.hides(w)) this.demote(i, this.last);
+      }
+    }
     const n = this.members.length;
     if (n > 0) {
       if (w.seq === this.last + 1) {

@@ -14,7 +14,15 @@ import { latestSeqs } from '../messages/log.js';
  */
 export function conversationSubscription(
   svc: Services,
-  o: { userId: string; scope: Scope; lastEventId: string | null | undefined; signal: AbortSignal | undefined; stillAllowed: () => Promise<boolean> },
+  o: {
+    userId: string;
+    scope: Scope;
+    lastEventId: string | null | undefined;
+    signal: AbortSignal | undefined;
+    stillAllowed: () => Promise<boolean>;
+    /** Nothing up to this seq, nor about a message up to it (historyVisibility `joined`; messages/history.ts). */
+    floor?: number;
+  },
 ): ScopeSubscription {
   const { scope } = o;
   return new ScopeSubscription({
@@ -30,6 +38,7 @@ export function conversationSubscription(
     lastEventId: o.lastEventId,
     currentSeq: async () => (await latestSeqs(svc.database.db, [scope.id])).get(scope.id) ?? 0,
     stillAllowed: o.stillAllowed,
+    floor: o.floor ?? 0,
     pageSize: limits.replayPageSize,
     maxReplay: svc.config.realtime.replayMaxEvents,
     signal: o.signal,

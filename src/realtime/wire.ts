@@ -1,5 +1,5 @@
 import superjson from 'superjson';
-import type { ScopeStreamEvent } from '../messages/events.js';
+import { aboutSeq, endsAccessOf, type ScopeStreamEvent } from '../messages/events.js';
 
 /**
  * A conversation event as it travels between instances and to sockets. It is
@@ -23,13 +23,18 @@ export class WireEvent {
     readonly seq: number,
     readonly payload: string,
     event?: unknown,
+    /** The seq of the earlier message the event is about (events.ts `aboutSeq`); 0: none. */
+    readonly about = 0,
+    /** The user whose access ends with this event (their own member.left); null: nobody. */
+    readonly endsFor: string | null = null,
   ) {
     this.parsed = event;
   }
 
-  /** Serialises a conversation event (once). */
+  /** Serialises a conversation event (once), with what feeds check without parsing it. */
   static of(event: ScopeStreamEvent): WireEvent {
-    return WireEvent.keyed(event.scopeId, event.seq, event);
+    const payload = JSON.stringify(superjson.serialize({ id: String(event.seq), data: event }));
+    return new WireEvent(event.scopeId, event.seq, payload, event, aboutSeq(event), endsAccessOf(event));
   }
 
   /** Serialises any tracked event (once): `key` is its log (scope or user), `seq` its place in it. */
@@ -39,19 +44,25 @@ export class WireEvent {
   }
 
   /**
-   * Reads a bus message (`<seq>\n<payload>`).
+   * Reads a bus message: `<seq>\n<payload>`, or `<seq>,<about>,<endsFor>\n<payload>` for an
+   * event feeds must look at (see `about` and `endsFor`).
    * @throws Error for a message that is not in this format.
    */
   static decode(key: string, raw: string): WireEvent {
     const nl = raw.indexOf('\n');
-    const seq = Number(raw.slice(0, nl));
+    const head = raw.slice(0, nl);
+    const comma = head.indexOf(',');
+    const seq = Number(comma < 0 ? head : head.slice(0, comma));
     if (nl < 1 || !Number.isSafeInteger(seq)) throw new Error('not a wire event');
-    return new WireEvent(key, seq, raw.slice(nl + 1));
+    if (comma < 0) return new WireEvent(key, seq, raw.slice(nl + 1));
+    const [, about, endsFor] = head.split(',');
+    return new WireEvent(key, seq, raw.slice(nl + 1), undefined, Number(about) || 0, endsFor || null);
   }
 
   /** The bus message. */
   encode(): string {
-    return `${this.seq}\n${this.payload}`;
+    if (this.about === 0 && this.endsFor === null) return `${this.seq}\n${this.payload}`;
+    return `${this.seq},${this.about},${this.endsFor ?? ''}\n${this.payload}`;
   }
 
   /** The event object, deserialised at most once per instance (for iterator subscribers). */

@@ -251,6 +251,8 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       } finally {
         if (type === 'subscription' && !closed) finish();
         else subs.delete(id);
+        // Whatever the procedure bound to the call's signal is cleaned up once it ends.
+        if (type === 'subscription') abortController.abort();
       }
     }
 

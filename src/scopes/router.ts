@@ -18,12 +18,15 @@ export const ScopeSettingsInput = z
   )
   .refine((o) => Object.keys(o).length <= limits.scopeSettingsMaxKeys, `settings hold at most ${limits.scopeSettingsMaxKeys} keys`);
 
+/** `shared` (all history, the default) or `joined` (only what came after a member joined), as Matrix's history_visibility. */
+export const HistoryVisibilityInput = z.enum(['shared', 'joined'], { message: "historyVisibility is 'shared' or 'joined'" });
 export const CreateScopeInput = z.object({
   kind: z.enum(['community', 'group', 'room']),
   parentId: ScopeId.optional(),
   name: Name,
   description: Description.optional(),
   visibility: VisibilityInput.optional(),
+  historyVisibility: HistoryVisibilityInput.optional(),
 });
 export const GetScopeInput = z.object({ scopeId: ScopeId });
 export const UpdateScopeInput = z.object({
@@ -31,6 +34,7 @@ export const UpdateScopeInput = z.object({
   name: Name.optional(),
   description: Description.optional(),
   visibility: VisibilityInput.optional(),
+  historyVisibility: HistoryVisibilityInput.optional(),
   settings: ScopeSettingsInput.optional(),
 });
 export const MoveScopeInput = z.object({ scopeId: ScopeId, parentId: ScopeId });
@@ -54,7 +58,9 @@ export const scopesRouter = router({
   get: authedProcedure.input(GetScopeInput).query(({ ctx, input }) => ctx.svc.scopes.view(ctx.user.id, input.scopeId)),
 
   /**
-   * Changes name, description, visibility or settings; omitted fields stay. Needs
+   * Changes name, description, visibility, historyVisibility or settings; omitted fields
+   * stay (a historyVisibility change ends open subscriptions of the scope, to be reopened
+   * under the new rule). Needs
    * ManageScope. Returns the scope. Errors: NOT_FOUND, FORBIDDEN, BAD_REQUEST.
    */
   update: authedProcedure.input(UpdateScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.update(ctx.user.id, input)),

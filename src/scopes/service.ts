@@ -7,7 +7,7 @@ import { limits } from '../config.js';
 import { asActor } from '../audit/actor.js';
 import { DEFAULT_ADMIN_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Permission } from '../permissions/flags.js';
 import type { AccessService } from '../permissions/service.js';
-import type { Scope, ScopeKind, ScopeSettings, TreeNode, Visibility } from './types.js';
+import type { HistoryVisibility, Scope, ScopeKind, ScopeSettings, TreeNode, Visibility } from './types.js';
 
 type ScopeRow = typeof scopes.$inferSelect;
 
@@ -22,6 +22,7 @@ export function toScope(r: ScopeRow): Scope {
     name: r.name,
     description: r.description,
     visibility: r.visibility,
+    historyVisibility: r.historyVisibility,
     settings: r.settings,
     createdAt: r.createdAt,
     archivedAt: r.archivedAt,
@@ -63,7 +64,14 @@ export class ScopeService {
    */
   async create(
     userId: string,
-    input: { kind: Exclude<ScopeKind, 'dm'>; parentId?: string | undefined; name: string; description?: string | undefined; visibility?: Visibility | undefined },
+    input: {
+      kind: Exclude<ScopeKind, 'dm'>;
+      parentId?: string | undefined;
+      name: string;
+      description?: string | undefined;
+      visibility?: Visibility | undefined;
+      historyVisibility?: HistoryVisibility | undefined;
+    },
   ): Promise<Scope> {
     if (input.kind === 'community' && input.parentId) throw invalid('a community cannot have a parent; omit parentId');
     if (input.kind !== 'community' && !input.parentId) throw invalid(`a ${input.kind} needs a parentId (a community or group)`);
@@ -78,6 +86,7 @@ export class ScopeService {
             name: input.name,
             description: input.description ?? '',
             visibility: input.visibility ?? 'public',
+            historyVisibility: input.historyVisibility ?? 'shared',
             createdBy: userId,
           })
           .returning();
@@ -143,7 +152,14 @@ export class ScopeService {
    */
   async update(
     userId: string,
-    input: { scopeId: string; name?: string | undefined; description?: string | undefined; visibility?: Visibility | undefined; settings?: ScopeSettings | undefined },
+    input: {
+      scopeId: string;
+      name?: string | undefined;
+      description?: string | undefined;
+      visibility?: Visibility | undefined;
+      historyVisibility?: HistoryVisibility | undefined;
+      settings?: ScopeSettings | undefined;
+    },
   ): Promise<Scope> {
     const a = await this.acc.require(userId, input.scopeId, Permission.ManageScope);
     if (a.scope.kind === 'dm' && input.visibility) throw invalid('a direct conversation has no visibility to change');
@@ -152,6 +168,7 @@ export class ScopeService {
     if (input.description !== undefined) set.description = input.description;
     if (input.visibility !== undefined) set.visibility = input.visibility;
     if (input.settings !== undefined) set.settings = input.settings;
+    if (input.historyVisibility !== undefined) set.historyVisibility = input.historyVisibility;
     if (Object.keys(set).length === 0) return a.scope;
     const row = await asActor(this.db, userId, 'scopes.update', async (tx) => {
       const [r] = await tx.update(scopes).set(set).where(eq(scopes.id, input.scopeId)).returning();
@@ -160,6 +177,8 @@ export class ScopeService {
       throw mapScopeError(err);
     });
     if (input.visibility !== undefined && input.visibility !== a.scope.visibility) await this.acc.notify(input.scopeId);
+    // Open feeds re-check: each ends (to be reopened under the new rule) when what its user may see changed.
+    else if (input.historyVisibility !== undefined && input.historyVisibility !== a.scope.historyVisibility) await this.acc.notify(input.scopeId);
     return toScope(row);
   }
 

@@ -7,6 +7,12 @@ export type ScopeKind = 'community' | 'group' | 'room' | 'dm';
  */
 export type Visibility = 'public' | 'private' | 'secret';
 
+/**
+ * What members see of a scope's conversation, as Matrix's `history_visibility`:
+ * `shared` (the default), all of it; `joined`, only what came after they joined.
+ */
+export type HistoryVisibility = 'shared' | 'joined';
+
 /** A scope's free-form settings: a flat map of small values (bounds in `limits`). */
 export type ScopeSettings = Record<string, string | number | boolean | null>;
 
@@ -20,6 +26,8 @@ export interface Scope {
   name: string;
   description: string;
   visibility: Visibility;
+  /** `shared` or `joined` (HistoryVisibility). */
+  historyVisibility: HistoryVisibility;
   settings: ScopeSettings;
   createdAt: Date;
   /** Set while the scope is archived (read-only, with its subtree). */

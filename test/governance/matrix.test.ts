@@ -186,7 +186,18 @@ const cases: Case[] = [
     run: async (k) => k.moderation.timeout.mutate({ scopeId: fx.c.id, userId: await fx.spareMember(), until: new Date(Date.now() + 60_000) }),
   },
   { name: 'audit.list', expect: row('ok', 'ok', 'FORBIDDEN', 'FORBIDDEN', 'NOT_FOUND'), run: (k) => k.audit.list.query({ scopeId: fx.c.id }) },
-  { name: 'dms.open', expect: row('ok', 'ok', 'ok', 'ok', 'ok'), run: async (k) => k.dms.open.mutate({ userIds: [await spare()] }) },
+  {
+    name: 'dms.open (someone who takes DMs from anyone)',
+    expect: row('ok', 'ok', 'ok', 'ok', 'ok'),
+    run: async (k) => {
+      const id = await spare();
+      await env.a.services.database.db.execute(sql`update users set allow_dms_from = 'anyone' where id = ${id}`);
+      return k.dms.open.mutate({ userIds: [id] });
+    },
+  },
+  // A DM needs a shared community by default (issue 10): the outsider and the banned user share none.
+  { name: 'dms.open (a member of the community)', expect: row('ok', 'ok', 'ok', 'NOT_FOUND', 'NOT_FOUND'), run: async (k) => k.dms.open.mutate({ userIds: [await fx.spareMember()] }) },
+  { name: 'dms.settings', expect: row('ok', 'ok', 'ok', 'ok', 'ok'), run: (k) => k.dms.settings.query() },
   { name: 'dms.list', expect: row('ok', 'ok', 'ok', 'ok', 'ok'), run: (k) => k.dms.list.query() },
   { name: 'messages.send', expect: row('ok', 'ok', 'ok', 'FORBIDDEN', 'NOT_FOUND'), run: (k) => k.messages.send.mutate({ scopeId: fx.room.id, body: 'hi' }) },
   { name: 'messages.list', expect: row('ok', 'ok', 'ok', 'FORBIDDEN', 'NOT_FOUND'), run: (k) => k.messages.list.query({ scopeId: fx.room.id }) },
@@ -217,5 +228,70 @@ for (const transport of ['http', 'ws'] as const) {
         expect(got).toEqual(c.expect);
       });
     }
+  });
+}
+
+/**
+ * The group-creator escalation (issue 10): a member whose only extra flag is
+ * CreateChildScopes creates a group and so owns it. Owners of an ancestor are owners of
+ * the whole subtree: nobody below acts on them, and the last-owner rule counts them.
+ */
+for (const transport of ['http', 'ws'] as const) {
+  describe(`owners of an ancestor over ${transport}`, () => {
+    async function escalation() {
+      const owner = await env.user('owner');
+      const creator = await env.user('creator');
+      const c = await owner.http.scopes.create.mutate({ kind: 'community', name: 'Esc' });
+      const builder = await owner.http.roles.create.mutate({ scopeId: c.id, name: 'builder', position: 2, permissions: Permission.View | Permission.ReadHistory | Permission.SendMessages | Permission.CreateChildScopes });
+      await creator.http.members.join.mutate({ scopeId: c.id });
+      await owner.http.roles.assign.mutate({ roleId: builder.id, userId: creator.userId });
+      const group = await creator[transport].scopes.create.mutate({ kind: 'group', parentId: c.id, name: 'mine' });
+      const sub = await creator[transport].scopes.create.mutate({ kind: 'group', parentId: group.id, name: 'sub' });
+      const room = await creator[transport].scopes.create.mutate({ kind: 'room', parentId: group.id, name: 'room', visibility: 'private' });
+      await owner.http.members.join.mutate({ scopeId: group.id });
+      return { owner, creator, c, group, sub, room, k: creator[transport], o: owner[transport] };
+    }
+
+    it('nobody below acts on an owner of an ancestor, in the group, a subgroup or a room', async () => {
+      const { owner, group, sub, room, k, o } = await escalation();
+      const until = new Date(Date.now() + 60_000);
+      // A ban needs no membership: refused in the group and every scope below it.
+      for (const scopeId of [group.id, sub.id, room.id]) expect(await codeOf(k.moderation.ban.mutate({ scopeId, userId: owner.userId }))).toBe('FORBIDDEN');
+      expect(await codeOf(k.moderation.timeout.mutate({ scopeId: group.id, userId: owner.userId, until }))).toBe('FORBIDDEN');
+      expect(await codeOf(k.moderation.kick.mutate({ scopeId: group.id, userId: owner.userId }))).toBe('FORBIDDEN');
+      expect(await codeOf(k.members.remove.mutate({ scopeId: group.id, userId: owner.userId }))).toBe('FORBIDDEN');
+      // The owner is not locked out of anything below.
+      for (const scopeId of [group.id, sub.id, room.id]) {
+        expect((await o.scopes.get.query({ scopeId })).id).toBe(scopeId);
+        await o.messages.send.mutate({ scopeId, body: 'still here' });
+      }
+      // And the owner acts on the group's creator there.
+      await o.moderation.timeout.mutate({ scopeId: group.id, userId: (await k.auth.me.query()).id, until });
+    });
+
+    it('the community owner kicks, bans and removes the only owner of a group they made', async () => {
+      for (const action of ['kick', 'ban', 'remove'] as const) {
+        const { creator, c, group, o } = await escalation();
+        const input = { scopeId: c.id, userId: creator.userId };
+        if (action === 'kick') await o.moderation.kick.mutate(input);
+        else if (action === 'ban') await o.moderation.ban.mutate(input);
+        else await o.members.remove.mutate(input);
+        expect((await o.members.list.query({ scopeId: group.id })).items.map((m) => m.userId)).not.toContain(creator.userId);
+        // The group lives on under the community's owners.
+        await o.messages.send.mutate({ scopeId: group.id, body: 'mine now' });
+      }
+    });
+
+    it('a group owner cannot move the group out of the community (the path trigger refuses it)', async () => {
+      const { creator, group, k } = await escalation();
+      const own = await creator.http.scopes.create.mutate({ kind: 'community', name: 'Elsewhere' });
+      expect(await codeOf(k.scopes.move.mutate({ scopeId: group.id, parentId: own.id }))).toBe('BAD_REQUEST');
+    });
+
+    it('the last-owner rule counts owners of an ancestor: a group creator may step down, a community owner may not', async () => {
+      const { owner, creator, c, group, k, o } = await escalation();
+      await k.owners.remove.mutate({ scopeId: group.id, userId: creator.userId });
+      expect(await codeOf(o.owners.remove.mutate({ scopeId: c.id, userId: owner.userId }))).toBe('CONFLICT');
+    });
   });
 }

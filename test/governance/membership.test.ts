@@ -101,6 +101,24 @@ describe('invites', () => {
     expect((await winner.http.permissions.effective.query({ scopeId: c.id })).isMember).toBe(true);
   });
 
+  it("one user's 20 parallel redemptions of a 5-use invite take one use and make one membership", async () => {
+    const { owner, c } = await community();
+    const inv = await owner.http.invites.create.mutate({ scopeId: c.id, maxUses: 5 });
+    const u = await env.user('eager');
+    const onB = env.b.services;
+    // Half through each instance, all at once.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? onB.invites.redeem(u.userId, inv.code) : u.http.invites.redeem.mutate({ code: inv.code }))),
+    );
+    expect(results.filter((r) => r.joined)).toHaveLength(1);
+    const [listed] = (await owner.http.invites.list.query({ scopeId: c.id })).filter((i) => i.id === inv.id);
+    expect(listed!.uses).toBe(1);
+    const members = (await owner.http.members.list.query({ scopeId: c.id })).items.map((m) => m.userId);
+    expect(members.filter((id) => id === u.userId)).toHaveLength(1);
+    // The other four uses are still there for others.
+    for (let i = 0; i < 4; i++) expect((await (await env.user(`later${i}`)).http.invites.redeem.mutate({ code: inv.code })).joined).toBe(true);
+  });
+
   it('refuses revoked, expired and exhausted codes and banned users with clear errors', async () => {
     const { owner, c } = await community();
     const u = await env.user('u');
@@ -127,6 +145,9 @@ describe('direct conversations', () => {
   it('returns the one DM of a pair, and a new group DM of up to 10', async () => {
     const a = await env.user('a');
     const b = await env.user('b');
+    // A DM needs a shared community (issue 10): they all share one.
+    const shared = await a.http.scopes.create.mutate({ kind: 'community', name: 'shared' });
+    await b.http.members.join.mutate({ scopeId: shared.id });
     const d1 = await a.http.dms.open.mutate({ userIds: [b.userId] });
     const d2 = await b.http.dms.open.mutate({ userIds: [a.userId] });
     expect(d2.scope.id).toBe(d1.scope.id);
@@ -136,6 +157,7 @@ describe('direct conversations', () => {
     const outsider = await env.user('c');
     expect(await codeOf(outsider.http.messages.list.query({ scopeId: d1.scope.id }))).toBe('NOT_FOUND');
     const many = await Promise.all(Array.from({ length: 8 }, (_, i) => env.user(`g${i}`)));
+    for (const m of many) await m.http.members.join.mutate({ scopeId: shared.id });
     const g = await a.http.dms.open.mutate({ userIds: [b.userId, ...many.map((m) => m.userId)] });
     expect(g.memberIds).toHaveLength(10);
     expect(await codeOf(a.http.dms.open.mutate({ userIds: [b.userId, outsider.userId, ...many.map((m) => m.userId)] }))).toBe('BAD_REQUEST');

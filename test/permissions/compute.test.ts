@@ -754,6 +754,9 @@ describe('canActOn', () => {
     ['member on themselves (equal rank)', member, member, false],
     ['moderator on a role just below (position 4)', mod, { isOwner: false, highestRolePosition: 4 }, true],
     ['moderator on a role at their own position', mod, { isOwner: false, highestRolePosition: 5 }, false],
+    ['group owner (depth 1) on a community owner (depth 0)', { isOwner: true, highestRolePosition: -1, ownerDepth: 1 }, { isOwner: true, highestRolePosition: -1, ownerDepth: 0 }, false],
+    ['community owner on a group owner', { isOwner: true, highestRolePosition: -1, ownerDepth: 0 }, { isOwner: true, highestRolePosition: -1, ownerDepth: 1 }, true],
+    ['co-owners of one group', { isOwner: true, highestRolePosition: -1, ownerDepth: 1 }, { isOwner: true, highestRolePosition: 9, ownerDepth: 1 }, true],
   ] as const)('%s → %s', (_name, actor, target, expected) => {
     expect(canActOn(actor, target)).toBe(expected);
   });

@@ -11,6 +11,8 @@ export const users = pgTable(
     /** `scrypt$N$r$p$salt$hash`, both base64 (node:crypto scrypt). */
     passwordHash: text('password_hash').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Who may open a DM with this user: members of a shared community (the default, as Discord) or anyone. */
+    allowDmsFrom: text('allow_dms_from', { enum: ['communities', 'anyone'] }).notNull().default('communities'),
   },
   (t) => [uniqueIndex('users_email_lower_idx').on(sql`lower(${t.email})`)],
 );

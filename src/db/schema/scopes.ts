@@ -46,6 +46,11 @@ export const scopes = pgTable(
     settings: jsonb('settings').$type<Record<string, string | number | boolean | null>>().notNull().default(sql`'{}'::jsonb`),
     /** One-to-one DMs only: the two user ids sorted and joined by ':', so a pair has one DM. */
     dmKey: text('dm_key'),
+    /**
+     * What members see of the conversation (Matrix's history_visibility): `shared`, all of
+     * it; `joined`, only what came after their member.joined (`memberships.joined_seq`).
+     */
+    historyVisibility: text('history_visibility', { enum: ['shared', 'joined'] }).notNull().default('shared'),
   },
   (t) => [
     uniqueIndex('scopes_dm_key_idx').on(t.dmKey),
@@ -74,6 +79,8 @@ export const memberships = pgTable(
     grantedPermissions: bigint('granted_permissions', { mode: 'bigint' }).notNull().default(sql`0`),
     /** While in the future the member keeps only View and ReadHistory here and below. */
     timedOutUntil: timestamp('timed_out_until', { withTimezone: true }),
+    /** seq of this membership's member.joined event (0 for memberships made without one). */
+    joinedSeq: bigint('joined_seq', { mode: 'number' }).notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.scopeId, t.userId] }), index('memberships_user_idx').on(t.userId)],
 );
