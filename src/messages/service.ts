@@ -12,6 +12,7 @@ import { toScopeEvent, type ScopeEvent } from './events.js';
 import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
 import { hydrate, hydrateOne, type MessageRow } from './rows.js';
+import { insertMessage, type SendResult } from './send-sql.js';
 import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
 /** What a write returns: the message as it is now and the events to publish after commit, in order. */
@@ -62,6 +63,7 @@ export class MessageService {
   ): Promise<MessageWrite> {
     if (input.body.trim() === '') throw invalid('body must contain some text');
     const nonce = input.nonce ?? null;
+    if (!input.replyToId && !input.threadRootId) return this.sendPlain(authorId, input.scopeId, input.body, nonce);
     if (nonce) {
       const original = await this.byNonce(authorId, nonce);
       if (original) return { message: await this.checkRetry(original, input.scopeId), events: [] };
@@ -100,6 +102,65 @@ export class MessageService {
       }
       throw err;
     }
+  }
+
+  /**
+   * `send` of a message that replies to nothing and starts no thread (the usual one): one
+   * statement (send-sql.ts), no transaction block, and the message built from what was
+   * inserted (a new message has no reactions and no replies). The nonce is looked up only
+   * when something refuses the send (as before, a retry returns the original whatever the
+   * checks say now) or the statement finds it; a retry gives its rate point back.
+   */
+  private async sendPlain(authorId: string, scopeId: string, body: string, nonce: string | null): Promise<MessageWrite> {
+    const retried = async (): Promise<MessageWrite | null> => {
+      const original = nonce ? await this.byNonce(authorId, nonce) : null;
+      return original ? { message: await this.checkRetry(original, scopeId), events: [] } : null;
+    };
+    let mentions: MessageMentions;
+    try {
+      mentions = await this.checkMentions(authorId, scopeId, body);
+      await this.sendRate.consume(authorId);
+    } catch (err) {
+      if (nonce) {
+        const r = await retried();
+        if (r) return r;
+      }
+      throw err;
+    }
+    const id = randomUUID();
+    let res: SendResult;
+    try {
+      res = await insertMessage(this.db, { scopeId, authorId, id, body, nonce, mentions });
+    } catch (err) {
+      const r = nonce && pgErrorCode(err) === '23505' ? await retried() : null;
+      if (!r) throw err;
+      await this.sendRate.refund(authorId).catch(() => {});
+      return r;
+    }
+    if (res.dupId !== null) {
+      await this.sendRate.refund(authorId).catch(() => {});
+      const r = await retried();
+      if (r) return r;
+      throw conflict('this nonce was just used for another message; use a new nonce per message');
+    }
+    const message: Message = {
+      id,
+      scopeId,
+      seq: res.seq,
+      authorId,
+      body,
+      nonce,
+      createdAt: res.createdAt,
+      replyToId: null,
+      threadRootId: null,
+      threadReplyCount: 0,
+      editedAt: null,
+      deletedAt: null,
+      mentions: { userIds: [...mentions.userIds], roleIds: [...mentions.roleIds], everyone: mentions.everyone },
+      reactions: [],
+    };
+    const event = { scopeId, seq: res.seq, type: 'message.created', actorId: authorId, messageId: id, payload: {}, createdAt: res.eventAt };
+    return { message, events: [toScopeEvent(event, message)] };
   }
 
   /**

@@ -103,7 +103,7 @@ describe(`read state in a room of ${MEMBERS} members`, () => {
     expect(carolState).toEqual([{ u: 1, m: 1 }]); // only `last` (the deleted ones do not count)
     expect(await mismatches(r.id)).toEqual([]);
     expect(await bob.client.readState.mark.mutate({ scopeId: r.id, seq: last.seq })).toMatchObject({ unreadCount: 0, mentionCount: 0 });
-  });
+  }, 180_000);
 
   it('concurrent sends, mentions, edits, deletes and marks leave every count exact', async () => {
     const owner = await user('owner');
@@ -130,5 +130,5 @@ describe(`read state in a room of ${MEMBERS} members`, () => {
     })();
     await Promise.all([...work, marks]);
     expect(await mismatches(r.id)).toEqual([]);
-  });
+  }, 180_000);
 });
