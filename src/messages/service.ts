@@ -11,7 +11,7 @@ import { viewableScopesUnder, type MessageAccess } from './access.js';
 import { toScopeEvent, type ScopeEvent } from './events.js';
 import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
-import { hydrate, hydrateOne, type MessageRow } from './rows.js';
+import { hydrate, hydrateOne, messageColumns, type MessageRow } from './rows.js';
 import { insertMessage, type SendResult } from './send-sql.js';
 import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
@@ -90,7 +90,7 @@ export class MessageService {
             threadRootId,
             mentionEveryone: mentions.everyone,
           })
-          .returning();
+          .returning(messageColumns);
         await this.insertMentions(tx, id, input.scopeId, mentions);
         const message = await hydrateOne(tx, row!);
         return { message, events: [toScopeEvent(ev, message)] };
@@ -192,7 +192,7 @@ export class MessageService {
         .update(messages)
         .set({ body: input.body, editedAt: now, mentionEveryone: mentions.everyone })
         .where(eq(messages.id, before.id))
-        .returning();
+        .returning(messageColumns);
       await tx.delete(messageMentions).where(eq(messageMentions.messageId, before.id));
       await this.insertMentions(tx, before.id, input.scopeId, mentions);
       const message = await hydrateOne(tx, row!);
@@ -235,7 +235,7 @@ export class MessageService {
       .update(messages)
       .set({ deletedAt: new Date(), body: '', mentionEveryone: false })
       .where(and(eq(messages.id, messageId), isNull(messages.deletedAt)))
-      .returning();
+      .returning(messageColumns);
     if (!row) return { row: null, events: [] };
     await tx.delete(messageMentions).where(eq(messageMentions.messageId, row.id));
     await tx.delete(messageEdits).where(eq(messageEdits.messageId, row.id));
@@ -314,7 +314,7 @@ export class MessageService {
     const base = mainTimeline(scopeId);
     const page = (where: ReturnType<typeof and>, order: 'asc' | 'desc', n: number) =>
       this.db
-        .select()
+        .select(messageColumns)
         .from(messages)
         .where(and(base, where))
         .orderBy(order === 'asc' ? asc(messages.seq) : desc(messages.seq))
@@ -380,7 +380,7 @@ export class MessageService {
     const rootRow = await this.row(this.db, scopeId, rootId);
     if (rootRow.threadRootId) throw invalid('this message is a reply in a thread, not a thread root; ask for its threadRootId');
     const rows = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(
         and(eq(messages.threadRootId, rootId), isNull(messages.deletedAt), afterSeq !== undefined ? gt(messages.seq, afterSeq) : undefined),
@@ -413,7 +413,7 @@ export class MessageService {
     }
     const us = sql<string>`(extract(epoch from ${messages.createdAt}) * 1000000)::bigint::text`;
     const rows = await this.db
-      .select({ m: messages, us })
+      .select({ m: messageColumns, us })
       .from(messages)
       .where(
         and(
@@ -446,7 +446,7 @@ export class MessageService {
    */
   async eventsAfter(scopeId: string, afterSeq: number, limit: number, uptoSeq?: number): Promise<ScopeEvent[]> {
     const rows = await this.db
-      .select({ event: scopeEvents, message: messages })
+      .select({ event: scopeEvents, message: messageColumns })
       .from(scopeEvents)
       .leftJoin(messages, eq(messages.id, scopeEvents.messageId))
       .where(
@@ -469,7 +469,7 @@ export class MessageService {
    */
   async row(db: Tx, scopeId: string, messageId: string, lock = false): Promise<MessageRow> {
     const q = db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(and(eq(messages.id, messageId), eq(messages.scopeId, scopeId)))
       .limit(1);
@@ -519,7 +519,7 @@ export class MessageService {
 
   private async byNonce(authorId: string, nonce: string): Promise<MessageRow | null> {
     const [row] = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(and(eq(messages.authorId, authorId), eq(messages.nonce, nonce)))
       .limit(1);

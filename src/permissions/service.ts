@@ -90,6 +90,25 @@ interface ScopeProbe {
   archived: boolean;
 }
 
+/**
+ * The probe of every permission check, prepared once per service (a named statement on
+ * PostgreSQL, parsed and planned once per connection; drizzle no longer builds it per call).
+ */
+function prepareProbe(db: Db) {
+  return db
+    .select({
+      row: scopes,
+      // Written with the table name: drizzle leaves columns unqualified in a one-table select.
+      rootId: sql<string>`coalesce(scopes.path[1], scopes.id)`,
+      rootVersion: sql<string>`(select r.perm_version from scopes r where r.id = coalesce(scopes.path[1], scopes.id))`,
+      archived: sql<boolean>`(scopes.archived_at is not null or exists (select 1 from scopes a where a.id = any (scopes.path) and a.archived_at is not null))`,
+    })
+    .from(scopes)
+    .where(and(eq(scopes.id, sql.placeholder('scopeId')), isNull(scopes.deletedAt)))
+    .limit(1)
+    .prepare('guildhall_permissions_probe');
+}
+
 interface CachedPerms {
   p: string;
   o: boolean;
@@ -271,20 +290,13 @@ export class AccessService {
 
   /** The live scope row, its community's id and perm_version, and archive/public facts of its path. */
   private async probe(scopeId: string): Promise<ScopeProbe | null> {
-    const [r] = await this.db
-      .select({
-        row: scopes,
-        // Written with the table name: drizzle leaves columns unqualified in a one-table select.
-        rootId: sql<string>`coalesce(scopes.path[1], scopes.id)`,
-        rootVersion: sql<string>`(select r.perm_version from scopes r where r.id = coalesce(scopes.path[1], scopes.id))`,
-        archived: sql<boolean>`(scopes.archived_at is not null or exists (select 1 from scopes a where a.id = any (scopes.path) and a.archived_at is not null))`,
-      })
-      .from(scopes)
-      .where(and(eq(scopes.id, scopeId), isNull(scopes.deletedAt)))
-      .limit(1);
+    this.probeQuery ??= prepareProbe(this.db);
+    const [r] = await this.probeQuery.execute({ scopeId });
     if (!r) return null;
     return { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived };
   }
+
+  private probeQuery: ReturnType<typeof prepareProbe> | undefined;
 
   /**
    * The inputs of computePermissions for (user, scope): one query over the path, root
