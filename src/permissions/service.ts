@@ -90,6 +90,29 @@ interface ScopeProbe {
   archived: boolean;
 }
 
+/** A timeout ends by the clock, not by a write: never cache past its end (ms). */
+function cacheTtl(c: CachedPerms): number {
+  return c.t && c.t > Date.now() ? Math.min(limits.permCacheTtlMs, c.t - Date.now()) : limits.permCacheTtlMs;
+}
+
+/** A map with a time to live per entry, holding at most `max` entries (the oldest go first). */
+class LocalCache<V> {
+  private readonly entries = new Map<string, { value: V; until: number }>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | null {
+    const e = this.entries.get(key);
+    if (!e) return null;
+    if (e.until > Date.now()) return e.value;
+    this.entries.delete(key);
+    return null;
+  }
+  set(key: string, value: V, ttlMs: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, until: Date.now() + ttlMs });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
 /**
  * The probe of every permission check, prepared once per service (a named statement on
  * PostgreSQL, parsed and planned once per connection; drizzle no longer builds it per call).
@@ -158,12 +181,14 @@ export class AccessService {
     const probe = await this.probe(scopeId);
     if (!probe) throw notFound(`scope ${scopeId} not found`);
     const key = `perm:${probe.rootId}:${probe.rootVersion}:${scopeId}:${userId}`;
-    let cached: CachedPerms | null = null;
-    try {
-      const raw = await this.cache.get(key);
-      if (raw) cached = JSON.parse(raw) as CachedPerms;
-    } catch (err) {
-      this.log.warn({ err }, 'permission cache read failed; computing');
+    let cached: CachedPerms | null = this.local.get(key);
+    if (!cached) {
+      try {
+        const raw = await this.cache.get(key);
+        if (raw) this.local.set(key, (cached = JSON.parse(raw) as CachedPerms), cacheTtl(cached));
+      } catch (err) {
+        this.log.warn({ err }, 'permission cache read failed; computing');
+      }
     }
     if (!cached) {
       const { input, preview } = await this.loadPath(userId, scopeId, new Date());
@@ -177,8 +202,8 @@ export class AccessService {
         t: input.timedOutUntil ? input.timedOutUntil.getTime() : null,
         v: preview && input.banned !== true,
       };
-      // A timeout ends by the clock, not by a write: never cache past its end.
-      const ttl = cached.t && cached.t > Date.now() ? Math.min(limits.permCacheTtlMs, cached.t - Date.now()) : limits.permCacheTtlMs;
+      const ttl = cacheTtl(cached);
+      this.local.set(key, cached, ttl);
       await this.cache.set(key, JSON.stringify(cached), ttl).catch((err) => this.log.warn({ err }, 'permission cache write failed'));
     }
     let permissions = BigInt(cached.p);
@@ -297,6 +322,13 @@ export class AccessService {
   }
 
   private probeQuery: ReturnType<typeof prepareProbe> | undefined;
+
+  /**
+   * An in-process copy of the Redis permission cache, under the same keys. A key holds the
+   * community's perm_version, which the probe reads on every call, so a local answer is
+   * never stale either; it saves the Redis read and the parse on a busy sender's path.
+   */
+  private readonly local = new LocalCache<CachedPerms>(10_000);
 
   /**
    * The inputs of computePermissions for (user, scope): one query over the path, root
