@@ -60,7 +60,9 @@ export class RedisBus implements Bus {
     private readonly pub: Redis,
     private readonly prefix: string,
   ) {
-    this.sub = pub.duplicate();
+    // The subscriber connection runs only (UN)SUBSCRIBE: no auto-pipelining there (ioredis
+    // could queue another command behind a SUBSCRIBE on reconnect).
+    this.sub = pub.duplicate({ enableAutoPipelining: false });
     this.sub.on('error', () => {}); // reconnects by itself; readiness reports it
     let connectedOnce = false;
     this.sub.on('ready', () => {

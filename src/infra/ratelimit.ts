@@ -9,6 +9,8 @@ export interface RateLimit {
    * @throws RateLimited (TOO_MANY_REQUESTS) with "try again in N s" when the window is used up.
    */
   consume(key: string): Promise<void>;
+  /** Gives back one point taken by `consume` (an action that turned out not to happen). */
+  refund(key: string): Promise<void>;
 }
 
 /**
@@ -42,6 +44,9 @@ export function createRateLimit(opts: {
         }
         throw err; // Redis failure: not the caller's fault, surfaces as an internal error
       }
+    },
+    async refund(key) {
+      await limiter.reward(key, 1);
     },
   };
 }

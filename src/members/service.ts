@@ -10,6 +10,7 @@ import { canActOn } from '../permissions/compute.js';
 import { Permission } from '../permissions/flags.js';
 import type { AccessService } from '../permissions/service.js';
 import type { ScopeHub } from '../realtime/hub.js';
+import { lockScopesForMembership } from './locks.js';
 
 /** A membership as clients see it. */
 export interface Membership {
@@ -103,6 +104,7 @@ export class MemberService {
 
   /** The membership insert inside a caller's transaction; `event` is null when it existed. */
   async insertIn(tx: Tx, scopeId: string, userId: string, actorId: string): Promise<{ membership: Membership; event: ScopeEvent | null }> {
+    await lockScopesForMembership(tx, scopeId, false);
     const [row] = await tx.insert(memberships).values({ scopeId, userId }).onConflictDoNothing().returning();
     if (!row) {
       const [old] = await tx
@@ -162,6 +164,7 @@ export class MemberService {
     let left = 0;
     try {
       await asActor(this.db, actorId, action, async (tx) => {
+        await lockScopesForMembership(tx, scopeId, true);
         if (more) await more(tx);
         const below = await tx
           .select({ id: memberships.scopeId })

@@ -1,11 +1,19 @@
-import { asc, inArray } from 'drizzle-orm';
+import { asc, getTableColumns, inArray } from 'drizzle-orm';
 import { messageMentions, messages, reactions } from '../db/schema/index.js';
 import type { Tx } from './log.js';
 import { noMentions } from './mentions.js';
 import type { Message, MessageMentions, ReactionSummary } from './types.js';
 
-/** A `messages` row as drizzle reads it. */
-export type MessageRow = typeof messages.$inferSelect;
+const { search: _search, ...messageColumnsWithoutSearch } = getTableColumns(messages);
+
+/**
+ * The columns of `messages` a read needs: all but the generated `search` tsvector, which
+ * only the search query's WHERE uses (fetching it cost bytes and parsing on every page).
+ */
+export const messageColumns = messageColumnsWithoutSearch;
+
+/** A `messages` row as reads fetch it (`messageColumns`). */
+export type MessageRow = Omit<typeof messages.$inferSelect, 'search'>;
 
 /**
  * Turns message rows into client messages, loading their mentions and reactions in two

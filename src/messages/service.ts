@@ -11,7 +11,8 @@ import { viewableScopesUnder, type MessageAccess } from './access.js';
 import { toScopeEvent, type ScopeEvent } from './events.js';
 import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
-import { hydrate, hydrateOne, type MessageRow } from './rows.js';
+import { hydrate, hydrateOne, messageColumns, type MessageRow } from './rows.js';
+import { insertMessage, type SendResult } from './send-sql.js';
 import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
 /** What a write returns: the message as it is now and the events to publish after commit, in order. */
@@ -63,6 +64,7 @@ export class MessageService {
   ): Promise<MessageWrite> {
     if (input.body.trim() === '') throw invalid('body must contain some text');
     const nonce = input.nonce ?? null;
+    if (!input.replyToId && !input.threadRootId) return this.sendPlain(authorId, input.scopeId, input.body, nonce);
     if (nonce) {
       const original = await this.byNonce(authorId, nonce);
       if (original) return { message: await this.checkRetry(original, input.scopeId), events: [] };
@@ -89,7 +91,7 @@ export class MessageService {
             threadRootId,
             mentionEveryone: mentions.everyone,
           })
-          .returning();
+          .returning(messageColumns);
         await this.insertMentions(tx, id, input.scopeId, mentions);
         const message = await hydrateOne(tx, row!);
         return { message, events: [toScopeEvent(ev, message)] };
@@ -101,6 +103,65 @@ export class MessageService {
       }
       throw err;
     }
+  }
+
+  /**
+   * `send` of a message that replies to nothing and starts no thread (the usual one): one
+   * statement (send-sql.ts), no transaction block, and the message built from what was
+   * inserted (a new message has no reactions and no replies). The nonce is looked up only
+   * when something refuses the send (as before, a retry returns the original whatever the
+   * checks say now) or the statement finds it; a retry gives its rate point back.
+   */
+  private async sendPlain(authorId: string, scopeId: string, body: string, nonce: string | null): Promise<MessageWrite> {
+    const retried = async (): Promise<MessageWrite | null> => {
+      const original = nonce ? await this.byNonce(authorId, nonce) : null;
+      return original ? { message: await this.checkRetry(original, scopeId), events: [] } : null;
+    };
+    let mentions: MessageMentions & { readers: string[] };
+    try {
+      mentions = await this.checkMentions(authorId, scopeId, body);
+      await this.sendRate.consume(authorId);
+    } catch (err) {
+      if (nonce) {
+        const r = await retried();
+        if (r) return r;
+      }
+      throw err;
+    }
+    const id = randomUUID();
+    let res: SendResult;
+    try {
+      res = await insertMessage(this.db, { scopeId, authorId, id, body, nonce, mentions });
+    } catch (err) {
+      const r = nonce && pgErrorCode(err) === '23505' ? await retried() : null;
+      if (!r) throw err;
+      await this.sendRate.refund(authorId).catch(() => {});
+      return r;
+    }
+    if (res.dupId !== null) {
+      await this.sendRate.refund(authorId).catch(() => {});
+      const r = await retried();
+      if (r) return r;
+      throw conflict('this nonce was just used for another message; use a new nonce per message');
+    }
+    const message: Message = {
+      id,
+      scopeId,
+      seq: res.seq,
+      authorId,
+      body,
+      nonce,
+      createdAt: res.createdAt,
+      replyToId: null,
+      threadRootId: null,
+      threadReplyCount: 0,
+      editedAt: null,
+      deletedAt: null,
+      mentions: { userIds: [...mentions.userIds], roleIds: [...mentions.roleIds], everyone: mentions.everyone },
+      reactions: [],
+    };
+    const event = { scopeId, seq: res.seq, type: 'message.created', actorId: authorId, messageId: id, payload: {}, createdAt: res.eventAt };
+    return { message, events: [toScopeEvent(event, message)] };
   }
 
   /**
@@ -132,7 +193,7 @@ export class MessageService {
         .update(messages)
         .set({ body: input.body, editedAt: now, mentionEveryone: mentions.everyone })
         .where(eq(messages.id, before.id))
-        .returning();
+        .returning(messageColumns);
       await tx.delete(messageMentions).where(eq(messageMentions.messageId, before.id));
       await this.insertMentions(tx, before.id, input.scopeId, mentions);
       const message = await hydrateOne(tx, row!);
@@ -175,7 +236,7 @@ export class MessageService {
       .update(messages)
       .set({ deletedAt: new Date(), body: '', mentionEveryone: false })
       .where(and(eq(messages.id, messageId), isNull(messages.deletedAt)))
-      .returning();
+      .returning(messageColumns);
     if (!row) return { row: null, events: [] };
     await tx.delete(messageMentions).where(eq(messageMentions.messageId, row.id));
     await tx.delete(messageEdits).where(eq(messageEdits.messageId, row.id));
@@ -255,7 +316,7 @@ export class MessageService {
     const base = mainTimeline(scopeId, floor);
     const page = (where: ReturnType<typeof and>, order: 'asc' | 'desc', n: number) =>
       this.db
-        .select()
+        .select(messageColumns)
         .from(messages)
         .where(and(base, where))
         .orderBy(order === 'asc' ? asc(messages.seq) : desc(messages.seq))
@@ -321,7 +382,7 @@ export class MessageService {
     const rootRow = await this.row(this.db, scopeId, rootId, false, floor);
     if (rootRow.threadRootId) throw invalid('this message is a reply in a thread, not a thread root; ask for its threadRootId');
     const rows = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(
         and(
@@ -359,7 +420,7 @@ export class MessageService {
     }
     const us = sql<string>`(extract(epoch from ${messages.createdAt}) * 1000000)::bigint::text`;
     const rows = await this.db
-      .select({ m: messages, us })
+      .select({ m: messageColumns, us })
       .from(messages)
       .where(
         and(
@@ -393,7 +454,7 @@ export class MessageService {
    */
   async eventsAfter(scopeId: string, afterSeq: number, limit: number, uptoSeq?: number): Promise<ScopeEvent[]> {
     const rows = await this.db
-      .select({ event: scopeEvents, message: messages })
+      .select({ event: scopeEvents, message: messageColumns })
       .from(scopeEvents)
       .leftJoin(messages, eq(messages.id, scopeEvents.messageId))
       .where(
@@ -421,7 +482,7 @@ export class MessageService {
    */
   async row(db: Tx, scopeId: string, messageId: string, lock = false, floor = 0): Promise<MessageRow> {
     const q = db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(and(eq(messages.id, messageId), eq(messages.scopeId, scopeId)))
       .limit(1);
@@ -475,7 +536,7 @@ export class MessageService {
 
   private async byNonce(authorId: string, nonce: string): Promise<MessageRow | null> {
     const [row] = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(and(eq(messages.authorId, authorId), eq(messages.nonce, nonce)))
       .limit(1);

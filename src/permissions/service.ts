@@ -92,6 +92,48 @@ interface ScopeProbe {
   archived: boolean;
 }
 
+/** A timeout ends by the clock, not by a write: never cache past its end (ms). */
+function cacheTtl(c: CachedPerms): number {
+  return c.t && c.t > Date.now() ? Math.min(limits.permCacheTtlMs, c.t - Date.now()) : limits.permCacheTtlMs;
+}
+
+/** A map with a time to live per entry, holding at most `max` entries (the oldest go first). */
+class LocalCache<V> {
+  private readonly entries = new Map<string, { value: V; until: number }>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | null {
+    const e = this.entries.get(key);
+    if (!e) return null;
+    if (e.until > Date.now()) return e.value;
+    this.entries.delete(key);
+    return null;
+  }
+  set(key: string, value: V, ttlMs: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, until: Date.now() + ttlMs });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
+/**
+ * The probe of every permission check, prepared once per service (a named statement on
+ * PostgreSQL, parsed and planned once per connection; drizzle no longer builds it per call).
+ */
+function prepareProbe(db: Db) {
+  return db
+    .select({
+      row: scopes,
+      // Written with the table name: drizzle leaves columns unqualified in a one-table select.
+      rootId: sql<string>`coalesce(scopes.path[1], scopes.id)`,
+      rootVersion: sql<string>`(select r.perm_version from scopes r where r.id = coalesce(scopes.path[1], scopes.id))`,
+      archived: sql<boolean>`(scopes.archived_at is not null or exists (select 1 from scopes a where a.id = any (scopes.path) and a.archived_at is not null))`,
+    })
+    .from(scopes)
+    .where(and(eq(scopes.id, sql.placeholder('scopeId')), isNull(scopes.deletedAt)))
+    .limit(1)
+    .prepare('guildhall_permissions_probe');
+}
+
 interface CachedPerms {
   p: string;
   o: boolean;
@@ -143,12 +185,14 @@ export class AccessService {
     const probe = await this.probe(scopeId);
     if (!probe) throw notFound(`scope ${scopeId} not found`);
     const key = `perm:${probe.rootId}:${probe.rootVersion}:${scopeId}:${userId}`;
-    let cached: CachedPerms | null = null;
-    try {
-      const raw = await this.cache.get(key);
-      if (raw) cached = JSON.parse(raw) as CachedPerms;
-    } catch (err) {
-      this.log.warn({ err }, 'permission cache read failed; computing');
+    let cached: CachedPerms | null = this.local.get(key);
+    if (!cached) {
+      try {
+        const raw = await this.cache.get(key);
+        if (raw) this.local.set(key, (cached = JSON.parse(raw) as CachedPerms), cacheTtl(cached));
+      } catch (err) {
+        this.log.warn({ err }, 'permission cache read failed; computing');
+      }
     }
     if (!cached) {
       const { input, preview } = await this.loadPath(userId, scopeId, new Date());
@@ -165,7 +209,8 @@ export class AccessService {
       const od = input.path.findIndex((level) => level.ownerIds.includes(userId));
       if (eff.isOwner && od >= 0) cached.od = od;
       // A timeout ends by the clock, not by a write: never cache past its end.
-      const ttl = cached.t && cached.t > Date.now() ? Math.min(limits.permCacheTtlMs, cached.t - Date.now()) : limits.permCacheTtlMs;
+      const ttl = cacheTtl(cached);
+      this.local.set(key, cached, ttl);
       await this.cache.set(key, JSON.stringify(cached), ttl).catch((err) => this.log.warn({ err }, 'permission cache write failed'));
     }
     let permissions = BigInt(cached.p);
@@ -278,20 +323,20 @@ export class AccessService {
 
   /** The live scope row, its community's id and perm_version, and archive/public facts of its path. */
   private async probe(scopeId: string): Promise<ScopeProbe | null> {
-    const [r] = await this.db
-      .select({
-        row: scopes,
-        // Written with the table name: drizzle leaves columns unqualified in a one-table select.
-        rootId: sql<string>`coalesce(scopes.path[1], scopes.id)`,
-        rootVersion: sql<string>`(select r.perm_version from scopes r where r.id = coalesce(scopes.path[1], scopes.id))`,
-        archived: sql<boolean>`(scopes.archived_at is not null or exists (select 1 from scopes a where a.id = any (scopes.path) and a.archived_at is not null))`,
-      })
-      .from(scopes)
-      .where(and(eq(scopes.id, scopeId), isNull(scopes.deletedAt)))
-      .limit(1);
+    this.probeQuery ??= prepareProbe(this.db);
+    const [r] = await this.probeQuery.execute({ scopeId });
     if (!r) return null;
     return { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived };
   }
+
+  private probeQuery: ReturnType<typeof prepareProbe> | undefined;
+
+  /**
+   * An in-process copy of the Redis permission cache, under the same keys. A key holds the
+   * community's perm_version, which the probe reads on every call, so a local answer is
+   * never stale either; it saves the Redis read and the parse on a busy sender's path.
+   */
+  private readonly local = new LocalCache<CachedPerms>(10_000);
 
   /**
    * The inputs of computePermissions for (user, scope): one query over the path, root

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { readStates } from '../db/schema/index.js';
+import { readMarks, readStates } from '../db/schema/index.js';
 import { invalid } from '../errors.js';
 import type { ScopeService } from '../scopes/service.js';
 import type { ReadState } from './types.js';
@@ -18,7 +18,8 @@ const toReadState = (r: Row): ReadState => ({
 
 /**
  * Read state per member and scope. A row exists exactly while the membership does
- * (trigger); the counters never come from scanning history on read.
+ * (trigger). Counts come from the scope's counters and the member's read mark (O(1) writes
+ * per message; docs/architecture.md "Read state and unread counts").
  */
 export class ReadStateService {
   constructor(
@@ -36,16 +37,21 @@ export class ReadStateService {
   async mark(userId: string, scopeId: string, seq: number): Promise<ReadState> {
     const scope = await this.scopes.get(scopeId);
     if (seq > scope.lastSeq) throw invalid(`seq ${seq} is past this conversation's latest seq ${scope.lastSeq}`);
-    const [row] = await this.db
-      .update(readStates)
+    const moved = await this.db
+      .update(readMarks)
       .set({ lastReadSeq: seq })
-      .where(and(eq(readStates.scopeId, scopeId), eq(readStates.userId, userId)))
-      .returning();
-    if (row) return toReadState(row);
+      .where(and(eq(readMarks.scopeId, scopeId), eq(readMarks.userId, userId)))
+      .returning({ scopeId: readMarks.scopeId });
+    if (moved.length > 0) {
+      // A statement of its own: the counts are derived from the mark as committed above.
+      const [row] = await this.unreadFor(userId, [scopeId]);
+      if (!row) throw invalid('you are no longer a member of this scope');
+      return row;
+    }
     // A membership always has its row (trigger); this is a member of a scope migrated
     // from before read states, or a race with leaving.
     const [inserted] = await this.db
-      .insert(readStates)
+      .insert(readMarks)
       .values({ scopeId, userId, lastReadSeq: 0 })
       .onConflictDoNothing()
       .returning();

@@ -60,6 +60,9 @@ export const messages = pgTable(
     unique('messages_author_nonce_key').on(t.authorId, t.nonce),
     index('messages_search_idx').using('gin', t.search),
     index('messages_thread_idx').on(t.threadRootId, t.seq),
+    // Read-time corrections of the read marks (drizzle/0032_read_state_counters.sql).
+    index('messages_deleted_seq_idx').on(t.scopeId, t.seq).where(sql`${t.deletedAt} is not null`),
+    index('messages_everyone_seq_idx').on(t.scopeId, t.seq).where(sql`${t.mentionEveryone} and ${t.deletedAt} is null`),
   ],
 );
 
@@ -84,7 +87,7 @@ export const messageEdits = pgTable(
 /**
  * Who a message mentions, parsed from its body: `<@userId>` (kind 'user') and
  * `<@&roleId>` (kind 'role'). `@everyone` is `messages.mention_everyone`. The mention
- * counters of read_states follow these rows (trigger).
+ * counters of read_marks follow these rows (trigger).
  */
 export const messageMentions = pgTable(
   'message_mentions',

@@ -40,6 +40,10 @@ export const scopes = pgTable(
     lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
     lastMessageAt: timestamp('last_message_at', { withTimezone: true }),
     messageCount: bigint('message_count', { mode: 'number' }).notNull().default(0),
+    /** Messages ever inserted here, live or deleted (never decreases): the read marks' scale. */
+    messageTotal: bigint('message_total', { mode: 'number' }).notNull().default(0),
+    /** The seq of the newest message inserted with @everyone (0: none), to skip counting them. */
+    lastEveryoneSeq: bigint('last_everyone_seq', { mode: 'number' }).notNull().default(0),
     /** Bumped by trigger on every change that can alter permissions under this root. */
     permVersion: bigint('perm_version', { mode: 'number' }).notNull().default(0),
     /** Free-form client settings of the scope (flat map of small values; bounds in `limits`). */

@@ -1,0 +1,99 @@
+/**
+ * Counts the round trips of one `messages.send`: PostgreSQL queries (every `query` call
+ * of a pg client, BEGIN and COMMIT included) and Redis commands, in this process, for a
+ * plain send, a send with a nonce, its retry, and a reply (the transaction path).
+ *
+ *   npx tsx bench/send-trips.ts
+ *
+ * Needs PostgreSQL (BENCH_PG_URL, admin: a fresh database is created and dropped) and
+ * Redis (BENCH_REDIS_URL). pg_stat_statements would count the same statements on the
+ * server side; it needs shared_preload_libraries, which a shared server may not have.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { createServer } from '../src/server.js';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/client.js';
+import { createClient } from '../sdk/src/index.js';
+import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
+import WS from 'ws';
+import superjson from 'superjson';
+import type { AppRouter } from '../src/router.js';
+
+const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+let pgCalls = 0;
+let redisCalls = 0;
+const clientQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  pgCalls++;
+  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof clientQuery;
+const sendCommand = Redis.prototype.sendCommand;
+Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<typeof sendCommand>) {
+  redisCalls++;
+  return sendCommand.apply(this, args);
+};
+
+async function main(): Promise<void> {
+  const dbName = `bench_trips_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const prefix = `bench:${randomBytes(4).toString('hex')}:`;
+  try {
+    const database = await openDatabase({ databaseUrl, dataDir: 'unused' });
+    await database.migrate();
+    await database.close();
+    const server = await createServer(
+      { ...loadConfig({}), port: 0, host: '127.0.0.1', databaseUrl, redisUrl: REDIS_URL, redisPrefix: prefix },
+      pino({ level: 'warn' }),
+    );
+    try {
+      const anon = createClient({ url: server.url });
+      const { token } = await anon.auth.signUp.mutate({ email: `trips-${randomUUID()}@example.com`, password: 'correct horse battery', displayName: 'trips' });
+      const http = createClient({ url: server.url, token });
+      const community = await http.scopes.create.mutate({ kind: 'community', name: 'Trips' });
+      const room = await http.scopes.create.mutate({ kind: 'room', parentId: community.id, name: 'general' });
+      const wsClient = createWSClient({ url: `${server.url.replace(/^http/, 'ws')}/trpc`, WebSocket: WS as never, connectionParams: () => ({ token }) });
+      const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer: superjson })] });
+      // Warm caches (session, permissions) the way a busy sender has them.
+      for (let i = 0; i < 3; i++) await client.messages.send.mutate({ scopeId: room.id, body: `warm ${i}` });
+      const count = async (label: string, f: () => Promise<unknown>) => {
+        await new Promise((r) => setTimeout(r, 50));
+        const [p0, r0] = [pgCalls, redisCalls];
+        await f();
+        await new Promise((r) => setTimeout(r, 50)); // the publish after the answer
+        console.log(`${label.padEnd(36)} PostgreSQL ${pgCalls - p0}, Redis ${redisCalls - r0}`);
+      };
+      const root = await client.messages.send.mutate({ scopeId: room.id, body: 'root' });
+      await count('plain send', () => client.messages.send.mutate({ scopeId: room.id, body: 'hello' }));
+      const nonce = randomUUID();
+      await count('send with a nonce', () => client.messages.send.mutate({ scopeId: room.id, body: 'once', nonce }));
+      await count('retry of that nonce', () => client.messages.send.mutate({ scopeId: room.id, body: 'once', nonce }));
+      await count('reply (transaction path)', () => client.messages.send.mutate({ scopeId: room.id, body: 'reply', replyToId: root.id }));
+      wsClient.close();
+    } finally {
+      await server.close(100);
+    }
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
