@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import type { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
 import { limits, type Config } from './config.js';
 import { AppError } from './errors.js';
@@ -11,6 +12,7 @@ import { openServices, type Services } from './app.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
+import { restSurface } from './rest/mount.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -47,16 +49,26 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     basePath: '/trpc/',
     maxBodySize: limits.httpMaxBodyBytes,
     maxBatchSize: limits.batchMax,
-    createContext: ({ req }): Context => ({
-      app,
-      requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
-      token: bearer(req.headers.authorization),
-      transport: 'http',
-    }),
-    onError: ({ error, path, ctx }) => {
-      // A domain error (AppError) is the client's mistake, not ours: the formatter maps its code.
-      if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
-    },
+    createContext: ({ req }): Context => httpContext(req, 'http'),
+    onError: ({ error, path, ctx }) => reportError(error, path, ctx),
+  });
+  const httpContext = (req: http.IncomingMessage, transport: 'http' | 'rest'): Context => ({
+    app,
+    requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
+    token: bearer(req.headers.authorization),
+    transport,
+  });
+  const reportError = (error: TRPCError, path: string | undefined, ctx: Context | undefined) => {
+    // A domain error (AppError) is the client's mistake, not ours: the formatter maps its code.
+    if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
+  };
+  // REST with plain JSON under /api, /openapi.json and /docs (src/rest/).
+  const rest = restSurface({
+    router: appRouter,
+    createContext: (req) => httpContext(req, 'rest'),
+    maxBodyBytes: limits.httpMaxBodyBytes,
+    onError: ({ error, path, ctx }) => reportError(error, path, ctx),
+    onFailure: (err) => log.error({ err }, 'REST request failed'),
   });
 
   const httpServer = http.createServer((req, res) => {
@@ -67,7 +79,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       return;
     }
     if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
-    sendJson(res, 404, { error: 'not found: tRPC is served at /trpc' });
+    if (rest(req, res)) return;
+    sendJson(res, 404, { error: 'not found: tRPC is served at /trpc, REST at /api (see /openapi.json and /docs)' });
   });
 
   // No compression: conversation frames are pre-encoded once per event (src/realtime/frames.ts).

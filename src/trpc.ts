@@ -1,10 +1,10 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError } from 'zod';
 import { AppError, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
+import type { RestMeta } from './rest/meta.js';
 
 // ---------------------------------------------------------------- context
 
@@ -18,7 +18,8 @@ export interface Context {
   requestId: string;
   /** The bearer token as sent (HTTP Authorization header, or WebSocket connectionParams). */
   token: string | null;
-  transport: 'http' | 'ws';
+  /** `/trpc` over HTTP, over WebSocket, or the REST view under `/api`. */
+  transport: 'http' | 'ws' | 'rest';
 }
 
 // ---------------------------------------------------------------- initialization
@@ -49,7 +50,7 @@ function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
 }
 
 /** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
-const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
+const t = initTRPC.context<Context>().meta<RestMeta>().create({
   transformer: superjson,
   /**
    * One map from domain errors to tRPC codes (AppError → code), zod issues flattened with

@@ -6,6 +6,7 @@ import { userSubscription } from './subscriptions.js';
 import { PushQueue } from './queue.js';
 import type { PresenceEvent } from './presence.js';
 import type { TypingEvent } from './typing.js';
+import { PresenceOutput, TypingOutput } from './outputs.js';
 
 /** The tracked id of the last event a client has; the ws link fills it in on reconnect. */
 export const LastEventId = z
@@ -60,7 +61,7 @@ export const typingRouter = router({
    * extra calls within 3 s are absorbed). Returns `{ scopeId, userId, until }`.
    * Errors: NOT_FOUND, FORBIDDEN (needs send messages).
    */
-  start: authedProcedure.input(z.object({ scopeId: ScopeId })).mutation(async ({ ctx, input }) => {
+  start: authedProcedure.input(z.object({ scopeId: ScopeId })).output(TypingOutput).meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/typing', tags: ['realtime'], summary: 'Say you are typing' } }).mutation(async ({ ctx, input }) => {
     await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
     return ctx.svc.typing.start(input.scopeId, ctx.user.id);
   }),
@@ -76,11 +77,16 @@ const UserIds = z.array(z.uuid()).min(1).max(200);
 
 export const presenceRouter = router({
   /** The status (online, idle, offline) of up to 200 users. */
-  get: authedProcedure.input(z.object({ userIds: UserIds })).query(({ ctx, input }) => ctx.svc.presence.status(input.userIds)),
+  get: authedProcedure
+    .input(z.object({ userIds: UserIds }))
+    .output(z.array(PresenceOutput))
+    .meta({ openapi: { method: 'GET', path: '/presence', tags: ['realtime'], summary: 'Presence of up to 200 users' } })
+    .query(({ ctx, input }) => ctx.svc.presence.status(input.userIds)),
 
   /** The client reports the user idle or active again. Returns the caller's status. */
   set: authedProcedure
     .input(z.object({ status: z.enum(['online', 'idle']) }))
+    .output(PresenceOutput).meta({ openapi: { method: 'PUT', path: '/me/presence', tags: ['realtime'], summary: 'Report yourself idle or active' } })
     .mutation(({ ctx, input }) => ctx.svc.presence.setIdle(ctx.user.id, input.status === 'idle')),
 
   /**
