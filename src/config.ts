@@ -137,6 +137,8 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[1-9]\d{0,8}\/[1-9]\d{0,5}$/, 'expected points/seconds, e.g. 20/10')
     .default(`${limits.messageSendRate.points}/${limits.messageSendRate.durationSec}`),
+  /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').max(256).optional(),
 });
 
 /** The typed configuration every part of the server is built from. */
@@ -162,6 +164,8 @@ export interface Config {
   /** Calendar events: how often the reminder scheduler polls (ms). */
   events: { reminderPollMs: number };
   signInRate: { points: number; durationSec: number };
+  /** The bearer token `/metrics` needs; undefined: open (put it behind your network). */
+  metricsToken: string | undefined;
 }
 
 /** `points/seconds` (already checked by the schema's pattern) as a rate-limiter setting. */
@@ -214,5 +218,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     events: { reminderPollMs: e.EVENT_REMINDER_POLL_MS },
     messageSendRate: parseRate(e.MESSAGE_SEND_RATE),
     signInRate: parseRate(e.SIGN_IN_RATE),
+    metricsToken: e.METRICS_TOKEN,
   };
 }

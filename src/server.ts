@@ -13,6 +13,8 @@ import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
 import { restSurface } from './rest/mount.js';
+import { codeOf, recordCall, roundMs, wasRecorded } from './ops/calls.js';
+import { serveMetrics } from './ops/endpoint.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -61,6 +63,10 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   const reportError = (error: TRPCError, path: string | undefined, ctx: Context | undefined) => {
     // A domain error (AppError) is the client's mistake, not ours: the formatter maps its code.
     if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
+    // A call that never reached a procedure (unreadable, unknown path, batch too large) is logged here.
+    if (ctx && !wasRecorded(error)) {
+      recordCall(log, null, { requestId: ctx.requestId, procedure: path ?? null, transport: ctx.transport, userId: null, ms: null, code: codeOf(error) });
+    }
   };
   // REST with plain JSON under /api, /openapi.json and /docs (src/rest/).
   const rest = restSurface({
@@ -69,6 +75,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     maxBodyBytes: limits.httpMaxBodyBytes,
     onError: ({ error, path, ctx }) => reportError(error, path, ctx),
     onFailure: (err) => log.error({ err }, 'REST request failed'),
+    onRejected: ({ ctx, code, ms }) =>
+      recordCall(log, services.metrics, { requestId: ctx.requestId, procedure: null, transport: 'rest', userId: null, ms: roundMs(ms), code }),
   });
 
   const httpServer = http.createServer((req, res) => {
@@ -79,6 +87,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       return;
     }
     if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
+    if (url === '/metrics') return void serveMetrics(req, res, services.metrics, config.metricsToken);
     if (rest(req, res)) return;
     sendJson(res, 404, { error: 'not found: tRPC is served at /trpc, REST at /api (see /openapi.json and /docs)' });
   });
@@ -107,6 +116,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
     presence: services.presence,
   });
+  services.metrics.gauge('guildhall_websocket_connections', 'Open WebSocket connections', () => wss.clients.size);
+  services.metrics.gauge('guildhall_websocket_subscriptions', 'Open subscriptions over WebSocket (conversation, user, typing, presence streams)', () => wsHandler.subscriptionCount());
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

@@ -5,6 +5,7 @@ import { AppError, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
 import type { RestMeta } from './rest/meta.js';
+import { recordCall, codeOf, roundMs, type CallRecord } from './ops/calls.js';
 
 // ---------------------------------------------------------------- context
 
@@ -20,6 +21,8 @@ export interface Context {
   token: string | null;
   /** `/trpc` over HTTP, over WebSocket, or the REST view under `/api`. */
   transport: 'http' | 'ws' | 'rest';
+  /** WebSocket calls: the connection's id (requestId is then the call's own). */
+  connectionId?: string;
 }
 
 // ---------------------------------------------------------------- initialization
@@ -99,8 +102,27 @@ const t = initTRPC.context<Context>().meta<RestMeta>().create({
 
 // ---------------------------------------------------------------- procedures
 
-/** Loads the instance's services into `ctx.svc`. */
-const withServices = t.middleware(({ ctx, next }) => next({ ctx: { svc: servicesOf(ctx.app) } }));
+/**
+ * Loads the instance's services into `ctx.svc`, and records the call when it ends: one
+ * log line and its metrics (src/ops/calls.ts), on every transport.
+ */
+const withServices = t.middleware(async ({ ctx, path, next }) => {
+  const svc = servicesOf(ctx.app);
+  const call: CallRecord = { userId: null };
+  const started = performance.now();
+  const result = await next({ ctx: { svc, call } });
+  const line = {
+    requestId: ctx.requestId,
+    ...(ctx.connectionId ? { connectionId: ctx.connectionId } : {}),
+    procedure: path,
+    transport: ctx.transport,
+    userId: call.userId,
+    ms: roundMs(performance.now() - started),
+    code: result.ok ? 'OK' : codeOf(result.error),
+  };
+  recordCall(svc.log, svc.metrics, line, result.ok ? undefined : result.error);
+  return result;
+});
 
 export const router = t.router;
 
@@ -120,5 +142,6 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
       message: ctx.token ? 'your session has expired or was revoked; sign in again' : 'sign in first: send a bearer token',
     });
   }
+  ctx.call.userId = user.id;
   return next({ ctx: { user, token: ctx.token! } });
 });

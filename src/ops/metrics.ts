@@ -13,7 +13,8 @@ export interface MetricSources {
 /**
  * The Prometheus metrics of one instance (prom-client), with Prometheus naming: a
  * `guildhall_` prefix, base units (seconds), `_total` for counters. Node's default
- * metrics (`nodejs_eventloop_lag_seconds`, heap, GC, handles) are included. Values that
+ * metrics (`nodejs_eventloop_lag_seconds`, heap, GC, handles; once per process) are
+ * included. Values that
  * live elsewhere (fan-out counters, pool, sockets) are read when scraped, so nothing is
  * paid between scrapes.
  */
@@ -24,7 +25,6 @@ export class Metrics {
 
   constructor(private readonly sources: MetricSources) {
     const r = this.registry;
-    collectDefaultMetrics({ register: r });
     this.calls = new Counter({ name: 'guildhall_calls_total', help: 'Procedure calls, by procedure, transport (http, rest, ws) and result code', labelNames: ['procedure', 'transport', 'code'], registers: [r] });
     this.callSeconds = new Histogram({
       name: 'guildhall_call_duration_seconds',
@@ -88,8 +88,20 @@ export class Metrics {
     this.callSeconds.observe(labels, seconds);
   }
 
-  /** The text exposition format, and its content type. */
+  /** The text exposition format (this instance's metrics and the process's), and its content type. */
   async exposition(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const merged = Registry.merge([processMetrics(), this.registry]);
+    return { contentType: merged.contentType, body: await merged.metrics() };
   }
+}
+
+let processRegistry: Registry | null = null;
+
+/** Node's default metrics, once per process (several instances may share one in tests). */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
 }

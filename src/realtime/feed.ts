@@ -97,6 +97,7 @@ export class ScopeFeed implements ScopeListener {
       this.last = from;
       if (this.o.resync && current - from > this.o.maxReplay) {
         this.last = current;
+        this.o.hub.stats.resyncs++;
         if (!this.o.emit(this.o.resync(current, current - from))) return this.stop();
       }
     }
@@ -176,13 +177,15 @@ export class ScopeFeed implements ScopeListener {
     if (w.seq === this.last + 1 && !this.catching && !this.stopped && !this.grouped) {
       // The hot path of every live delivery: the next seq, written at once.
       this.last = w.seq;
-      if (!this.o.emit(w)) void this.stop();
+      if (this.o.emit(w)) this.o.hub.stats.delivered(1, w.publishedAt);
+      else void this.stop();
       return;
     }
     if (this.stopped || this.grouped) return;
     if (w.seq > this.highestSeen) this.highestSeen = w.seq;
     if (this.catching || w.seq <= this.last) return;
     // A gap (a lost publish): read the database up to what the bus has shown.
+    this.o.hub.stats.gapRepairs++;
     this.catching = true;
     this.catchUp().catch((err) => this.end(err));
   }
@@ -190,7 +193,10 @@ export class ScopeFeed implements ScopeListener {
   private deliver(w: WireEvent): boolean {
     if (w.seq <= this.last) return true;
     this.last = w.seq;
-    if (this.o.emit(w)) return true;
+    if (this.o.emit(w)) {
+      this.o.hub.stats.delivered(1, w.publishedAt);
+      return true;
+    }
     void this.stop();
     return false;
   }

@@ -16,6 +16,8 @@ export class WireEvent {
   frame: Buffer | undefined;
   /** @internal */
   frames: Map<string, Buffer> | undefined;
+  /** When it was published after its commit (ms since the epoch; carried on the bus), for the delivery latency metric; undefined for an event read from the database. */
+  publishedAt: number | undefined;
 
   constructor(
     /** The scope (conversation events) or user (user events) the event belongs to. */
@@ -27,9 +29,11 @@ export class WireEvent {
     this.parsed = event;
   }
 
-  /** Serialises a conversation event (once). */
+  /** Serialises a conversation event (once), stamped with the time of its publish. */
   static of(event: ScopeStreamEvent): WireEvent {
-    return WireEvent.keyed(event.scopeId, event.seq, event);
+    const wire = WireEvent.keyed(event.scopeId, event.seq, event);
+    wire.publishedAt = Date.now();
+    return wire;
   }
 
   /** Serialises any tracked event (once): `key` is its log (scope or user), `seq` its place in it. */
@@ -39,19 +43,26 @@ export class WireEvent {
   }
 
   /**
-   * Reads a bus message (`<seq>\n<payload>`).
+   * Reads a bus message (`<seq> <publishedAt ms>\n<payload>`, or `<seq>\n<payload>` as
+   * instances before the publish stamp sent it).
    * @throws Error for a message that is not in this format.
    */
   static decode(key: string, raw: string): WireEvent {
     const nl = raw.indexOf('\n');
-    const seq = Number(raw.slice(0, nl));
+    const sp = raw.lastIndexOf(' ', nl);
+    const seq = Number(raw.slice(0, sp > 0 ? sp : nl));
     if (nl < 1 || !Number.isSafeInteger(seq)) throw new Error('not a wire event');
-    return new WireEvent(key, seq, raw.slice(nl + 1));
+    const wire = new WireEvent(key, seq, raw.slice(nl + 1));
+    if (sp > 0) {
+      const at = Number(raw.slice(sp + 1, nl));
+      if (Number.isSafeInteger(at)) wire.publishedAt = at;
+    }
+    return wire;
   }
 
   /** The bus message. */
   encode(): string {
-    return `${this.seq}\n${this.payload}`;
+    return this.publishedAt === undefined ? `${this.seq}\n${this.payload}` : `${this.seq} ${this.publishedAt}\n${this.payload}`;
   }
 
   /** The event object, deserialised at most once per instance (for iterator subscribers). */
