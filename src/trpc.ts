@@ -55,6 +55,9 @@ function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
 /** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
 const t = initTRPC.context<Context>().meta<RestMeta>().create({
   transformer: superjson,
+  // Subscriptions over SSE (GET /trpc/…): a ping comment every 15 s keeps proxies from
+  // closing a quiet stream; httpSubscriptionLink reconnects after 30 s without one.
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
   /**
    * One map from domain errors to tRPC codes (AppError → code), zod issues flattened with
    * a readable first line, and internal errors reduced to a generic message with the

@@ -163,4 +163,57 @@ describe('REST with plain JSON under /api', () => {
     const archived = await call('POST', `/scopes/${community.body.id}/archive`, { token: dave.token, body: { archived: 'false' } });
     expect(archived.status).toBe(400);
   });
+  it('follows a conversation over the SSE wire of /trpc (what README documents), and resumes with Last-Event-ID', async () => {
+    const erin = await signUp('erin');
+    const community = await call('POST', '/scopes', { token: erin.token, body: { kind: 'community', name: 'SSE' } });
+    const scopeId = community.body.id as string;
+    await call('POST', `/scopes/${scopeId}/messages`, { token: erin.token, body: { body: 'first' } });
+
+    /** Opens the stream and yields its SSE events ({ event, id, data }) as they arrive. */
+    async function* events(input: object, headers: Record<string, string> = {}) {
+      const abort = new AbortController();
+      const url = `${server.url}/trpc/messages.onEvent?input=${encodeURIComponent(JSON.stringify({ json: input }))}`;
+      const res = await fetch(url, { headers: { authorization: `Bearer ${erin.token}`, ...headers }, signal: abort.signal });
+      expect(res.headers.get('content-type')).toBe('text/event-stream');
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += value;
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+            if (block.startsWith(':')) continue; // a comment (ping)
+            yield { event: field('event'), id: field('id'), data: JSON.parse(field('data') ?? 'null') };
+          }
+        }
+      } finally {
+        abort.abort();
+      }
+    }
+
+    const stream = events({ scopeId, lastEventId: '0' });
+    expect((await stream.next()).value).toMatchObject({ event: 'connected' });
+    const replayed = (await stream.next()).value!;
+    expect(replayed).toMatchObject({ id: '1', data: { json: { seq: 1, type: 'message.created', message: { body: 'first' } } } });
+    await call('POST', `/scopes/${scopeId}/messages`, { token: erin.token, body: { body: 'second' } });
+    const live = (await stream.next()).value!;
+    expect(live).toMatchObject({ id: '2', data: { json: { seq: 2, message: { body: 'second' } } } });
+    await stream.return(undefined);
+
+    // What EventSource sends on reconnect: the id of the last event it got.
+    const resumed = events({ scopeId }, { 'last-event-id': '1' });
+    expect((await resumed.next()).value).toMatchObject({ event: 'connected' });
+    expect((await resumed.next()).value).toMatchObject({ id: '2', data: { json: { message: { body: 'second' } } } });
+    await resumed.return(undefined);
+
+    const denied = events({ scopeId: randomUUID() });
+    expect((await denied.next()).value).toMatchObject({ event: 'connected' });
+    expect((await denied.next()).value).toMatchObject({ event: 'serialized-error', data: { json: { data: { code: 'NOT_FOUND' } } } });
+    await denied.return(undefined);
+  });
 });
