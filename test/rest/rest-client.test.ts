@@ -188,7 +188,7 @@ describe('REST with plain JSON under /api', () => {
             buffer = buffer.slice(end + 2);
             const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
             if (block.startsWith(':')) continue; // a comment (ping)
-            yield { event: field('event'), id: field('id'), data: JSON.parse(field('data') ?? 'null') };
+            yield { event: field('event'), id: field('id'), data: JSON.parse(field('data') || 'null') };
           }
         }
       } finally {
@@ -197,7 +197,7 @@ describe('REST with plain JSON under /api', () => {
     }
 
     const stream = events({ scopeId, lastEventId: '0' });
-    expect((await stream.next()).value).toMatchObject({ event: 'connected' });
+    expect((await stream.next()).value).toEqual({ event: 'connected', id: undefined, data: { reconnectAfterInactivityMs: 30_000 } });
     const replayed = (await stream.next()).value!;
     expect(replayed).toMatchObject({ id: '1', data: { json: { seq: 1, type: 'message.created', message: { body: 'first' } } } });
     await call('POST', `/scopes/${scopeId}/messages`, { token: erin.token, body: { body: 'second' } });
