@@ -58,6 +58,8 @@ async function rawSubscriber(server: GuildhallServer, token: string, scopeId: st
     while (!done()) await new Promise<void>((r) => (wake = r));
   };
   ws.on('message', (d) => {
+    // The server's keep-alive (every 30 s; a slow run outlives it): answer as a client must.
+    if (String(d) === 'PING') return void ws.send('PONG');
     const m = JSON.parse(String(d)) as { id: number; result?: { type: string; id?: string } };
     if (m.result?.type === 'started') started = true;
     if (m.result?.type === 'stopped') stopped = true;
