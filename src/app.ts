@@ -31,6 +31,7 @@ import { DmService } from './dms/service.js';
 import { EventService } from './events/service.js';
 import { RsvpService } from './events/rsvp.js';
 import { ReminderService } from './events/reminders.js';
+import { Metrics } from './ops/metrics.js';
 
 /**
  * Everything one server instance runs on: adapters and domain services. Procedures reach
@@ -67,6 +68,8 @@ export interface Services {
   rsvps: RsvpService;
   /** Reminders and their scheduler (polls every `config.events.reminderPollMs`). */
   reminders: ReminderService;
+  /** Prometheus metrics of this instance (`/metrics`). */
+  metrics: Metrics;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -159,6 +162,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     events,
     rsvps,
     reminders,
+    metrics: new Metrics({ fanout: hub.stats, dbPool: () => database.poolStats(), remindersFired: () => reminders.fired }),
   };
   reminders.start();
   const app: AppHandle = { instanceId: randomUUID() };

@@ -144,6 +144,8 @@ export const EnvSchema = z.object({
    * `http://localhost:*,http://127.0.0.1:*` in embedded mode.
    */
   CORS_ORIGINS: z.string().max(10_000).optional(),
+  /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').max(256).optional(),
 });
 
 /** The typed configuration every part of the server is built from. */
@@ -171,6 +173,8 @@ export interface Config {
   signInRate: { points: number; durationSec: number };
   /** Allowed browser origins (see CORS_ORIGINS), normalised; `['*']` for every origin. */
   corsOrigins: readonly string[];
+  /** The bearer token `/metrics` needs; undefined: open (put it behind your network). */
+  metricsToken: string | undefined;
 }
 
 /** `points/seconds` (already checked by the schema's pattern) as a rate-limiter setting. */
@@ -224,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     messageSendRate: parseRate(e.MESSAGE_SEND_RATE),
     signInRate: parseRate(e.SIGN_IN_RATE),
     corsOrigins: corsOriginsOf(e.CORS_ORIGINS, e.DATABASE_URL ? 'services' : 'embedded'),
+    metricsToken: e.METRICS_TOKEN,
   };
 }
 

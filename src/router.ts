@@ -12,11 +12,15 @@ import { readStateRouter } from './readstate/router.js';
 import { scopesRouter } from './scopes/router.js';
 import { publicProcedure, router } from './trpc.js';
 import { meRouter, presenceRouter, typingRouter } from './realtime/router.js';
+import { HealthOutput } from './health.js';
 
 /** The whole API: one router per domain. Its type ships in the SDK as `AppRouter`. */
 export const appRouter = router({
   /** `{ ok: true, time }` while the server runs; needs no token. */
-  health: publicProcedure.query(() => ({ ok: true as const, time: new Date() })),
+  health: publicProcedure
+    .output(HealthOutput)
+    .meta({ openapi: { method: 'GET', path: '/health', tags: ['health'], summary: 'Liveness: ok and the server time', protect: false } })
+    .query(() => ({ ok: true as const, time: new Date() })),
   auth: authRouter,
   scopes: scopesRouter,
   members: membersRouter,

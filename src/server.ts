@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import type { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
 import { limits, type Config } from './config.js';
 import { AppError } from './errors.js';
@@ -13,6 +14,9 @@ import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
 import { corsStep, refuseUpgradeOrigin } from './http/cors.js';
 import { parseOriginList } from './http/origins.js';
+import { restSurface } from './rest/mount.js';
+import { codeOf, recordCall, roundMs, wasRecorded } from './ops/calls.js';
+import { serveMetrics } from './ops/endpoint.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -49,16 +53,32 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     basePath: '/trpc/',
     maxBodySize: limits.httpMaxBodyBytes,
     maxBatchSize: limits.batchMax,
-    createContext: ({ req }): Context => ({
-      app,
-      requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
-      token: bearer(req.headers.authorization),
-      transport: 'http',
-    }),
-    onError: ({ error, path, ctx }) => {
-      // A domain error (AppError) is the client's mistake, not ours: the formatter maps its code.
-      if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
-    },
+    createContext: ({ req }): Context => httpContext(req, 'http'),
+    onError: ({ error, path, ctx }) => reportError(error, path, ctx),
+  });
+  const httpContext = (req: http.IncomingMessage, transport: 'http' | 'rest'): Context => ({
+    app,
+    requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
+    token: bearer(req.headers.authorization),
+    transport,
+  });
+  const reportError = (error: TRPCError, path: string | undefined, ctx: Context | undefined) => {
+    // A domain error (AppError) is the client's mistake, not ours: the formatter maps its code.
+    if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
+    // A call that never reached a procedure (unreadable, unknown path, batch too large) is logged here.
+    if (ctx && !wasRecorded(error)) {
+      recordCall(log, null, { requestId: ctx.requestId, procedure: path ?? null, transport: ctx.transport, userId: null, ms: null, code: codeOf(error) });
+    }
+  };
+  // REST with plain JSON under /api, /openapi.json and /docs (src/rest/).
+  const rest = restSurface({
+    router: appRouter,
+    createContext: (req) => httpContext(req, 'rest'),
+    maxBodyBytes: limits.httpMaxBodyBytes,
+    onError: ({ error, path, ctx }) => reportError(error, path, ctx),
+    onFailure: (err) => log.error({ err }, 'REST request failed'),
+    onRejected: ({ ctx, code, ms }) =>
+      recordCall(log, services.metrics, { requestId: ctx.requestId, procedure: null, transport: 'rest', userId: null, ms: roundMs(ms), code }),
   });
 
   const origins = parseOriginList(config.corsOrigins);
@@ -72,7 +92,9 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       return;
     }
     if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
-    sendJson(res, 404, { error: 'not found: tRPC is served at /trpc' });
+    if (url === '/metrics') return void serveMetrics(req, res, services.metrics, config.metricsToken);
+    if (rest(req, res)) return;
+    sendJson(res, 404, { error: 'not found: tRPC is served at /trpc, REST at /api (see /openapi.json and /docs)' });
   });
 
   // No compression: conversation frames are pre-encoded once per event (src/realtime/frames.ts).
@@ -100,6 +122,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
     presence: services.presence,
   });
+  services.metrics.gauge('guildhall_websocket_connections', 'Open WebSocket connections', () => wss.clients.size);
+  services.metrics.gauge('guildhall_websocket_subscriptions', 'Open subscriptions over WebSocket (conversation, user, typing, presence streams)', () => wsHandler.subscriptionCount());
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

@@ -1,12 +1,13 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import type { RestMeta } from './rest-meta.js';
 import type { ErrorData } from './error-shape.js';
 import { ZodError } from 'zod';
 import { AppError, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
 import { guarded } from './realtime/guard.js';
+import type { RestMeta } from './rest/meta.js';
+import { recordCall, codeOf, roundMs, type CallRecord } from './ops/calls.js';
 
 // ---------------------------------------------------------------- context
 
@@ -20,7 +21,10 @@ export interface Context {
   requestId: string;
   /** The bearer token as sent (HTTP Authorization header, or WebSocket connectionParams). */
   token: string | null;
-  transport: 'http' | 'ws';
+  /** `/trpc` over HTTP, over WebSocket, or the REST view under `/api`. */
+  transport: 'http' | 'ws' | 'rest';
+  /** WebSocket calls: the connection's id (requestId is then the call's own). */
+  connectionId?: string;
 }
 
 // ---------------------------------------------------------------- initialization
@@ -53,6 +57,9 @@ function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
 /** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
 const t = initTRPC.context<Context>().meta<RestMeta>().create({
   transformer: superjson,
+  // Subscriptions over SSE (GET /trpc/…): a ping comment every 15 s keeps proxies from
+  // closing a quiet stream; httpSubscriptionLink reconnects after 30 s without one.
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
   /**
    * One map from domain errors to tRPC codes (AppError → code), zod issues flattened with
    * a readable first line, and internal errors reduced to a generic message with the
@@ -100,8 +107,27 @@ const t = initTRPC.context<Context>().meta<RestMeta>().create({
 
 // ---------------------------------------------------------------- procedures
 
-/** Loads the instance's services into `ctx.svc`. */
-const withServices = t.middleware(({ ctx, next }) => next({ ctx: { svc: servicesOf(ctx.app) } }));
+/**
+ * Loads the instance's services into `ctx.svc`, and records the call when it ends: one
+ * log line and its metrics (src/ops/calls.ts), on every transport.
+ */
+const withServices = t.middleware(async ({ ctx, path, next }) => {
+  const svc = servicesOf(ctx.app);
+  const call: CallRecord = { userId: null };
+  const started = performance.now();
+  const result = await next({ ctx: { svc, call } });
+  const line = {
+    requestId: ctx.requestId,
+    ...(ctx.connectionId ? { connectionId: ctx.connectionId } : {}),
+    procedure: path,
+    transport: ctx.transport,
+    userId: call.userId,
+    ms: roundMs(performance.now() - started),
+    code: result.ok ? 'OK' : codeOf(result.error),
+  };
+  recordCall(svc.log, svc.metrics, line, result.ok ? undefined : result.error);
+  return result;
+});
 
 export const router = t.router;
 
@@ -123,6 +149,7 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next, type }) =
       message: ctx.token ? 'your session has expired or was revoked; sign in again' : 'sign in first: send a bearer token',
     });
   }
+  ctx.call.userId = user.id;
   const token = ctx.token!;
   const result = await next({ ctx: { user, token } });
   if (type !== 'subscription' || !result.ok) return result;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { limits } from '../config.js';
 import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
+import { AuditPageOutput } from './outputs.js';
 
 export const ListAuditInput = z.object({
   scopeId: ScopeId,
@@ -18,5 +19,6 @@ export const auditRouter = router({
    */
   list: authedProcedure
     .input(ListAuditInput)
+    .output(AuditPageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/audit-log', tags: ['audit'], summary: 'The audit log of a scope and its subtree' } })
     .query(({ ctx, input }) => ctx.svc.audit.list(ctx.user.id, input.scopeId, input.cursor, input.limit)),
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { limits } from '../config.js';
 import { authedProcedure, publicProcedure, router } from '../trpc.js';
+import { AuthResultOutput, OkOutput, UserOutput } from './outputs.js';
 
 const Email = z.string().trim().max(limits.emailMax).pipe(z.email({ message: 'enter a valid email address' }));
 const Password = z
@@ -21,7 +22,11 @@ export const authRouter = router({
    * Errors: BAD_REQUEST for a bad email, a password under 8 or over 200 characters, an
    * empty display name; CONFLICT when the email is taken.
    */
-  signUp: publicProcedure.input(SignUpInput).mutation(({ ctx, input }) => ctx.svc.auth.signUp(input)),
+  signUp: publicProcedure
+    .input(SignUpInput)
+    .output(AuthResultOutput)
+    .meta({ openapi: { method: 'POST', path: '/auth/sign-up', tags: ['auth'], summary: 'Create an account; returns a bearer token', protect: false } })
+    .mutation(({ ctx, input }) => ctx.svc.auth.signUp(input)),
 
   /**
    * Signs in; returns `{ token, expiresAt, user }`. Send the token as
@@ -29,14 +34,21 @@ export const authRouter = router({
    * Errors: UNAUTHORIZED for a wrong email or password (one message for both);
    * TOO_MANY_REQUESTS past 10 attempts per email in 5 minutes (SIGN_IN_RATE).
    */
-  signIn: publicProcedure.input(SignInInput).mutation(({ ctx, input }) => ctx.svc.auth.signIn(input)),
+  signIn: publicProcedure
+    .input(SignInInput)
+    .output(AuthResultOutput)
+    .meta({ openapi: { method: 'POST', path: '/auth/sign-in', tags: ['auth'], summary: 'Sign in; returns a bearer token', protect: false } })
+    .mutation(({ ctx, input }) => ctx.svc.auth.signIn(input)),
 
   /** Revokes the calling session on every instance and open socket. Errors: UNAUTHORIZED. */
-  signOut: authedProcedure.mutation(async ({ ctx }) => {
+  signOut: authedProcedure.output(OkOutput).meta({ openapi: { method: 'POST', path: '/auth/sign-out', tags: ['auth'], summary: 'Revoke the calling session' } }).mutation(async ({ ctx }) => {
     await ctx.svc.auth.signOut(ctx.token);
     return { ok: true as const };
   }),
 
   /** The signed-in user `{ id, email, displayName, createdAt }`. Errors: UNAUTHORIZED. */
-  me: authedProcedure.query(({ ctx }) => ctx.user),
+  me: authedProcedure
+    .output(UserOutput)
+    .meta({ openapi: { method: 'GET', path: '/auth/me', tags: ['auth'], summary: 'The signed-in user' } })
+    .query(({ ctx }) => ctx.user),
 });

@@ -16,6 +16,8 @@ export interface Database {
   migrate(): Promise<void>;
   /** Resolves when the database answers `select 1`. */
   ping(): Promise<void>;
+  /** Pool connections checked out and queries waiting for one (null for PGlite: one connection, no pool). */
+  poolStats(): { inUse: number; waiting: number } | null;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ async function openPg(url: string): Promise<Database> {
   return {
     db,
     driver: 'pg',
+    poolStats: () => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount }),
     async migrate() {
       // Session-level lock on one dedicated connection; the migration itself runs on the
       // pool. Another instance blocks on the lock until this one is done, then finds
@@ -79,6 +82,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     db,
     driver: 'pglite',
+    poolStats: () => null,
     async migrate() {
       // PGlite is one in-process session, so the lock only documents the rule here.
       await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);

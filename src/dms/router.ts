@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { limits } from '../config.js';
 import { UserId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
+import { DirectConversationOutput } from './outputs.js';
 
 export const OpenDmInput = z.object({
   /** The other people (1..9); the caller is added. */
@@ -23,10 +24,17 @@ export const dmsRouter = router({
    * members now. Errors: BAD_REQUEST; NOT_FOUND for an unknown user and for one who does
    * not take DMs from the caller (the same answer).
    */
-  open: authedProcedure.input(OpenDmInput).mutation(({ ctx, input }) => ctx.svc.dms.open(ctx.user.id, input.userIds)),
+  open: authedProcedure
+    .input(OpenDmInput)
+    .output(DirectConversationOutput)
+    .meta({ openapi: { method: 'POST', path: '/dms', tags: ['dms'], summary: 'Open a direct conversation' } })
+    .mutation(({ ctx, input }) => ctx.svc.dms.open(ctx.user.id, input.userIds)),
 
   /** The caller's direct conversations, most recently active first: `[{ scope, memberIds }]`. */
-  list: authedProcedure.query(({ ctx }) => ctx.svc.dms.list(ctx.user.id)),
+  list: authedProcedure
+    .output(z.array(DirectConversationOutput))
+    .meta({ openapi: { method: 'GET', path: '/dms', tags: ['dms'], summary: 'The caller\'s direct conversations' } })
+    .query(({ ctx }) => ctx.svc.dms.list(ctx.user.id)),
 
   /** Who may open a DM with the caller: `{ allowDmsFrom: 'communities' | 'anyone' }`. Errors: UNAUTHORIZED. */
   settings: authedProcedure

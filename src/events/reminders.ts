@@ -140,6 +140,9 @@ export class ReminderService {
     this.schedule();
   }
 
+  /** Reminders this instance has delivered since it started (for `/metrics`). */
+  fired = 0;
+
   /** Stops polling and waits for a running poll to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -232,6 +235,7 @@ export class ReminderService {
       return users;
     });
     for (const u of new Set(delivered)) await this.hub.pokeUser(u);
+    this.fired += delivered.length;
     return delivered.length;
   }
 }

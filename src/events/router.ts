@@ -3,6 +3,7 @@ import { limits } from '../config.js';
 import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { DEFAULT_LIMITS } from './recurrence/index.js';
+import { AttendeesOutput, CalendarEventOutput, CancelledInstanceOutput, DeletedEventOutput, EventInstanceOutput, IcsOutput, InstancePageOutput, RemindersOutput, RsvpOutput } from './outputs.js';
 
 export const EventId = z.uuid({ message: 'eventId must be an event id (uuid)' });
 /** A wall-clock date-time (`2026-03-08T09:00:00`) or date (`2026-03-08`); the engine checks the form. */
@@ -98,40 +99,80 @@ export const eventsRouter = router({
    * `timeZone` (dates, end exclusive, when all-day); RRULE per RFC 5545 §3.3.10.
    * Needs CreateEvents. @throws BAD_REQUEST naming the bad field, FORBIDDEN, NOT_FOUND.
    */
-  create: authedProcedure.input(CreateEventInput).mutation(({ ctx, input: { scopeId, ...f } }) => ctx.svc.events.create(ctx.user.id, scopeId, f)),
+  create: authedProcedure
+    .input(CreateEventInput)
+    .output(CalendarEventOutput)
+    .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/events', tags: ['events'], summary: 'Create an event' } })
+    .mutation(({ ctx, input: { scopeId, ...f } }) => ctx.svc.events.create(ctx.user.id, scopeId, f)),
   /** One series. Needs View. @throws NOT_FOUND. */
-  get: authedProcedure.input(EventRef).query(({ ctx, input }) => ctx.svc.events.get(ctx.user.id, input.eventId)),
+  get: authedProcedure
+    .input(EventRef)
+    .output(CalendarEventOutput)
+    .meta({ openapi: { method: 'GET', path: '/events/{eventId}', tags: ['events'], summary: 'One event series' } })
+    .query(({ ctx, input }) => ctx.svc.events.get(ctx.user.id, input.eventId)),
   /** Edits a whole series (omitted fields kept). Creator or ManageEvents. @throws BAD_REQUEST, FORBIDDEN, NOT_FOUND. */
-  update: authedProcedure.input(UpdateEventInput).mutation(({ ctx, input: { eventId, ...f } }) => ctx.svc.events.update(ctx.user.id, eventId, f)),
+  update: authedProcedure
+    .input(UpdateEventInput)
+    .output(CalendarEventOutput)
+    .meta({ openapi: { method: 'PATCH', path: '/events/{eventId}', tags: ['events'], summary: 'Edit a whole series' } })
+    .mutation(({ ctx, input: { eventId, ...f } }) => ctx.svc.events.update(ctx.user.id, eventId, f)),
   /** Deletes a series. Creator or ManageEvents. @throws FORBIDDEN, NOT_FOUND. */
-  delete: authedProcedure.input(EventRef).mutation(({ ctx, input }) => ctx.svc.events.delete(ctx.user.id, input.eventId)),
+  delete: authedProcedure
+    .input(EventRef)
+    .output(DeletedEventOutput)
+    .meta({ openapi: { method: 'DELETE', path: '/events/{eventId}', tags: ['events'], summary: 'Delete a series' } })
+    .mutation(({ ctx, input }) => ctx.svc.events.delete(ctx.user.id, input.eventId)),
   /**
    * Instances overlapping `[from, to)` of one event or of a scope and its viewable
    * subtree, sorted by start, overrides applied: `{ items, nextCursor }`. `limit` 1–100.
    */
-  instances: authedProcedure.input(InstancesInput).query(({ ctx, input }) => ctx.svc.events.instances(ctx.user.id, input)),
+  instances: authedProcedure
+    .input(InstancesInput)
+    .output(InstancePageOutput)
+    .meta({ openapi: { method: 'GET', path: '/events/instances', tags: ['events'], summary: 'Instances in a time window' } })
+    .query(({ ctx, input }) => ctx.svc.events.instances(ctx.user.id, input)),
   /** Moves or edits one instance, keyed by its original start (RECURRENCE-ID). Creator or ManageEvents. */
   updateInstance: authedProcedure
     .input(UpdateInstanceInput)
+    .output(EventInstanceOutput).meta({ openapi: { method: 'PATCH', path: '/events/{eventId}/instances/{originalStart}', tags: ['events'], summary: 'Move or edit one instance' } })
     .mutation(({ ctx, input: { eventId, originalStart, ...c } }) => ctx.svc.events.updateInstance(ctx.user.id, eventId, originalStart, c)),
   /** Cancels one instance. Creator or ManageEvents. */
   cancelInstance: authedProcedure
     .input(InstanceRef)
+    .output(CancelledInstanceOutput).meta({ openapi: { method: 'DELETE', path: '/events/{eventId}/instances/{originalStart}', tags: ['events'], summary: 'Cancel one instance' } })
     .mutation(({ ctx, input }) => ctx.svc.events.cancelInstance(ctx.user.id, input.eventId, input.originalStart)),
   /** "This and following": ends the series before the instance and starts a new, linked one with the changes. */
   updateFollowing: authedProcedure
     .input(UpdateFollowingInput)
+    .output(CalendarEventOutput).meta({ openapi: { method: 'POST', path: '/events/{eventId}/instances/{originalStart}/following', tags: ['events'], summary: 'Edit this and following instances (splits the series)' } })
     .mutation(({ ctx, input: { eventId, originalStart, ...c } }) => ctx.svc.events.updateFollowing(ctx.user.id, eventId, originalStart, c)),
   /** Answers going / maybe / declined (null withdraws) for the series or one instance; over capacity → waitlisted. Needs View. */
   rsvp: authedProcedure
     .input(RsvpInput)
+    .output(RsvpOutput.nullable()).meta({ openapi: { method: 'PUT', path: '/events/{eventId}/rsvp', tags: ['events'], summary: 'Answer going, maybe or declined' } })
     .mutation(({ ctx, input }) => ctx.svc.rsvps.respond(ctx.user.id, input.eventId, input.instanceStart, input.status)),
   /** The answers for the series or one instance, with counts. Needs View. */
-  attendees: authedProcedure.input(AttendeesInput).query(({ ctx, input }) => ctx.svc.rsvps.attendees(ctx.user.id, input.eventId, input.instanceStart)),
+  attendees: authedProcedure
+    .input(AttendeesInput)
+    .output(AttendeesOutput)
+    .meta({ openapi: { method: 'GET', path: '/events/{eventId}/attendees', tags: ['events'], summary: 'The answers, with counts' } })
+    .query(({ ctx, input }) => ctx.svc.rsvps.attendees(ctx.user.id, input.eventId, input.instanceStart)),
   /** Replaces the caller's reminders on an event: minutes before each instance (0–40,320, at most 5). Needs View. */
-  setReminders: authedProcedure.input(SetRemindersInput).mutation(({ ctx, input }) => ctx.svc.reminders.set(ctx.user.id, input.eventId, input.minutes)),
+  setReminders: authedProcedure
+    .input(SetRemindersInput)
+    .output(RemindersOutput)
+    .meta({ openapi: { method: 'PUT', path: '/events/{eventId}/reminders', tags: ['events'], summary: 'Replace your reminders on an event' } })
+    .mutation(({ ctx, input }) => ctx.svc.reminders.set(ctx.user.id, input.eventId, input.minutes)),
   /** The caller's reminders on an event, with their next fire. */
-  reminders: authedProcedure.input(EventRef).query(({ ctx, input }) => ctx.svc.reminders.list(ctx.user.id, input.eventId)),
+  reminders: authedProcedure
+    .input(EventRef)
+    .output(RemindersOutput)
+    .meta({ openapi: { method: 'GET', path: '/events/{eventId}/reminders', tags: ['events'], summary: 'Your reminders on an event' } })
+    .query(({ ctx, input }) => ctx.svc.reminders.list(ctx.user.id, input.eventId)),
   /** iCalendar (RFC 5545) of one event or a scope: `{ filename, contentType, content }`. Needs View. */
-  ics: authedProcedure.input(IcsInput).query(({ ctx, input }) => ctx.svc.events.ics(ctx.user.id, input)),
+  ics: authedProcedure
+    .input(IcsInput)
+    .output(IcsOutput)
+    .meta({ openapi: { method: 'GET', path: '/events/ics', tags: ['events'], summary: 'iCalendar export of an event or a scope' } })
+    .query(({ ctx, input }) => ctx.svc.events.ics(ctx.user.id, input)),
 });

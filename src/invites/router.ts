@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { limits } from '../config.js';
 import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
+import { InviteOutput, RedemptionOutput } from './outputs.js';
 
 export const CreateInviteInput = z.object({
   scopeId: ScopeId,
@@ -22,18 +23,34 @@ export const invitesRouter = router({
    * expiresAt, revokedAt, createdAt }`. Needs CreateInvites.
    * Errors: NOT_FOUND, FORBIDDEN, BAD_REQUEST (expiry in the past or beyond 90 days).
    */
-  create: authedProcedure.input(CreateInviteInput).mutation(({ ctx, input }) => ctx.svc.invites.create(ctx.user.id, input)),
+  create: authedProcedure
+    .input(CreateInviteInput)
+    .output(InviteOutput)
+    .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/invites', tags: ['invites'], summary: 'Create an invite' } })
+    .mutation(({ ctx, input }) => ctx.svc.invites.create(ctx.user.id, input)),
 
   /**
    * Joins the invite's scope (and its ancestors): `{ scope, membership, joined }`. Atomic:
    * a one-use invite redeemed 20 times at once makes exactly one member.
    * Errors: NOT_FOUND (unknown code), BAD_REQUEST (revoked, expired, used up), FORBIDDEN (banned).
    */
-  redeem: authedProcedure.input(RedeemInviteInput).mutation(({ ctx, input }) => ctx.svc.invites.redeem(ctx.user.id, input.code)),
+  redeem: authedProcedure
+    .input(RedeemInviteInput)
+    .output(RedemptionOutput)
+    .meta({ openapi: { method: 'POST', path: '/invites/{code}/redeem', tags: ['invites'], summary: 'Redeem an invite code' } })
+    .mutation(({ ctx, input }) => ctx.svc.invites.redeem(ctx.user.id, input.code)),
 
   /** Revokes an invite (its creator, or ManageScope): the invite. Errors: NOT_FOUND, FORBIDDEN. */
-  revoke: authedProcedure.input(RevokeInviteInput).mutation(({ ctx, input }) => ctx.svc.invites.revoke(ctx.user.id, input.inviteId)),
+  revoke: authedProcedure
+    .input(RevokeInviteInput)
+    .output(InviteOutput)
+    .meta({ openapi: { method: 'DELETE', path: '/invites/{inviteId}', tags: ['invites'], summary: 'Revoke an invite' } })
+    .mutation(({ ctx, input }) => ctx.svc.invites.revoke(ctx.user.id, input.inviteId)),
 
   /** The invites of a scope, newest first. Needs ManageScope. */
-  list: authedProcedure.input(ListInvitesInput).query(({ ctx, input }) => ctx.svc.invites.list(ctx.user.id, input.scopeId)),
+  list: authedProcedure
+    .input(ListInvitesInput)
+    .output(z.array(InviteOutput))
+    .meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/invites', tags: ['invites'], summary: 'The invites of a scope' } })
+    .query(({ ctx, input }) => ctx.svc.invites.list(ctx.user.id, input.scopeId)),
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { limits } from '../config.js';
 import { ScopeId, UserId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
+import { LeftOutput, MemberPageOutput, MembershipOutput } from './outputs.js';
 
 export const JoinInput = z.object({ scopeId: ScopeId });
 export const LeaveInput = z.object({ scopeId: ScopeId });
@@ -20,20 +21,32 @@ export const membersRouter = router({
    * Errors: NOT_FOUND for an unknown or hidden scope; FORBIDDEN for a private scope or
    * without membership of the parent.
    */
-  join: authedProcedure.input(JoinInput).mutation(({ ctx, input }) => ctx.svc.members.join(input.scopeId, ctx.user.id)),
+  join: authedProcedure
+    .input(JoinInput)
+    .output(MembershipOutput)
+    .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/join', tags: ['members'], summary: 'Join a public scope' } })
+    .mutation(({ ctx, input }) => ctx.svc.members.join(input.scopeId, ctx.user.id)),
 
   /**
    * Leaves a scope and every scope below it: `{ left }` memberships removed. Open
    * subscriptions there end with FORBIDDEN.
    * Errors: NOT_FOUND when not a member; CONFLICT for the last owner (transfer first).
    */
-  leave: authedProcedure.input(LeaveInput).mutation(({ ctx, input }) => ctx.svc.members.leave(ctx.user.id, input.scopeId)),
+  leave: authedProcedure
+    .input(LeaveInput)
+    .output(LeftOutput)
+    .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/leave', tags: ['members'], summary: 'Leave a scope and everything below it' } })
+    .mutation(({ ctx, input }) => ctx.svc.members.leave(ctx.user.id, input.scopeId)),
 
   /**
    * Adds a user (already a member of the parent) to a scope of any visibility; idempotent.
    * Needs ManageMembers. Errors: NOT_FOUND, FORBIDDEN (flag, parent rule, banned).
    */
-  add: authedProcedure.input(MemberTargetInput).mutation(({ ctx, input }) => ctx.svc.members.add(ctx.user.id, input.scopeId, input.userId)),
+  add: authedProcedure
+    .input(MemberTargetInput)
+    .output(MembershipOutput)
+    .meta({ openapi: { method: 'PUT', path: '/scopes/{scopeId}/members/{userId}', tags: ['members'], summary: 'Add a member' } })
+    .mutation(({ ctx, input }) => ctx.svc.members.add(ctx.user.id, input.scopeId, input.userId)),
 
   /**
    * Members of a scope, by user id: `{ items: [{ userId, displayName, isOwner, joinedAt,
@@ -41,6 +54,7 @@ export const membersRouter = router({
    */
   list: authedProcedure
     .input(ListMembersInput)
+    .output(MemberPageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/members', tags: ['members'], summary: 'Members of a scope' } })
     .query(({ ctx, input }) => ctx.svc.members.list(ctx.user.id, input.scopeId, input.cursor, input.limit)),
 
   /**
@@ -50,6 +64,7 @@ export const membersRouter = router({
    */
   remove: authedProcedure
     .input(MemberTargetInput)
+    .output(LeftOutput).meta({ openapi: { method: 'DELETE', path: '/scopes/{scopeId}/members/{userId}', tags: ['members'], summary: 'Remove a member' } })
     .mutation(({ ctx, input }) => ctx.svc.members.remove(ctx.user.id, input.scopeId, input.userId)),
 });
 
@@ -58,7 +73,11 @@ export const ownersRouter = router({
    * Makes a member of a community or group an owner of it. Owners only.
    * Errors: NOT_FOUND (not a member), FORBIDDEN, BAD_REQUEST (a room or dm).
    */
-  add: authedProcedure.input(MemberTargetInput).mutation(({ ctx, input }) => ctx.svc.members.addOwner(ctx.user.id, input.scopeId, input.userId)),
+  add: authedProcedure
+    .input(MemberTargetInput)
+    .output(MembershipOutput)
+    .meta({ openapi: { method: 'PUT', path: '/scopes/{scopeId}/owners/{userId}', tags: ['members'], summary: 'Make a member an owner' } })
+    .mutation(({ ctx, input }) => ctx.svc.members.addOwner(ctx.user.id, input.scopeId, input.userId)),
 
   /**
    * Takes ownership from an owner (oneself included). Owners only. A community or group
@@ -66,6 +85,7 @@ export const ownersRouter = router({
    */
   remove: authedProcedure
     .input(MemberTargetInput)
+    .output(MembershipOutput).meta({ openapi: { method: 'DELETE', path: '/scopes/{scopeId}/owners/{userId}', tags: ['members'], summary: 'Take ownership from an owner' } })
     .mutation(({ ctx, input }) => ctx.svc.members.removeOwner(ctx.user.id, input.scopeId, input.userId)),
 
   /**
@@ -74,5 +94,6 @@ export const ownersRouter = router({
    */
   transfer: authedProcedure
     .input(MemberTargetInput)
+    .output(MembershipOutput).meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/owners/{userId}/transfer', tags: ['members'], summary: 'Hand the caller\'s ownership to a member' } })
     .mutation(({ ctx, input }) => ctx.svc.members.transferOwnership(ctx.user.id, input.scopeId, input.userId)),
 });

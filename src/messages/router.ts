@@ -9,6 +9,7 @@ import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
 import type { Access } from '../permissions/service.js';
 import { historyFloor } from './history.js';
+import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
 
 export const MessageId = z.uuid({ message: 'messageId must be a message id (uuid)' });
 const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -101,7 +102,7 @@ export const messagesRouter = router({
    * @everyone without the flag; TOO_MANY_REQUESTS past 20 sends per 10 s (the message says
    * when to retry); CONFLICT for a nonce used in another scope.
    */
-  send: authedProcedure.input(SendMessageInput).mutation(async ({ ctx, input }) => {
+  send: authedProcedure.input(SendMessageInput).output(MessageOutput).meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/messages', tags: ['messages'], summary: 'Send a message' } }).mutation(async ({ ctx, input }) => {
     await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
     const { message, events } = await ctx.svc.messages.send(ctx.user.id, input);
     await publishAll(ctx.svc, events);
@@ -117,7 +118,7 @@ export const messagesRouter = router({
    * `nextAfterSeq` as afterSeq for newer ones (null: none now). `limit` 1 to 100, default 50.
    * Errors: BAD_REQUEST for two cursors or a bad limit; NOT_FOUND; FORBIDDEN.
    */
-  list: authedProcedure.input(ListMessagesInput).query(async ({ ctx, input }) => {
+  list: authedProcedure.input(ListMessagesInput).output(MessagePageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages', tags: ['messages'], summary: 'History, keyset-paged on seq' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
     return ctx.svc.messages.list(input.scopeId, input, input.limit, await floorOf(ctx.svc, a, ctx.user.id));
   }),
@@ -126,7 +127,7 @@ export const messagesRouter = router({
    * One message (a deleted one as a tombstone: empty body, `deletedAt` set).
    * Errors: NOT_FOUND (also for a message of another scope); FORBIDDEN for a non-member.
    */
-  get: authedProcedure.input(MessageRef).query(async ({ ctx, input }) => {
+  get: authedProcedure.input(MessageRef).output(MessageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages/{messageId}', tags: ['messages'], summary: 'One message' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
     return ctx.svc.messages.get(input.scopeId, input.messageId, await floorOf(ctx.svc, a, ctx.user.id));
   }),
@@ -136,7 +137,7 @@ export const messagesRouter = router({
    * out), paged with `afterSeq`. Errors: NOT_FOUND; FORBIDDEN; BAD_REQUEST when rootId is
    * itself a thread reply.
    */
-  thread: authedProcedure.input(ThreadInput).query(async ({ ctx, input }) => {
+  thread: authedProcedure.input(ThreadInput).output(ThreadPageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages/{rootId}/thread', tags: ['messages'], summary: 'A thread: its root and replies' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
     return ctx.svc.messages.thread(input.scopeId, input.rootId, input.afterSeq, input.limit, await floorOf(ctx.svc, a, ctx.user.id));
   }),
@@ -147,7 +148,7 @@ export const messagesRouter = router({
    * Errors: FORBIDDEN for someone else's message (or a new @everyone without the flag);
    * BAD_REQUEST for a blank or too long body, too many mentions, a deleted message; NOT_FOUND.
    */
-  edit: authedProcedure.input(EditMessageInput).mutation(async ({ ctx, input }) => {
+  edit: authedProcedure.input(EditMessageInput).output(MessageOutput).meta({ openapi: { method: 'PATCH', path: '/scopes/{scopeId}/messages/{messageId}', tags: ['messages'], summary: 'Edit your message' } }).mutation(async ({ ctx, input }) => {
     await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
     const { message, events } = await ctx.svc.messages.edit(ctx.user.id, input);
     await publishAll(ctx.svc, events);
@@ -161,7 +162,7 @@ export const messagesRouter = router({
    * it was pinned); deleting again changes nothing. Returns the tombstone.
    * Errors: FORBIDDEN; NOT_FOUND.
    */
-  delete: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
+  delete: authedProcedure.input(MessageRef).output(MessageOutput).meta({ openapi: { method: 'DELETE', path: '/scopes/{scopeId}/messages/{messageId}', tags: ['messages'], summary: 'Delete a message' } }).mutation(async ({ ctx, input }) => {
     await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
     const { message, events } = await ctx.svc.messages.delete(ctx.user.id, input);
     await publishAll(ctx.svc, events);
@@ -172,7 +173,7 @@ export const messagesRouter = router({
    * The versions of a message body, oldest first, the current one last:
    * `[{ version, body, at }]`. Errors: NOT_FOUND (also once the message is deleted); FORBIDDEN.
    */
-  history: authedProcedure.input(MessageRef).query(async ({ ctx, input }) => {
+  history: authedProcedure.input(MessageRef).output(MessageHistoryOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages/{messageId}/history', tags: ['messages'], summary: 'The versions of a message body' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
     return ctx.svc.messages.history(input.scopeId, input.messageId, await floorOf(ctx.svc, a, ctx.user.id));
   }),
@@ -185,7 +186,7 @@ export const messagesRouter = router({
    * Errors: BAD_REQUEST for none or both of scopeId/communityId, an empty query, a bad
    * cursor; NOT_FOUND; FORBIDDEN for a non-member of the scope or community.
    */
-  search: authedProcedure.input(SearchMessagesInput).query(async ({ ctx, input }) => {
+  search: authedProcedure.input(SearchMessagesInput).output(SearchPageOutput).meta({ openapi: { method: 'GET', path: '/messages/search', tags: ['messages'], summary: 'Full-text search in a scope or a community' } }).query(async ({ ctx, input }) => {
     let scopeIds: string[];
     if (input.scopeId) {
       await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
@@ -238,7 +239,7 @@ export const reactionsRouter = router({
    * per message. Errors: BAD_REQUEST for a bad emoji, a deleted message or a 21st emoji;
    * FORBIDDEN without AddReactions; NOT_FOUND.
    */
-  add: authedProcedure.input(ReactionInput).mutation(async ({ ctx, input }) => {
+  add: authedProcedure.input(ReactionInput).output(MessageOutput).meta({ openapi: { method: 'PUT', path: '/scopes/{scopeId}/messages/{messageId}/reactions/{emoji}', tags: ['messages'], summary: 'React to a message' } }).mutation(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.AddReactions);
     const { message, events } = await ctx.svc.reactions.add(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
@@ -249,7 +250,7 @@ export const reactionsRouter = router({
    * Removes the caller's reaction; emits `reaction.removed` (nothing when it was not
    * there). Returns the message. Errors: BAD_REQUEST for a deleted message; NOT_FOUND; FORBIDDEN.
    */
-  remove: authedProcedure.input(ReactionInput).mutation(async ({ ctx, input }) => {
+  remove: authedProcedure.input(ReactionInput).output(MessageOutput).meta({ openapi: { method: 'DELETE', path: '/scopes/{scopeId}/messages/{messageId}/reactions/{emoji}', tags: ['messages'], summary: 'Remove your reaction' } }).mutation(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
     const { message, events } = await ctx.svc.reactions.remove(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
@@ -263,7 +264,7 @@ export const pinsRouter = router({
    * already. At most 50 pins per scope. Returns the message.
    * Errors: FORBIDDEN; BAD_REQUEST for a deleted message or a full scope; NOT_FOUND.
    */
-  add: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
+  add: authedProcedure.input(MessageRef).output(MessageOutput).meta({ openapi: { method: 'PUT', path: '/scopes/{scopeId}/pins/{messageId}', tags: ['messages'], summary: 'Pin a message' } }).mutation(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
     const { message, events } = await ctx.svc.pins.add(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
@@ -274,7 +275,7 @@ export const pinsRouter = router({
    * Unpins a message (needs PinMessages); emits `message.unpinned`, nothing when it was
    * not pinned. Returns the message. Errors: FORBIDDEN; NOT_FOUND.
    */
-  remove: authedProcedure.input(MessageRef).mutation(async ({ ctx, input }) => {
+  remove: authedProcedure.input(MessageRef).output(MessageOutput).meta({ openapi: { method: 'DELETE', path: '/scopes/{scopeId}/pins/{messageId}', tags: ['messages'], summary: 'Unpin a message' } }).mutation(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.PinMessages);
     const { message, events } = await ctx.svc.pins.remove(ctx.user.id, { ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
     await publishAll(ctx.svc, events);
@@ -285,7 +286,7 @@ export const pinsRouter = router({
    * The scope's pins, most recently pinned first: `[{ message, pinnedBy, pinnedAt }]`.
    * Errors: NOT_FOUND; FORBIDDEN.
    */
-  list: authedProcedure.input(z.object({ scopeId: ScopeId })).query(async ({ ctx, input }) => {
+  list: authedProcedure.input(z.object({ scopeId: ScopeId })).output(PinListOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/pins', tags: ['messages'], summary: 'The scope\'s pins' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
     return ctx.svc.pins.list(input.scopeId, await floorOf(ctx.svc, a, ctx.user.id));
   }),

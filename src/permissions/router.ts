@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ScopeId, UserId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { ALL_PERMISSIONS, PERMISSION_NAMES, Permission, type PermissionName } from './flags.js';
+import { ClearedOutput, EffectiveOutput, ExplanationOutput, MemberGrantOutput, OverwriteOutput } from './outputs.js';
 
 /** A permissions bitfield (bigint, carried by superjson): only defined flags. */
 export const PermissionsInput = z
@@ -32,7 +33,7 @@ export const permissionsRouter = router({
    * `{ scopeId, userId, permissions (bigint), names, isOwner, isMember, highestRolePosition,
    * timedOutUntil }`. Errors: NOT_FOUND (hidden scope), FORBIDDEN (another user without ManageRoles).
    */
-  effective: authedProcedure.input(EffectiveInput).query(async ({ ctx, input }) => {
+  effective: authedProcedure.input(EffectiveInput).output(EffectiveOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/permissions', tags: ['permissions'], summary: 'Effective permissions of a user in a scope' } }).query(async ({ ctx, input }) => {
     const userId = input.userId ?? ctx.user.id;
     await ctx.svc.access.require(ctx.user.id, input.scopeId, userId === ctx.user.id ? 0n : Permission.ManageRoles);
     return ctx.svc.access.effective(userId, input.scopeId);
@@ -43,7 +44,7 @@ export const permissionsRouter = router({
    * decidedBy is banned, owner, notMember, administrator, noView, timeout, default, a role,
    * the member grant, or an overwrite (compute.ts `Decision`). Same access as effective.
    */
-  explain: authedProcedure.input(ExplainInput).query(async ({ ctx, input }) => {
+  explain: authedProcedure.input(ExplainInput).output(ExplanationOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/permissions/explain', tags: ['permissions'], summary: 'Which rule decided one flag' } }).query(async ({ ctx, input }) => {
     const userId = input.userId ?? ctx.user.id;
     await ctx.svc.access.require(ctx.user.id, input.scopeId, userId === ctx.user.id ? 0n : Permission.ManageRoles);
     return ctx.svc.access.explain(userId, input.scopeId, input.flag);
@@ -55,13 +56,25 @@ export const permissionsRouter = router({
    * holds, and a target below the caller. Errors: BAD_REQUEST (a flag both allowed and
    * denied, Administrator), NOT_FOUND, FORBIDDEN.
    */
-  setOverwrite: authedProcedure.input(SetOverwriteInput).mutation(({ ctx, input }) => ctx.svc.overwrites.set(ctx.user.id, input)),
+  setOverwrite: authedProcedure
+    .input(SetOverwriteInput)
+    .output(OverwriteOutput)
+    .meta({ openapi: { method: 'PUT', path: '/scopes/{scopeId}/overwrites/{targetType}/{targetId}', tags: ['permissions'], summary: 'Set the overwrite of a role or member' } })
+    .mutation(({ ctx, input }) => ctx.svc.overwrites.set(ctx.user.id, input)),
 
   /** Removes a role's or member's overwrite from a scope: `{ cleared: true }`. Same rules as setOverwrite. */
-  clearOverwrite: authedProcedure.input(ClearOverwriteInput).mutation(({ ctx, input }) => ctx.svc.overwrites.clear(ctx.user.id, input)),
+  clearOverwrite: authedProcedure
+    .input(ClearOverwriteInput)
+    .output(ClearedOutput)
+    .meta({ openapi: { method: 'DELETE', path: '/scopes/{scopeId}/overwrites/{targetType}/{targetId}', tags: ['permissions'], summary: 'Remove an overwrite' } })
+    .mutation(({ ctx, input }) => ctx.svc.overwrites.clear(ctx.user.id, input)),
 
   /** The overwrites on a scope. Needs View. */
-  listOverwrites: authedProcedure.input(z.object({ scopeId: ScopeId })).query(({ ctx, input }) => ctx.svc.overwrites.list(ctx.user.id, input.scopeId)),
+  listOverwrites: authedProcedure
+    .input(z.object({ scopeId: ScopeId }))
+    .output(z.array(OverwriteOutput))
+    .meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/overwrites', tags: ['permissions'], summary: 'The overwrites on a scope' } })
+    .query(({ ctx, input }) => ctx.svc.overwrites.list(ctx.user.id, input.scopeId)),
 
   /**
    * Gives a member of a community or group flags of their own there (replacing earlier
@@ -69,5 +82,6 @@ export const permissionsRouter = router({
    */
   setMemberGrant: authedProcedure
     .input(MemberGrantInput)
+    .output(MemberGrantOutput).meta({ openapi: { method: 'PUT', path: '/scopes/{scopeId}/members/{userId}/permissions', tags: ['permissions'], summary: 'Give a member flags of their own' } })
     .mutation(({ ctx, input }) => ctx.svc.members.setMemberGrant(ctx.user.id, input.scopeId, input.userId, input.permissions)),
 });

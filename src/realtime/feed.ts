@@ -111,6 +111,7 @@ export class ScopeFeed implements ScopeListener {
       this.last = from;
       if (this.o.resync && current - from > this.o.maxReplay) {
         this.last = current;
+        this.o.hub.stats.resyncs++;
         if (!this.o.emit(this.o.resync(current, current - from))) return this.stop();
       }
     }
@@ -193,13 +194,17 @@ export class ScopeFeed implements ScopeListener {
       this.last = w.seq;
       if (w.about !== 0 && this.hides(w)) return;
       if (!this.o.emit(w)) void this.stop();
-      else if (w.endsFor !== null && this.endsHere(w)) this.hold();
+      else {
+        this.o.hub.stats.delivered(1, w.publishedAt);
+        if (w.endsFor !== null && this.endsHere(w)) this.hold();
+      }
       return;
     }
     if (this.stopped || this.grouped) return;
     if (w.seq > this.highestSeen) this.highestSeen = w.seq;
     if (this.catching || w.seq <= this.last) return;
     // A gap (a lost publish): read the database up to what the bus has shown.
+    this.o.hub.stats.gapRepairs++;
     this.catching = true;
     this.catchUp().catch((err) => this.end(err));
   }
@@ -213,6 +218,7 @@ export class ScopeFeed implements ScopeListener {
       void this.stop();
       return false;
     }
+    this.o.hub.stats.delivered(1, w.publishedAt);
     if (w.endsFor !== null && this.endsHere(w)) {
       this.hold();
       return false;

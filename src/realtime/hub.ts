@@ -3,6 +3,7 @@ import type { Bus } from '../infra/bus.js';
 import type { ScopeEvent } from '../messages/events.js';
 import { WireEvent } from './wire.js';
 import type { ScopeFeed } from './feed.js';
+import { FanoutStats } from './stats.js';
 
 /**
  * Something on this instance bound to a user's access to a scope (an open feed, a typing
@@ -39,6 +40,8 @@ export class ScopeHub {
   private readonly feeds = new Set<ScopeFeed>();
   private readonly watchers = new Set<AccessWatcher>();
   private stopAccess: (() => Promise<void>) | null = null;
+  /** What the fan-out counts, for `/metrics`. */
+  readonly stats = new FanoutStats();
   /** Test hook: when it returns true for a publish, the publish is dropped (a lost message). */
   dropPublish: ((event: ScopeEvent) => boolean) | null = null;
 
@@ -65,10 +68,12 @@ export class ScopeHub {
    * thrown: subscribers repair the gap from the database on the next event.
    */
   async publish(event: ScopeEvent): Promise<void> {
+    if (event.type === 'message.created') this.stats.messagesSent++;
     if (this.dropPublish?.(event)) return;
     try {
       await this.bus.publish(scopeChannel(event.scopeId), WireEvent.of(event).encode());
     } catch (err) {
+      this.stats.publishFailures++;
       this.log.warn({ err, scopeId: event.scopeId, seq: event.seq }, 'publish failed; subscribers will backfill');
     }
     // The same commit wrote user_events (triggers on memberships and mentions): wake those streams.

@@ -8,6 +8,7 @@ import { scopeBound } from './scope-bound.js';
 import { visiblePresence, watchPresence } from './presence-access.js';
 import type { PresenceEvent } from './presence.js';
 import type { TypingEvent } from './typing.js';
+import { PresenceOutput, TypingOutput } from './outputs.js';
 
 /** The tracked id of the last event a client has; the ws link fills it in on reconnect. */
 export const LastEventId = z
@@ -79,7 +80,7 @@ export const typingRouter = router({
    * extra calls within 3 s are absorbed). Returns `{ scopeId, userId, until }`.
    * Errors: NOT_FOUND, FORBIDDEN (needs send messages).
    */
-  start: authedProcedure.input(z.object({ scopeId: ScopeId })).mutation(async ({ ctx, input }) => {
+  start: authedProcedure.input(z.object({ scopeId: ScopeId })).output(TypingOutput).meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/typing', tags: ['realtime'], summary: 'Say you are typing' } }).mutation(async ({ ctx, input }) => {
     await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
     return ctx.svc.typing.start(input.scopeId, ctx.user.id);
   }),
@@ -105,11 +106,16 @@ export const presenceRouter = router({
    * for users who share a scope or a DM with the caller (the others are left out, the same
    * whether they exist or not).
    */
-  get: authedProcedure.input(z.object({ userIds: UserIds })).query(({ ctx, input }) => visiblePresence(ctx.svc, ctx.user.id, input.userIds)),
+  get: authedProcedure
+    .input(z.object({ userIds: UserIds }))
+    .output(z.array(PresenceOutput))
+    .meta({ openapi: { method: 'GET', path: '/presence', tags: ['realtime'], summary: 'Presence of up to 200 users' } })
+    .query(({ ctx, input }) => visiblePresence(ctx.svc, ctx.user.id, input.userIds)),
 
   /** The client reports the user idle or active again. Returns the caller's status. */
   set: authedProcedure
     .input(z.object({ status: z.enum(['online', 'idle']) }))
+    .output(PresenceOutput).meta({ openapi: { method: 'PUT', path: '/me/presence', tags: ['realtime'], summary: 'Report yourself idle or active' } })
     .mutation(({ ctx, input }) => ctx.svc.presence.setIdle(ctx.user.id, input.status === 'idle')),
 
   /**

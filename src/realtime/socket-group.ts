@@ -75,6 +75,7 @@ class SocketGroup implements ScopeListener {
         const frame = writers[0]!.frameOf(w);
         let lagging: number[] | null = null;
         for (let i = 0; i < n; i++) if (!writers[i]!.tryWrite(frame)) (lagging ??= []).push(i);
+        this.hub.stats.delivered(n - (lagging?.length ?? 0), w.publishedAt);
         // They did not get this event: their own state machine delivers it (or ends them) below.
         if (lagging) for (let j = lagging.length - 1; j >= 0; j--) this.demote(lagging[j]!, w.seq - 1);
       } else if (w.seq > this.last + 1) {

@@ -16,6 +16,8 @@ export class WireEvent {
   frame: Buffer | undefined;
   /** @internal */
   frames: Map<string, Buffer> | undefined;
+  /** When it was published after its commit (ms since the epoch; carried on the bus), for the delivery latency metric; undefined for an event read from the database. */
+  publishedAt: number | undefined;
 
   constructor(
     /** The scope (conversation events) or user (user events) the event belongs to. */
@@ -31,10 +33,12 @@ export class WireEvent {
     this.parsed = event;
   }
 
-  /** Serialises a conversation event (once), with what feeds check without parsing it. */
+  /** Serialises a conversation event (once), with what feeds check without parsing it, stamped with the time of its publish. */
   static of(event: ScopeStreamEvent): WireEvent {
     const payload = JSON.stringify(superjson.serialize({ id: String(event.seq), data: event }));
-    return new WireEvent(event.scopeId, event.seq, payload, event, aboutSeq(event), endsAccessOf(event));
+    const wire = new WireEvent(event.scopeId, event.seq, payload, event, aboutSeq(event), endsAccessOf(event));
+    wire.publishedAt = Date.now();
+    return wire;
   }
 
   /** Serialises any tracked event (once): `key` is its log (scope or user), `seq` its place in it. */
@@ -44,25 +48,36 @@ export class WireEvent {
   }
 
   /**
-   * Reads a bus message: `<seq>\n<payload>`, or `<seq>,<about>,<endsFor>\n<payload>` for an
-   * event feeds must look at (see `about` and `endsFor`).
+   * Reads a bus message: `<head>\n<payload>`, where the head is `<seq>`, or
+   * `<seq>,<about>,<endsFor>` for an event feeds must look at (see `about` and `endsFor`),
+   * followed by ` <publishedAt ms>` when the publisher stamped it.
    * @throws Error for a message that is not in this format.
    */
   static decode(key: string, raw: string): WireEvent {
     const nl = raw.indexOf('\n');
     const head = raw.slice(0, nl);
-    const comma = head.indexOf(',');
-    const seq = Number(comma < 0 ? head : head.slice(0, comma));
+    const sp = head.indexOf(' ');
+    const core = sp < 0 ? head : head.slice(0, sp);
+    const comma = core.indexOf(',');
+    const seq = Number(comma < 0 ? core : core.slice(0, comma));
     if (nl < 1 || !Number.isSafeInteger(seq)) throw new Error('not a wire event');
-    if (comma < 0) return new WireEvent(key, seq, raw.slice(nl + 1));
-    const [, about, endsFor] = head.split(',');
-    return new WireEvent(key, seq, raw.slice(nl + 1), undefined, Number(about) || 0, endsFor || null);
+    let wire: WireEvent;
+    if (comma < 0) wire = new WireEvent(key, seq, raw.slice(nl + 1));
+    else {
+      const [, about, endsFor] = core.split(',');
+      wire = new WireEvent(key, seq, raw.slice(nl + 1), undefined, Number(about) || 0, endsFor || null);
+    }
+    if (sp > 0) {
+      const at = Number(head.slice(sp + 1));
+      if (Number.isSafeInteger(at)) wire.publishedAt = at;
+    }
+    return wire;
   }
 
   /** The bus message. */
   encode(): string {
-    if (this.about === 0 && this.endsFor === null) return `${this.seq}\n${this.payload}`;
-    return `${this.seq},${this.about},${this.endsFor ?? ''}\n${this.payload}`;
+    const core = this.about === 0 && this.endsFor === null ? `${this.seq}` : `${this.seq},${this.about},${this.endsFor ?? ''}`;
+    return this.publishedAt === undefined ? `${core}\n${this.payload}` : `${core} ${this.publishedAt}\n${this.payload}`;
   }
 
   /** The event object, deserialised at most once per instance (for iterator subscribers). */

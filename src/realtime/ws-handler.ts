@@ -21,6 +21,7 @@ import { ScopeSubscription } from './stream.js';
 import type { WireEvent } from './wire.js';
 import { FrameWriter } from './frames.js';
 import { socketGroupsOf } from './socket-group.js';
+import { codeOf, recordCall, wasRecorded } from '../ops/calls.js';
 
 const OPEN = 1;
 
@@ -77,14 +78,17 @@ function callIdOf(call: unknown): SubId | null {
  *
  * @returns `broadcastReconnectNotification()`, which tells every client to reconnect.
  */
-export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotification: () => void } {
+export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotification: () => void; subscriptionCount: () => number } {
   const config = o.router._def._config;
   const transformer = config.transformer;
   /** Open connections by `user:<id>` (signed in) or `address:<remote address>` (no session). */
   const connections = new Map<string, number>();
+  /** The subscriptions of every open socket (for the subscriptions gauge). */
+  const allSubs = new Set<Map<SubId, unknown>>();
 
   o.wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
     const subs = new Map<SubId, { abort: () => void }>();
+    allSubs.add(subs);
     let ctx: Context | undefined;
     let userId: string | null = null;
     /** The key this socket is counted under in `connections`, once counted. */
@@ -101,13 +105,15 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       getErrorShape({ config, error, type: type as never, path, input, ctx });
     const report = (error: TRPCError, path?: string) => {
       if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) o.log.error({ err: error.cause ?? error, path }, 'procedure failed (ws)');
+      // Refused before it reached a procedure (too many subscriptions, a duplicate id): still one line.
+      if (!wasRecorded(error)) recordCall(o.log, null, { requestId: randomUUID(), connectionId: connId, procedure: path ?? null, transport: 'ws', userId, ms: null, code: codeOf(error) });
     };
 
     handleKeepAlive(socket, o.keepAlive.pingMs, o.keepAlive.pongWaitMs);
 
     const makeContext = async (connectionParams: Record<string, string> | null): Promise<Context> => {
       const token = typeof connectionParams?.['token'] === 'string' ? connectionParams['token'] : null;
-      ctx = { app: o.app, requestId: randomUUID(), token, transport: 'ws' };
+      ctx = { app: o.app, requestId: connId, connectionId: connId, token, transport: 'ws' };
       userId = await o.userIdOf(token).catch(() => null);
       if (closed) return ctx;
       // Signed-in sockets count per user; sockets without a session per remote address.
@@ -200,6 +206,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       }
       if (type === 'subscription' && subs.has(id)) {
         const error = new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` });
+        report(error, path);
         send({ id, jsonrpc, error: errorShape(error, type, path, input) });
         return;
       }
@@ -208,6 +215,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
           code: 'TOO_MANY_REQUESTS',
           message: `too many subscriptions on this connection: at most ${o.maxSubscriptionsPerSocket}; stop one first`,
         });
+        report(error, path);
         send({ id, jsonrpc, error: errorShape(error, type, path, input) });
         return;
       }
@@ -230,7 +238,8 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
           router: o.router,
           path,
           getRawInput: async () => input,
-          ctx: c,
+          // Each call has its own request id in the log; the connection's is connectionId.
+          ctx: { ...c, requestId: randomUUID() },
           type,
           signal: abortController.signal,
           batchIndex,
@@ -325,6 +334,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       closed = true;
       for (const s of subs.values()) s.abort();
       subs.clear();
+      allSubs.delete(subs);
       if (heartbeat) {
         clearInterval(heartbeat);
         void o.presence!.disconnected(userId!, connId).catch((err) => o.log.warn({ err }, 'presence update failed'));
@@ -338,6 +348,11 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
   });
 
   return {
+    subscriptionCount() {
+      let n = 0;
+      for (const s of allSubs) n += s.size;
+      return n;
+    },
     broadcastReconnectNotification() {
       const data = JSON.stringify({ id: null, method: 'reconnect' });
       for (const c of o.wss.clients) if (c.readyState === OPEN) c.send(data);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { limits } from '../config.js';
 import { authedProcedure, router } from '../trpc.js';
+import { DeletedScopesOutput, ScopeOutput, ScopeTreeOutput } from './outputs.js';
 
 export const ScopeId = z.uuid({ message: 'scopeId must be a scope id (uuid)' });
 /** Any id of a user (uuid). */
@@ -52,10 +53,18 @@ export const scopesRouter = router({
    * Errors: BAD_REQUEST for wrong nesting, depth (6 levels) or too many children (500);
    * NOT_FOUND for an unknown or hidden parent; FORBIDDEN without CreateChildScopes.
    */
-  create: authedProcedure.input(CreateScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.create(ctx.user.id, input)),
+  create: authedProcedure
+    .input(CreateScopeInput)
+    .output(ScopeOutput)
+    .meta({ openapi: { method: 'POST', path: '/scopes', tags: ['scopes'], summary: 'Create a community, group or room' } })
+    .mutation(({ ctx, input }) => ctx.svc.scopes.create(ctx.user.id, input)),
 
   /** A scope the caller may see: a member's, or a public one they could join. Errors: NOT_FOUND. */
-  get: authedProcedure.input(GetScopeInput).query(({ ctx, input }) => ctx.svc.scopes.view(ctx.user.id, input.scopeId)),
+  get: authedProcedure
+    .input(GetScopeInput)
+    .output(ScopeOutput)
+    .meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}', tags: ['scopes'], summary: 'One scope' } })
+    .query(({ ctx, input }) => ctx.svc.scopes.view(ctx.user.id, input.scopeId)),
 
   /**
    * Changes name, description, visibility, historyVisibility or settings; omitted fields
@@ -63,7 +72,11 @@ export const scopesRouter = router({
    * under the new rule). Needs
    * ManageScope. Returns the scope. Errors: NOT_FOUND, FORBIDDEN, BAD_REQUEST.
    */
-  update: authedProcedure.input(UpdateScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.update(ctx.user.id, input)),
+  update: authedProcedure
+    .input(UpdateScopeInput)
+    .output(ScopeOutput)
+    .meta({ openapi: { method: 'PATCH', path: '/scopes/{scopeId}', tags: ['scopes'], summary: 'Change name, description, visibility or settings' } })
+    .mutation(({ ctx, input }) => ctx.svc.scopes.update(ctx.user.id, input)),
 
   /**
    * Moves a group or room under `parentId` in the same community; the whole subtree
@@ -71,19 +84,31 @@ export const scopesRouter = router({
    * Errors: BAD_REQUEST (under itself or a descendant, another community, too deep),
    * NOT_FOUND, FORBIDDEN.
    */
-  move: authedProcedure.input(MoveScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.move(ctx.user.id, input)),
+  move: authedProcedure
+    .input(MoveScopeInput)
+    .output(ScopeOutput)
+    .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/move', tags: ['scopes'], summary: 'Move a group or room under another parent' } })
+    .mutation(({ ctx, input }) => ctx.svc.scopes.move(ctx.user.id, input)),
 
   /**
    * Archives (`archived: true`, the default) or restores a scope; an archived scope and
    * its subtree are read-only (no sends, reactions, pins, polls, events). Needs ManageScope.
    */
-  archive: authedProcedure.input(ArchiveScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.archive(ctx.user.id, input)),
+  archive: authedProcedure
+    .input(ArchiveScopeInput)
+    .output(ScopeOutput)
+    .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/archive', tags: ['scopes'], summary: 'Archive or restore a scope' } })
+    .mutation(({ ctx, input }) => ctx.svc.scopes.archive(ctx.user.id, input)),
 
   /**
    * Soft-deletes a scope with its subtree: `{ deleted }` scopes. A community or group:
    * owners only; a room: ManageScope. Errors: NOT_FOUND, FORBIDDEN.
    */
-  delete: authedProcedure.input(DeleteScopeInput).mutation(({ ctx, input }) => ctx.svc.scopes.remove(ctx.user.id, input.scopeId)),
+  delete: authedProcedure
+    .input(DeleteScopeInput)
+    .output(DeletedScopesOutput)
+    .meta({ openapi: { method: 'DELETE', path: '/scopes/{scopeId}', tags: ['scopes'], summary: 'Delete a scope with its subtree' } })
+    .mutation(({ ctx, input }) => ctx.svc.scopes.remove(ctx.user.id, input.scopeId)),
 
   /**
    * The subtree under `rootId` that the caller may see, parents first:
@@ -91,7 +116,7 @@ export const scopesRouter = router({
    * (the counts are the caller's, 0 where not a member).
    * Errors: NOT_FOUND when the root is hidden.
    */
-  tree: authedProcedure.input(ScopeTreeInput).query(async ({ ctx, input }) => {
+  tree: authedProcedure.input(ScopeTreeInput).output(ScopeTreeOutput).meta({ openapi: { method: 'GET', path: '/scopes/{rootId}/tree', tags: ['scopes'], summary: 'The visible subtree with unread counts' } }).query(async ({ ctx, input }) => {
     const nodes = await ctx.svc.scopes.tree(ctx.user.id, input.rootId);
     const ids = nodes.filter((n) => n.isMember).map((n) => n.id);
     const counts = new Map((await ctx.svc.readStates.unreadFor(ctx.user.id, ids)).map((r) => [r.scopeId, r]));
