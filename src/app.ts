@@ -30,6 +30,9 @@ import { DmService } from './dms/service.js';
 import { EventService } from './events/service.js';
 import { RsvpService } from './events/rsvp.js';
 import { ReminderService } from './events/reminders.js';
+import { openStorage, type Storage } from './infra/storage.js';
+import { MediaService } from './media/service.js';
+import { MediaCleanup } from './media/cleanup.js';
 
 /**
  * Everything one server instance runs on: adapters and domain services. Procedures reach
@@ -66,6 +69,12 @@ export interface Services {
   rsvps: RsvpService;
   /** Reminders and their scheduler (polls every `config.events.reminderPollMs`). */
   reminders: ReminderService;
+  /** Object storage: S3/MinIO, or the embedded s3rver. */
+  storage: Storage;
+  /** Files and media: uploads, the pipeline's claim and completion, downloads, avatars, icons. */
+  media: MediaService;
+  /** The one media cleanup job (deleted messages' files, expired uploads). */
+  mediaCleanup: MediaCleanup;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -123,6 +132,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const events = new EventService(db, access, hub, rsvps, reminders);
   rsvps.useEvents(events);
   reminders.useEvents(events);
+  const storage = await openStorage(config);
   const services: Services = {
     config,
     log,
@@ -155,8 +165,12 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     events,
     rsvps,
     reminders,
+    storage,
+    media: new MediaService(db, storage, access, hub, config.media, log),
+    mediaCleanup: new MediaCleanup(db, storage, log, { pendingExpiryMs: config.media.pendingExpiryMs, everyMs: config.media.cleanupMs }),
   };
   reminders.start();
+  services.mediaCleanup.start();
   const app: AppHandle = { instanceId: randomUUID() };
   registry.set(app.instanceId, services);
   return {
@@ -165,6 +179,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     async close() {
       registry.delete(app.instanceId);
       await reminders.stop();
+      await services.mediaCleanup.stop();
+      await storage.close();
       await hub.stop().catch(() => {});
       await bus.close().catch(() => {});
       if (cache instanceof MemoryCache) cache.close();

@@ -12,6 +12,8 @@ import { readStateRouter } from './readstate/router.js';
 import { scopesRouter } from './scopes/router.js';
 import { publicProcedure, router } from './trpc.js';
 import { meRouter, presenceRouter, typingRouter } from './realtime/router.js';
+import { mediaRouter } from './media/router.js';
+import { usersRouter } from './users/router.js';
 
 /** The whole API: one router per domain. Its type ships in the SDK as `AppRouter`. */
 export const appRouter = router({
@@ -35,6 +37,8 @@ export const appRouter = router({
   pins: pinsRouter,
   readState: readStateRouter,
   events: eventsRouter,
+  media: mediaRouter,
+  users: usersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -11,6 +11,7 @@ import { openServices, type Services } from './app.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
+import { startEmbeddedPipeline } from './media/pipeline.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -105,6 +106,11 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
+  // Embedded storage: its notifications run the media handler here (service mode: the Lambda).
+  const pipeline =
+    services.storage.mode === 'embedded'
+      ? startEmbeddedPipeline({ storage: services.storage, url, serviceToken: services.media.serviceToken, log })
+      : null;
 
   let closing: Promise<void> | null = null;
   return {
@@ -115,6 +121,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     wsClients: () => wss.clients,
     close(graceMs = 2_000) {
       closing ??= (async () => {
+        // The pipeline reports to this server: let it finish before the server stops listening.
+        await pipeline?.stop();
         httpServer.close();
         wsHandler.broadcastReconnectNotification();
         await waitForSockets(wss, graceMs);

@@ -3,6 +3,8 @@ import { messageMentions, messages, reactions } from '../db/schema/index.js';
 import type { Tx } from './log.js';
 import { noMentions } from './mentions.js';
 import type { Message, MessageMentions, ReactionSummary } from './types.js';
+import { attachmentsOfMessages } from '../media/views.js';
+import type { Attachment } from '../media/types.js';
 
 /** A `messages` row as drizzle reads it. */
 export type MessageRow = typeof messages.$inferSelect;
@@ -16,7 +18,9 @@ export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
   const live = rows.filter((r) => !r.deletedAt).map((r) => r.id);
   const mentionsOf = new Map<string, MessageMentions>();
   const reactionsOf = new Map<string, ReactionSummary[]>();
+  let attachmentsOf = new Map<string, Attachment[]>();
   if (live.length > 0) {
+    attachmentsOf = await attachmentsOfMessages(db, live);
     const [mentionRows, reactionRows] = await Promise.all([
       db.select().from(messageMentions).where(inArray(messageMentions.messageId, live)),
       db
@@ -62,6 +66,7 @@ export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
       deletedAt: r.deletedAt,
       mentions,
       reactions: deleted ? [] : (reactionsOf.get(r.id) ?? []),
+      attachments: deleted ? [] : (attachmentsOf.get(r.id) ?? []),
     };
   });
 }

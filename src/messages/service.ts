@@ -12,6 +12,7 @@ import { toScopeEvent, type ScopeEvent } from './events.js';
 import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
 import { hydrate, hydrateOne, type MessageRow } from './rows.js';
+import { attachToMessage } from '../media/attach.js';
 import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
 /** What a write returns: the message as it is now and the events to publish after commit, in order. */
@@ -58,9 +59,9 @@ export class MessageService {
    */
   async send(
     authorId: string,
-    input: { scopeId: string; body: string; nonce?: string | undefined; replyToId?: string | undefined; threadRootId?: string | undefined },
+    input: { scopeId: string; body: string; nonce?: string | undefined; replyToId?: string | undefined; threadRootId?: string | undefined; attachmentIds?: readonly string[] | undefined },
   ): Promise<MessageWrite> {
-    if (input.body.trim() === '') throw invalid('body must contain some text');
+    if (input.body.trim() === '' && !input.attachmentIds?.length) throw invalid('body must contain some text (or the message must carry attachments)');
     const nonce = input.nonce ?? null;
     if (nonce) {
       const original = await this.byNonce(authorId, nonce);
@@ -90,6 +91,7 @@ export class MessageService {
           })
           .returning();
         await this.insertMentions(tx, id, input.scopeId, mentions);
+        if (input.attachmentIds?.length) await attachToMessage(tx, { authorId, scopeId: input.scopeId, messageId: id, attachmentIds: input.attachmentIds });
         const message = await hydrateOne(tx, row!);
         return { message, events: [toScopeEvent(ev, message)] };
       });

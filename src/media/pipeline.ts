@@ -1,0 +1,44 @@
+import type { S3Event } from 'aws-lambda';
+import type { Logger } from 'pino';
+import { closeClient, createClient } from '../../sdk/src/index.js';
+import type { Storage } from '../infra/storage.js';
+import { createMediaHandler } from '../lambda/media.js';
+
+/** The embedded pipeline: s3rver's notifications run the Lambda handler in this process. */
+export interface EmbeddedPipeline {
+  /** Resolves when every event received so far has been handled (tests, shutdown). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Embedded mode's stand-in for the bucket notification and Lambda: each ObjectCreated
+ * event of the s3rver (the standard S3 event shape) is handed, one at a time, to the same
+ * handler that runs on Lambda (src/lambda/media.ts), which reports to this server at `url`
+ * through the SDK with the service token, exactly as the deployed function does.
+ * Service mode starts none: there the bucket notifies the Lambda.
+ */
+export function startEmbeddedPipeline(opts: { storage: Storage; url: string; serviceToken: string; log: Logger }): EmbeddedPipeline {
+  const api = createClient({ url: opts.url, token: opts.serviceToken });
+  const run = createMediaHandler({ s3: opts.storage.client, api, log: opts.log.child({ component: 'media-pipeline' }) });
+  let tail: Promise<void> = Promise.resolve();
+  let stopped = false;
+  opts.storage.onObjectCreated((event: S3Event) => {
+    if (stopped) return;
+    // One at a time: sharp already uses every core for one image.
+    tail = tail.then(() =>
+      run(event).then(
+        () => {},
+        (err) => opts.log.error({ err }, 'media pipeline: event failed (the claim was released)'),
+      ),
+    );
+  });
+  return {
+    idle: () => tail,
+    async stop() {
+      stopped = true;
+      await tail;
+      closeClient(api);
+    },
+  };
+}
