@@ -53,7 +53,8 @@ export async function processImage(input: Buffer, type: ImageType, opts: { limit
   const guard = { limitInputPixels: opts.limitInputPixels, failOn: 'error' as const };
   let meta: Metadata;
   try {
-    meta = await sharp(input, guard).metadata();
+    // The header alone: the pixel count is checked below, with a message that names it.
+    meta = await sharp(input, { limitInputPixels: false, failOn: 'error' }).metadata();
   } catch (err) {
     throw new ImageRejected(`the image could not be read: ${reason(err)}`);
   }

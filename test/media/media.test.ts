@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GuildhallServer } from '../../src/server.js';
 import { createMediaHandler } from '../../src/lambda/media.js';
-import type { Attachment, ScopeStreamEvent } from '../../sdk/src/index.js';
+import { Permission, type ScopeStreamEvent } from '../../sdk/src/index.js';
 import { createTestDatabase, rawPool } from '../helpers/db.js';
 import { codeOf } from '../helpers/errors.js';
 import { closeClient, createClient, signUpClient, startServer, testPrefix } from '../helpers/server.js';
@@ -147,5 +147,223 @@ describe('media pipeline through the SDK, embedded s3rver and the real handler',
     }
     const again = await alice.client.messages.get.query({ scopeId: r.id, messageId: message.id });
     expect(again.attachments[0]).toMatchObject({ status: 'ready', width: 200, height: 300 });
+  });
+});
+
+describe('what the handler refuses (the object is deleted, the reason is readable)', () => {
+  let alice: User;
+  let scopeId: string;
+  let sub: Collected<ScopeStreamEvent>;
+  beforeAll(async () => {
+    alice = await user('refusals');
+    scopeId = (await room(alice)).room.id;
+    sub = await watch(alice, scopeId);
+  });
+  afterAll(() => sub.stop());
+
+  it('a 17,000 × 17,000 PNG bomb fails fast, before any pixel is decoded', async () => {
+    const bomb = pngBomb();
+    expect(bomb.length).toBeLessThan(200_000);
+    const { ticket } = await sendWith(alice, scopeId, { body: bomb, type: 'image/png', name: 'bomb.png' });
+    const uploadedAt = Date.now();
+    const ev = await updateOf(sub, ticket.attachmentId);
+    expect(Date.now() - uploadedAt).toBeLessThan(3_000);
+    expect(ev.attachment.status).toBe('failed');
+    expect(ev.attachment.failureReason).toBe('the image is 17000 × 17000 pixels, over the limit of 50,000,000 pixels');
+    expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(false);
+    expect(await keysUnder(`media/${ticket.attachmentId}/`)).toEqual([]);
+    expect(await codeOf(alice.client.media.downloadUrl.query({ attachmentId: ticket.attachmentId }))).toBe('BAD_REQUEST');
+  });
+
+  it('a TIFF declared as PNG fails', async () => {
+    const { ticket } = await sendWith(alice, scopeId, { body: await tiff(), type: 'image/png', name: 'scan.png' });
+    const ev = await updateOf(sub, ticket.attachmentId);
+    expect(ev.attachment).toMatchObject({ status: 'failed', failureReason: 'the file was declared as image/png but its bytes are image/tiff' });
+    expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(false);
+  });
+
+  it('HTML declared as JPEG fails', async () => {
+    const html = Buffer.from('<!doctype html><html><script>alert(1)</script></html>');
+    const { ticket } = await sendWith(alice, scopeId, { body: html, type: 'image/jpeg', name: 'cat.jpg' });
+    const ev = await updateOf(sub, ticket.attachmentId);
+    expect(ev.attachment).toMatchObject({ status: 'failed', failureReason: 'the file was declared as image/jpeg but its bytes are not a known format' });
+  });
+
+  it('a body larger than declared fails and the object is gone (s3rver enforces no POST policy: the handler does)', async () => {
+    const body = Buffer.concat([pdf(), Buffer.alloc(4_000, 0x20)]);
+    const { ticket } = await sendWith(alice, scopeId, { body, type: 'application/pdf', name: 'big.pdf', declaredSize: 100 });
+    const ev = await updateOf(sub, ticket.attachmentId);
+    expect(ev.attachment).toMatchObject({ status: 'failed', failureReason: `the stored file is ${body.length} bytes but 100 were declared; upload it again with its real size` });
+    expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(false);
+  });
+});
+
+describe('files that are not images', () => {
+  it('a PDF is stored as it came and downloads as an attachment with its sniffed type', async () => {
+    const alice = await user('pdf');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const { ticket } = await sendWith(alice, r.id, { body: pdf(), type: 'application/pdf', name: 'report.pdf' });
+    const ev = await updateOf(sub, ticket.attachmentId);
+    sub.stop();
+    expect(ev.attachment).toMatchObject({ status: 'ready', isImage: false, contentType: 'application/pdf', variants: [], width: null });
+    expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(true);
+    const got = await download(alice, ticket.attachmentId);
+    expect(got.link.disposition).toBe('attachment');
+    expect(got.res.headers.get('content-disposition')).toMatch(/^attachment; filename="report.pdf"/);
+    expect(got.body.equals(pdf())).toBe(true);
+    expect(await codeOf(alice.client.media.downloadUrl.query({ attachmentId: ticket.attachmentId, variant: '160' }))).toBe('BAD_REQUEST');
+  });
+
+  it('HTML and SVG are never served inline, nor as text/html or image/svg+xml', async () => {
+    const alice = await user('svg');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const html = await sendWith(alice, r.id, { body: Buffer.from('<html><script>alert(document.cookie)</script></html>'), type: 'text/html', name: 'page.html' });
+    const svg = await sendWith(alice, r.id, { body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'), type: 'image/svg+xml', name: 'logo.svg' });
+    for (const { ticket } of [html, svg]) {
+      const ev = await updateOf(sub, ticket.attachmentId);
+      expect(ev.attachment).toMatchObject({ status: 'ready', isImage: false });
+      const got = await download(alice, ticket.attachmentId);
+      expect(got.res.headers.get('content-disposition')).toMatch(/^attachment;/);
+      expect(got.res.headers.get('content-type')).toBe('application/octet-stream');
+    }
+    sub.stop();
+  });
+});
+
+describe('duplicate S3 events', () => {
+  it('a replayed ObjectCreated event makes no second set of variants and changes nothing', async () => {
+    const alice = await user('dup');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const { ticket } = await sendWith(alice, r.id, { body: await png(1600, 1200), type: 'image/png', name: 'wide.png' });
+    const first = await updateOf(sub, ticket.attachmentId);
+    expect(first.attachment.status).toBe('ready');
+    const before = await keysUnder(`media/${ticket.attachmentId}/`);
+    expect(before).toEqual(['1280', '160', '640'].map((n) => `media/${ticket.attachmentId}/${n}.webp`).concat(`media/${ticket.attachmentId}/full.png`).sort());
+    const { rows: [row] } = await pool.query('select completed_at from attachments where id = $1', [ticket.attachmentId]);
+
+    const api = createClient({ url: server.url, token: server.services.media.serviceToken });
+    const run = createMediaHandler({ s3: s3().client, api, log: { info() {}, warn() {}, error() {} } });
+    const event = s3Event(s3().bucket, `uploads/${ticket.attachmentId}`);
+    expect(await Promise.all([run(event), run(event)])).toEqual([['skipped'], ['skipped']]);
+    expect(await keysUnder(`media/${ticket.attachmentId}/`)).toEqual(before);
+    const { rows: [after] } = await pool.query('select completed_at from attachments where id = $1', [ticket.attachmentId]);
+    expect(after.completed_at).toEqual(row.completed_at);
+    // No second attachment.updated: the next event in the log is the message sent now.
+    await alice.client.messages.send.mutate({ scopeId: r.id, body: 'marker' });
+    const tail = await sub.until(sub.items.length + 1);
+    expect(tail.filter((e) => e.type === 'attachment.updated' && e.attachment.id === ticket.attachmentId)).toHaveLength(1);
+    sub.stop();
+  });
+
+  it('a user token cannot call the pipeline procedures', async () => {
+    const mallory = await user('mallory');
+    expect(await codeOf(mallory.client.media.claim.mutate({ key: 'uploads/x' }))).toBe('UNAUTHORIZED');
+    expect(
+      await codeOf(mallory.client.media.complete.mutate({ attachmentId: crypto.randomUUID(), result: { status: 'failed', reason: 'x' } })),
+    ).toBe('UNAUTHORIZED');
+  });
+});
+
+/** The standard S3 notification event (as AWS sends a Lambda) for one ObjectCreated:Post. */
+function s3Event(bucket: string, key: string) {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: new Date().toISOString(),
+        eventName: 'ObjectCreated:Post',
+        userIdentity: { principalId: 'AWS:TEST' },
+        requestParameters: { sourceIPAddress: '127.0.0.1' },
+        responseElements: { 'x-amz-request-id': 'TEST', 'x-amz-id-2': 'TEST' },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'uploads',
+          bucket: { name: bucket, ownerIdentity: { principalId: 'TEST' }, arn: `arn:aws:s3:::${bucket}` },
+          object: { key, size: 1, eTag: 'x', sequencer: '0' },
+        },
+      },
+    ],
+  };
+}
+
+describe('who gets a download URL', () => {
+  it('a non-member gets NOT_FOUND (IDOR), and so does a member after leaving', async () => {
+    const alice = await user('owner');
+    const bob = await user('member');
+    const carol = await user('outsider');
+    const { community, room: r } = await room(alice, [bob]);
+    await carol.client.members.join.mutate({ scopeId: community.id });
+    const sub = await watch(alice, r.id);
+    const { ticket } = await sendWith(alice, r.id, { body: await png(), type: 'image/png', name: 'p.png' });
+    await updateOf(sub, ticket.attachmentId);
+    sub.stop();
+    const id = ticket.attachmentId;
+    expect((await bob.client.media.downloadUrl.query({ attachmentId: id })).url).toMatch(/^http/);
+    // carol is in the community but not in the room.
+    expect(await codeOf(carol.client.media.downloadUrl.query({ attachmentId: id }))).toBe('NOT_FOUND');
+    expect(await codeOf(carol.client.media.get.query({ attachmentId: id }))).toBe('NOT_FOUND');
+    await bob.client.members.leave.mutate({ scopeId: r.id });
+    expect(await codeOf(bob.client.media.downloadUrl.query({ attachmentId: id }))).toBe('NOT_FOUND');
+    expect(await codeOf(bob.client.media.downloadUrl.query({ attachmentId: crypto.randomUUID() }))).toBe('NOT_FOUND');
+  });
+
+  it('an upload not yet sent is its uploader\'s only, and cannot be sent by someone else or twice', async () => {
+    const alice = await user('a');
+    const bob = await user('b');
+    const { room: r } = await room(alice, [bob]);
+    const ticket = await alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'x.pdf', contentType: 'application/pdf', size: 10 });
+    expect(await alice.client.media.get.query({ attachmentId: ticket.attachmentId })).toMatchObject({ status: 'pending', messageId: null });
+    expect(await codeOf(bob.client.media.get.query({ attachmentId: ticket.attachmentId }))).toBe('NOT_FOUND');
+    expect(await codeOf(bob.client.messages.send.mutate({ scopeId: r.id, body: 'mine now', attachmentIds: [ticket.attachmentId] }))).toBe('BAD_REQUEST');
+    const sent = await alice.client.messages.send.mutate({ scopeId: r.id, body: '', attachmentIds: [ticket.attachmentId] });
+    expect(sent.attachments).toHaveLength(1);
+    expect(await codeOf(alice.client.messages.send.mutate({ scopeId: r.id, body: 'again', attachmentIds: [ticket.attachmentId] }))).toBe('BAD_REQUEST');
+    const ids = Array.from({ length: 11 }, () => crypto.randomUUID());
+    expect(await codeOf(alice.client.messages.send.mutate({ scopeId: r.id, body: 'many', attachmentIds: ids }))).toBe('BAD_REQUEST');
+    // Nothing was written by the refused sends.
+    const { items } = await alice.client.messages.list.query({ scopeId: r.id });
+    expect(items.map((m) => m.body)).toEqual(['']);
+  });
+});
+
+describe('limits and quotas (config)', () => {
+  it('refuses a type or size over its limit with BAD_REQUEST naming the limit', async () => {
+    const alice = await user('limits');
+    const { room: r } = await room(alice);
+    const upload = (contentType: string, size: number) => alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'f', contentType, size });
+    await expect(upload('image/png', 25 * 1024 * 1024 + 1)).rejects.toThrow('images may be at most 25 MiB; this one is 25.0 MiB');
+    await expect(upload('application/zip', 100 * 1024 * 1024 + 1)).rejects.toThrow('files may be at most 100 MiB');
+    await expect(upload('not a type', 10)).rejects.toThrow(/contentType must be a MIME type/);
+    expect(await codeOf(upload('image/png', 25 * 1024 * 1024))).toBeUndefined();
+    expect(await codeOf(alice.client.media.createUpload.mutate({ purpose: 'avatar', filename: 'a.pdf', contentType: 'application/pdf', size: 10 }))).toBe('BAD_REQUEST');
+  });
+
+  it('refuses an 11th upload waiting to be processed, and uploads past the daily byte quota, with TOO_MANY_REQUESTS', async () => {
+    const alice = await user('quota');
+    const { room: r } = await room(alice);
+    const upload = (size: number) => alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'f.bin', contentType: 'application/octet-stream', size });
+    await Promise.all(Array.from({ length: 10 }, () => upload(1)));
+    await expect(upload(1)).rejects.toThrow('you have 10 uploads waiting to be processed, the most allowed; wait for one to finish');
+
+    const bob = await user('daily');
+    const { room: r2 } = await room(bob);
+    const big = () => bob.client.media.createUpload.mutate({ scopeId: r2.id, filename: 'v.mp4', contentType: 'video/mp4', size: 90 * 1024 * 1024 });
+    for (let i = 0; i < 5; i++) await big();
+    const err = await big().catch((e: unknown) => e);
+    expect(String(err)).toMatch(/uploads are limited to 500 MiB per 24 hours; you have used 450 MiB/);
+    expect(await codeOf(big())).toBe('TOO_MANY_REQUESTS');
+  });
+
+  it('needs AttachFiles in the scope', async () => {
+    const alice = await user('perm');
+    const bob = await user('noattach');
+    const { room: r } = await room(alice, [bob]);
+    await alice.client.permissions.setOverwrite.mutate({ scopeId: r.id, targetType: 'member', targetId: bob.userId, deny: Permission.AttachFiles });
+    expect(await codeOf(bob.client.media.createUpload.mutate({ scopeId: r.id, filename: 'f', contentType: 'image/png', size: 10 }))).toBe('FORBIDDEN');
   });
 });
