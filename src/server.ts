@@ -11,7 +11,7 @@ import { openServices, type Services } from './app.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
-import { startEmbeddedPipeline } from './media/pipeline.js';
+import { startEmbeddedPipeline, type EmbeddedPipeline } from './media/pipeline.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -20,6 +20,8 @@ export interface GuildhallServer {
   port: number;
   services: Services;
   httpServer: http.Server;
+  /** Embedded storage only: the in-process media pipeline (`idle()` resolves when it has caught up). */
+  mediaPipeline: EmbeddedPipeline | null;
   /** The open WebSocket connections (for shutdown and tests). */
   wsClients(): Iterable<WebSocket>;
   /**
@@ -118,6 +120,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     port,
     services,
     httpServer,
+    mediaPipeline: pipeline,
     wsClients: () => wss.clients,
     close(graceMs = 2_000) {
       closing ??= (async () => {

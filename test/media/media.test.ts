@@ -367,3 +367,144 @@ describe('limits and quotas (config)', () => {
     expect(await codeOf(bob.client.media.createUpload.mutate({ scopeId: r.id, filename: 'f', contentType: 'image/png', size: 10 }))).toBe('FORBIDDEN');
   });
 });
+
+describe('lifecycle: one cleanup job deletes the objects', () => {
+  async function readyImage(u: User, scopeId: string, sub: Collected<ScopeStreamEvent>) {
+    const { ticket, message } = await sendWith(u, scopeId, { body: await png(), type: 'image/png', name: 'p.png' });
+    await updateOf(sub, ticket.attachmentId);
+    expect((await keysUnder(`media/${ticket.attachmentId}/`)).length).toBe(4);
+    return { id: ticket.attachmentId, message };
+  }
+
+  it('deleting a message deletes its objects (trigger marks, the job deletes)', async () => {
+    const alice = await user('deleter');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const { id, message } = await readyImage(alice, r.id, sub);
+    sub.stop();
+    await alice.client.messages.delete.mutate({ scopeId: r.id, messageId: message.id });
+    expect(await codeOf(alice.client.media.downloadUrl.query({ attachmentId: id }))).toBe('NOT_FOUND');
+    expect((await alice.client.messages.get.query({ scopeId: r.id, messageId: message.id })).attachments).toEqual([]);
+    expect(await server.services.mediaCleanup.runOnce()).toBeGreaterThanOrEqual(1);
+    expect(await keysUnder(`media/${id}/`)).toEqual([]);
+    expect((await pool.query('select 1 from attachments where id = $1', [id])).rowCount).toBe(0);
+  });
+
+  it("a ban's purge of the member's messages deletes their objects", async () => {
+    const alice = await user('mod');
+    const bob = await user('spammer');
+    const { community, room: r } = await room(alice, [bob]);
+    const sub = await watch(alice, r.id);
+    const { id } = await readyImage(bob, r.id, sub);
+    sub.stop();
+    await alice.client.moderation.ban.mutate({ scopeId: community.id, userId: bob.userId, purgeSeconds: 3600 });
+    await server.services.mediaCleanup.runOnce();
+    expect(await keysUnder(`media/${id}/`)).toEqual([]);
+    expect((await pool.query('select 1 from attachments where id = $1', [id])).rowCount).toBe(0);
+  });
+
+  it('an upload never attached expires after 24 h; one still in its 24 h stays', async () => {
+    const alice = await user('expiry');
+    const { room: r } = await room(alice);
+    const make = async () => {
+      const t = await alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'x.pdf', contentType: 'application/pdf', size: pdf().length });
+      await postUpload(t, pdf(), 'application/pdf');
+      return t.attachmentId;
+    };
+    const old = await make();
+    const fresh = await make();
+    await pool.query(`update attachments set created_at = now() - interval '24 hours 1 minute' where id = $1`, [old]);
+    await server.services.mediaCleanup.runOnce();
+    expect(await exists(`uploads/${old}`)).toBe(false);
+    expect((await pool.query('select id from attachments where id = any($1)', [[old, fresh]])).rows.map((x) => x.id)).toEqual([fresh]);
+    expect(await codeOf(alice.client.media.get.query({ attachmentId: old }))).toBe('NOT_FOUND');
+    expect(await codeOf(alice.client.messages.send.mutate({ scopeId: r.id, body: 'late', attachmentIds: [old] }))).toBe('BAD_REQUEST');
+  });
+
+  it('the trigger marks a message\'s attachments when the message is deleted by raw SQL', async () => {
+    const alice = await user('raw');
+    const { room: r } = await room(alice);
+    const m = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'raw' });
+    const { rows: [a] } = await pool.query(
+      `insert into attachments (owner_id, scope_id, message_id, key, filename, declared_type, declared_size)
+       values ($1, $2, $3, 'uploads/' || gen_random_uuid(), 'f', 'application/pdf', 10) returning id`,
+      [alice.userId, r.id, m.id],
+    );
+    await pool.query('update messages set body = $2 where id = $1', [m.id, 'edited']);
+    expect((await pool.query('select delete_requested_at from attachments where id = $1', [a.id])).rows[0].delete_requested_at).toBeNull();
+    await pool.query('update messages set deleted_at = now() where id = $1', [m.id]);
+    expect((await pool.query('select delete_requested_at from attachments where id = $1', [a.id])).rows[0].delete_requested_at).toBeInstanceOf(Date);
+  });
+});
+
+describe('avatars and scope icons go through the same pipeline', () => {
+  async function untilReady(u: User, attachmentId: string) {
+    // No conversation carries an avatar's progress; the pipeline is awaited through the server.
+    await server.mediaPipeline!.idle();
+    return u.client.media.get.query({ attachmentId });
+  }
+
+  it('users.setAvatar: stripped and resized, visible to any signed-in user; the previous one is deleted', async () => {
+    const alice = await user('avatar');
+    const bob = await user('viewer');
+    const upload = async () => {
+      const jpeg = await gpsJpeg();
+      const t = await alice.client.media.createUpload.mutate({ purpose: 'avatar', filename: 'me.jpg', contentType: 'image/jpeg', size: jpeg.length });
+      await alice.client.users.setAvatar.mutate({ attachmentId: t.attachmentId });
+      await postUpload(t, jpeg, 'image/jpeg');
+      return t.attachmentId;
+    };
+    const first = await upload();
+    expect(await untilReady(alice, first)).toMatchObject({ status: 'ready', purpose: 'avatar', width: 200, height: 300 });
+    expect(await bob.client.users.avatar.query({ userId: alice.userId })).toMatchObject({ id: first });
+    const got = await download(bob, first, '160');
+    expect((await sharp(got.body).metadata()).exif).toBeUndefined();
+
+    const second = await upload();
+    await untilReady(alice, second);
+    expect(await bob.client.users.avatar.query({ userId: alice.userId })).toMatchObject({ id: second });
+    await server.services.mediaCleanup.runOnce();
+    expect(await keysUnder(`media/${first}/`)).toEqual([]);
+    expect(await codeOf(bob.client.media.downloadUrl.query({ attachmentId: first }))).toBe('NOT_FOUND');
+    expect(await codeOf(bob.client.users.setAvatar.mutate({ attachmentId: second }))).toBe('NOT_FOUND');
+  });
+
+  it('scopes.setIcon needs ManageScope; the icon is visible to who can view the scope', async () => {
+    const alice = await user('iconowner');
+    const bob = await user('iconmember');
+    const carol = await user('iconoutsider');
+    const { room: r } = await room(alice, [bob]);
+    const image = await png(512, 512);
+    expect(await codeOf(bob.client.media.createUpload.mutate({ purpose: 'icon', scopeId: r.id, filename: 'i.png', contentType: 'image/png', size: image.length }))).toBe('FORBIDDEN');
+    const t = await alice.client.media.createUpload.mutate({ purpose: 'icon', scopeId: r.id, filename: 'i.png', contentType: 'image/png', size: image.length });
+    const sub = await watch(bob, r.id);
+    await alice.client.scopes.setIcon.mutate({ scopeId: r.id, attachmentId: t.attachmentId });
+    await postUpload(t, image, 'image/png');
+    const ev = await updateOf(sub, t.attachmentId);
+    sub.stop();
+    expect(ev.attachment).toMatchObject({ purpose: 'icon', status: 'ready', width: 512, height: 512 });
+    expect(await bob.client.scopes.icon.query({ scopeId: r.id })).toMatchObject({ id: t.attachmentId });
+    expect((await download(bob, t.attachmentId, '160')).body.length).toBeGreaterThan(0);
+    expect(await codeOf(carol.client.media.downloadUrl.query({ attachmentId: t.attachmentId }))).toBe('NOT_FOUND');
+    expect(await codeOf(bob.client.scopes.setIcon.mutate({ scopeId: r.id, attachmentId: t.attachmentId }))).toBe('FORBIDDEN');
+  });
+});
+
+describe('the cleanup job survives a restart', () => {
+  it('what one instance marked is deleted by the next one on the same data', async () => {
+    const alice = await user('restart');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const { ticket, message } = await sendWith(alice, r.id, { body: await png(), type: 'image/png', name: 'keep.png' });
+    await updateOf(sub, ticket.attachmentId);
+    sub.stop();
+    await alice.client.messages.delete.mutate({ scopeId: r.id, messageId: message.id });
+    closeClient(alice.client);
+    await server.close(100);
+    // A new instance on the same database and DATA_DIR (its s3rver serves the same files).
+    server = await startServer({ databaseUrl: db.url, redisPrefix: prefix, env });
+    expect(await keysUnder(`media/${ticket.attachmentId}/`)).toHaveLength(4);
+    await server.services.mediaCleanup.runOnce();
+    expect(await keysUnder(`media/${ticket.attachmentId}/`)).toEqual([]);
+  });
+});
