@@ -1,5 +1,6 @@
-import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
+import { stripJpegMetadata } from './jpeg.js';
 import { VARIANT_SIZES, type ImageType, type VariantName } from '../media/rules.js';
 
 /** One encoded output of `processImage`. */
@@ -43,13 +44,25 @@ const ENCODE: Record<ImageType, (s: Sharp) => Sharp> = {
  * - `limitInputPixels` is checked from the header before any pixel is decoded (a
  *   17,000 × 17,000 PNG bomb is refused in milliseconds with bounded memory), and sharp
  *   enforces it again while decoding; `failOn: 'error'` refuses truncated or corrupt data.
- * - Auto-orient from EXIF, then no metadata in any output (sharp's default: strip all).
+ * - Auto-orient from EXIF, then no metadata in any output (sharp's default: strip all). A
+ *   JPEG that needs no rotation is not re-encoded: its metadata segments are cut out
+ *   losslessly (`stripJpegMetadata`), so the full image keeps its original pixels.
  * - Animation policy: animated GIF and WebP keep their animation in the WebP variants and
  *   the re-encoded image (the pixel limit counts every frame); the ThumbHash is taken from
  *   the first frame.
  * @throws ImageRejected for an image over the pixel limit or that does not decode.
  */
-export async function processImage(input: Buffer, type: ImageType, opts: { limitInputPixels: number }): Promise<ProcessedImage> {
+export async function processImage(
+  input: Buffer,
+  type: ImageType,
+  opts: { limitInputPixels: number; emit?: (name: 'full' | VariantName, out: EncodedImage) => Promise<void> },
+): Promise<ProcessedImage> {
+  // Each output is handed to `emit` (the handler's PutObject) as soon as it is encoded, so
+  // storage writes overlap the encoding of the others.
+  const emit = async <T extends EncodedImage>(name: 'full' | VariantName, out: T): Promise<T> => {
+    await opts.emit?.(name, out);
+    return out;
+  };
   const guard = { limitInputPixels: opts.limitInputPixels, failOn: 'error' as const };
   let meta: Metadata;
   try {
@@ -73,9 +86,11 @@ export async function processImage(input: Buffer, type: ImageType, opts: { limit
   try {
     const base = sharp(input, { ...guard, animated, autoOrient: true });
     const long = Math.max(width, height);
-    const [display, thumbhash, ...variants] = await Promise.all([
-      ENCODE[type](base.clone()).toBuffer(),
-      thumbhashOf(input, guard),
+    // A JPEG that needs no rotation keeps its pixels: only the metadata segments go.
+    const upright = (meta.orientation ?? 1) === 1;
+    const lossless = type === 'image/jpeg' && upright ? stripJpegMetadata(input) : null;
+    const [display, ...variants] = await Promise.all([
+      (async () => emit('full', { body: lossless ?? (await ENCODE[type](base.clone()).toBuffer()), contentType: type, width, height }))(),
       ...VARIANT_SIZES.map(async (size) => {
         const body = await base
           .clone()
@@ -83,21 +98,24 @@ export async function processImage(input: Buffer, type: ImageType, opts: { limit
           .webp({ quality: 80 })
           .toBuffer();
         const scale = Math.min(1, size / long);
-        return {
-          name: String(size) as VariantName,
+        const name = String(size) as VariantName;
+        return emit(name, {
+          name,
           body,
           contentType: 'image/webp',
           width: Math.max(1, Math.round(width * scale)),
           height: Math.max(1, Math.round(height * scale)),
-        };
+        });
       }),
     ]);
+    // From the smallest variant (its first frame): a decode of a few kilobytes, not of the upload.
+    const thumbhash = await thumbhashOf(sharp(variants[0]!.body));
     return {
       width,
       height,
       animated,
       thumbhash,
-      display: { body: display, contentType: type, width, height },
+      display,
       variants,
     };
   } catch (err) {
@@ -106,8 +124,8 @@ export async function processImage(input: Buffer, type: ImageType, opts: { limit
 }
 
 /** ThumbHash of the first frame (the format wants at most 100 × 100 RGBA). */
-async function thumbhashOf(input: Buffer, guard: SharpOptions): Promise<string> {
-  const { data, info } = await sharp(input, { ...guard, autoOrient: true })
+async function thumbhashOf(image: Sharp): Promise<string> {
+  const { data, info } = await image
     .resize({ width: 100, height: 100, fit: 'inside' })
     .ensureAlpha()
     .raw()

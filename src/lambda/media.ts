@@ -1,8 +1,8 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { fileTypeFromBuffer } from 'file-type';
 import { createClient, type GuildhallClient } from '../../sdk/src/index.js';
-import { displayKey, formatBytes, isImageType, servedFileType, UPLOAD_PREFIX, variantKey } from '../media/rules.js';
+import { VARIANT_SIZES, displayKey, formatBytes, isImageType, servedFileType, UPLOAD_PREFIX, variantKey } from '../media/rules.js';
 import { ImageRejected, processImage } from './image.js';
 
 /** Where the handler logs (console on Lambda; pino in process). */
@@ -21,6 +21,8 @@ export interface MediaHandlerDeps {
 
 /** What happened to one record of an event. */
 export type RecordOutcome = 'ready' | 'failed' | 'skipped';
+
+const VARIANT_NAMES = VARIANT_SIZES.map((s) => String(s) as '160' | '640' | '1280');
 
 /** Bytes the type sniffer reads of a file that is not an image (file-type needs ≤ 4,100). */
 const SNIFF_BYTES = 4_100;
@@ -90,18 +92,25 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
       if (sniffed !== declared) {
         return await fail(`the file was declared as ${claim.declaredType} but its bytes are ${sniffed ?? 'not a known format'}`);
       }
+      const full = displayKey(id, declared);
       let processed;
       try {
-        processed = await processImage(body, declared, { limitInputPixels: claim.limitInputPixels });
+        processed = await processImage(body, declared, {
+          limitInputPixels: claim.limitInputPixels,
+          // Written as each is encoded; the keys are fixed per attachment, so a rerun after a
+          // crash overwrites rather than adds.
+          emit: (name, out) => put(deps.s3, bucket, name === 'full' ? full : variantKey(id, name), out.body, out.contentType),
+        });
       } catch (err) {
-        if (err instanceof ImageRejected) return await fail(err.message);
+        if (err instanceof ImageRejected) {
+          // Outputs already written before the refusal go too.
+          await deps.s3.send(
+            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [full, ...VARIANT_NAMES.map((n) => variantKey(id, n))].map((Key) => ({ Key })), Quiet: true } }),
+          );
+          return await fail(err.message);
+        }
         throw err;
       }
-      const full = displayKey(id, declared);
-      await Promise.all([
-        put(deps.s3, bucket, full, processed.display.body, processed.display.contentType),
-        ...processed.variants.map((v) => put(deps.s3, bucket, variantKey(id, v.name), v.body, v.contentType)),
-      ]);
       await deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
       await deps.api.media.complete.mutate({
         attachmentId: id,

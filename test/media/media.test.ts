@@ -167,7 +167,9 @@ describe('what the handler refuses (the object is deleted, the reason is readabl
     const { ticket } = await sendWith(alice, scopeId, { body: bomb, type: 'image/png', name: 'bomb.png' });
     const uploadedAt = Date.now();
     const ev = await updateOf(sub, ticket.attachmentId);
-    expect(Date.now() - uploadedAt).toBeLessThan(3_000);
+    // Through storage, the handler, the database and the socket on a busy machine; the tight
+    // bound (under a second, bounded memory) is on the handler itself in image.test.ts.
+    expect(Date.now() - uploadedAt).toBeLessThan(10_000);
     expect(ev.attachment.status).toBe('failed');
     expect(ev.attachment.failureReason).toBe('the image is 17000 × 17000 pixels, over the limit of 50,000,000 pixels');
     expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(false);
