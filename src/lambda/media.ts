@@ -61,6 +61,9 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
   // Keys in S3 events are URL-encoded, spaces as '+'.
   const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
   if (!key.startsWith(UPLOAD_PREFIX)) return 'skipped';
+  // HeadObject runs while the claim is asked; its answer is used only once the claim is ours.
+  const headP = headOrNull(deps.s3, bucket, key);
+  headP.catch(() => {});
   const claim = await deps.api.media.claim.mutate({ key });
   if (!claim.claimed) {
     log.info({ key, reason: claim.reason }, 'media: event skipped');
@@ -74,7 +77,7 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
     return 'failed';
   };
   try {
-    const head = await headOrNull(deps.s3, bucket, key);
+    const head = await headP;
     if (!head) {
       await deps.api.media.complete.mutate({ attachmentId: id, result: { status: 'failed', reason: 'the upload is gone from storage; upload the file again' } });
       return 'failed';
@@ -111,8 +114,10 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
         }
         throw err;
       }
-      await deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-      await deps.api.media.complete.mutate({
+      // The upload still holds the metadata; it is never served (downloads use the full
+      // image), so its deletion and the report run together.
+      const removed = deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      const reported = deps.api.media.complete.mutate({
         attachmentId: id,
         result: {
           status: 'ready',
@@ -135,6 +140,7 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
           },
         },
       });
+      await Promise.all([removed, reported]);
     } else {
       await deps.api.media.complete.mutate({ attachmentId: id, result: { status: 'ready', contentType: servedFileType(sniffed, claim.declaredType), size } });
     }
