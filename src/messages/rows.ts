@@ -20,15 +20,16 @@ export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
   const reactionsOf = new Map<string, ReactionSummary[]>();
   let attachmentsOf = new Map<string, Attachment[]>();
   if (live.length > 0) {
-    attachmentsOf = await attachmentsOfMessages(db, live);
-    const [mentionRows, reactionRows] = await Promise.all([
+    const [mentionRows, reactionRows, attached] = await Promise.all([
       db.select().from(messageMentions).where(inArray(messageMentions.messageId, live)),
       db
         .select({ messageId: reactions.messageId, emoji: reactions.emoji, userId: reactions.userId })
         .from(reactions)
         .where(inArray(reactions.messageId, live))
         .orderBy(asc(reactions.createdAt), asc(reactions.emoji), asc(reactions.userId)),
+      attachmentsOfMessages(db, live),
     ]);
+    attachmentsOf = attached;
     for (const m of mentionRows) {
       let entry = mentionsOf.get(m.messageId);
       if (!entry) mentionsOf.set(m.messageId, (entry = noMentions()));
