@@ -442,7 +442,7 @@ describe('lifecycle: one cleanup job deletes the objects', () => {
 describe('avatars and scope icons go through the same pipeline', () => {
   async function untilReady(u: User, attachmentId: string) {
     // No conversation carries an avatar's progress; the pipeline is awaited through the server.
-    await server.mediaPipeline!.idle();
+    await server.mediaPipeline.idle();
     return u.client.media.get.query({ attachmentId });
   }
 
