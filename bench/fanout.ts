@@ -693,6 +693,7 @@ function chatEvent(scopeId: string, seq: number, authorId: string, t: number): S
     deletedAt: null,
     mentions: { userIds: [], roleIds: [], everyone: false },
     reactions: [],
+    attachments: [],
   } as Message;
   return { type: 'message.created', scopeId, seq, actorId: authorId, at, message };
 }

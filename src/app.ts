@@ -32,6 +32,9 @@ import { EventService } from './events/service.js';
 import { RsvpService } from './events/rsvp.js';
 import { ReminderService } from './events/reminders.js';
 import { Metrics } from './ops/metrics.js';
+import { openStorage, type Storage } from './infra/storage.js';
+import { MediaService } from './media/service.js';
+import { MediaCleanup } from './media/cleanup.js';
 
 /**
  * Everything one server instance runs on: adapters and domain services. Procedures reach
@@ -70,6 +73,12 @@ export interface Services {
   reminders: ReminderService;
   /** Prometheus metrics of this instance (`/metrics`). */
   metrics: Metrics;
+  /** Object storage: S3/MinIO, or the embedded s3rver. */
+  storage: Storage;
+  /** Files and media: uploads, the pipeline's claim and completion, downloads, avatars, icons. */
+  media: MediaService;
+  /** The one media cleanup job (deleted messages' files, expired uploads). */
+  mediaCleanup: MediaCleanup;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -129,6 +138,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const events = new EventService(db, access, hub, rsvps, reminders);
   rsvps.useEvents(events);
   reminders.useEvents(events);
+  const storage = await openStorage(config);
   const services: Services = {
     config,
     log,
@@ -163,8 +173,12 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     rsvps,
     reminders,
     metrics: new Metrics({ fanout: hub.stats, dbPool: () => database.poolStats(), remindersFired: () => reminders.fired }),
+    storage,
+    media: new MediaService(db, storage, access, hub, config.media, log),
+    mediaCleanup: new MediaCleanup(db, storage, log, { pendingExpiryMs: config.media.pendingExpiryMs, everyMs: config.media.cleanupMs }),
   };
   reminders.start();
+  services.mediaCleanup.start();
   const app: AppHandle = { instanceId: randomUUID() };
   registry.set(app.instanceId, services);
   return {
@@ -173,6 +187,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     async close() {
       registry.delete(app.instanceId);
       await reminders.stop();
+      await services.mediaCleanup.stop();
+      await storage.close();
       await hub.stop().catch(() => {});
       await sessionWatch.stop().catch(() => {});
       await bus.close().catch(() => {});

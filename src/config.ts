@@ -100,6 +100,31 @@ export const limits = {
   eventSeriesPerListingMax: 2_000,
   /** Overrides one series may hold (moved, edited or cancelled instances). */
   eventOverridesMax: 1_000,
+
+  // ---- media (src/media, src/lambda/media.ts); the sizes and quotas are defaults of MEDIA_* variables
+  /** Largest image upload (bytes): the default of MEDIA_IMAGE_MAX_BYTES (25 MiB). */
+  mediaImageMaxBytes: 25 * 1024 * 1024,
+  /** Largest other file (bytes): the default of MEDIA_FILE_MAX_BYTES (100 MiB). */
+  mediaFileMaxBytes: 100 * 1024 * 1024,
+  /** Uploads one user may have waiting for the pipeline at once: the default of MEDIA_PENDING_MAX. */
+  mediaPendingMax: 10,
+  /** Bytes one user may declare in uploads per 24 h: the default of MEDIA_DAILY_BYTES (2 GiB). */
+  mediaDailyBytes: 2 * 1024 * 1024 * 1024,
+  /** sharp's limitInputPixels: the default of MEDIA_LIMIT_INPUT_PIXELS (50 megapixels). */
+  mediaLimitInputPixels: 50_000_000,
+  /** Attachments on one message (Discord: 10). */
+  attachmentsPerMessageMax: 10,
+  mediaFilenameMax: 255,
+  /** How long a presigned upload (POST policy) stays valid (seconds). */
+  mediaUploadUrlTtlSec: 15 * 60,
+  /** How long a presigned download stays valid at most (seconds): 5 minutes. */
+  mediaDownloadUrlTtlSecMax: 5 * 60,
+  /** An upload never attached (message, avatar, icon) is deleted after this (ms): the default of MEDIA_PENDING_EXPIRY_MS. */
+  mediaPendingExpiryMs: 24 * 3_600_000,
+  /** A pipeline claim older than this may be taken again (a crashed run; ms). */
+  mediaClaimLeaseMs: 15 * 60_000,
+  /** Attachments the cleanup job deletes per tick at most. */
+  mediaCleanupBatch: 100,
 } as const;
 
 const optionalUrl = z.url().optional();
@@ -146,6 +171,20 @@ export const EnvSchema = z.object({
   CORS_ORIGINS: z.string().max(10_000).optional(),
   /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').max(256).optional(),
+  /** Media limits (bytes, counts); see `limits.media*`. */
+  MEDIA_IMAGE_MAX_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(limits.mediaImageMaxBytes),
+  MEDIA_FILE_MAX_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(limits.mediaFileMaxBytes),
+  MEDIA_PENDING_MAX: z.coerce.number().int().min(1).max(10_000).default(limits.mediaPendingMax),
+  MEDIA_DAILY_BYTES: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(limits.mediaDailyBytes),
+  MEDIA_LIMIT_INPUT_PIXELS: z.coerce.number().int().min(1).max(1_000_000_000).default(limits.mediaLimitInputPixels),
+  /** How long a presigned download stays valid (seconds, at most 300). */
+  MEDIA_DOWNLOAD_TTL_SEC: z.coerce.number().int().min(1).max(limits.mediaDownloadUrlTtlSecMax).default(limits.mediaDownloadUrlTtlSecMax),
+  /** An upload never attached is deleted after this (ms; default 24 h). */
+  MEDIA_PENDING_EXPIRY_MS: z.coerce.number().int().min(1_000).max(30 * 24 * 3_600_000).default(limits.mediaPendingExpiryMs),
+  /** How often the media cleanup job runs (ms). */
+  MEDIA_CLEANUP_MS: z.coerce.number().int().min(50).max(3_600_000).default(60_000),
+  /** The service token the pipeline handler reports with (media.claim, media.complete); random per process when unset. */
+  MEDIA_SERVICE_TOKEN: z.string().min(32, 'must be at least 32 characters').max(512).optional(),
 });
 
 /** The typed configuration every part of the server is built from. */
@@ -175,6 +214,19 @@ export interface Config {
   corsOrigins: readonly string[];
   /** The bearer token `/metrics` needs; undefined: open (put it behind your network). */
   metricsToken: string | undefined;
+  /** Media uploads and the pipeline (sizes in bytes, times in ms unless named Sec). */
+  media: {
+    imageMaxBytes: number;
+    fileMaxBytes: number;
+    pendingMax: number;
+    dailyBytes: number;
+    limitInputPixels: number;
+    downloadTtlSec: number;
+    pendingExpiryMs: number;
+    cleanupMs: number;
+    /** Null: a random token is made per process (embedded pipeline only). */
+    serviceToken: string | null;
+  };
 }
 
 /** `points/seconds` (already checked by the schema's pattern) as a rate-limiter setting. */
@@ -229,6 +281,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signInRate: parseRate(e.SIGN_IN_RATE),
     corsOrigins: corsOriginsOf(e.CORS_ORIGINS, e.DATABASE_URL ? 'services' : 'embedded'),
     metricsToken: e.METRICS_TOKEN,
+    media: {
+      imageMaxBytes: e.MEDIA_IMAGE_MAX_BYTES,
+      fileMaxBytes: e.MEDIA_FILE_MAX_BYTES,
+      pendingMax: e.MEDIA_PENDING_MAX,
+      dailyBytes: e.MEDIA_DAILY_BYTES,
+      limitInputPixels: e.MEDIA_LIMIT_INPUT_PIXELS,
+      downloadTtlSec: e.MEDIA_DOWNLOAD_TTL_SEC,
+      pendingExpiryMs: e.MEDIA_PENDING_EXPIRY_MS,
+      cleanupMs: e.MEDIA_CLEANUP_MS,
+      serviceToken: e.MEDIA_SERVICE_TOKEN ?? null,
+    },
   };
 }
 

@@ -18,7 +18,7 @@ async function main() {
   const server = await createServer(config, log);
   const mode = config.databaseUrl ? 'services' : 'embedded';
   log.info(
-    { url: server.url, trpc: `${server.url}/trpc`, mode, database: server.services.database.driver, redis: !!config.redisUrl },
+    { url: server.url, trpc: `${server.url}/trpc`, mode, database: server.services.database.driver, redis: !!config.redisUrl, storage: server.services.storage.mode, s3: server.services.storage.endpoint },
     `guildhall listening on ${server.url} (tRPC over HTTP and WebSocket at ${server.url}/trpc)`,
   );
   let stopping = false;

@@ -13,6 +13,8 @@ import { scopesRouter } from './scopes/router.js';
 import { publicProcedure, router } from './trpc.js';
 import { meRouter, presenceRouter, typingRouter } from './realtime/router.js';
 import { HealthOutput } from './health.js';
+import { mediaRouter } from './media/router.js';
+import { usersRouter } from './users/router.js';
 
 /** The whole API: one router per domain. Its type ships in the SDK as `AppRouter`. */
 export const appRouter = router({
@@ -39,6 +41,8 @@ export const appRouter = router({
   pins: pinsRouter,
   readState: readStateRouter,
   events: eventsRouter,
+  media: mediaRouter,
+  users: usersRouter,
 });
 
 export type AppRouter = typeof appRouter;

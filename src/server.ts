@@ -17,6 +17,8 @@ import { parseOriginList } from './http/origins.js';
 import { restSurface } from './rest/mount.js';
 import { codeOf, recordCall, roundMs, wasRecorded } from './ops/calls.js';
 import { serveMetrics } from './ops/endpoint.js';
+import { startEmbeddedPipeline, type EmbeddedPipeline } from './media/pipeline.js';
+import { handleS3Webhook, S3_WEBHOOK_PATH } from './media/webhook.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -25,6 +27,8 @@ export interface GuildhallServer {
   port: number;
   services: Services;
   httpServer: http.Server;
+  /** The in-process media pipeline (embedded storage's notifications, the webhook); `idle()` resolves when it has caught up. */
+  mediaPipeline: EmbeddedPipeline;
   /** The open WebSocket connections (for shutdown and tests). */
   wsClients(): Iterable<WebSocket>;
   /**
@@ -83,9 +87,14 @@ export async function createServer(config: Config, log: Logger = createLogger(co
 
   const origins = parseOriginList(config.corsOrigins);
   const applyCors = corsStep(origins);
+  let pipeline: EmbeddedPipeline | null = null;
   const httpServer = http.createServer(async (req, res) => {
     if (await applyCors(req, res).catch(() => false)) return;
     const url = req.url ?? '/';
+    if (url === S3_WEBHOOK_PATH && pipeline) {
+      const p = pipeline;
+      return void handleS3Webhook(req, res, { media: services.media, run: (e) => p.enqueue(e), log });
+    }
     if (url === '/healthz') return void sendJson(res, 200, { ok: true });
     if (url === '/readyz') {
       void readiness(services).then((r) => sendJson(res, r.ok ? 200 : 503, r));
@@ -135,6 +144,9 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
+  // Embedded storage's notifications, and the webhook's, run the media handler here (S3: the Lambda).
+  const mediaPipeline = startEmbeddedPipeline({ storage: services.storage, url, serviceToken: services.media.serviceToken, log });
+  pipeline = mediaPipeline;
 
   let closing: Promise<void> | null = null;
   return {
@@ -142,9 +154,12 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     port,
     services,
     httpServer,
+    mediaPipeline,
     wsClients: () => wss.clients,
     close(graceMs = 2_000) {
       closing ??= (async () => {
+        // The pipeline reports to this server: let it finish before the server stops listening.
+        await mediaPipeline.stop();
         httpServer.close();
         wsHandler.broadcastReconnectNotification();
         await waitForSockets(wss, graceMs);

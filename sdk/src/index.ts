@@ -48,6 +48,7 @@ export type {
   IcsExport,
 } from '../../src/events/types.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';
+export type { Attachment, AttachmentUpdate, AttachmentVariant, AttachmentStatus, AttachmentPurpose, UploadTicket, DownloadUrl } from '../../src/media/types.js';
 /** Input types of every procedure: `RouterInputs['messages']['send']`. */
 export type RouterInputs = inferRouterInputs<AppRouter>;
 /** Output types of every procedure: `RouterOutputs['messages']['list']`. */

@@ -1,4 +1,5 @@
 import type { Message } from './types.js';
+import type { AttachmentUpdate } from '../media/types.js';
 
 /** Fields every conversation event carries. `seq` is gapless per scope and is the tracked id. */
 interface EventBase {
@@ -37,7 +38,9 @@ export type ScopeEvent =
   | (EventBase & { type: 'event.instance_updated'; eventId: string; originalStart: string })
   | (EventBase & { type: 'event.instance_cancelled'; eventId: string; originalStart: string })
   /** "This and following": `eventId` now ends before `originalStart`; `newEventId` continues from it. */
-  | (EventBase & { type: 'event.split'; eventId: string; newEventId: string; originalStart: string });
+  | (EventBase & { type: 'event.split'; eventId: string; newEventId: string; originalStart: string })
+  /** The media pipeline finished an attachment (ready or failed): the attachment as it is now (src/media). */
+  | (EventBase & { type: 'attachment.updated'; messageId: string | null; attachment: AttachmentUpdate });
 
 /** The event types a scope's log holds. */
 export type ScopeEventType = ScopeEvent['type'];
@@ -83,6 +86,7 @@ export function toScopeEvent(row: ScopeEventRow, message: Message | null): Scope
     case 'event.instance_updated':
     case 'event.instance_cancelled':
     case 'event.split':
+    case 'attachment.updated':
       return { ...payload, ...base, type } as ScopeEvent;
     default:
       throw new Error(`scope ${row.scopeId} seq ${row.seq}: unknown event type ${row.type}`);

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { AttachmentSchema } from '../media/schemas.js';
 import type { Message, MessagePage, MessageVersion, Pin, SearchPage, ThreadPage } from './types.js';
 
-/** A message as clients see it (`Message`); a deleted one has an empty body, no mentions, no reactions. */
+/** A message as clients see it (`Message`); a deleted one has an empty body, no mentions, no reactions, no attachments. */
 export const MessageOutput = z.object({
   id: z.guid(),
   scopeId: z.guid(),
@@ -17,6 +18,7 @@ export const MessageOutput = z.object({
   deletedAt: z.date().nullable(),
   mentions: z.object({ userIds: z.array(z.guid()), roleIds: z.array(z.guid()), everyone: z.boolean() }),
   reactions: z.array(z.object({ emoji: z.string(), count: z.number().int(), userIds: z.array(z.guid()) })),
+  attachments: z.array(AttachmentSchema),
 }) satisfies z.ZodType<Message>;
 
 /** `messages.list`: one keyset page on seq. */

@@ -10,6 +10,7 @@ import { Permission } from '../permissions/flags.js';
 import type { Access } from '../permissions/service.js';
 import { historyFloor } from './history.js';
 import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
+import { AttachmentId } from '../media/schemas.js';
 
 export const MessageId = z.uuid({ message: 'messageId must be a message id (uuid)' });
 const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -24,6 +25,8 @@ export const SendMessageInput = z.object({
   replyToId: MessageId.optional(),
   /** Send into the thread of this main-timeline message (threads are one level deep). */
   threadRootId: MessageId.optional(),
+  /** Uploads from media.createUpload (yours, for this scope, pending or ready, not yet sent); needs AttachFiles. */
+  attachmentIds: z.array(AttachmentId).max(limits.attachmentsPerMessageMax, `a message holds at most ${limits.attachmentsPerMessageMax} attachments`).optional(),
 });
 
 export const ListMessagesInput = z
@@ -101,9 +104,14 @@ export const messagesRouter = router({
    * NOT_FOUND for an unknown scope or a target not in it; FORBIDDEN for a non-member or
    * @everyone without the flag; TOO_MANY_REQUESTS past 20 sends per 10 s (the message says
    * when to retry); CONFLICT for a nonce used in another scope.
+   * `attachmentIds` (at most 10; needs AttachFiles): uploads of media.createUpload, the
+   * caller's, for this scope, pending or ready and not sent before; the message then may
+   * have an empty body. It carries them at once (pending ones stay pending until their
+   * `attachment.updated` event). BAD_REQUEST names an id that cannot be attached.
    */
   send: authedProcedure.input(SendMessageInput).output(MessageOutput).meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/messages', tags: ['messages'], summary: 'Send a message' } }).mutation(async ({ ctx, input }) => {
     await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
+    if (input.attachmentIds?.length) await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.AttachFiles);
     const { message, events } = await ctx.svc.messages.send(ctx.user.id, input);
     await publishAll(ctx.svc, events);
     return message;

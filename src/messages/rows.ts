@@ -3,6 +3,8 @@ import { messageMentions, messages, reactions } from '../db/schema/index.js';
 import type { Tx } from './log.js';
 import { noMentions } from './mentions.js';
 import type { Message, MessageMentions, ReactionSummary } from './types.js';
+import { attachmentsOfMessages } from '../media/views.js';
+import type { Attachment } from '../media/types.js';
 
 const { search: _search, ...messageColumnsWithoutSearch } = getTableColumns(messages);
 
@@ -24,15 +26,18 @@ export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
   const live = rows.filter((r) => !r.deletedAt).map((r) => r.id);
   const mentionsOf = new Map<string, MessageMentions>();
   const reactionsOf = new Map<string, ReactionSummary[]>();
+  let attachmentsOf = new Map<string, Attachment[]>();
   if (live.length > 0) {
-    const [mentionRows, reactionRows] = await Promise.all([
+    const [mentionRows, reactionRows, attached] = await Promise.all([
       db.select().from(messageMentions).where(inArray(messageMentions.messageId, live)),
       db
         .select({ messageId: reactions.messageId, emoji: reactions.emoji, userId: reactions.userId })
         .from(reactions)
         .where(inArray(reactions.messageId, live))
         .orderBy(asc(reactions.createdAt), asc(reactions.emoji), asc(reactions.userId)),
+      attachmentsOfMessages(db, live),
     ]);
+    attachmentsOf = attached;
     for (const m of mentionRows) {
       let entry = mentionsOf.get(m.messageId);
       if (!entry) mentionsOf.set(m.messageId, (entry = noMentions()));
@@ -70,6 +75,7 @@ export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
       deletedAt: r.deletedAt,
       mentions,
       reactions: deleted ? [] : (reactionsOf.get(r.id) ?? []),
+      attachments: deleted ? [] : (attachmentsOf.get(r.id) ?? []),
     };
   });
 }

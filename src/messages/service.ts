@@ -13,6 +13,7 @@ import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
 import { hydrate, hydrateOne, messageColumns, type MessageRow } from './rows.js';
 import { insertMessage, type SendResult } from './send-sql.js';
+import { attachToMessage } from '../media/attach.js';
 import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
 /** What a write returns: the message as it is now and the events to publish after commit, in order. */
@@ -60,11 +61,12 @@ export class MessageService {
    */
   async send(
     authorId: string,
-    input: { scopeId: string; body: string; nonce?: string | undefined; replyToId?: string | undefined; threadRootId?: string | undefined },
+    input: { scopeId: string; body: string; nonce?: string | undefined; replyToId?: string | undefined; threadRootId?: string | undefined; attachmentIds?: readonly string[] | undefined },
   ): Promise<MessageWrite> {
-    if (input.body.trim() === '') throw invalid('body must contain some text');
+    if (input.body.trim() === '' && !input.attachmentIds?.length) throw invalid('body must contain some text (or the message must carry attachments)');
     const nonce = input.nonce ?? null;
-    if (!input.replyToId && !input.threadRootId) return this.sendPlain(authorId, input.scopeId, input.body, nonce);
+    // Replies, thread replies and messages with attachments take the transaction path, which checks their targets under the lock.
+    if (!input.replyToId && !input.threadRootId && !input.attachmentIds?.length) return this.sendPlain(authorId, input.scopeId, input.body, nonce);
     if (nonce) {
       const original = await this.byNonce(authorId, nonce);
       if (original) return { message: await this.checkRetry(original, input.scopeId), events: [] };
@@ -93,6 +95,7 @@ export class MessageService {
           })
           .returning(messageColumns);
         await this.insertMentions(tx, id, input.scopeId, mentions);
+        if (input.attachmentIds?.length) await attachToMessage(tx, { authorId, scopeId: input.scopeId, messageId: id, attachmentIds: input.attachmentIds });
         const message = await hydrateOne(tx, row!);
         return { message, events: [toScopeEvent(ev, message)] };
       });
@@ -106,7 +109,7 @@ export class MessageService {
   }
 
   /**
-   * `send` of a message that replies to nothing and starts no thread (the usual one): one
+   * `send` of a message that replies to nothing, starts no thread and carries no attachment (the usual one): one
    * statement (send-sql.ts), no transaction block, and the message built from what was
    * inserted (a new message has no reactions and no replies). The nonce is looked up only
    * when something refuses the send (as before, a retry returns the original whatever the
@@ -159,6 +162,7 @@ export class MessageService {
       deletedAt: null,
       mentions: { userIds: [...mentions.userIds], roleIds: [...mentions.roleIds], everyone: mentions.everyone },
       reactions: [],
+      attachments: [],
     };
     const event = { scopeId, seq: res.seq, type: 'message.created', actorId: authorId, messageId: id, payload: {}, createdAt: res.eventAt };
     return { message, events: [toScopeEvent(event, message)] };

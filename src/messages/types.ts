@@ -1,3 +1,5 @@
+import type { Attachment } from '../media/types.js';
+
 /** Who a message mentions, parsed from its body (empty for a deleted message). */
 export interface MessageMentions {
   /** `<@userId>` in the body, distinct, sorted. */
@@ -42,6 +44,8 @@ export interface Message {
   mentions: MessageMentions;
   /** One entry per emoji, in the order the emoji was first used. */
   reactions: ReactionSummary[];
+  /** Files and images (src/media): ids and metadata, no URLs (ask media.downloadUrl). Empty once deleted. */
+  attachments: Attachment[];
 }
 
 /**

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { limits } from '../config.js';
 import { authedProcedure, router } from '../trpc.js';
 import { DeletedScopesOutput, ScopeOutput, ScopeTreeOutput } from './outputs.js';
+import { AttachmentId, AttachmentSchema } from '../media/schemas.js';
+import { Permission } from '../permissions/flags.js';
 
 export const ScopeId = z.uuid({ message: 'scopeId must be a scope id (uuid)' });
 /** Any id of a user (uuid). */
@@ -122,4 +124,30 @@ export const scopesRouter = router({
     const counts = new Map((await ctx.svc.readStates.unreadFor(ctx.user.id, ids)).map((r) => [r.scopeId, r]));
     return nodes.map((n) => ({ ...n, unreadCount: counts.get(n.id)?.unreadCount ?? 0, mentionCount: counts.get(n.id)?.mentionCount ?? 0 }));
   }),
+
+  /**
+   * Makes an uploaded image the scope's icon (upload it with `media.createUpload`,
+   * `purpose: 'icon'` and this scopeId; the same pipeline checks, strips and resizes it).
+   * Needs ManageScope. The previous icon's objects are deleted by the cleanup job.
+   * Returns the attachment. Errors: FORBIDDEN; NOT_FOUND for an unknown scope or upload
+   * (or one of another user or scope); BAD_REQUEST for another purpose or a failed upload.
+   */
+  setIcon: authedProcedure
+    .meta({ openapi: { method: 'PUT', path: '/scopes/{scopeId}/icon', protect: true, tags: ['scopes'] } })
+    .input(z.object({ scopeId: ScopeId, attachmentId: AttachmentId }))
+    .output(AttachmentSchema)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.ManageScope);
+      return ctx.svc.media.setIcon(ctx.user.id, input.scopeId, input.attachmentId);
+    }),
+
+  /** The scope's current icon (null when none). Errors: NOT_FOUND, FORBIDDEN for a scope the caller cannot view. */
+  icon: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/icon', protect: true, tags: ['scopes'] } })
+    .input(z.object({ scopeId: ScopeId }))
+    .output(AttachmentSchema.nullable())
+    .query(async ({ ctx, input }) => {
+      await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View);
+      return ctx.svc.media.iconOf(input.scopeId);
+    }),
 });

@@ -1,0 +1,101 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Event } from 'aws-lambda';
+import S3rver from 's3rver';
+import type { Config } from '../config.js';
+
+/** The bucket embedded mode creates in its s3rver. */
+export const EMBEDDED_BUCKET = 'guildhall';
+
+/**
+ * Object storage: one S3 client and bucket, whichever store is underneath.
+ * - Service mode (`S3_ENDPOINT` and `S3_BUCKET` set): S3 or MinIO; media processing is
+ *   the Lambda's job (deploy/), triggered by the bucket's notification.
+ * - Embedded mode (neither set): s3rver on a loopback port chosen by the OS, files under
+ *   `<DATA_DIR>/s3`; `onObjectCreated` hands its S3 event notifications to the caller.
+ */
+export interface Storage {
+  client: S3Client;
+  bucket: string;
+  /** The endpoint presigned URLs point at. */
+  endpoint: string;
+  mode: 'embedded' | 'service';
+  /** Embedded mode only: called with each ObjectCreated event in the standard S3 event shape. */
+  onObjectCreated(listener: (event: S3Event) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the configured store, or starts the embedded s3rver.
+ * @throws Error when s3rver cannot listen or its directory cannot be made.
+ */
+export async function openStorage(config: Config): Promise<Storage> {
+  if (config.s3.endpoint && config.s3.bucket) {
+    const client = new S3Client({
+      endpoint: config.s3.endpoint,
+      region: config.s3.region,
+      // MinIO and most S3-compatible stores want path-style URLs; AWS S3 accepts them.
+      forcePathStyle: true,
+      ...(config.s3.accessKeyId && config.s3.secretAccessKey
+        ? { credentials: { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey } }
+        : {}),
+    });
+    return {
+      client,
+      bucket: config.s3.bucket,
+      endpoint: config.s3.endpoint,
+      mode: 'service',
+      onObjectCreated() {},
+      async close() {
+        client.destroy();
+      },
+    };
+  }
+  return openEmbedded(config.dataDir);
+}
+
+async function openEmbedded(dataDir: string): Promise<Storage> {
+  let scratch: string | null = null;
+  let directory: string;
+  if (dataDir === 'memory://') {
+    directory = scratch = mkdtempSync(path.join(tmpdir(), 'guildhall-s3-'));
+  } else {
+    directory = path.resolve(dataDir, 's3');
+    mkdirSync(directory, { recursive: true });
+  }
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    directory,
+    silent: true,
+    configureBuckets: [{ name: EMBEDDED_BUCKET, configs: [] }],
+  });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  // s3rver accepts any credentials; the SDK only needs some to sign with.
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  const listeners: ((event: S3Event) => void)[] = [];
+  (server as unknown as NodeJS.EventEmitter).on('event', (event: S3Event) => {
+    if (!event.Records?.[0]?.eventName?.startsWith('ObjectCreated:')) return;
+    for (const l of listeners) l(event);
+  });
+  return {
+    client,
+    bucket: EMBEDDED_BUCKET,
+    endpoint,
+    mode: 'embedded',
+    onObjectCreated: (l) => void listeners.push(l),
+    async close() {
+      client.destroy();
+      await server.close().catch(() => {});
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { rgbaToThumbHash } from 'thumbhash';
+import { stripJpegMetadata } from './jpeg.js';
+import { VARIANT_SIZES, type ImageType, type VariantName } from '../media/rules.js';
+
+/** One encoded output of `processImage`. */
+export interface EncodedImage {
+  body: Buffer;
+  contentType: string;
+  width: number;
+  height: number;
+}
+
+/** What `processImage` makes of one upload. */
+export interface ProcessedImage {
+  /** Pixels after auto-orientation (one frame of an animation). */
+  width: number;
+  height: number;
+  animated: boolean;
+  /** Base64 ThumbHash of the first frame. */
+  thumbhash: string;
+  /** The full image re-encoded in its own format: oriented, every metadata block (EXIF, GPS, XMP, IPTC) gone. */
+  display: EncodedImage;
+  /** WebP renditions at 160, 640 and 1280 px on the long side, never upscaled. */
+  variants: (EncodedImage & { name: VariantName })[];
+}
+
+/** A refusal of the image itself (too many pixels, undecodable); the message is for people. */
+export class ImageRejected extends Error {
+  override name = 'ImageRejected';
+}
+
+const ENCODE: Record<ImageType, (s: Sharp) => Sharp> = {
+  'image/jpeg': (s) => s.jpeg({ quality: 90 }),
+  'image/png': (s) => s.png(),
+  'image/webp': (s) => s.webp({ quality: 90 }),
+  'image/gif': (s) => s.gif(),
+  'image/avif': (s) => s.avif({ quality: 60 }),
+};
+
+/**
+ * Decodes an image once and writes what the pipeline stores (AWS's Serverless Image
+ * Handler does the same work with sharp on Lambda):
+ * - `limitInputPixels` is checked from the header before any pixel is decoded (a
+ *   17,000 × 17,000 PNG bomb is refused in milliseconds with bounded memory), and sharp
+ *   enforces it again while decoding; `failOn: 'error'` refuses truncated or corrupt data.
+ * - Auto-orient from EXIF, then no metadata in any output (sharp's default: strip all). A
+ *   JPEG that needs no rotation is not re-encoded: its metadata segments are cut out
+ *   losslessly (`stripJpegMetadata`), so the full image keeps its original pixels.
+ * - Animation policy: animated GIF and WebP keep their animation in the WebP variants and
+ *   the re-encoded image (the pixel limit counts every frame); the ThumbHash is taken from
+ *   the first frame.
+ * @throws ImageRejected for an image over the pixel limit or that does not decode.
+ */
+export async function processImage(
+  input: Buffer,
+  type: ImageType,
+  opts: { limitInputPixels: number; emit?: (name: 'full' | VariantName, out: EncodedImage) => Promise<void> },
+): Promise<ProcessedImage> {
+  // Each output is handed to `emit` (the handler's PutObject) as soon as it is encoded, so
+  // storage writes overlap the encoding of the others.
+  const emit = async <T extends EncodedImage>(name: 'full' | VariantName, out: T): Promise<T> => {
+    await opts.emit?.(name, out);
+    return out;
+  };
+  const guard = { limitInputPixels: opts.limitInputPixels, failOn: 'error' as const };
+  let meta: Metadata;
+  try {
+    // The header alone: the pixel count is checked below, with a message that names it.
+    meta = await sharp(input, { limitInputPixels: false, failOn: 'error' }).metadata();
+  } catch (err) {
+    throw new ImageRejected(`the image could not be read: ${reason(err)}`);
+  }
+  const pages = meta.pages ?? 1;
+  const animated = pages > 1 && (type === 'image/gif' || type === 'image/webp');
+  const frameHeight = animated ? (meta.pageHeight ?? meta.height) : meta.height;
+  const pixels = meta.width * frameHeight * (animated ? pages : 1);
+  if (pixels > opts.limitInputPixels) {
+    throw new ImageRejected(
+      `the image is ${meta.width} × ${frameHeight} pixels${animated ? ` × ${pages} frames` : ''}, over the limit of ${opts.limitInputPixels.toLocaleString('en')} pixels`,
+    );
+  }
+  const swap = !animated && (meta.orientation ?? 1) >= 5;
+  const width = swap ? frameHeight : meta.width;
+  const height = swap ? meta.width : frameHeight;
+  try {
+    const base = sharp(input, { ...guard, animated, autoOrient: true });
+    const long = Math.max(width, height);
+    // A JPEG that needs no rotation keeps its pixels: only the metadata segments go.
+    const upright = (meta.orientation ?? 1) === 1;
+    const lossless = type === 'image/jpeg' && upright ? stripJpegMetadata(input) : null;
+    const [display, ...variants] = await Promise.all([
+      (async () => emit('full', { body: lossless ?? (await ENCODE[type](base.clone()).toBuffer()), contentType: type, width, height }))(),
+      ...VARIANT_SIZES.map(async (size) => {
+        const body = await base
+          .clone()
+          .resize({ width: size, height: size, fit: 'inside', withoutEnlargement: true })
+          .webp({ quality: 80 })
+          .toBuffer();
+        const scale = Math.min(1, size / long);
+        const name = String(size) as VariantName;
+        return emit(name, {
+          name,
+          body,
+          contentType: 'image/webp',
+          width: Math.max(1, Math.round(width * scale)),
+          height: Math.max(1, Math.round(height * scale)),
+        });
+      }),
+    ]);
+    // From the smallest variant (its first frame): a decode of a few kilobytes, not of the upload.
+    const thumbhash = await thumbhashOf(sharp(variants[0]!.body));
+    return {
+      width,
+      height,
+      animated,
+      thumbhash,
+      display,
+      variants,
+    };
+  } catch (err) {
+    throw new ImageRejected(`the image could not be decoded: ${reason(err)}`);
+  }
+}
+
+/** ThumbHash of the first frame (the format wants at most 100 × 100 RGBA). */
+async function thumbhashOf(image: Sharp): Promise<string> {
+  const { data, info } = await image
+    .resize({ width: 100, height: 100, fit: 'inside' })
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return Buffer.from(rgbaToThumbHash(info.width, info.height, data)).toString('base64');
+}
+
+function reason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0]!.replace(/^Input (buffer|file) /, '').slice(0, 200);
+}

@@ -1,0 +1,82 @@
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import { inArray, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { limits } from '../config.js';
+import type { Db } from '../db/client.js';
+import { attachments } from '../db/schema/index.js';
+import type { Storage } from '../infra/storage.js';
+
+/**
+ * The one media cleanup job. Each tick it takes (SKIP LOCKED, so several instances share
+ * the work) up to `limits.mediaCleanupBatch` attachments that are either marked for
+ * deletion (their message was deleted or purged: trigger of drizzle/0036; a replaced avatar
+ * or icon) or were never attached and are older than `pendingExpiryMs` (24 h by default),
+ * marks the latter too, deletes every object of each (upload, re-encoded image, variants)
+ * and then the rows. All its state is in the database: a restart, or an instance dying
+ * between the two steps, leaves the rows marked and the next tick of any instance finishes
+ * them (deleting an object twice is harmless).
+ */
+export class MediaCleanup {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<number> | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly storage: Storage,
+    private readonly log: Logger,
+    private readonly opts: { pendingExpiryMs: number; everyMs: number },
+  ) {}
+
+  /** Runs a tick every `everyMs`; errors are logged and retried on the next tick. */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.runOnce().catch((err) => this.log.error({ err }, 'media cleanup failed')), this.opts.everyMs);
+    this.timer.unref();
+  }
+
+  /** Stops the ticks and waits for a running one. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => {});
+  }
+
+  /**
+   * One tick (also for tests and operators).
+   * @returns how many attachments it deleted.
+   */
+  runOnce(): Promise<number> {
+    this.running ??= this.tick().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async tick(): Promise<number> {
+    const expiry = sql`now() - make_interval(secs => ${this.opts.pendingExpiryMs / 1000})`;
+    const doomed = await this.db
+      .update(attachments)
+      .set({ deleteRequestedAt: sql`coalesce(${attachments.deleteRequestedAt}, now())` })
+      .where(
+        inArray(
+          attachments.id,
+          sql`(select id from ${attachments}
+                where delete_requested_at is not null
+                   or (message_id is null and attached_at is null and created_at < ${expiry})
+                order by created_at limit ${limits.mediaCleanupBatch}
+                for update skip locked)`,
+        ),
+      )
+      .returning({ id: attachments.id, key: attachments.key, displayKey: attachments.displayKey, variants: attachments.variants });
+    if (doomed.length === 0) return 0;
+    const keys = doomed.flatMap((d) => [d.key, ...(d.displayKey ? [d.displayKey] : []), ...d.variants.map((v) => v.key)]);
+    for (let i = 0; i < keys.length; i += 1000) {
+      const res = await this.storage.client.send(
+        new DeleteObjectsCommand({ Bucket: this.storage.bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+      );
+      const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+      if (failed.length > 0) throw new Error(`deleting ${failed.length} objects failed: ${failed[0]!.Code} ${failed[0]!.Message}`);
+    }
+    await this.db.delete(attachments).where(inArray(attachments.id, doomed.map((d) => d.id)));
+    this.log.info({ deleted: doomed.length, objects: keys.length }, 'media cleanup');
+    return doomed.length;
+  }
+}
