@@ -27,6 +27,7 @@ import { InviteService } from './invites/service.js';
 import { ModerationService } from './moderation/service.js';
 import { AuditService } from './audit/service.js';
 import { DmService } from './dms/service.js';
+import { EventReads } from './events/reads.js';
 import { EventService } from './events/service.js';
 import { RsvpService } from './events/rsvp.js';
 import { ReminderService } from './events/reminders.js';
@@ -107,9 +108,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     config.realtime.sweepMs,
   );
   await hub.start();
-  const scopes = new ScopeService(db);
   const access = new AccessService(db, cache, hub, log);
-  scopes.useAccess(access);
+  const scopes = new ScopeService(db, access);
   const members = new MemberService(db, access, hub);
   // The messages domain's flag checks go through the permission helper.
   const messageAccess: MessageAccess = access;
@@ -118,11 +118,10 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     messageAccess,
     createRateLimit({ redis, prefix: config.redisPrefix, name: 'send', what: 'messages', ...config.messageSendRate }),
   );
-  const rsvps = new RsvpService(db, hub);
-  const reminders = new ReminderService(db, access, hub, log, config.events.reminderPollMs);
-  const events = new EventService(db, access, hub, rsvps, reminders);
-  rsvps.useEvents(events);
-  reminders.useEvents(events);
+  const eventReads = new EventReads(db, access);
+  const rsvps = new RsvpService(db, eventReads, hub);
+  const reminders = new ReminderService(db, access, eventReads, hub, log, config.events.reminderPollMs);
+  const events = new EventService(db, access, eventReads, hub, rsvps, reminders);
   const services: Services = {
     config,
     log,

@@ -1,7 +1,6 @@
 import ical from 'ical-generator';
 import { formatLocal, parseDate, wallAt } from './recurrence/time.js';
-import { recurrenceIdMs, ruleInstance, type EventRow, type OverrideRow } from './expansion.js';
-import { toCalendarEvent } from './service.js';
+import { recurrenceIdMs, ruleInstance, toCalendarEvent, type EventRow, type OverrideRow } from './expansion.js';
 
 /** `20260308T090000` (wall-clock, iCalendar basic form) of a UTC instant in `tz`. */
 function basicLocal(ms: number, tz: string): string {

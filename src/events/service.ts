@@ -1,7 +1,7 @@
-import { and, arrayContains, asc, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { calendarEvents, eventOverrides, eventReminders, eventRsvps, scopes } from '../db/schema/index.js';
-import { forbidden, invalid, notFound } from '../errors.js';
+import { calendarEvents, eventOverrides, eventReminders, eventRsvps } from '../db/schema/index.js';
+import { invalid, notFound } from '../errors.js';
 import { appendEvent, type Tx } from '../messages/log.js';
 import { toScopeEvent, type ScopeEvent, type ScopeEventType } from '../messages/events.js';
 import { Permission } from '../permissions/flags.js';
@@ -18,12 +18,13 @@ import {
   seriesBounds,
   seriesInstances,
   seriesOf,
+  toCalendarEvent,
   type EventRow,
-  type OverrideRow,
 } from './expansion.js';
 import type { ReminderService } from './reminders.js';
 import type { RsvpService } from './rsvp.js';
 import type { CalendarEvent, EventInstance, IcsExport, InstancePage } from './types.js';
+import { lockEvent, overridesOf, type EventReads } from './reads.js';
 import { buildIcs } from './ics.js';
 
 /** Fields of a series a client sets on create and update. */
@@ -50,41 +51,6 @@ export interface InstanceChanges {
   location?: string;
   start?: string;
   end?: string;
-}
-
-/** Output form of a stored series. */
-export function toCalendarEvent(row: EventRow): CalendarEvent {
-  return {
-    id: row.id,
-    scopeId: row.scopeId,
-    createdBy: row.createdBy,
-    parentId: row.parentId,
-    title: row.title,
-    description: row.description,
-    location: row.location,
-    allDay: row.allDay,
-    start: row.startLocal,
-    end: endOf(row),
-    timeZone: row.tzid,
-    duration: row.duration,
-    rrule: row.rrule,
-    exdates: row.exdates,
-    rdates: row.rdates,
-    capacity: row.capacity,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
-
-/** DTSTART + duration as wall-clock time (nominal days, then exact time, as the engine does). */
-function endOf(row: EventRow): string {
-  if (row.allDay) {
-    const days = /(\d+)D/.exec(row.duration)?.[1] ?? '1';
-    const weeks = /(\d+)W/.exec(row.duration)?.[1] ?? '0';
-    return parseDate(row.startLocal, 'start').add({ days: Number(days) + 7 * Number(weeks) }).toString();
-  }
-  const start = zonedFromWallClock(parseLocalDateTime(row.startLocal, 'start'), row.tzid);
-  return start.add(row.duration).toPlainDateTime().toString({ smallestUnit: 'second' });
 }
 
 type Cursor = { s: number; e: string; o: string };
@@ -123,6 +89,7 @@ export class EventService {
   constructor(
     private readonly db: Db,
     private readonly access: AccessService,
+    private readonly reads: EventReads,
     private readonly hub: ScopeHub,
     private readonly rsvps: RsvpService,
     private readonly reminders: ReminderService,
@@ -152,7 +119,7 @@ export class EventService {
 
   /** One series. @throws NotFound (no such event, or the scope is hidden), Forbidden (no View). */
   async get(userId: string, eventId: string): Promise<CalendarEvent> {
-    return toCalendarEvent(await this.visible(userId, eventId));
+    return toCalendarEvent(await this.reads.visible(userId, eventId));
   }
 
   /**
@@ -161,7 +128,7 @@ export class EventService {
    * @throws NotFound, Forbidden (neither creator nor ManageEvents), Invalid.
    */
   async update(userId: string, eventId: string, f: SeriesFields): Promise<CalendarEvent> {
-    const current = await this.manageable(userId, eventId);
+    const current = await this.reads.manageable(userId, eventId);
     const n = normalize(mergeSeries(current, f));
     const { row, event, promoted } = await this.db.transaction(async (tx) => {
       await lockEvent(tx, eventId);
@@ -188,7 +155,7 @@ export class EventService {
 
   /** Deletes a series with its overrides, RSVPs and reminders. @throws NotFound, Forbidden. */
   async delete(userId: string, eventId: string): Promise<{ deleted: true }> {
-    const current = await this.manageable(userId, eventId);
+    const current = await this.reads.manageable(userId, eventId);
     const event = await this.db.transaction(async (tx) => {
       await tx.delete(calendarEvents).where(eq(calendarEvents.id, eventId));
       return logEvent(tx, current.scopeId, 'event.deleted', userId, { eventId });
@@ -213,7 +180,7 @@ export class EventService {
     const toMs = q.to.getTime();
     if (!(toMs > fromMs)) throw invalid('to must be after from');
     const cursor = q.cursor ? decodeCursor(q.cursor) : null;
-    const rows = q.eventId ? [await this.visible(userId, q.eventId)] : await this.seriesUnder(userId, q.scopeId!, fromMs, toMs);
+    const rows = q.eventId ? [await this.reads.visible(userId, q.eventId)] : await this.reads.seriesUnder(userId, q.scopeId!, fromMs, toMs);
     const overrides = await overridesOf(this.db, rows.map((r) => r.id));
     const lowMs = cursor ? Math.max(fromMs, cursor.s) : fromMs;
     let all: EventInstance[] = [];
@@ -243,7 +210,7 @@ export class EventService {
    * @throws NotFound (no such instance), Forbidden, Invalid.
    */
   async updateInstance(userId: string, eventId: string, originalStart: string, c: InstanceChanges): Promise<EventInstance> {
-    const row = await this.manageable(userId, eventId);
+    const row = await this.reads.manageable(userId, eventId);
     const id = canonicalRecurrenceId(originalStart, row.allDay);
     const inst = ruleInstance(row, id);
     if (!inst) throw notFound(`${originalStart} is not an instance of this event`);
@@ -283,7 +250,7 @@ export class EventService {
 
   /** Cancels one instance (kept as a cancelled override, exported as EXDATE). @throws NotFound, Forbidden. */
   async cancelInstance(userId: string, eventId: string, originalStart: string): Promise<{ cancelled: true; originalStart: string }> {
-    const row = await this.manageable(userId, eventId);
+    const row = await this.reads.manageable(userId, eventId);
     const id = canonicalRecurrenceId(originalStart, row.allDay);
     if (!ruleInstance(row, id)) throw notFound(`${originalStart} is not an instance of this event`);
     const event = await this.db.transaction(async (tx) => {
@@ -312,7 +279,7 @@ export class EventService {
    * @throws NotFound, Forbidden, Invalid (not a recurring instance; bad changes).
    */
   async updateFollowing(userId: string, eventId: string, originalStart: string, changes: SeriesFields): Promise<CalendarEvent> {
-    const row = await this.manageable(userId, eventId);
+    const row = await this.reads.manageable(userId, eventId);
     if (!row.rrule) throw invalid('this event does not repeat; use events.update');
     const id = canonicalRecurrenceId(originalStart, row.allDay);
     const split = splitSeries(seriesOf(row), id);
@@ -388,80 +355,17 @@ export class EventService {
     let rows: EventRow[];
     let name: string;
     if (q.eventId) {
-      const row = await this.visible(userId, q.eventId);
+      const row = await this.reads.visible(userId, q.eventId);
       rows = [row];
       name = row.title;
     } else {
       const a = await this.access.require(userId, q.scopeId!, Permission.View);
-      const ids = await this.viewableSubtree(userId, q.scopeId!);
-      rows = await this.db
-        .select()
-        .from(calendarEvents)
-        .where(inArray(calendarEvents.scopeId, ids))
-        .orderBy(asc(calendarEvents.firstStart))
-        .limit(limits.eventSeriesPerListingMax);
+      rows = await this.reads.seriesIn(await this.reads.viewableSubtree(userId, q.scopeId!));
       name = a.scope.name;
     }
     const content = buildIcs(name, rows, await overridesOf(this.db, rows.map((r) => r.id)));
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'calendar';
     return { filename: `${slug}.ics`, contentType: 'text/calendar; charset=utf-8', content };
-  }
-
-  // ------------------------------------------------------------ access
-
-  /** The series when the caller may view its scope. @throws NotFound, Forbidden. */
-  async visible(userId: string, eventId: string): Promise<EventRow> {
-    const [row] = await this.db.select().from(calendarEvents).where(eq(calendarEvents.id, eventId));
-    if (!row) throw notFound(`event ${eventId} not found`);
-    try {
-      await this.access.require(userId, row.scopeId, Permission.View);
-    } catch (err) {
-      if (err instanceof Error && (err as { code?: string }).code === 'NotFound') throw notFound(`event ${eventId} not found`);
-      throw err;
-    }
-    return row;
-  }
-
-  /** The series when the caller created it or holds ManageEvents. @throws NotFound, Forbidden. */
-  async manageable(userId: string, eventId: string): Promise<EventRow> {
-    const row = await this.visible(userId, eventId);
-    if (row.createdBy === userId) return row;
-    if (!(await this.access.allows(userId, row.scopeId, Permission.ManageEvents))) {
-      throw forbidden('only its creator or someone with the ManageEvents permission may change this event');
-    }
-    return row;
-  }
-
-  /** Series of the viewable scopes in `scopeId`'s subtree that may overlap the window. */
-  async seriesUnder(userId: string, scopeId: string, fromMs: number, toMs: number): Promise<EventRow[]> {
-    await this.access.require(userId, scopeId, Permission.View);
-    const ids = await this.viewableSubtree(userId, scopeId);
-    const from = new Date(fromMs);
-    const to = new Date(toMs);
-    return this.db
-      .select()
-      .from(calendarEvents)
-      .where(
-        and(
-          inArray(calendarEvents.scopeId, ids),
-          or(
-            and(lt(calendarEvents.firstStart, to), or(isNull(calendarEvents.lastEnd), gt(calendarEvents.lastEnd, from))),
-            sql`exists (select 1 from ${eventOverrides} o where o.event_id = ${calendarEvents.id} and o.start_at < ${to} and o.end_at >= ${from})`,
-          ),
-        ),
-      )
-      .orderBy(asc(calendarEvents.firstStart))
-      .limit(limits.eventSeriesPerListingMax);
-  }
-
-  /** `scopeId` and the live scopes below it that the caller may view. */
-  async viewableSubtree(userId: string, scopeId: string): Promise<string[]> {
-    const rows = await this.db
-      .select({ id: scopes.id })
-      .from(scopes)
-      .where(and(or(eq(scopes.id, scopeId), arrayContains(scopes.path, [scopeId])), isNull(scopes.deletedAt)));
-    const allowed = await Promise.all(rows.map(async (r) => ((await this.access.allows(userId, r.id, Permission.View)) ? r.id : null)));
-    return allowed.filter((x): x is string => x !== null);
   }
 
   private async after(event: ScopeEvent, promoted: string[]) {
@@ -555,27 +459,11 @@ function placeInstance(row: EventRow, baseStart: string, baseEnd: string, start:
   };
 }
 
-/** Locks the series row (serializes RSVPs, overrides and splits of one event). @throws NotFound. */
-export async function lockEvent(tx: Tx, eventId: string): Promise<EventRow> {
-  const [row] = await tx.select().from(calendarEvents).where(eq(calendarEvents.id, eventId)).for('update');
-  if (!row) throw notFound(`event ${eventId} not found`);
-  return row;
-}
-
 async function checkOverrideRoom(tx: Tx, eventId: string) {
   const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(eventOverrides).where(eq(eventOverrides.eventId, eventId));
   if ((r?.n ?? 0) >= limits.eventOverridesMax) {
     throw invalid(`this event already has ${limits.eventOverridesMax} changed or cancelled instances; edit the series instead`);
   }
-}
-
-/** Overrides of the given series, grouped by series. */
-export async function overridesOf(db: Db | Tx, ids: string[]): Promise<Map<string, OverrideRow[]>> {
-  const out = new Map<string, OverrideRow[]>();
-  if (ids.length === 0) return out;
-  const rows = await db.select().from(eventOverrides).where(inArray(eventOverrides.eventId, ids));
-  for (const r of rows) out.set(r.eventId, [...(out.get(r.eventId) ?? []), r]);
-  return out;
 }
 
 async function logEvent(tx: Tx, scopeId: string, type: ScopeEventType, actorId: string, payload: Record<string, unknown>): Promise<ScopeEvent> {
