@@ -46,6 +46,8 @@ export type {
   Attendees,
   Reminder,
   IcsExport,
+  SeriesEdit,
+  OrphanedOverride,
 } from '../../src/events/types.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';
 /** Input types of every procedure: `RouterInputs['messages']['send']`. */

@@ -178,6 +178,7 @@ export function toCalendarEvent(row: EventRow): CalendarEvent {
     exdates: row.exdates,
     rdates: row.rdates,
     capacity: row.capacity,
+    sequence: row.sequence,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

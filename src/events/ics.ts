@@ -52,6 +52,7 @@ export function buildIcs(name: string, rows: readonly EventRow[], overrides: Map
       repeating: lines.length > 0 ? lines.join('\n') : null,
       created: row.createdAt,
       lastModified: row.updatedAt,
+      sequence: row.sequence,
     });
     for (const o of ovs) {
       if (o.cancelled) continue;
@@ -68,6 +69,8 @@ export function buildIcs(name: string, rows: readonly EventRow[], overrides: Map
         description: (o.description ?? row.description) || null,
         location: (o.location ?? row.location) || null,
         lastModified: o.updatedAt,
+        // Each RECURRENCE-ID component has its own revisions, never behind its series' (RFC 5545 §3.8.7.4).
+        sequence: Math.max(o.sequence, row.sequence),
       });
     }
   }

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { calendarEvents, eventOverrides, eventReminders, eventRsvps } from '../db/schema/index.js';
 import { invalid, notFound } from '../errors.js';
@@ -23,9 +23,11 @@ import {
 } from './expansion.js';
 import type { ReminderService } from './reminders.js';
 import type { RsvpService } from './rsvp.js';
-import type { CalendarEvent, EventInstance, IcsExport, InstancePage } from './types.js';
+import type { CalendarEvent, EventInstance, IcsExport, InstancePage, SeriesEdit } from './types.js';
 import { lockEvent, overridesOf, type EventReads } from './reads.js';
 import { buildIcs } from './ics.js';
+import { carryExceptions } from './exceptions.js';
+import { keyShift, shiftKeys, type Anchor } from './remap.js';
 
 /** Fields of a series a client sets on create and update. */
 export interface SeriesFields {
@@ -124,13 +126,22 @@ export class EventService {
 
   /**
    * Edits a whole series. Omitted fields keep their values; a new `start` without `end`
-   * keeps the duration. Overrides are kept (orphaned when their instance is gone).
+   * keeps the duration. Exceptions follow the series (as in Google Calendar): when the
+   * edit moves DTSTART, its zone or the all-day flag, every override, cancel, EXDATE,
+   * RDATE (unless the edit gives its own lists) and per-instance RSVP moves by the same
+   * wall-clock shift (see `keyShift`); an override with its own time keeps that time.
+   * Overrides left without an instance (say, by a new rule) are kept and reported in
+   * `orphaned`. SEQUENCE goes up by one (RFC 5545 §3.8.7.4).
    * @throws NotFound, Forbidden (neither creator nor ManageEvents), Invalid.
    */
-  async update(userId: string, eventId: string, f: SeriesFields): Promise<CalendarEvent> {
+  async update(userId: string, eventId: string, f: SeriesFields): Promise<SeriesEdit> {
     const current = await this.reads.manageable(userId, eventId);
-    const n = normalize(mergeSeries(current, f));
-    const { row, event, promoted } = await this.db.transaction(async (tx) => {
+    const merged = mergeSeries(current, f);
+    const shift = keyShift(anchorOf(current), { start: merged.start!, tzid: anchorZone(merged), allDay: merged.allDay === true });
+    if (f.exdates === undefined) merged.exdates = shiftKeys(current.exdates, shift);
+    if (f.rdates === undefined) merged.rdates = shiftKeys(current.rdates, shift);
+    const n = normalize(merged);
+    const { row, event, promoted, orphaned } = await this.db.transaction(async (tx) => {
       await lockEvent(tx, eventId);
       const [row] = await tx
         .update(calendarEvents)
@@ -140,17 +151,19 @@ export class EventService {
           description: f.description ?? current.description,
           location: f.location ?? current.location,
           capacity: f.capacity === undefined ? current.capacity : f.capacity,
+          sequence: sql`${calendarEvents.sequence} + 1`,
           updatedAt: new Date(),
         })
         .where(eq(calendarEvents.id, eventId))
         .returning();
+      const orphaned = await carryExceptions(tx, eventId, row!, current.allDay, shift);
       const promoted = await this.rsvps.fillAllSeats(tx, row!);
       await this.reminders.reschedule(tx, row!);
       const event = await logEvent(tx, row!.scopeId, 'event.updated', userId, { eventId, title: row!.title });
-      return { row: row!, event, promoted };
+      return { row: row!, event, promoted, orphaned };
     });
     await this.after(event, promoted);
-    return toCalendarEvent(row);
+    return { ...toCalendarEvent(row), orphaned };
   }
 
   /** Deletes a series with its overrides, RSVPs and reminders. @throws NotFound, Forbidden. */
@@ -206,7 +219,8 @@ export class EventService {
   /**
    * Moves or edits one instance (RFC 5545 §3.8.4.4: an instance with RECURRENCE-ID).
    * `start`/`end` are wall-clock times in the series' zone (dates when all-day); a new
-   * start without end keeps the instance's length. Editing it again merges.
+   * start without end keeps the instance's length. Editing it again merges. The
+   * instance's own SEQUENCE goes up (RFC 5545 §3.8.7.4), never below the series'.
    * @throws NotFound (no such instance), Forbidden, Invalid.
    */
   async updateInstance(userId: string, eventId: string, originalStart: string, c: InstanceChanges): Promise<EventInstance> {
@@ -228,6 +242,7 @@ export class EventService {
       startAt: moved?.startAt ?? existing?.startAt ?? null,
       endAt: moved?.endAt ?? existing?.endAt ?? null,
       cancelled: false,
+      sequence: Math.max(existing?.sequence ?? 0, row.sequence) + 1,
       updatedAt: new Date(),
     };
     const event = await this.db.transaction(async (tx) => {
@@ -248,7 +263,10 @@ export class EventService {
     return found!;
   }
 
-  /** Cancels one instance (kept as a cancelled override, exported as EXDATE). @throws NotFound, Forbidden. */
+  /**
+   * Cancels one instance (kept as a cancelled override, exported as EXDATE); the series'
+   * SEQUENCE goes up, since its EXDATEs changed (RFC 5545 §3.8.7.4). @throws NotFound, Forbidden.
+   */
   async cancelInstance(userId: string, eventId: string, originalStart: string): Promise<{ cancelled: true; originalStart: string }> {
     const row = await this.reads.manageable(userId, eventId);
     const id = canonicalRecurrenceId(originalStart, row.allDay);
@@ -258,8 +276,13 @@ export class EventService {
       await checkOverrideRoom(tx, eventId);
       await tx
         .insert(eventOverrides)
-        .values({ eventId, originalStart: id, cancelled: true })
-        .onConflictDoUpdate({ target: [eventOverrides.eventId, eventOverrides.originalStart], set: { cancelled: true, updatedAt: new Date() } });
+        .values({ eventId, originalStart: id, cancelled: true, sequence: locked.sequence + 1 })
+        .onConflictDoUpdate({
+          target: [eventOverrides.eventId, eventOverrides.originalStart],
+          set: { cancelled: true, sequence: sql`greatest(${eventOverrides.sequence}, ${locked.sequence}) + 1`, updatedAt: new Date() },
+        });
+      // The cancel is an EXDATE of the series' VEVENT, so the series itself changed too.
+      await tx.update(calendarEvents).set({ sequence: sql`${calendarEvents.sequence} + 1`, updatedAt: new Date() }).where(eq(calendarEvents.id, eventId));
       await this.reminders.reschedule(tx, locked);
       return logEvent(tx, row.scopeId, 'event.instance_cancelled', userId, { eventId, originalStart: id });
     });
@@ -270,15 +293,17 @@ export class EventService {
   /**
    * "This and following" (RFC 5545 §3.8.4.4 RANGE=THISANDFUTURE, done as Google Calendar
    * does: two series). The series ends before `originalStart` (COUNT or UNTIL recomputed
-   * by `splitSeries`); a new series, linked by `parentId`, starts at that instance with
-   * `changes` applied. EXDATEs, RDATEs, overrides and per-instance RSVPs from the split on
-   * move to the new series; series RSVPs and reminders are copied. Overrides that no
-   * longer match an instance of the new series (when `changes` moves its times) are
-   * kept, orphaned. Splitting at the first instance edits the whole series instead.
+   * by `splitSeries`; its SEQUENCE goes up); a new series, linked by `parentId`, starts at
+   * that instance with `changes` applied. Every exception from the split on (overrides,
+   * cancels, EXDATEs, RDATEs, per-instance RSVPs) moves to the new series, shifted by
+   * the same wall-clock distance as its start when `changes` moves it (see `update`);
+   * series RSVPs and reminders are copied. Overrides that no longer match an instance of
+   * the new series are kept and reported in `orphaned`. Splitting at the first instance
+   * edits the whole series instead.
    * @returns the new series (or the edited one).
    * @throws NotFound, Forbidden, Invalid (not a recurring instance; bad changes).
    */
-  async updateFollowing(userId: string, eventId: string, originalStart: string, changes: SeriesFields): Promise<CalendarEvent> {
+  async updateFollowing(userId: string, eventId: string, originalStart: string, changes: SeriesFields): Promise<SeriesEdit> {
     const row = await this.reads.manageable(userId, eventId);
     if (!row.rrule) throw invalid('this event does not repeat; use events.update');
     const id = canonicalRecurrenceId(originalStart, row.allDay);
@@ -287,16 +312,27 @@ export class EventService {
     const splitMs = recurrenceIdMs(id, row.allDay, row.tzid);
     const before = (v: string) => recurrenceIdMs(v, row.allDay, row.tzid) < splitMs;
     const head = normalize({ ...mergeSeries(row, {}), rrule: split.headRRule, exdates: row.exdates.filter(before), rdates: row.rdates.filter(before) });
-    const tailBase: SeriesFields = {
+    const tailBase = normalize({
       ...mergeSeries(row, { start: split.tailStart }),
       rrule: split.tailRRule,
       exdates: row.exdates.filter((v) => !before(v)),
       rdates: row.rdates.filter((v) => !before(v)),
-    };
-    const tail = normalize(mergeSeries({ ...row, ...stored(normalize(tailBase)) }, changes));
-    const { created, events, promoted } = await this.db.transaction(async (tx) => {
+    });
+    const merged = mergeSeries({ ...row, ...stored(tailBase) }, changes);
+    const shift = keyShift(
+      { start: tailBase.start, tzid: tailBase.tzid, allDay: tailBase.allDay },
+      { start: merged.start!, tzid: anchorZone(merged), allDay: merged.allDay === true },
+    );
+    if (changes.exdates === undefined) merged.exdates = shiftKeys(tailBase.exdates, shift);
+    if (changes.rdates === undefined) merged.rdates = shiftKeys(tailBase.rdates, shift);
+    const tail = normalize(merged);
+    const { created, events, promoted, orphaned } = await this.db.transaction(async (tx) => {
       await lockEvent(tx, eventId);
-      const [updatedHead] = await tx.update(calendarEvents).set({ ...stored(head), updatedAt: new Date() }).where(eq(calendarEvents.id, eventId)).returning();
+      const [updatedHead] = await tx
+        .update(calendarEvents)
+        .set({ ...stored(head), sequence: sql`${calendarEvents.sequence} + 1`, updatedAt: new Date() })
+        .where(eq(calendarEvents.id, eventId))
+        .returning();
       const [created] = await tx
         .insert(calendarEvents)
         .values({
@@ -311,23 +347,8 @@ export class EventService {
         })
         .returning();
       const newId = created!.id;
-      const ovs = await tx.select().from(eventOverrides).where(eq(eventOverrides.eventId, eventId));
-      const moving = ovs.filter((o) => !before(o.originalStart)).map((o) => o.originalStart);
-      if (moving.length > 0) {
-        await tx
-          .update(eventOverrides)
-          .set({ eventId: newId })
-          .where(and(eq(eventOverrides.eventId, eventId), inArray(eventOverrides.originalStart, moving)));
-      }
-      const rsvps = await tx.select().from(eventRsvps).where(eq(eventRsvps.eventId, eventId));
-      const movingRsvps = rsvps.filter((r) => r.instanceStart !== '' && !before(r.instanceStart));
-      for (const r of movingRsvps) {
-        await tx
-          .update(eventRsvps)
-          .set({ eventId: newId })
-          .where(and(eq(eventRsvps.eventId, eventId), eq(eventRsvps.instanceStart, r.instanceStart), eq(eventRsvps.userId, r.userId)));
-      }
-      const seriesRsvps = rsvps.filter((r) => r.instanceStart === '');
+      const orphaned = await carryExceptions(tx, eventId, created!, row.allDay, shift, (k) => !before(k));
+      const seriesRsvps = await tx.select().from(eventRsvps).where(and(eq(eventRsvps.eventId, eventId), eq(eventRsvps.instanceStart, '')));
       if (seriesRsvps.length > 0) await tx.insert(eventRsvps).values(seriesRsvps.map((r) => ({ ...r, eventId: newId })));
       const rems = await tx.select().from(eventReminders).where(eq(eventReminders.eventId, eventId));
       if (rems.length > 0) {
@@ -340,11 +361,11 @@ export class EventService {
         await logEvent(tx, row.scopeId, 'event.split', userId, { eventId, newEventId: newId, originalStart: id }),
         await logEvent(tx, row.scopeId, 'event.created', userId, { eventId: newId, title: created!.title }),
       ];
-      return { created: created!, events, promoted };
+      return { created: created!, events, promoted, orphaned };
     });
     for (const e of events) await this.hub.publish(e);
     for (const u of promoted) await this.hub.pokeUser(u);
-    return toCalendarEvent(created);
+    return { ...toCalendarEvent(created), orphaned };
   }
 
   /**
@@ -405,6 +426,16 @@ function stored(n: NormalizedSeries) {
     firstStart: b.firstStart,
     lastEnd: b.lastEnd,
   };
+}
+
+/** A stored series' anchor (DTSTART, zone, all-day), the frame its exception keys are in. */
+function anchorOf(row: EventRow): Anchor {
+  return { start: row.startLocal, tzid: row.tzid, allDay: row.allDay };
+}
+
+/** The zone merged fields will be stored in (an all-day series given none is kept in UTC, as `validateSeries` does). */
+function anchorZone(f: SeriesFields): string {
+  return f.timeZone ?? 'UTC';
 }
 
 /** The series fields after `f` is applied to `row`; a new start without end keeps the duration. */

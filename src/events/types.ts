@@ -25,8 +25,30 @@ export interface CalendarEvent {
   rdates: string[];
   /** Seats per RSVP target; null: unlimited. */
   capacity: number | null;
+  /** RFC 5545 §3.8.7.4 SEQUENCE: 0 when created, raised by every change of the series or an instance of it. */
+  sequence: number;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/**
+ * An override (a changed or cancelled instance) left without an instance by an edit of
+ * its series, e.g. a new rule without that day. It is kept, not listed nor exported, and
+ * comes back if a later edit brings the instance back.
+ */
+export interface OrphanedOverride {
+  /** Its RECURRENCE-ID after the edit (the original start, moved with the series). */
+  originalStart: string;
+  cancelled: boolean;
+  /** Its own title, or null when it kept the series'. */
+  title: string | null;
+  /** Its own start (RFC 3339), or null when it was not moved. */
+  start: string | null;
+}
+
+/** `events.update` and `events.updateFollowing`: the series, and the overrides the edit orphaned. */
+export interface SeriesEdit extends CalendarEvent {
+  orphaned: OrphanedOverride[];
 }
 
 /** One occurrence of a series, with its override (if any) applied. */
