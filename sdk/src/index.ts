@@ -47,6 +47,8 @@ export type {
   Reminder,
   IcsExport,
   SeriesEdit,
+  FailedSeries,
+  SeriesSaved,
   OrphanedOverride,
 } from '../../src/events/types.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';

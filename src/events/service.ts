@@ -12,7 +12,6 @@ import { DEFAULT_LIMITS, splitSeries, validateSeries, type NormalizedSeries, typ
 import { parseDate, parseLocalDateTime, resolveTimeZone, zonedFromWallClock, zonedStartOfDay } from './recurrence/time.js';
 import {
   canonicalRecurrenceId,
-  compareInstances,
   recurrenceIdMs,
   ruleInstance,
   seriesBounds,
@@ -23,10 +22,13 @@ import {
 } from './expansion.js';
 import type { ReminderService } from './reminders.js';
 import type { RsvpService } from './rsvp.js';
-import type { CalendarEvent, EventInstance, IcsExport, InstancePage, SeriesEdit } from './types.js';
+import type { CalendarEvent, EventInstance, IcsExport, InstancePage, SeriesEdit, SeriesSaved } from './types.js';
 import { lockEvent, overridesOf, type EventReads } from './reads.js';
 import { buildIcs } from './ics.js';
+import { decodeCursor, listInstances } from './listing.js';
 import { carryExceptions } from './exceptions.js';
+import { checkListable, shiftedStart } from './saving.js';
+import { Temporal } from 'temporal-polyfill';
 import { keyShift, shiftKeys, type Anchor } from './remap.js';
 
 /** Fields of a series a client sets on create and update. */
@@ -55,27 +57,6 @@ export interface InstanceChanges {
   end?: string;
 }
 
-type Cursor = { s: number; e: string; o: string };
-
-function encodeCursor(i: EventInstance): string {
-  return Buffer.from(JSON.stringify({ s: Date.parse(i.start), e: i.eventId, o: i.originalStart })).toString('base64url');
-}
-
-function decodeCursor(c: string): Cursor {
-  try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as Cursor;
-    if (typeof v.s === 'number' && typeof v.e === 'string' && typeof v.o === 'string') return v;
-  } catch {
-    // falls through
-  }
-  throw invalid('cursor is not one this server issued; start again without it');
-}
-
-const afterCursor = (i: EventInstance, c: Cursor) => {
-  const s = Date.parse(i.start);
-  return s > c.s || (s === c.s && (i.eventId > c.e || (i.eventId === c.e && i.originalStart > c.o)));
-};
-
 /**
  * Calendar events: series (one-time or recurring, RFC 5545 §3.8.5), single-instance
  * overrides (§3.8.4.4 RECURRENCE-ID) and "this and following" splits. Every change
@@ -103,10 +84,11 @@ export class EventService {
    * Creates a series in a community, group or room.
    * @throws NotFound (scope), Forbidden (no CreateEvents), Invalid (bad series, dm scope).
    */
-  async create(userId: string, scopeId: string, f: SeriesFields & { title: string; start: string; timeZone: string }): Promise<CalendarEvent> {
+  async create(userId: string, scopeId: string, f: SeriesFields & { title: string; start: string; timeZone: string }): Promise<SeriesSaved> {
     const a = await this.access.require(userId, scopeId, Permission.View | Permission.CreateEvents);
     if (a.scope.kind === 'dm') throw invalid('events live in communities, groups and rooms, not in direct conversations');
-    const n = normalize(f);
+    const notices: string[] = [];
+    const n = normalize(f, notices);
     const { row, event } = await this.db.transaction(async (tx) => {
       const [row] = await tx
         .insert(calendarEvents)
@@ -116,7 +98,7 @@ export class EventService {
       return { row: row!, event };
     });
     await this.hub.publish(event);
-    return toCalendarEvent(row);
+    return { ...toCalendarEvent(row), notices };
   }
 
   /** One series. @throws NotFound (no such event, or the scope is hidden), Forbidden (no View). */
@@ -140,7 +122,8 @@ export class EventService {
     const shift = keyShift(anchorOf(current), { start: merged.start!, tzid: anchorZone(merged), allDay: merged.allDay === true });
     if (f.exdates === undefined) merged.exdates = shiftKeys(current.exdates, shift);
     if (f.rdates === undefined) merged.rdates = shiftKeys(current.rdates, shift);
-    const n = normalize(merged);
+    const notices: string[] = [];
+    const n = normalize(merged, notices);
     const { row, event, promoted, orphaned } = await this.db.transaction(async (tx) => {
       await lockEvent(tx, eventId);
       const [row] = await tx
@@ -163,7 +146,7 @@ export class EventService {
       return { row: row!, event, promoted, orphaned };
     });
     await this.after(event, promoted);
-    return { ...toCalendarEvent(row), orphaned };
+    return { ...toCalendarEvent(row), notices, orphaned };
   }
 
   /** Deletes a series with its overrides, RSVPs and reminders. @throws NotFound, Forbidden. */
@@ -182,7 +165,9 @@ export class EventService {
   /**
    * Instances overlapping `[from, to)` of one series, or of every series in a scope and
    * its subtree that the caller may view, overrides applied, sorted by actual start (then
-   * series id, original start), at most `limit`, cursor-paged.
+   * series id, original start), at most `limit`, cursor-paged (see `listInstances`: a
+   * lazy merge of the series, each expanded a few instances at a time). A series that
+   * cannot be expanded is left out and named in `failed`, so it never breaks the listing.
    * @throws NotFound, Forbidden (no View), Invalid (window, cursor).
    */
   async instances(
@@ -194,26 +179,7 @@ export class EventService {
     if (!(toMs > fromMs)) throw invalid('to must be after from');
     const cursor = q.cursor ? decodeCursor(q.cursor) : null;
     const rows = q.eventId ? [await this.reads.visible(userId, q.eventId)] : await this.reads.seriesUnder(userId, q.scopeId!, fromMs, toMs);
-    const overrides = await overridesOf(this.db, rows.map((r) => r.id));
-    const lowMs = cursor ? Math.max(fromMs, cursor.s) : fromMs;
-    let all: EventInstance[] = [];
-    let more = false;
-    for (const row of rows) {
-      const ovs = overrides.get(row.id) ?? [];
-      for (let lim = q.limit + 20; ; lim = Math.min(DEFAULT_LIMITS.maxLimit, lim * 4)) {
-        const r = seriesInstances(row, ovs, lowMs, toMs, lim);
-        const kept = cursor ? r.items.filter((i) => afterCursor(i, cursor)) : r.items;
-        if (!r.truncated || kept.length >= q.limit || lim >= DEFAULT_LIMITS.maxLimit) {
-          all.push(...kept);
-          more ||= r.truncated;
-          break;
-        }
-      }
-    }
-    all.sort(compareInstances);
-    if (all.length > q.limit) more = true;
-    all = all.slice(0, q.limit);
-    return { items: all, nextCursor: more && all.length > 0 ? encodeCursor(all.at(-1)!) : null };
+    return listInstances(rows, await overridesOf(this.db, rows.map((r) => r.id)), fromMs, toMs, q.limit, cursor);
   }
 
   /**
@@ -325,7 +291,8 @@ export class EventService {
     );
     if (changes.exdates === undefined) merged.exdates = shiftKeys(tailBase.exdates, shift);
     if (changes.rdates === undefined) merged.rdates = shiftKeys(tailBase.rdates, shift);
-    const tail = normalize(merged);
+    const notices: string[] = [];
+    const tail = normalize(merged, notices);
     const { created, events, promoted, orphaned } = await this.db.transaction(async (tx) => {
       await lockEvent(tx, eventId);
       const [updatedHead] = await tx
@@ -365,7 +332,7 @@ export class EventService {
     });
     for (const e of events) await this.hub.publish(e);
     for (const u of promoted) await this.hub.pokeUser(u);
-    return { ...toCalendarEvent(created), orphaned };
+    return { ...toCalendarEvent(created), notices, orphaned };
   }
 
   /**
@@ -397,19 +364,45 @@ export class EventService {
 
 // ------------------------------------------------------------ helpers
 
-/** Validates fields as a series (the engine's checks, RFC 5545 §3.8.5). @throws Invalid. */
-function normalize(f: SeriesFields): NormalizedSeries {
+/**
+ * Validates fields as a series (the engine's checks, RFC 5545 §3.8.5, then `checkListable`).
+ * A timed DTSTART in a spring-forward gap starts when the engine places it (forward by
+ * the gap, RFC 5545 §3.3.5), and a sentence saying so goes to `notices`; when its end
+ * would then come before its start (02:30–03:00 on a night that skips 02:00–03:00), the
+ * event keeps its wall-clock length instead (03:30–04:00), as Google Calendar does.
+ * @throws Invalid.
+ */
+function normalize(f: SeriesFields, notices?: string[]): NormalizedSeries {
   if (!f.allDay && (f.end === undefined || f.end === null)) throw invalid('a timed event needs an end; or set allDay');
+  let end = f.end ?? null;
+  if (!f.allDay && f.start && end && f.timeZone) {
+    const tz = resolveTimeZone(f.timeZone);
+    const shifted = shiftedStart(f.start, tz);
+    if (shifted !== null) {
+      const wall = parseLocalDateTime(f.start, 'start');
+      const endWall = parseLocalDateTime(end, 'end');
+      const startAt = zonedFromWallClock(wall, tz);
+      if (zonedFromWallClock(endWall, tz).epochMilliseconds < startAt.epochMilliseconds && Temporal.PlainDateTime.compare(endWall, wall) >= 0) {
+        end = startAt.add(wall.until(endWall)).toPlainDateTime().toString({ smallestUnit: 'second' });
+      }
+      notices?.push(
+        `${wall.toString({ smallestUnit: 'second' })} does not exist in ${tz} (the clocks go forward then); the event starts at ${shifted}` +
+          (end !== f.end ? ` and ends at ${end}, keeping its length` : ''),
+      );
+    }
+  }
   const series: Series = {
     start: f.start!,
-    end: f.end ?? null,
+    end,
     allDay: f.allDay === true,
     tzid: f.timeZone,
     rrule: f.rrule ?? null,
     exdates: f.exdates ?? null,
     rdates: f.rdates ?? null,
   };
-  return validateSeries(series);
+  const n = validateSeries(series);
+  checkListable(n);
+  return n;
 }
 
 /** The stored columns of a normalized series. */

@@ -46,8 +46,14 @@ export interface OrphanedOverride {
   start: string | null;
 }
 
-/** `events.update` and `events.updateFollowing`: the series, and the overrides the edit orphaned. */
-export interface SeriesEdit extends CalendarEvent {
+/** `events.create`: the series, and what the server did that the caller may not expect. */
+export interface SeriesSaved extends CalendarEvent {
+  /** Sentences such as "2026-03-08T02:30:00 does not exist in America/New_York …; the event starts at 2026-03-08T03:30:00". */
+  notices: string[];
+}
+
+/** `events.update` and `events.updateFollowing`: the series, notices, and the overrides the edit orphaned. */
+export interface SeriesEdit extends SeriesSaved {
   orphaned: OrphanedOverride[];
 }
 
@@ -76,6 +82,15 @@ export interface EventInstance {
 export interface InstancePage {
   items: EventInstance[];
   nextCursor: string | null;
+  /** Series that could not be expanded and are left out of this page; the others are listed. */
+  failed: FailedSeries[];
+}
+
+/** A series a listing left out, with the engine's reason. */
+export interface FailedSeries {
+  eventId: string;
+  title: string;
+  message: string;
 }
 
 /** An RSVP answer. `waitlisted` is a `going` that found no free seat. */
