@@ -28,6 +28,8 @@ import { ModerationService } from './moderation/service.js';
 import { AuditService } from './audit/service.js';
 import { DmService } from './dms/service.js';
 import { EventReads } from './events/reads.js';
+import { CalendarFeedService } from './events/feed.js';
+import { IcsImportService } from './events/import.js';
 import { EventService } from './events/service.js';
 import { RsvpService } from './events/rsvp.js';
 import { ReminderService } from './events/reminders.js';
@@ -67,6 +69,8 @@ export interface Services {
   rsvps: RsvpService;
   /** Reminders and their scheduler (polls every `config.events.reminderPollMs`). */
   reminders: ReminderService;
+  calendarFeeds: CalendarFeedService;
+  icsImport: IcsImportService;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -154,6 +158,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     events,
     rsvps,
     reminders,
+    calendarFeeds: new CalendarFeedService(db, access, eventReads),
+    icsImport: new IcsImportService(events),
   };
   reminders.start();
   const app: AppHandle = { instanceId: randomUUID() };

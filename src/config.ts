@@ -99,6 +99,9 @@ export const limits = {
   eventSeriesPerListingMax: 2_000,
   /** Overrides one series may hold (moved, edited or cancelled instances). */
   eventOverridesMax: 1_000,
+  /** Largest .ics `events.importIcs` takes (bytes), and most series in one import. */
+  eventIcsImportMaxBytes: 512 * 1024,
+  eventIcsImportMaxSeries: 200,
 } as const;
 
 const optionalUrl = z.url().optional();

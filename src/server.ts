@@ -11,6 +11,7 @@ import { openServices, type Services } from './app.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
+import { serveCalendarFeed } from './events/feed-http.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -67,6 +68,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       return;
     }
     if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
+    if (url.startsWith('/calendar/')) return serveCalendarFeed(services.calendarFeeds, log, req, res);
     sendJson(res, 404, { error: 'not found: tRPC is served at /trpc' });
   });
 

@@ -90,7 +90,20 @@ export const IcsInput = z
   .object({ eventId: EventId.optional(), scopeId: ScopeId.optional() })
   .refine((i) => (i.scopeId === undefined) !== (i.eventId === undefined), { message: 'give exactly one of scopeId and eventId' });
 
-/** Calendar events: series, instances, overrides, RSVPs, reminders, iCalendar export. */
+export const ImportIcsInput = z.object({
+  scopeId: ScopeId,
+  /** The .ics text; its size is checked against `eventIcsImportMaxBytes` (PAYLOAD_TOO_LARGE). */
+  ics: z.string().min(1, 'ics must not be empty'),
+});
+
+const ImportReportOutput = z.object({
+  created: z.array(z.object({ uid: z.string(), eventId: z.string(), title: z.string(), exceptions: z.number().int() })),
+  skipped: z.array(z.object({ uid: z.string(), title: z.string().nullable(), reason: z.string() })),
+});
+const FeedOutput = z.object({ path: z.string(), createdAt: z.date() });
+const FeedStatusOutput = z.object({ active: z.boolean(), createdAt: z.date().nullable() });
+
+/** Calendar events: series, instances, overrides, RSVPs, reminders, iCalendar export, feeds and import. */
 export const eventsRouter = router({
   /**
    * Creates an event: `{ scopeId, title, description?, location?, start, end | allDay,
@@ -134,4 +147,36 @@ export const eventsRouter = router({
   reminders: authedProcedure.input(EventRef).query(({ ctx, input }) => ctx.svc.reminders.list(ctx.user.id, input.eventId)),
   /** iCalendar (RFC 5545) of one event or a scope: `{ filename, contentType, content }`. Needs View. */
   ics: authedProcedure.input(IcsInput).query(({ ctx, input }) => ctx.svc.events.ics(ctx.user.id, input)),
+  /**
+   * Imports an .ics file into a scope (parsed with ical.js): `{ created, skipped }`, each
+   * skip with its reason. Needs CreateEvents. @throws PAYLOAD_TOO_LARGE (over 512 KiB or
+   * 200 series), BAD_REQUEST (not iCalendar), FORBIDDEN, NOT_FOUND.
+   */
+  importIcs: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/events/import', protect: true, tags: ['events'] } })
+    .input(ImportIcsInput)
+    .output(ImportReportOutput)
+    .mutation(({ ctx, input }) => ctx.svc.icsImport.run(ctx.user.id, input.scopeId, input.ics)),
+  /**
+   * Makes a new secret calendar feed URL for the caller (`GET {path}`, no sign-in; the old
+   * one stops working): the events of every scope the caller is a member of and may view,
+   * for Google Calendar "From URL" or Apple Calendar subscriptions. Shown once.
+   */
+  rotateFeed: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/me/calendar-feed', protect: true, tags: ['events'] } })
+    .input(z.object({}).optional())
+    .output(FeedOutput)
+    .mutation(({ ctx }) => ctx.svc.calendarFeeds.rotate(ctx.user.id)),
+  /** Revokes the caller's calendar feed URL: `{ revoked }` (false when there was none). */
+  revokeFeed: authedProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/me/calendar-feed', protect: true, tags: ['events'] } })
+    .input(z.object({}).optional())
+    .output(z.object({ revoked: z.boolean() }))
+    .mutation(({ ctx }) => ctx.svc.calendarFeeds.revoke(ctx.user.id)),
+  /** Whether the caller has a calendar feed, and since when (the URL is shown only when made). */
+  feed: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/me/calendar-feed', protect: true, tags: ['events'] } })
+    .input(z.object({}).optional())
+    .output(FeedStatusOutput)
+    .query(({ ctx }) => ctx.svc.calendarFeeds.status(ctx.user.id)),
 });
