@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { invalid } from '../errors.js';
 import { DEFAULT_LIMITS, expandSeries, formatRRule, parseRRule } from './recurrence/index.js';
 import { seriesInstances, type EventRow, type OverrideRow } from './expansion.js';
@@ -12,27 +13,45 @@ import type { EventInstance, FailedSeries, InstancePage } from './types.js';
  * the window and wherever the page is in it.
  */
 
-/** Position in a listing: the last instance handed out (actual start, series id, original start). */
+/**
+ * Position in a listing: the last instance handed out (actual start, series id, original
+ * start), and each series' position: `h` names the series list (ids and versions) and
+ * `p` holds, per series in that list's order, the earliest start (seconds after `s`,
+ * base 36) its next instance can have, or '' when it has none left. With it, the next
+ * page expands only the series whose turn comes; without it (or when a series changed,
+ * was added or removed), every series resumes from `s`.
+ */
 export interface ListingCursor {
   s: number;
   e: string;
   o: string;
+  h?: string;
+  p?: string;
 }
 
 /** Opaque cursor text (base64url JSON). */
-export function encodeCursor(i: EventInstance): string {
-  return Buffer.from(JSON.stringify({ s: Date.parse(i.start), e: i.eventId, o: i.originalStart })).toString('base64url');
+export function encodeCursor(c: ListingCursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
 /** @throws Invalid when the text is not a cursor this server issued. */
 export function decodeCursor(c: string): ListingCursor {
   try {
     const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as ListingCursor;
-    if (typeof v.s === 'number' && typeof v.e === 'string' && typeof v.o === 'string') return v;
+    if (typeof v.s === 'number' && typeof v.e === 'string' && typeof v.o === 'string' && (v.h === undefined || (typeof v.h === 'string' && typeof v.p === 'string'))) return v;
   } catch {
     // falls through
   }
   throw invalid('cursor is not one this server issued; start again without it');
+}
+
+const POSITIONS_MAX_CHARS = 4000;
+
+/** A short name of a series list and its versions (a cursor's positions hold only for the same list). */
+function listName(rows: readonly EventRow[]): string {
+  const h = createHash('sha256');
+  for (const r of rows) h.update(`${r.id}:${r.sequence}:${r.updatedAt.getTime()};`);
+  return h.digest('base64url').slice(0, 16);
 }
 
 /** Listing order: actual start, then series id, then original start. */
@@ -40,11 +59,15 @@ function after(startMs: number, i: EventInstance, c: ListingCursor): boolean {
   return startMs > c.s || (startMs === c.s && (i.eventId > c.e || (i.eventId === c.e && i.originalStart > c.o)));
 }
 
+/** A lazy head (a series not expanded yet, whose next instance starts at `ms` or later) goes before a real one at the same `ms`. */
 function before(a: Head, b: Head): boolean {
-  return a.ms < b.ms || (a.ms === b.ms && (a.i.eventId < b.i.eventId || (a.i.eventId === b.i.eventId && a.i.originalStart < b.i.originalStart)));
+  if (a.ms !== b.ms) return a.ms < b.ms;
+  if (!a.i || !b.i) return !a.i && !!b.i ? true : !b.i && !!a.i ? false : a.k < b.k;
+  return a.i.eventId < b.i.eventId || (a.i.eventId === b.i.eventId && a.i.originalStart < b.i.originalStart);
 }
 
-type Head = { ms: number; i: EventInstance; stream: SeriesStream };
+/** A series in the merge: its next instance (`i`), or only a lower bound of its start (`i` null: not expanded yet). */
+type Head = { ms: number; i: EventInstance | null; k: number };
 
 /*
  * A COUNT rule is walked from DTSTART on every expansion (COUNT is counted from there),
@@ -84,7 +107,6 @@ class SeriesStream {
   private buffer: { ms: number; i: EventInstance }[] = [];
   private pos = 0;
   private done = false;
-  private chunk = 4;
   private last: ListingCursor | null;
   private readonly row: EventRow;
 
@@ -94,6 +116,8 @@ class SeriesStream {
     private readonly fromMs: number,
     private readonly toMs: number,
     cursor: ListingCursor | null,
+    /** Instances expanded by the first fill; later fills double it, up to 256. */
+    private chunk: number,
   ) {
     this.row = listingRow(row);
     this.last = cursor;
@@ -131,7 +155,7 @@ class SeriesStream {
 
 /** A binary min-heap of stream heads in listing order. */
 class HeadHeap {
-  private items: Head[] = [];
+  readonly items: Head[] = [];
   get size() {
     return this.items.length;
   }
@@ -170,9 +194,9 @@ class HeadHeap {
  * One page of instances of `rows` overlapping `[fromMs, toMs)`, overrides applied, in
  * listing order, after `cursor`. A series whose expansion fails (a rule saved before
  * the save-time checks, say) is left out and named in `failed`; the others are listed.
- * The cursor is the last instance handed out: since the order is total, it fixes every
- * series' position, and each series resumes from that instant (its first expansion on a
- * page starts there, not at the window's start).
+ * Each series is expanded only when its turn comes: the cursor carries every series'
+ * position (see ListingCursor), so a page deep in the window expands the few series it
+ * shows, from where they stand, never from the start.
  */
 export function listInstances(
   rows: readonly EventRow[],
@@ -182,28 +206,46 @@ export function listInstances(
   limit: number,
   cursor: ListingCursor | null,
 ): InstancePage {
+  const name = listName(rows);
+  const low = cursor ? Math.max(fromMs, cursor.s) : fromMs;
+  let positions: (number | null)[] | null = null;
+  if (cursor?.h === name && cursor.p !== undefined) {
+    const parts = cursor.p.split('.');
+    if (parts.length === rows.length) positions = parts.map((x) => (x === '' ? null : cursor.s + parseInt(x, 36) * 1000));
+  }
   const heap = new HeadHeap();
+  const streams: (SeriesStream | null)[] = rows.map(() => null);
   const failed: FailedSeries[] = [];
-  const advance = (stream: SeriesStream, row: EventRow) => {
+  const advance = (k: number) => {
+    const row = rows[k]!;
     try {
+      // A page of `limit` spread over the series it touches: about limit / series each, a few more to spare.
+      const chunk = Math.max(4, Math.ceil(limit / rows.length) + 2);
+      const stream = (streams[k] ??= new SeriesStream(row, overrides.get(row.id) ?? [], fromMs, toMs, cursor, chunk));
       const n = stream.next();
-      if (n) heap.push({ ...n, stream });
+      if (n) heap.push({ ms: n.ms, i: n.i, k });
     } catch (err) {
       failed.push({ eventId: row.id, title: row.title, message: err instanceof Error ? err.message : String(err) });
     }
   };
-  const rowOf = new Map<SeriesStream, EventRow>();
-  for (const row of rows) {
-    const stream = new SeriesStream(row, overrides.get(row.id) ?? [], fromMs, toMs, cursor);
-    rowOf.set(stream, row);
-    advance(stream, row);
-  }
+  rows.forEach((_, k) => {
+    const at = positions ? positions[k] : low;
+    if (at !== null && at !== undefined && Number.isFinite(at)) heap.push({ ms: Math.max(at, Number.MIN_SAFE_INTEGER), i: null, k });
+  });
   const items: EventInstance[] = [];
   while (items.length < limit && heap.size > 0) {
     const h = heap.pop()!;
-    items.push(h.i);
-    advance(h.stream, rowOf.get(h.stream)!);
+    if (h.i) items.push(h.i);
+    advance(h.k);
   }
-  const more = heap.size > 0;
-  return { items, nextCursor: more && items.length > 0 ? encodeCursor(items.at(-1)!) : null, failed };
+  const last = items.at(-1);
+  if (heap.size === 0 || !last) return { items, nextCursor: null, failed };
+  const s = Date.parse(last.start);
+  const next: (number | null)[] = rows.map(() => null);
+  for (const h of heap.items) next[h.k] = h.ms;
+  // A lower bound may sit before the cursor's instant (a series not expanded since); it is then `s` itself.
+  const p = next.map((ms) => (ms === null ? '' : Math.max(0, Math.floor((ms - s) / 1000)).toString(36))).join('.');
+  // Positions of very many series would not fit a GET's URL; the next page then resumes every series from `s`.
+  const carried = p.length <= POSITIONS_MAX_CHARS ? { h: name, p } : {};
+  return { items, nextCursor: encodeCursor({ s, e: last.eventId, o: last.originalStart, ...carried }), failed };
 }

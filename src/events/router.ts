@@ -52,7 +52,7 @@ export const InstancesInput = z
     from: z.coerce.date(),
     to: z.coerce.date(),
     limit: z.number().int().min(1).max(limits.pageMax),
-    cursor: z.string().max(500).optional(),
+    cursor: z.string().max(8000).optional(),
   })
   .refine((i) => (i.scopeId === undefined) !== (i.eventId === undefined), { message: 'give exactly one of scopeId and eventId' })
   .refine((i) => i.to.getTime() > i.from.getTime(), { message: 'to must be after from', path: ['to'] });

@@ -25,7 +25,7 @@ import type { RsvpService } from './rsvp.js';
 import type { CalendarEvent, EventInstance, IcsExport, InstancePage, SeriesEdit, SeriesSaved } from './types.js';
 import { lockEvent, overridesOf, type EventReads } from './reads.js';
 import { buildIcs } from './ics.js';
-import { decodeCursor, listInstances } from './listing.js';
+import { decodeCursor, listInstances, listingRow } from './listing.js';
 import { carryExceptions } from './exceptions.js';
 import { checkListable, shiftedStart } from './saving.js';
 import { Temporal } from 'temporal-polyfill';
@@ -98,6 +98,7 @@ export class EventService {
       return { row: row!, event };
     });
     await this.hub.publish(event);
+    warmListing(row);
     return { ...toCalendarEvent(row), notices };
   }
 
@@ -146,6 +147,7 @@ export class EventService {
       return { row: row!, event, promoted, orphaned };
     });
     await this.after(event, promoted);
+    warmListing(row);
     return { ...toCalendarEvent(row), notices, orphaned };
   }
 
@@ -419,6 +421,15 @@ function stored(n: NormalizedSeries) {
     firstStart: b.firstStart,
     lastEnd: b.lastEnd,
   };
+}
+
+/** Computes the listing form of a saved series now (a COUNT rule's UNTIL), so the first listing need not. */
+function warmListing(row: EventRow): void {
+  try {
+    listingRow(row);
+  } catch {
+    // The listing computes it again, and reports a failure there.
+  }
 }
 
 /** A stored series' anchor (DTSTART, zone, all-day), the frame its exception keys are in. */

@@ -167,3 +167,35 @@ describe('SEQUENCE (RFC 5545 §3.8.7.4)', () => {
     expect((await client.events.get.query({ eventId: ev.id })).sequence).toBe(3);
   });
 });
+
+describe('paging a scope with many series', () => {
+  it('small pages (cursor with every series position) list exactly what one large page lists, also across an edit', async () => {
+    const scope = (await client.scopes.create.mutate({ kind: 'community', name: 'paging' })).id;
+    const made = [];
+    for (const [i, rrule] of ['FREQ=DAILY;COUNT=12', 'FREQ=WEEKLY;BYDAY=MO,WE,FR', 'FREQ=DAILY;INTERVAL=3', 'FREQ=MONTHLY;BYMONTHDAY=2,20', 'FREQ=HOURLY;INTERVAL=7;COUNT=30'].entries()) {
+      made.push(await client.events.create.mutate({ scopeId: scope, title: `s${i}`, start: `2026-06-0${i + 1}T0${i + 5}:00:00`, end: `2026-06-0${i + 1}T0${i + 5}:30:00`, timeZone: i % 2 ? 'Europe/Berlin' : 'America/New_York', rrule }));
+    }
+    await client.events.updateInstance.mutate({ eventId: made[0]!.id, originalStart: '2026-06-03T09:00:00Z', start: '2026-06-20T12:00:00', title: 'moved far' });
+    const q = { scopeId: scope, from: new Date('2026-06-01T00:00:00Z'), to: new Date('2026-07-15T00:00:00Z') };
+    const key = (i: EventInstance) => `${i.eventId}|${i.originalStart}|${i.start}|${i.title}`;
+    const whole = (await client.events.instances.query({ ...q, limit: 100 })).items.map(key);
+    expect(whole.length).toBeGreaterThan(60);
+    const walk = async (limit: number, between?: () => Promise<unknown>) => {
+      const out: string[] = [];
+      let cursor: string | undefined;
+      for (let n = 0; ; n++) {
+        const r = await client.events.instances.query({ ...q, limit, cursor });
+        out.push(...r.items.map(key));
+        if (!r.nextCursor) return out;
+        cursor = r.nextCursor;
+        if (n === 2) await between?.();
+      }
+    };
+    expect(await walk(7)).toEqual(whole);
+    expect(await walk(1)).toEqual(whole);
+    // A series edited while paging (its position no longer holds): the rest of the walk follows the new series.
+    const edited = await walk(5, () => client.events.update.mutate({ eventId: made[2]!.id, title: 'renamed' }));
+    expect(edited.slice(0, 15)).toEqual(whole.slice(0, 15));
+    expect(edited.slice(15)).toEqual(whole.slice(15).map((k) => k.replace(/\|s2$/, '|renamed')));
+  });
+});
