@@ -171,7 +171,7 @@ describe('SEQUENCE (RFC 5545 §3.8.7.4)', () => {
 describe('paging a scope with many series', () => {
   it('small pages (cursor with every series position) list exactly what one large page lists, also across an edit', async () => {
     const scope = (await client.scopes.create.mutate({ kind: 'community', name: 'paging' })).id;
-    const made = [];
+    const made: { id: string }[] = [];
     for (const [i, rrule] of ['FREQ=DAILY;COUNT=12', 'FREQ=WEEKLY;BYDAY=MO,WE,FR', 'FREQ=DAILY;INTERVAL=3', 'FREQ=MONTHLY;BYMONTHDAY=2,20', 'FREQ=HOURLY;INTERVAL=7;COUNT=30'].entries()) {
       made.push(await client.events.create.mutate({ scopeId: scope, title: `s${i}`, start: `2026-06-0${i + 1}T0${i + 5}:00:00`, end: `2026-06-0${i + 1}T0${i + 5}:30:00`, timeZone: i % 2 ? 'Europe/Berlin' : 'America/New_York', rrule }));
     }
