@@ -102,13 +102,33 @@ export function listingRow(row: EventRow): EventRow {
   return rule ? { ...row, rrule: rule } : row;
 }
 
-/** One series' instances after a cursor, expanded a chunk at a time. */
+/**
+ * What has been expanded of one series version in one window, kept between pages: the
+ * instances after `origin` (null: from the window's start) up to `last`, in order. A page
+ * reads on from its cursor and expands more only when it runs past `last`, in chunks
+ * that grow fourfold, so walking a whole window expands each series a few times in all.
+ */
+interface Expanded {
+  origin: ListingCursor | null;
+  items: { ms: number; i: EventInstance }[];
+  last: ListingCursor | null;
+  done: boolean;
+  chunk: number;
+}
+
+const expanded = new Map<string, Expanded>();
+const EXPANDED_SERIES = 5_000;
+const EXPANDED_ITEMS = 20_000;
+
+/** True when cursor position `a` is at or after `b` in listing order. */
+const notBefore = (a: ListingCursor, b: ListingCursor) => a.s > b.s || (a.s === b.s && (a.e > b.e || (a.e === b.e && a.o >= b.o)));
+
+/** One series' instances after a cursor, read from (and added to) its `Expanded` state. */
 class SeriesStream {
-  private buffer: { ms: number; i: EventInstance }[] = [];
   private pos = 0;
-  private done = false;
-  private last: ListingCursor | null;
   private readonly row: EventRow;
+  private readonly state: Expanded;
+  private readonly key: string;
 
   constructor(
     row: EventRow,
@@ -116,37 +136,60 @@ class SeriesStream {
     private readonly fromMs: number,
     private readonly toMs: number,
     cursor: ListingCursor | null,
-    /** Instances expanded by the first fill; later fills double it, up to 256. */
-    private chunk: number,
+    /** Instances expanded by a new state's first fill; later fills grow fourfold, up to 1000. */
+    chunk: number,
   ) {
     this.row = listingRow(row);
-    this.last = cursor;
+    let sig = 0;
+    for (const o of overrides) sig = Math.max(sig, o.updatedAt.getTime());
+    this.key = `${row.id}|${row.sequence}|${row.updatedAt.getTime()}|${overrides.length}:${sig}|${fromMs}|${toMs}`;
+    const known = expanded.get(this.key);
+    const usable = known && (known.origin === null || (cursor !== null && notBefore(cursor, known.origin)));
+    this.state = usable ? known : { origin: cursor, items: [], last: cursor, done: false, chunk };
+    if (!usable) {
+      if (expanded.size >= EXPANDED_SERIES) expanded.delete(expanded.keys().next().value!);
+      expanded.set(this.key, this.state);
+    }
+    if (cursor) {
+      // The first cached instance after the cursor.
+      const items = this.state.items;
+      let lo = 0;
+      let hi = items.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (after(items[mid]!.ms, items[mid]!.i, cursor)) hi = mid;
+        else lo = mid + 1;
+      }
+      this.pos = lo;
+    }
   }
 
   /** The next instance, or null when the series has none left in the window. @throws the engine's Invalid. */
   next(): { ms: number; i: EventInstance } | null {
-    if (this.pos < this.buffer.length) return this.buffer[this.pos++]!;
-    if (this.done) return null;
+    if (this.pos < this.state.items.length) return this.state.items[this.pos++]!;
+    if (this.state.done) return null;
     this.fill();
-    return this.pos < this.buffer.length ? this.buffer[this.pos++]! : null;
+    return this.pos < this.state.items.length ? this.state.items[this.pos++]! : null;
   }
 
   private fill() {
-    const low = this.last ? Math.max(this.fromMs, this.last.s) : this.fromMs;
-    for (let lim = this.chunk; ; lim = Math.min(DEFAULT_LIMITS.maxLimit, lim * 4)) {
+    const st = this.state;
+    const low = st.last ? Math.max(this.fromMs, st.last.s) : this.fromMs;
+    for (let lim = st.chunk; ; lim = Math.min(DEFAULT_LIMITS.maxLimit, lim * 4)) {
       const r = seriesInstances(this.row, this.overrides, low, this.toMs, lim);
       const kept: { ms: number; i: EventInstance }[] = [];
       for (const i of r.items) {
         const ms = Date.parse(i.start);
-        if (!this.last || after(ms, i, this.last)) kept.push({ ms, i });
+        if (!st.last || after(ms, i, st.last)) kept.push({ ms, i });
       }
       if (kept.length > 0 || !r.truncated || lim >= DEFAULT_LIMITS.maxLimit) {
-        this.buffer = kept;
-        this.pos = 0;
-        this.done = !r.truncated;
+        st.items.push(...kept);
+        st.done = !r.truncated;
         const end = kept.at(-1);
-        if (end) this.last = { s: end.ms, e: end.i.eventId, o: end.i.originalStart };
-        this.chunk = Math.min(256, this.chunk * 2);
+        if (end) st.last = { s: end.ms, e: end.i.eventId, o: end.i.originalStart };
+        st.chunk = Math.min(DEFAULT_LIMITS.maxLimit, st.chunk * 4);
+        // A very dense series is not kept whole: its next page expands again from its cursor.
+        if (st.items.length > EXPANDED_ITEMS) expanded.delete(this.key);
         return;
       }
     }
