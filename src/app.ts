@@ -28,6 +28,9 @@ import { InviteService } from './invites/service.js';
 import { ModerationService } from './moderation/service.js';
 import { AuditService } from './audit/service.js';
 import { DmService } from './dms/service.js';
+import { EventReads } from './events/reads.js';
+import { CalendarFeedService } from './events/feed.js';
+import { IcsImportService } from './events/import.js';
 import { EventService } from './events/service.js';
 import { RsvpService } from './events/rsvp.js';
 import { ReminderService } from './events/reminders.js';
@@ -79,6 +82,8 @@ export interface Services {
   media: MediaService;
   /** The one media cleanup job (deleted messages' files, expired uploads). */
   mediaCleanup: MediaCleanup;
+  calendarFeeds: CalendarFeedService;
+  icsImport: IcsImportService;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -122,9 +127,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   await hub.start();
   const sessionWatch = new SessionWatch(bus, log);
   await sessionWatch.start();
-  const scopes = new ScopeService(db);
   const access = new AccessService(db, cache, hub, log);
-  scopes.useAccess(access);
+  const scopes = new ScopeService(db, access);
   const members = new MemberService(db, access, hub);
   // The messages domain's flag checks go through the permission helper.
   const messageAccess: MessageAccess = access;
@@ -133,11 +137,10 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     messageAccess,
     createRateLimit({ redis, prefix: config.redisPrefix, name: 'send', what: 'messages', ...config.messageSendRate }),
   );
-  const rsvps = new RsvpService(db, hub);
-  const reminders = new ReminderService(db, access, hub, log, config.events.reminderPollMs);
-  const events = new EventService(db, access, hub, rsvps, reminders);
-  rsvps.useEvents(events);
-  reminders.useEvents(events);
+  const eventReads = new EventReads(db, access);
+  const rsvps = new RsvpService(db, eventReads, hub);
+  const reminders = new ReminderService(db, access, eventReads, hub, log, config.events.reminderPollMs);
+  const events = new EventService(db, access, eventReads, hub, rsvps, reminders);
   const storage = await openStorage(config);
   const services: Services = {
     config,
@@ -176,6 +179,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     storage,
     media: new MediaService(db, storage, access, hub, config.media, log),
     mediaCleanup: new MediaCleanup(db, storage, log, { pendingExpiryMs: config.media.pendingExpiryMs, everyMs: config.media.cleanupMs }),
+    calendarFeeds: new CalendarFeedService(db, access, eventReads),
+    icsImport: new IcsImportService(events),
   };
   reminders.start();
   services.mediaCleanup.start();

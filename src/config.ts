@@ -125,6 +125,9 @@ export const limits = {
   mediaClaimLeaseMs: 15 * 60_000,
   /** Attachments the cleanup job deletes per tick at most. */
   mediaCleanupBatch: 100,
+  /** Largest .ics `events.importIcs` takes (bytes), and most series in one import. */
+  eventIcsImportMaxBytes: 512 * 1024,
+  eventIcsImportMaxSeries: 200,
 } as const;
 
 const optionalUrl = z.url().optional();

@@ -19,6 +19,7 @@ import { codeOf, recordCall, roundMs, wasRecorded } from './ops/calls.js';
 import { serveMetrics } from './ops/endpoint.js';
 import { startEmbeddedPipeline, type EmbeddedPipeline } from './media/pipeline.js';
 import { handleS3Webhook, S3_WEBHOOK_PATH } from './media/webhook.js';
+import { serveCalendarFeed } from './events/feed-http.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -102,6 +103,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     }
     if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
     if (url === '/metrics') return void serveMetrics(req, res, services.metrics, config.metricsToken);
+    if (url.startsWith('/calendar/')) return serveCalendarFeed(services.calendarFeeds, log, req, res);
     if (rest(req, res)) return;
     sendJson(res, 404, { error: 'not found: tRPC is served at /trpc, REST at /api (see /openapi.json and /docs)' });
   });

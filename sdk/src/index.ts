@@ -46,6 +46,10 @@ export type {
   Attendees,
   Reminder,
   IcsExport,
+  SeriesEdit,
+  FailedSeries,
+  SeriesSaved,
+  OrphanedOverride,
 } from '../../src/events/types.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';
 export type { Attachment, AttachmentUpdate, AttachmentVariant, AttachmentStatus, AttachmentPurpose, UploadTicket, DownloadUrl } from '../../src/media/types.js';

@@ -8,7 +8,7 @@ import { asActor } from '../audit/actor.js';
 import type { ScopeEvent } from '../messages/events.js';
 import type { MemberService } from '../members/service.js';
 import type { ScopeHub } from '../realtime/hub.js';
-import { toScope } from '../scopes/service.js';
+import { toScope } from '../scopes/row.js';
 import type { Scope } from '../scopes/types.js';
 
 /** Who may open a DM with a user: members of a shared community (the default) or anyone. */

@@ -3,8 +3,8 @@ import type { calendarEvents, eventOverrides } from '../db/schema/index.js';
 import { DEFAULT_LIMITS, expandSeries, wallClockToInstant, type Instance, type NormalizedSeries, type Series } from './recurrence/index.js';
 import { compileSeries } from './recurrence/series.js';
 import { resolveLimits } from './recurrence/limits.js';
-import { formatUtc, formatWithOffset, parseDate, parseInstant, zonedStartOfDay } from './recurrence/time.js';
-import type { EventInstance } from './types.js';
+import { formatUtc, formatWithOffset, parseDate, parseInstant, parseLocalDateTime, zonedFromWallClock, zonedStartOfDay } from './recurrence/time.js';
+import type { CalendarEvent, EventInstance } from './types.js';
 
 /*
  * Series rows + overrides → instances. The engine (./recurrence) expands the rule; this
@@ -157,4 +157,40 @@ export function seriesInstances(
 /** Order of listings: actual start, then series id, then original start. */
 export function compareInstances(a: EventInstance, b: EventInstance): number {
   return Date.parse(a.start) - Date.parse(b.start) || a.eventId.localeCompare(b.eventId) || a.originalStart.localeCompare(b.originalStart);
+}
+
+/** Output form of a stored series. */
+export function toCalendarEvent(row: EventRow): CalendarEvent {
+  return {
+    id: row.id,
+    scopeId: row.scopeId,
+    createdBy: row.createdBy,
+    parentId: row.parentId,
+    title: row.title,
+    description: row.description,
+    location: row.location,
+    allDay: row.allDay,
+    start: row.startLocal,
+    end: endOf(row),
+    timeZone: row.tzid,
+    duration: row.duration,
+    rrule: row.rrule,
+    exdates: row.exdates,
+    rdates: row.rdates,
+    capacity: row.capacity,
+    sequence: row.sequence,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** DTSTART + duration as wall-clock time (nominal days, then exact time, as the engine does). */
+function endOf(row: EventRow): string {
+  if (row.allDay) {
+    const days = /(\d+)D/.exec(row.duration)?.[1] ?? '1';
+    const weeks = /(\d+)W/.exec(row.duration)?.[1] ?? '0';
+    return parseDate(row.startLocal, 'start').add({ days: Number(days) + 7 * Number(weeks) }).toString();
+  }
+  const start = zonedFromWallClock(parseLocalDateTime(row.startLocal, 'start'), row.tzid);
+  return start.add(row.duration).toPlainDateTime().toString({ smallestUnit: 'second' });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Attendees, CalendarEvent, EventInstance, IcsExport, InstancePage, Reminder, Rsvp } from './types.js';
+import type { Attendees, CalendarEvent, EventInstance, IcsExport, InstancePage, Reminder, Rsvp, SeriesEdit, SeriesSaved } from './types.js';
 
 /** An event series (`CalendarEvent`): wall-clock `start`/`end` in `timeZone`, RFC 5545 RRULE, EXDATE, RDATE. */
 export const CalendarEventOutput = z.object({
@@ -19,9 +19,21 @@ export const CalendarEventOutput = z.object({
   exdates: z.array(z.string()),
   rdates: z.array(z.string()),
   capacity: z.number().int().nullable(),
+  /** RFC 5545 §3.8.7.4 SEQUENCE: rises on every change of the series. */
+  sequence: z.number().int(),
   createdAt: z.date(),
   updatedAt: z.date(),
 }) satisfies z.ZodType<CalendarEvent>;
+
+/** `events.create`: the series and `notices`, what the server did that the caller may not expect (e.g. a start in a DST gap moved). */
+export const SeriesSavedOutput = CalendarEventOutput.extend({ notices: z.array(z.string()) }) satisfies z.ZodType<SeriesSaved>;
+
+/** `events.update`, `events.updateFollowing`: the series, notices, and the overrides the edit left without an instance. */
+export const SeriesEditOutput = SeriesSavedOutput.extend({
+  orphaned: z.array(
+    z.object({ originalStart: z.string(), cancelled: z.boolean(), title: z.string().nullable(), start: z.string().nullable() }),
+  ),
+}) satisfies z.ZodType<SeriesEdit>;
 
 /** One instance with its override applied (`EventInstance`); `originalStart` is its RECURRENCE-ID. */
 export const EventInstanceOutput = z.object({
@@ -44,6 +56,8 @@ export const EventInstanceOutput = z.object({
 export const InstancePageOutput = z.object({
   items: z.array(EventInstanceOutput),
   nextCursor: z.string().nullable(),
+  /** Series that could not be expanded and are left out; the others are listed. */
+  failed: z.array(z.object({ eventId: z.guid(), title: z.string(), message: z.string() })),
 }) satisfies z.ZodType<InstancePage>;
 
 const RsvpStatusOutput = z.enum(['going', 'maybe', 'declined', 'waitlisted']);

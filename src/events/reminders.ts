@@ -10,7 +10,7 @@ import type { AccessService } from '../permissions/service.js';
 import type { ScopeHub } from '../realtime/hub.js';
 import { formatUtc } from './recurrence/time.js';
 import { seriesInstances, type EventRow, type OverrideRow } from './expansion.js';
-import { overridesOf, type EventService } from './service.js';
+import { overridesOf, type EventReads } from './reads.js';
 import type { EventInstance, Reminder } from './types.js';
 
 type ReminderRow = typeof eventReminders.$inferSelect;
@@ -41,7 +41,6 @@ function upcoming(row: EventRow, ovs: OverrideRow[], nowMs: number): EventInstan
  * the user may view the scope.
  */
 export class ReminderService {
-  private events!: EventService;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = true;
@@ -49,15 +48,11 @@ export class ReminderService {
   constructor(
     private readonly db: Db,
     private readonly access: AccessService,
+    private readonly reads: EventReads,
     private readonly hub: ScopeHub,
     private readonly log: Logger,
     private readonly pollMs: number,
   ) {}
-
-  /** Wires the event service (the two depend on each other). */
-  useEvents(events: EventService) {
-    this.events = events;
-  }
 
   /**
    * Replaces the caller's reminders on an event with `minutes` (distinct, each 0 to
@@ -65,7 +60,7 @@ export class ReminderService {
    * @throws NotFound, Forbidden (no View), Invalid.
    */
   async set(userId: string, eventId: string, minutes: number[]): Promise<Reminder[]> {
-    const row = await this.events.visible(userId, eventId);
+    const row = await this.reads.visible(userId, eventId);
     if (minutes.length > 0 && repeatsSubHourly(row)) {
       throw invalid('reminders are for events that repeat at most hourly; this one repeats every minute or second');
     }
@@ -81,7 +76,7 @@ export class ReminderService {
 
   /** The caller's reminders on an event, with their next fire. @throws NotFound, Forbidden. */
   async list(userId: string, eventId: string): Promise<Reminder[]> {
-    await this.events.visible(userId, eventId);
+    await this.reads.visible(userId, eventId);
     const rows = await this.db
       .select()
       .from(eventReminders)

@@ -3,7 +3,7 @@ import { limits } from '../config.js';
 import { ScopeId } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { DEFAULT_LIMITS } from './recurrence/index.js';
-import { AttendeesOutput, CalendarEventOutput, CancelledInstanceOutput, DeletedEventOutput, EventInstanceOutput, IcsOutput, InstancePageOutput, RemindersOutput, RsvpOutput } from './outputs.js';
+import { AttendeesOutput, CalendarEventOutput, CancelledInstanceOutput, DeletedEventOutput, EventInstanceOutput, IcsOutput, InstancePageOutput, RemindersOutput, RsvpOutput, SeriesEditOutput, SeriesSavedOutput } from './outputs.js';
 
 export const EventId = z.uuid({ message: 'eventId must be an event id (uuid)' });
 /** A wall-clock date-time (`2026-03-08T09:00:00`) or date (`2026-03-08`); the engine checks the form. */
@@ -53,7 +53,7 @@ export const InstancesInput = z
     from: z.coerce.date(),
     to: z.coerce.date(),
     limit: z.number().int().min(1).max(limits.pageMax),
-    cursor: z.string().max(500).optional(),
+    cursor: z.string().max(8000).optional(),
   })
   .refine((i) => (i.scopeId === undefined) !== (i.eventId === undefined), { message: 'give exactly one of scopeId and eventId' })
   .refine((i) => i.to.getTime() > i.from.getTime(), { message: 'to must be after from', path: ['to'] });
@@ -91,7 +91,20 @@ export const IcsInput = z
   .object({ eventId: EventId.optional(), scopeId: ScopeId.optional() })
   .refine((i) => (i.scopeId === undefined) !== (i.eventId === undefined), { message: 'give exactly one of scopeId and eventId' });
 
-/** Calendar events: series, instances, overrides, RSVPs, reminders, iCalendar export. */
+export const ImportIcsInput = z.object({
+  scopeId: ScopeId,
+  /** The .ics text; its size is checked against `eventIcsImportMaxBytes` (PAYLOAD_TOO_LARGE). */
+  ics: z.string().min(1, 'ics must not be empty'),
+});
+
+const ImportReportOutput = z.object({
+  created: z.array(z.object({ uid: z.string(), eventId: z.string(), title: z.string(), exceptions: z.number().int() })),
+  skipped: z.array(z.object({ uid: z.string(), title: z.string().nullable(), reason: z.string() })),
+});
+const FeedOutput = z.object({ path: z.string(), createdAt: z.date() });
+const FeedStatusOutput = z.object({ active: z.boolean(), createdAt: z.date().nullable() });
+
+/** Calendar events: series, instances, overrides, RSVPs, reminders, iCalendar export, feeds and import. */
 export const eventsRouter = router({
   /**
    * Creates an event: `{ scopeId, title, description?, location?, start, end | allDay,
@@ -101,7 +114,7 @@ export const eventsRouter = router({
    */
   create: authedProcedure
     .input(CreateEventInput)
-    .output(CalendarEventOutput)
+    .output(SeriesSavedOutput)
     .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/events', tags: ['events'], summary: 'Create an event' } })
     .mutation(({ ctx, input: { scopeId, ...f } }) => ctx.svc.events.create(ctx.user.id, scopeId, f)),
   /** One series. Needs View. @throws NOT_FOUND. */
@@ -113,7 +126,7 @@ export const eventsRouter = router({
   /** Edits a whole series (omitted fields kept). Creator or ManageEvents. @throws BAD_REQUEST, FORBIDDEN, NOT_FOUND. */
   update: authedProcedure
     .input(UpdateEventInput)
-    .output(CalendarEventOutput)
+    .output(SeriesEditOutput)
     .meta({ openapi: { method: 'PATCH', path: '/events/{eventId}', tags: ['events'], summary: 'Edit a whole series' } })
     .mutation(({ ctx, input: { eventId, ...f } }) => ctx.svc.events.update(ctx.user.id, eventId, f)),
   /** Deletes a series. Creator or ManageEvents. @throws FORBIDDEN, NOT_FOUND. */
@@ -144,7 +157,7 @@ export const eventsRouter = router({
   /** "This and following": ends the series before the instance and starts a new, linked one with the changes. */
   updateFollowing: authedProcedure
     .input(UpdateFollowingInput)
-    .output(CalendarEventOutput).meta({ openapi: { method: 'POST', path: '/events/{eventId}/instances/{originalStart}/following', tags: ['events'], summary: 'Edit this and following instances (splits the series)' } })
+    .output(SeriesEditOutput).meta({ openapi: { method: 'POST', path: '/events/{eventId}/instances/{originalStart}/following', tags: ['events'], summary: 'Edit this and following instances (splits the series)' } })
     .mutation(({ ctx, input: { eventId, originalStart, ...c } }) => ctx.svc.events.updateFollowing(ctx.user.id, eventId, originalStart, c)),
   /** Answers going / maybe / declined (null withdraws) for the series or one instance; over capacity → waitlisted. Needs View. */
   rsvp: authedProcedure
@@ -175,4 +188,36 @@ export const eventsRouter = router({
     .output(IcsOutput)
     .meta({ openapi: { method: 'GET', path: '/events/ics', tags: ['events'], summary: 'iCalendar export of an event or a scope' } })
     .query(({ ctx, input }) => ctx.svc.events.ics(ctx.user.id, input)),
+  /**
+   * Imports an .ics file into a scope (parsed with ical.js): `{ created, skipped }`, each
+   * skip with its reason. Needs CreateEvents. @throws PAYLOAD_TOO_LARGE (over 512 KiB or
+   * 200 series), BAD_REQUEST (not iCalendar), FORBIDDEN, NOT_FOUND.
+   */
+  importIcs: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/events/import', protect: true, tags: ['events'] } })
+    .input(ImportIcsInput)
+    .output(ImportReportOutput)
+    .mutation(({ ctx, input }) => ctx.svc.icsImport.run(ctx.user.id, input.scopeId, input.ics)),
+  /**
+   * Makes a new secret calendar feed URL for the caller (`GET {path}`, no sign-in; the old
+   * one stops working): the events of every scope the caller is a member of and may view,
+   * for Google Calendar "From URL" or Apple Calendar subscriptions. Shown once.
+   */
+  rotateFeed: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/me/calendar-feed', protect: true, tags: ['events'] } })
+    .input(z.object({}).optional())
+    .output(FeedOutput)
+    .mutation(({ ctx }) => ctx.svc.calendarFeeds.rotate(ctx.user.id)),
+  /** Revokes the caller's calendar feed URL: `{ revoked }` (false when there was none). */
+  revokeFeed: authedProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/me/calendar-feed', protect: true, tags: ['events'] } })
+    .input(z.object({}).optional())
+    .output(z.object({ revoked: z.boolean() }))
+    .mutation(({ ctx }) => ctx.svc.calendarFeeds.revoke(ctx.user.id)),
+  /** Whether the caller has a calendar feed, and since when (the URL is shown only when made). */
+  feed: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/me/calendar-feed', protect: true, tags: ['events'] } })
+    .input(z.object({}).optional())
+    .output(FeedStatusOutput)
+    .query(({ ctx }) => ctx.svc.calendarFeeds.status(ctx.user.id)),
 });

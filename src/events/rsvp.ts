@@ -5,7 +5,7 @@ import { notFound } from '../errors.js';
 import type { Tx } from '../messages/log.js';
 import type { ScopeHub } from '../realtime/hub.js';
 import { canonicalRecurrenceId, ruleInstance, type EventRow } from './expansion.js';
-import { lockEvent, type EventService } from './service.js';
+import { lockEvent, type EventReads } from './reads.js';
 import type { Attendees, Rsvp, RsvpStatus } from './types.js';
 
 type RsvpRow = typeof eventRsvps.$inferSelect;
@@ -29,17 +29,11 @@ const toRsvp = (r: RsvpRow): Rsvp => ({
  * an `rsvp.promoted` event on their stream). Raising the capacity fills seats the same way.
  */
 export class RsvpService {
-  private events!: EventService;
-
   constructor(
     private readonly db: Db,
+    private readonly reads: EventReads,
     private readonly hub: ScopeHub,
   ) {}
-
-  /** Wires the event service (the two depend on each other). */
-  useEvents(events: EventService) {
-    this.events = events;
-  }
 
   /**
    * Answers for the series (`instanceStart` omitted) or one instance. `status` null
@@ -48,7 +42,7 @@ export class RsvpService {
    * @throws NotFound (event, or no such instance), Forbidden (no View).
    */
   async respond(userId: string, eventId: string, instanceStart: string | undefined, status: 'going' | 'maybe' | 'declined' | null): Promise<Rsvp | null> {
-    const row = await this.events.visible(userId, eventId);
+    const row = await this.reads.visible(userId, eventId);
     const target = await this.target(row, instanceStart);
     const { result, promoted } = await this.db.transaction(async (tx) => {
       const locked = await lockEvent(tx, eventId);
@@ -79,7 +73,7 @@ export class RsvpService {
    * waitlist in order, then maybe and declined. @throws NotFound, Forbidden.
    */
   async attendees(userId: string, eventId: string, instanceStart: string | undefined): Promise<Attendees> {
-    const row = await this.events.visible(userId, eventId);
+    const row = await this.reads.visible(userId, eventId);
     const target = await this.target(row, instanceStart);
     const rows = await this.db
       .select()

@@ -1,7 +1,7 @@
-import { and, arrayContains, asc, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { calendarEvents, eventOverrides, eventReminders, eventRsvps, scopes } from '../db/schema/index.js';
-import { forbidden, invalid, notFound } from '../errors.js';
+import { calendarEvents, eventOverrides, eventReminders, eventRsvps } from '../db/schema/index.js';
+import { invalid, notFound } from '../errors.js';
 import { appendEvent, type Tx } from '../messages/log.js';
 import { toScopeEvent, type ScopeEvent, type ScopeEventType } from '../messages/events.js';
 import { Permission } from '../permissions/flags.js';
@@ -12,19 +12,24 @@ import { DEFAULT_LIMITS, splitSeries, validateSeries, type NormalizedSeries, typ
 import { parseDate, parseLocalDateTime, resolveTimeZone, zonedFromWallClock, zonedStartOfDay } from './recurrence/time.js';
 import {
   canonicalRecurrenceId,
-  compareInstances,
   recurrenceIdMs,
   ruleInstance,
   seriesBounds,
   seriesInstances,
   seriesOf,
+  toCalendarEvent,
   type EventRow,
-  type OverrideRow,
 } from './expansion.js';
 import type { ReminderService } from './reminders.js';
 import type { RsvpService } from './rsvp.js';
-import type { CalendarEvent, EventInstance, IcsExport, InstancePage } from './types.js';
+import type { CalendarEvent, EventInstance, IcsExport, InstancePage, SeriesEdit, SeriesSaved } from './types.js';
+import { lockEvent, overridesOf, type EventReads } from './reads.js';
 import { buildIcs } from './ics.js';
+import { decodeCursor, listInstances, listingRow } from './listing.js';
+import { carryExceptions } from './exceptions.js';
+import { checkListable, shiftedStart } from './saving.js';
+import { Temporal } from 'temporal-polyfill';
+import { keyShift, shiftKeys, type Anchor } from './remap.js';
 
 /** Fields of a series a client sets on create and update. */
 export interface SeriesFields {
@@ -52,62 +57,6 @@ export interface InstanceChanges {
   end?: string;
 }
 
-/** Output form of a stored series. */
-export function toCalendarEvent(row: EventRow): CalendarEvent {
-  return {
-    id: row.id,
-    scopeId: row.scopeId,
-    createdBy: row.createdBy,
-    parentId: row.parentId,
-    title: row.title,
-    description: row.description,
-    location: row.location,
-    allDay: row.allDay,
-    start: row.startLocal,
-    end: endOf(row),
-    timeZone: row.tzid,
-    duration: row.duration,
-    rrule: row.rrule,
-    exdates: row.exdates,
-    rdates: row.rdates,
-    capacity: row.capacity,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
-
-/** DTSTART + duration as wall-clock time (nominal days, then exact time, as the engine does). */
-function endOf(row: EventRow): string {
-  if (row.allDay) {
-    const days = /(\d+)D/.exec(row.duration)?.[1] ?? '1';
-    const weeks = /(\d+)W/.exec(row.duration)?.[1] ?? '0';
-    return parseDate(row.startLocal, 'start').add({ days: Number(days) + 7 * Number(weeks) }).toString();
-  }
-  const start = zonedFromWallClock(parseLocalDateTime(row.startLocal, 'start'), row.tzid);
-  return start.add(row.duration).toPlainDateTime().toString({ smallestUnit: 'second' });
-}
-
-type Cursor = { s: number; e: string; o: string };
-
-function encodeCursor(i: EventInstance): string {
-  return Buffer.from(JSON.stringify({ s: Date.parse(i.start), e: i.eventId, o: i.originalStart })).toString('base64url');
-}
-
-function decodeCursor(c: string): Cursor {
-  try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as Cursor;
-    if (typeof v.s === 'number' && typeof v.e === 'string' && typeof v.o === 'string') return v;
-  } catch {
-    // falls through
-  }
-  throw invalid('cursor is not one this server issued; start again without it');
-}
-
-const afterCursor = (i: EventInstance, c: Cursor) => {
-  const s = Date.parse(i.start);
-  return s > c.s || (s === c.s && (i.eventId > c.e || (i.eventId === c.e && i.originalStart > c.o)));
-};
-
 /**
  * Calendar events: series (one-time or recurring, RFC 5545 §3.8.5), single-instance
  * overrides (§3.8.4.4 RECURRENCE-ID) and "this and following" splits. Every change
@@ -123,6 +72,7 @@ export class EventService {
   constructor(
     private readonly db: Db,
     private readonly access: AccessService,
+    private readonly reads: EventReads,
     private readonly hub: ScopeHub,
     private readonly rsvps: RsvpService,
     private readonly reminders: ReminderService,
@@ -134,10 +84,11 @@ export class EventService {
    * Creates a series in a community, group or room.
    * @throws NotFound (scope), Forbidden (no CreateEvents), Invalid (bad series, dm scope).
    */
-  async create(userId: string, scopeId: string, f: SeriesFields & { title: string; start: string; timeZone: string }): Promise<CalendarEvent> {
+  async create(userId: string, scopeId: string, f: SeriesFields & { title: string; start: string; timeZone: string }): Promise<SeriesSaved> {
     const a = await this.access.require(userId, scopeId, Permission.View | Permission.CreateEvents);
     if (a.scope.kind === 'dm') throw invalid('events live in communities, groups and rooms, not in direct conversations');
-    const n = normalize(f);
+    const notices: string[] = [];
+    const n = normalize(f, notices);
     const { row, event } = await this.db.transaction(async (tx) => {
       const [row] = await tx
         .insert(calendarEvents)
@@ -147,23 +98,34 @@ export class EventService {
       return { row: row!, event };
     });
     await this.hub.publish(event);
-    return toCalendarEvent(row);
+    warmListing(row);
+    return { ...toCalendarEvent(row), notices };
   }
 
   /** One series. @throws NotFound (no such event, or the scope is hidden), Forbidden (no View). */
   async get(userId: string, eventId: string): Promise<CalendarEvent> {
-    return toCalendarEvent(await this.visible(userId, eventId));
+    return toCalendarEvent(await this.reads.visible(userId, eventId));
   }
 
   /**
    * Edits a whole series. Omitted fields keep their values; a new `start` without `end`
-   * keeps the duration. Overrides are kept (orphaned when their instance is gone).
+   * keeps the duration. Exceptions follow the series (as in Google Calendar): when the
+   * edit moves DTSTART, its zone or the all-day flag, every override, cancel, EXDATE,
+   * RDATE (unless the edit gives its own lists) and per-instance RSVP moves by the same
+   * wall-clock shift (see `keyShift`); an override with its own time keeps that time.
+   * Overrides left without an instance (say, by a new rule) are kept and reported in
+   * `orphaned`. SEQUENCE goes up by one (RFC 5545 §3.8.7.4).
    * @throws NotFound, Forbidden (neither creator nor ManageEvents), Invalid.
    */
-  async update(userId: string, eventId: string, f: SeriesFields): Promise<CalendarEvent> {
-    const current = await this.manageable(userId, eventId);
-    const n = normalize(mergeSeries(current, f));
-    const { row, event, promoted } = await this.db.transaction(async (tx) => {
+  async update(userId: string, eventId: string, f: SeriesFields): Promise<SeriesEdit> {
+    const current = await this.reads.manageable(userId, eventId);
+    const merged = mergeSeries(current, f);
+    const shift = keyShift(anchorOf(current), { start: merged.start!, tzid: anchorZone(merged), allDay: merged.allDay === true });
+    if (f.exdates === undefined) merged.exdates = shiftKeys(current.exdates, shift);
+    if (f.rdates === undefined) merged.rdates = shiftKeys(current.rdates, shift);
+    const notices: string[] = [];
+    const n = normalize(merged, notices);
+    const { row, event, promoted, orphaned } = await this.db.transaction(async (tx) => {
       await lockEvent(tx, eventId);
       const [row] = await tx
         .update(calendarEvents)
@@ -173,22 +135,25 @@ export class EventService {
           description: f.description ?? current.description,
           location: f.location ?? current.location,
           capacity: f.capacity === undefined ? current.capacity : f.capacity,
+          sequence: sql`${calendarEvents.sequence} + 1`,
           updatedAt: new Date(),
         })
         .where(eq(calendarEvents.id, eventId))
         .returning();
+      const orphaned = await carryExceptions(tx, eventId, row!, current.allDay, shift);
       const promoted = await this.rsvps.fillAllSeats(tx, row!);
       await this.reminders.reschedule(tx, row!);
       const event = await logEvent(tx, row!.scopeId, 'event.updated', userId, { eventId, title: row!.title });
-      return { row: row!, event, promoted };
+      return { row: row!, event, promoted, orphaned };
     });
     await this.after(event, promoted);
-    return toCalendarEvent(row);
+    warmListing(row);
+    return { ...toCalendarEvent(row), notices, orphaned };
   }
 
   /** Deletes a series with its overrides, RSVPs and reminders. @throws NotFound, Forbidden. */
   async delete(userId: string, eventId: string): Promise<{ deleted: true }> {
-    const current = await this.manageable(userId, eventId);
+    const current = await this.reads.manageable(userId, eventId);
     const event = await this.db.transaction(async (tx) => {
       await tx.delete(calendarEvents).where(eq(calendarEvents.id, eventId));
       return logEvent(tx, current.scopeId, 'event.deleted', userId, { eventId });
@@ -202,7 +167,9 @@ export class EventService {
   /**
    * Instances overlapping `[from, to)` of one series, or of every series in a scope and
    * its subtree that the caller may view, overrides applied, sorted by actual start (then
-   * series id, original start), at most `limit`, cursor-paged.
+   * series id, original start), at most `limit`, cursor-paged (see `listInstances`: a
+   * lazy merge of the series, each expanded a few instances at a time). A series that
+   * cannot be expanded is left out and named in `failed`, so it never breaks the listing.
    * @throws NotFound, Forbidden (no View), Invalid (window, cursor).
    */
   async instances(
@@ -213,37 +180,19 @@ export class EventService {
     const toMs = q.to.getTime();
     if (!(toMs > fromMs)) throw invalid('to must be after from');
     const cursor = q.cursor ? decodeCursor(q.cursor) : null;
-    const rows = q.eventId ? [await this.visible(userId, q.eventId)] : await this.seriesUnder(userId, q.scopeId!, fromMs, toMs);
-    const overrides = await overridesOf(this.db, rows.map((r) => r.id));
-    const lowMs = cursor ? Math.max(fromMs, cursor.s) : fromMs;
-    let all: EventInstance[] = [];
-    let more = false;
-    for (const row of rows) {
-      const ovs = overrides.get(row.id) ?? [];
-      for (let lim = q.limit + 20; ; lim = Math.min(DEFAULT_LIMITS.maxLimit, lim * 4)) {
-        const r = seriesInstances(row, ovs, lowMs, toMs, lim);
-        const kept = cursor ? r.items.filter((i) => afterCursor(i, cursor)) : r.items;
-        if (!r.truncated || kept.length >= q.limit || lim >= DEFAULT_LIMITS.maxLimit) {
-          all.push(...kept);
-          more ||= r.truncated;
-          break;
-        }
-      }
-    }
-    all.sort(compareInstances);
-    if (all.length > q.limit) more = true;
-    all = all.slice(0, q.limit);
-    return { items: all, nextCursor: more && all.length > 0 ? encodeCursor(all.at(-1)!) : null };
+    const rows = q.eventId ? [await this.reads.visible(userId, q.eventId)] : await this.reads.seriesUnder(userId, q.scopeId!, fromMs, toMs);
+    return listInstances(rows, await overridesOf(this.db, rows.map((r) => r.id)), fromMs, toMs, q.limit, cursor);
   }
 
   /**
    * Moves or edits one instance (RFC 5545 §3.8.4.4: an instance with RECURRENCE-ID).
    * `start`/`end` are wall-clock times in the series' zone (dates when all-day); a new
-   * start without end keeps the instance's length. Editing it again merges.
+   * start without end keeps the instance's length. Editing it again merges. The
+   * instance's own SEQUENCE goes up (RFC 5545 §3.8.7.4), never below the series'.
    * @throws NotFound (no such instance), Forbidden, Invalid.
    */
   async updateInstance(userId: string, eventId: string, originalStart: string, c: InstanceChanges): Promise<EventInstance> {
-    const row = await this.manageable(userId, eventId);
+    const row = await this.reads.manageable(userId, eventId);
     const id = canonicalRecurrenceId(originalStart, row.allDay);
     const inst = ruleInstance(row, id);
     if (!inst) throw notFound(`${originalStart} is not an instance of this event`);
@@ -261,6 +210,7 @@ export class EventService {
       startAt: moved?.startAt ?? existing?.startAt ?? null,
       endAt: moved?.endAt ?? existing?.endAt ?? null,
       cancelled: false,
+      sequence: Math.max(existing?.sequence ?? 0, row.sequence) + 1,
       updatedAt: new Date(),
     };
     const event = await this.db.transaction(async (tx) => {
@@ -281,9 +231,12 @@ export class EventService {
     return found!;
   }
 
-  /** Cancels one instance (kept as a cancelled override, exported as EXDATE). @throws NotFound, Forbidden. */
+  /**
+   * Cancels one instance (kept as a cancelled override, exported as EXDATE); the series'
+   * SEQUENCE goes up, since its EXDATEs changed (RFC 5545 §3.8.7.4). @throws NotFound, Forbidden.
+   */
   async cancelInstance(userId: string, eventId: string, originalStart: string): Promise<{ cancelled: true; originalStart: string }> {
-    const row = await this.manageable(userId, eventId);
+    const row = await this.reads.manageable(userId, eventId);
     const id = canonicalRecurrenceId(originalStart, row.allDay);
     if (!ruleInstance(row, id)) throw notFound(`${originalStart} is not an instance of this event`);
     const event = await this.db.transaction(async (tx) => {
@@ -291,8 +244,13 @@ export class EventService {
       await checkOverrideRoom(tx, eventId);
       await tx
         .insert(eventOverrides)
-        .values({ eventId, originalStart: id, cancelled: true })
-        .onConflictDoUpdate({ target: [eventOverrides.eventId, eventOverrides.originalStart], set: { cancelled: true, updatedAt: new Date() } });
+        .values({ eventId, originalStart: id, cancelled: true, sequence: locked.sequence + 1 })
+        .onConflictDoUpdate({
+          target: [eventOverrides.eventId, eventOverrides.originalStart],
+          set: { cancelled: true, sequence: sql`greatest(${eventOverrides.sequence}, ${locked.sequence}) + 1`, updatedAt: new Date() },
+        });
+      // The cancel is an EXDATE of the series' VEVENT, so the series itself changed too.
+      await tx.update(calendarEvents).set({ sequence: sql`${calendarEvents.sequence} + 1`, updatedAt: new Date() }).where(eq(calendarEvents.id, eventId));
       await this.reminders.reschedule(tx, locked);
       return logEvent(tx, row.scopeId, 'event.instance_cancelled', userId, { eventId, originalStart: id });
     });
@@ -303,16 +261,18 @@ export class EventService {
   /**
    * "This and following" (RFC 5545 §3.8.4.4 RANGE=THISANDFUTURE, done as Google Calendar
    * does: two series). The series ends before `originalStart` (COUNT or UNTIL recomputed
-   * by `splitSeries`); a new series, linked by `parentId`, starts at that instance with
-   * `changes` applied. EXDATEs, RDATEs, overrides and per-instance RSVPs from the split on
-   * move to the new series; series RSVPs and reminders are copied. Overrides that no
-   * longer match an instance of the new series (when `changes` moves its times) are
-   * kept, orphaned. Splitting at the first instance edits the whole series instead.
+   * by `splitSeries`; its SEQUENCE goes up); a new series, linked by `parentId`, starts at
+   * that instance with `changes` applied. Every exception from the split on (overrides,
+   * cancels, EXDATEs, RDATEs, per-instance RSVPs) moves to the new series, shifted by
+   * the same wall-clock distance as its start when `changes` moves it (see `update`);
+   * series RSVPs and reminders are copied. Overrides that no longer match an instance of
+   * the new series are kept and reported in `orphaned`. Splitting at the first instance
+   * edits the whole series instead.
    * @returns the new series (or the edited one).
    * @throws NotFound, Forbidden, Invalid (not a recurring instance; bad changes).
    */
-  async updateFollowing(userId: string, eventId: string, originalStart: string, changes: SeriesFields): Promise<CalendarEvent> {
-    const row = await this.manageable(userId, eventId);
+  async updateFollowing(userId: string, eventId: string, originalStart: string, changes: SeriesFields): Promise<SeriesEdit> {
+    const row = await this.reads.manageable(userId, eventId);
     if (!row.rrule) throw invalid('this event does not repeat; use events.update');
     const id = canonicalRecurrenceId(originalStart, row.allDay);
     const split = splitSeries(seriesOf(row), id);
@@ -320,16 +280,28 @@ export class EventService {
     const splitMs = recurrenceIdMs(id, row.allDay, row.tzid);
     const before = (v: string) => recurrenceIdMs(v, row.allDay, row.tzid) < splitMs;
     const head = normalize({ ...mergeSeries(row, {}), rrule: split.headRRule, exdates: row.exdates.filter(before), rdates: row.rdates.filter(before) });
-    const tailBase: SeriesFields = {
+    const tailBase = normalize({
       ...mergeSeries(row, { start: split.tailStart }),
       rrule: split.tailRRule,
       exdates: row.exdates.filter((v) => !before(v)),
       rdates: row.rdates.filter((v) => !before(v)),
-    };
-    const tail = normalize(mergeSeries({ ...row, ...stored(normalize(tailBase)) }, changes));
-    const { created, events, promoted } = await this.db.transaction(async (tx) => {
+    });
+    const merged = mergeSeries({ ...row, ...stored(tailBase) }, changes);
+    const shift = keyShift(
+      { start: tailBase.start, tzid: tailBase.tzid, allDay: tailBase.allDay },
+      { start: merged.start!, tzid: anchorZone(merged), allDay: merged.allDay === true },
+    );
+    if (changes.exdates === undefined) merged.exdates = shiftKeys(tailBase.exdates, shift);
+    if (changes.rdates === undefined) merged.rdates = shiftKeys(tailBase.rdates, shift);
+    const notices: string[] = [];
+    const tail = normalize(merged, notices);
+    const { created, events, promoted, orphaned } = await this.db.transaction(async (tx) => {
       await lockEvent(tx, eventId);
-      const [updatedHead] = await tx.update(calendarEvents).set({ ...stored(head), updatedAt: new Date() }).where(eq(calendarEvents.id, eventId)).returning();
+      const [updatedHead] = await tx
+        .update(calendarEvents)
+        .set({ ...stored(head), sequence: sql`${calendarEvents.sequence} + 1`, updatedAt: new Date() })
+        .where(eq(calendarEvents.id, eventId))
+        .returning();
       const [created] = await tx
         .insert(calendarEvents)
         .values({
@@ -344,23 +316,8 @@ export class EventService {
         })
         .returning();
       const newId = created!.id;
-      const ovs = await tx.select().from(eventOverrides).where(eq(eventOverrides.eventId, eventId));
-      const moving = ovs.filter((o) => !before(o.originalStart)).map((o) => o.originalStart);
-      if (moving.length > 0) {
-        await tx
-          .update(eventOverrides)
-          .set({ eventId: newId })
-          .where(and(eq(eventOverrides.eventId, eventId), inArray(eventOverrides.originalStart, moving)));
-      }
-      const rsvps = await tx.select().from(eventRsvps).where(eq(eventRsvps.eventId, eventId));
-      const movingRsvps = rsvps.filter((r) => r.instanceStart !== '' && !before(r.instanceStart));
-      for (const r of movingRsvps) {
-        await tx
-          .update(eventRsvps)
-          .set({ eventId: newId })
-          .where(and(eq(eventRsvps.eventId, eventId), eq(eventRsvps.instanceStart, r.instanceStart), eq(eventRsvps.userId, r.userId)));
-      }
-      const seriesRsvps = rsvps.filter((r) => r.instanceStart === '');
+      const orphaned = await carryExceptions(tx, eventId, created!, row.allDay, shift, (k) => !before(k));
+      const seriesRsvps = await tx.select().from(eventRsvps).where(and(eq(eventRsvps.eventId, eventId), eq(eventRsvps.instanceStart, '')));
       if (seriesRsvps.length > 0) await tx.insert(eventRsvps).values(seriesRsvps.map((r) => ({ ...r, eventId: newId })));
       const rems = await tx.select().from(eventReminders).where(eq(eventReminders.eventId, eventId));
       if (rems.length > 0) {
@@ -373,11 +330,11 @@ export class EventService {
         await logEvent(tx, row.scopeId, 'event.split', userId, { eventId, newEventId: newId, originalStart: id }),
         await logEvent(tx, row.scopeId, 'event.created', userId, { eventId: newId, title: created!.title }),
       ];
-      return { created: created!, events, promoted };
+      return { created: created!, events, promoted, orphaned };
     });
     for (const e of events) await this.hub.publish(e);
     for (const u of promoted) await this.hub.pokeUser(u);
-    return toCalendarEvent(created);
+    return { ...toCalendarEvent(created), notices, orphaned };
   }
 
   /**
@@ -388,80 +345,17 @@ export class EventService {
     let rows: EventRow[];
     let name: string;
     if (q.eventId) {
-      const row = await this.visible(userId, q.eventId);
+      const row = await this.reads.visible(userId, q.eventId);
       rows = [row];
       name = row.title;
     } else {
       const a = await this.access.require(userId, q.scopeId!, Permission.View);
-      const ids = await this.viewableSubtree(userId, q.scopeId!);
-      rows = await this.db
-        .select()
-        .from(calendarEvents)
-        .where(inArray(calendarEvents.scopeId, ids))
-        .orderBy(asc(calendarEvents.firstStart))
-        .limit(limits.eventSeriesPerListingMax);
+      rows = await this.reads.seriesIn(await this.reads.viewableSubtree(userId, q.scopeId!));
       name = a.scope.name;
     }
     const content = buildIcs(name, rows, await overridesOf(this.db, rows.map((r) => r.id)));
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'calendar';
     return { filename: `${slug}.ics`, contentType: 'text/calendar; charset=utf-8', content };
-  }
-
-  // ------------------------------------------------------------ access
-
-  /** The series when the caller may view its scope. @throws NotFound, Forbidden. */
-  async visible(userId: string, eventId: string): Promise<EventRow> {
-    const [row] = await this.db.select().from(calendarEvents).where(eq(calendarEvents.id, eventId));
-    if (!row) throw notFound(`event ${eventId} not found`);
-    try {
-      await this.access.require(userId, row.scopeId, Permission.View);
-    } catch (err) {
-      if (err instanceof Error && (err as { code?: string }).code === 'NotFound') throw notFound(`event ${eventId} not found`);
-      throw err;
-    }
-    return row;
-  }
-
-  /** The series when the caller created it or holds ManageEvents. @throws NotFound, Forbidden. */
-  async manageable(userId: string, eventId: string): Promise<EventRow> {
-    const row = await this.visible(userId, eventId);
-    if (row.createdBy === userId) return row;
-    if (!(await this.access.allows(userId, row.scopeId, Permission.ManageEvents))) {
-      throw forbidden('only its creator or someone with the ManageEvents permission may change this event');
-    }
-    return row;
-  }
-
-  /** Series of the viewable scopes in `scopeId`'s subtree that may overlap the window. */
-  async seriesUnder(userId: string, scopeId: string, fromMs: number, toMs: number): Promise<EventRow[]> {
-    await this.access.require(userId, scopeId, Permission.View);
-    const ids = await this.viewableSubtree(userId, scopeId);
-    const from = new Date(fromMs);
-    const to = new Date(toMs);
-    return this.db
-      .select()
-      .from(calendarEvents)
-      .where(
-        and(
-          inArray(calendarEvents.scopeId, ids),
-          or(
-            and(lt(calendarEvents.firstStart, to), or(isNull(calendarEvents.lastEnd), gt(calendarEvents.lastEnd, from))),
-            sql`exists (select 1 from ${eventOverrides} o where o.event_id = ${calendarEvents.id} and o.start_at < ${to} and o.end_at >= ${from})`,
-          ),
-        ),
-      )
-      .orderBy(asc(calendarEvents.firstStart))
-      .limit(limits.eventSeriesPerListingMax);
-  }
-
-  /** `scopeId` and the live scopes below it that the caller may view. */
-  async viewableSubtree(userId: string, scopeId: string): Promise<string[]> {
-    const rows = await this.db
-      .select({ id: scopes.id })
-      .from(scopes)
-      .where(and(or(eq(scopes.id, scopeId), arrayContains(scopes.path, [scopeId])), isNull(scopes.deletedAt)));
-    const allowed = await Promise.all(rows.map(async (r) => ((await this.access.allows(userId, r.id, Permission.View)) ? r.id : null)));
-    return allowed.filter((x): x is string => x !== null);
   }
 
   private async after(event: ScopeEvent, promoted: string[]) {
@@ -472,19 +366,45 @@ export class EventService {
 
 // ------------------------------------------------------------ helpers
 
-/** Validates fields as a series (the engine's checks, RFC 5545 §3.8.5). @throws Invalid. */
-function normalize(f: SeriesFields): NormalizedSeries {
+/**
+ * Validates fields as a series (the engine's checks, RFC 5545 §3.8.5, then `checkListable`).
+ * A timed DTSTART in a spring-forward gap starts when the engine places it (forward by
+ * the gap, RFC 5545 §3.3.5), and a sentence saying so goes to `notices`; when its end
+ * would then come before its start (02:30–03:00 on a night that skips 02:00–03:00), the
+ * event keeps its wall-clock length instead (03:30–04:00), as Google Calendar does.
+ * @throws Invalid.
+ */
+function normalize(f: SeriesFields, notices?: string[]): NormalizedSeries {
   if (!f.allDay && (f.end === undefined || f.end === null)) throw invalid('a timed event needs an end; or set allDay');
+  let end = f.end ?? null;
+  if (!f.allDay && f.start && end && f.timeZone) {
+    const tz = resolveTimeZone(f.timeZone);
+    const shifted = shiftedStart(f.start, tz);
+    if (shifted !== null) {
+      const wall = parseLocalDateTime(f.start, 'start');
+      const endWall = parseLocalDateTime(end, 'end');
+      const startAt = zonedFromWallClock(wall, tz);
+      if (zonedFromWallClock(endWall, tz).epochMilliseconds < startAt.epochMilliseconds && Temporal.PlainDateTime.compare(endWall, wall) >= 0) {
+        end = startAt.add(wall.until(endWall)).toPlainDateTime().toString({ smallestUnit: 'second' });
+      }
+      notices?.push(
+        `${wall.toString({ smallestUnit: 'second' })} does not exist in ${tz} (the clocks go forward then); the event starts at ${shifted}` +
+          (end !== f.end ? ` and ends at ${end}, keeping its length` : ''),
+      );
+    }
+  }
   const series: Series = {
     start: f.start!,
-    end: f.end ?? null,
+    end,
     allDay: f.allDay === true,
     tzid: f.timeZone,
     rrule: f.rrule ?? null,
     exdates: f.exdates ?? null,
     rdates: f.rdates ?? null,
   };
-  return validateSeries(series);
+  const n = validateSeries(series);
+  checkListable(n);
+  return n;
 }
 
 /** The stored columns of a normalized series. */
@@ -501,6 +421,25 @@ function stored(n: NormalizedSeries) {
     firstStart: b.firstStart,
     lastEnd: b.lastEnd,
   };
+}
+
+/** Computes the listing form of a saved series now (a COUNT rule's UNTIL), so the first listing need not. */
+function warmListing(row: EventRow): void {
+  try {
+    listingRow(row);
+  } catch {
+    // The listing computes it again, and reports a failure there.
+  }
+}
+
+/** A stored series' anchor (DTSTART, zone, all-day), the frame its exception keys are in. */
+function anchorOf(row: EventRow): Anchor {
+  return { start: row.startLocal, tzid: row.tzid, allDay: row.allDay };
+}
+
+/** The zone merged fields will be stored in (an all-day series given none is kept in UTC, as `validateSeries` does). */
+function anchorZone(f: SeriesFields): string {
+  return f.timeZone ?? 'UTC';
 }
 
 /** The series fields after `f` is applied to `row`; a new start without end keeps the duration. */
@@ -555,27 +494,11 @@ function placeInstance(row: EventRow, baseStart: string, baseEnd: string, start:
   };
 }
 
-/** Locks the series row (serializes RSVPs, overrides and splits of one event). @throws NotFound. */
-export async function lockEvent(tx: Tx, eventId: string): Promise<EventRow> {
-  const [row] = await tx.select().from(calendarEvents).where(eq(calendarEvents.id, eventId)).for('update');
-  if (!row) throw notFound(`event ${eventId} not found`);
-  return row;
-}
-
 async function checkOverrideRoom(tx: Tx, eventId: string) {
   const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(eventOverrides).where(eq(eventOverrides.eventId, eventId));
   if ((r?.n ?? 0) >= limits.eventOverridesMax) {
     throw invalid(`this event already has ${limits.eventOverridesMax} changed or cancelled instances; edit the series instead`);
   }
-}
-
-/** Overrides of the given series, grouped by series. */
-export async function overridesOf(db: Db | Tx, ids: string[]): Promise<Map<string, OverrideRow[]>> {
-  const out = new Map<string, OverrideRow[]>();
-  if (ids.length === 0) return out;
-  const rows = await db.select().from(eventOverrides).where(inArray(eventOverrides.eventId, ids));
-  for (const r of rows) out.set(r.eventId, [...(out.get(r.eventId) ?? []), r]);
-  return out;
 }
 
 async function logEvent(tx: Tx, scopeId: string, type: ScopeEventType, actorId: string, payload: Record<string, unknown>): Promise<ScopeEvent> {

@@ -25,8 +25,36 @@ export interface CalendarEvent {
   rdates: string[];
   /** Seats per RSVP target; null: unlimited. */
   capacity: number | null;
+  /** RFC 5545 §3.8.7.4 SEQUENCE: 0 when created, raised by every change of the series or an instance of it. */
+  sequence: number;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/**
+ * An override (a changed or cancelled instance) left without an instance by an edit of
+ * its series, e.g. a new rule without that day. It is kept, not listed nor exported, and
+ * comes back if a later edit brings the instance back.
+ */
+export interface OrphanedOverride {
+  /** Its RECURRENCE-ID after the edit (the original start, moved with the series). */
+  originalStart: string;
+  cancelled: boolean;
+  /** Its own title, or null when it kept the series'. */
+  title: string | null;
+  /** Its own start (RFC 3339), or null when it was not moved. */
+  start: string | null;
+}
+
+/** `events.create`: the series, and what the server did that the caller may not expect. */
+export interface SeriesSaved extends CalendarEvent {
+  /** Sentences such as "2026-03-08T02:30:00 does not exist in America/New_York …; the event starts at 2026-03-08T03:30:00". */
+  notices: string[];
+}
+
+/** `events.update` and `events.updateFollowing`: the series, notices, and the overrides the edit orphaned. */
+export interface SeriesEdit extends SeriesSaved {
+  orphaned: OrphanedOverride[];
 }
 
 /** One occurrence of a series, with its override (if any) applied. */
@@ -54,6 +82,15 @@ export interface EventInstance {
 export interface InstancePage {
   items: EventInstance[];
   nextCursor: string | null;
+  /** Series that could not be expanded and are left out of this page; the others are listed. */
+  failed: FailedSeries[];
+}
+
+/** A series a listing left out, with the engine's reason. */
+export interface FailedSeries {
+  eventId: string;
+  title: string;
+  message: string;
 }
 
 /** An RSVP answer. `waitlisted` is a `going` that found no free seat. */

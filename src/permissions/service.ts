@@ -7,7 +7,7 @@ import { AppError, forbidden, notFound } from '../errors.js';
 import type { ScopeHub } from '../realtime/hub.js';
 import type { Cache } from '../infra/cache.js';
 import { rowsOf } from '../audit/actor.js';
-import { toScope } from '../scopes/service.js';
+import { toScope } from '../scopes/row.js';
 import type { Scope } from '../scopes/types.js';
 import {
   computePermissions,

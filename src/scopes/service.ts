@@ -8,29 +8,7 @@ import { asActor } from '../audit/actor.js';
 import { DEFAULT_ADMIN_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Permission } from '../permissions/flags.js';
 import type { AccessService } from '../permissions/service.js';
 import type { HistoryVisibility, Scope, ScopeKind, ScopeSettings, TreeNode, Visibility } from './types.js';
-
-type ScopeRow = typeof scopes.$inferSelect;
-
-/** Maps a row to the client shape (no drizzle type reaches the SDK). */
-export function toScope(r: ScopeRow): Scope {
-  return {
-    id: r.id,
-    kind: r.kind,
-    parentId: r.parentId,
-    path: r.path,
-    depth: r.depth,
-    name: r.name,
-    description: r.description,
-    visibility: r.visibility,
-    historyVisibility: r.historyVisibility,
-    settings: r.settings,
-    createdAt: r.createdAt,
-    archivedAt: r.archivedAt,
-    lastSeq: r.lastSeq,
-    messageCount: r.messageCount,
-    lastMessageAt: r.lastMessageAt,
-  };
-}
+import { toScope, type ScopeRow } from './row.js';
 
 /**
  * The scope hierarchy. Nesting, depth and children-count rules are triggers
@@ -38,19 +16,10 @@ export function toScope(r: ScopeRow): Scope {
  * checks permissions through the AccessService and maps the triggers' refusals.
  */
 export class ScopeService {
-  private access: AccessService | null = null;
-
-  constructor(private readonly db: Db) {}
-
-  /** Wires the permission helper (built after this service, which it depends on). */
-  useAccess(access: AccessService): void {
-    this.access = access;
-  }
-
-  private get acc(): AccessService {
-    if (!this.access) throw new Error('ScopeService used before useAccess()');
-    return this.access;
-  }
+  constructor(
+    private readonly db: Db,
+    private readonly acc: AccessService,
+  ) {}
 
   /**
    * Creates a scope. A community (no parent) can be made by anyone; its creator becomes

@@ -99,7 +99,7 @@ describe('series, overrides and splits', () => {
   });
   const window = { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') };
 
-  it('keeps overrides across a series edit; orphans those whose instance is gone', async () => {
+  it('keeps overrides across series edits, moving them with the series', async () => {
     const stream = collect<ScopeStreamEvent>((h) => owner.client.messages.onEvent.subscribe({ scopeId, lastEventId: '0' }, h));
     const ev = await owner.client.events.create.mutate({
       scopeId,
@@ -125,11 +125,16 @@ describe('series, overrides and splits', () => {
       ['2026-03-03T11:00:00+01:00', 'late standup'],
       ['2026-03-05T09:00:00+01:00', 'daily'],
     ]);
-    // Moving the series to 10:00 orphans both overrides (their original starts are gone); moving back restores them.
-    await owner.client.events.update.mutate({ eventId: ev.id, start: '2026-03-02T10:00:00' });
+    // Moving the series to 10:00 moves the exceptions with it: the cancel stays, the moved one keeps its own 11:00.
+    const edit = await owner.client.events.update.mutate({ eventId: ev.id, start: '2026-03-02T10:00:00' });
+    expect(edit.orphaned).toEqual([]);
     list = await allInstances(owner.client, { eventId: ev.id, ...window });
-    expect(list.map((i) => i.start)).toEqual(['2026-03-02T10:00:00+01:00', '2026-03-03T10:00:00+01:00', '2026-03-04T10:00:00+01:00', '2026-03-05T10:00:00+01:00']);
-    expect(list.every((i) => !i.overridden)).toBe(true);
+    expect(list.map((i) => [i.start, i.title])).toEqual([
+      ['2026-03-02T10:00:00+01:00', 'daily'],
+      ['2026-03-03T11:00:00+01:00', 'late standup'],
+      ['2026-03-05T10:00:00+01:00', 'daily'],
+    ]);
+    expect(list[1]).toMatchObject({ originalStart: '2026-03-03T09:00:00Z', overridden: true });
     await owner.client.events.update.mutate({ eventId: ev.id, start: '2026-03-02T09:00:00' });
     list = await allInstances(owner.client, { eventId: ev.id, ...window });
     expect(list.map((i) => i.title)).toEqual(['daily', 'late standup', 'daily']);

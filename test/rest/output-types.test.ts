@@ -15,7 +15,7 @@ import type { Message, MessagePage, MessageVersion, Pin, SearchPage, ThreadPage 
 import type { ReadState } from '../../src/readstate/types.js';
 import type { PresenceEvent } from '../../src/realtime/presence.js';
 import type { TypingEvent } from '../../src/realtime/typing.js';
-import type { Attendees, CalendarEvent, EventInstance, IcsExport, InstancePage, Reminder, Rsvp } from '../../src/events/types.js';
+import type { Attendees, CalendarEvent, EventInstance, IcsExport, InstancePage, Reminder, Rsvp, SeriesEdit, SeriesSaved } from '../../src/events/types.js';
 
 type O = inferRouterOutputs<AppRouter>;
 
@@ -49,7 +49,9 @@ describe('output schemas keep the SDK types exact', () => {
     expectTypeOf<O['readState']['mark']>().toEqualTypeOf<ReadState>();
     expectTypeOf<O['typing']['start']>().toEqualTypeOf<TypingEvent>();
     expectTypeOf<O['presence']['get']>().toEqualTypeOf<PresenceEvent[]>();
-    expectTypeOf<O['events']['create']>().toEqualTypeOf<CalendarEvent>();
+    expectTypeOf<O['events']['create']>().toEqualTypeOf<SeriesSaved>();
+    expectTypeOf<O['events']['get']>().toEqualTypeOf<CalendarEvent>();
+    expectTypeOf<O['events']['update']>().toEqualTypeOf<SeriesEdit>();
     expectTypeOf<O['events']['updateInstance']>().toEqualTypeOf<EventInstance>();
     expectTypeOf<O['events']['instances']>().toEqualTypeOf<InstancePage>();
     expectTypeOf<O['events']['rsvp']>().toEqualTypeOf<Rsvp | null>();

@@ -50,6 +50,8 @@ export const calendarEvents = pgTable(
     capacity: integer('capacity'),
     firstStart: timestamp('first_start', { withTimezone: true }).notNull(),
     lastEnd: timestamp('last_end', { withTimezone: true }),
+    /** RFC 5545 §3.8.7.4 SEQUENCE: raised on every change of the series (or its EXDATEs and cancels). */
+    sequence: integer('sequence').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -83,6 +85,8 @@ export const eventOverrides = pgTable(
     /** The moved instance's start and end instants, for window queries. */
     startAt: timestamp('start_at', { withTimezone: true }),
     endAt: timestamp('end_at', { withTimezone: true }),
+    /** SEQUENCE of the instance's own VEVENT (RECURRENCE-ID), raised on every change of it. */
+    sequence: integer('sequence').notNull().default(0),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.eventId, t.originalStart] }), index('event_overrides_moved_idx').on(t.eventId, t.startAt)],
@@ -155,3 +159,16 @@ export const eventReminderFires = pgTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.eventId, t.instanceStart, t.minutes] })],
 );
+
+/**
+ * Secret calendar feeds (subscribe by URL, as Google Calendar's "secret address in iCal
+ * format"): one per user. Only a SHA-256 hash of the token is kept, so a database read
+ * cannot be turned into a working URL; rotating replaces the row, revoking deletes it.
+ */
+export const calendarFeeds = pgTable('calendar_feeds', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  tokenHash: text('token_hash').notNull().unique(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});

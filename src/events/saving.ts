@@ -1,0 +1,100 @@
+import { Temporal } from 'temporal-polyfill';
+import { invalid } from '../errors.js';
+import { DEFAULT_LIMITS, parseRRule, WEEKDAYS, type NormalizedSeries, type RRule } from './recurrence/index.js';
+import { parseInstant, parseLocalDateTime, zonedFromWallClock } from './recurrence/time.js';
+
+/*
+ * Checks made when a series is saved (create, update, split, import), beyond the
+ * engine's own validation: rules that could be stored but never listed are refused
+ * here, with a message saying why, instead of failing every later listing.
+ */
+
+const UNIT_S: Partial<Record<RRule['freq'], number>> = { SECONDLY: 1, MINUTELY: 60, HOURLY: 3600 };
+
+/** Days of a 4-year span (a leap cycle, from `year`) that pass the rule's day-level filters. */
+function allowedDays(rule: RRule, year: number): number[] {
+  const out: number[] = [];
+  let d = Temporal.PlainDate.from({ year, month: 1, day: 1 });
+  const weekdays = new Set(rule.byDay.map((x) => WEEKDAYS.indexOf(x.weekday) + 1));
+  for (let i = 0; i < 1461; i++, d = d.add({ days: 1 })) {
+    if (rule.byMonth.length && !rule.byMonth.includes(d.month)) continue;
+    if (rule.byMonthDay.length && !rule.byMonthDay.some((m) => m === d.day || m === d.day - d.daysInMonth - 1)) continue;
+    if (rule.byYearDay.length && !rule.byYearDay.some((y) => y === d.dayOfYear || y === d.dayOfYear - d.daysInYear - 1)) continue;
+    if (weekdays.size && !weekdays.has(d.dayOfWeek)) continue;
+    out.push(i);
+  }
+  return out;
+}
+
+/** Largest distance between consecutive allowed values on a cycle of `size` (`size` when one value). */
+function cyclicGap(values: number[], size: number): number {
+  if (values.length === 0) return 1;
+  const v = [...values].sort((a, b) => a - b);
+  let gap = v[0]! + size - v.at(-1)!;
+  for (let i = 1; i < v.length; i++) gap = Math.max(gap, v[i]! - v[i - 1]!);
+  return gap;
+}
+
+/**
+ * The longest stretch, in seconds, without an instance that the BYxxx filters of a
+ * sub-daily rule allow: the longest run of excluded days (over a leap cycle), or of
+ * excluded hours, minutes or seconds. A lower bound of the real longest gap.
+ */
+export function longestGapSeconds(rule: RRule, year: number): number {
+  const unit = UNIT_S[rule.freq]!;
+  const days = allowedDays(rule, year);
+  let dayGap = days.length === 0 ? 1461 : cyclicGap(days, 1461);
+  if (rule.byMonth.length === 0 && rule.byMonthDay.length === 0 && rule.byYearDay.length === 0 && rule.byDay.length === 0) dayGap = 1;
+  const hourGap = unit <= 3600 && rule.byHour.length ? cyclicGap(rule.byHour, 24) : 1;
+  const minuteGap = unit <= 60 && rule.byMinute.length ? cyclicGap(rule.byMinute, 60) : 1;
+  const secondGap = unit <= 1 && rule.bySecond.length ? cyclicGap(rule.bySecond, 60) : 1;
+  return Math.max((dayGap - 1) * 86_400, (hourGap - 1) * 3600, (minuteGap - 1) * 60, secondGap - 1);
+}
+
+/**
+ * Refuses a series whose instances cannot be listed within the engine's iteration
+ * budget (`maxIterations` periods per expansion): a sub-daily rule (HOURLY, MINUTELY,
+ * SECONDLY) whose filters leave a stretch of more than half the budget in periods
+ * without an instance, such as `FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=0;…`
+ * (one instance every four years, walked second by second), or
+ * `FREQ=SECONDLY;BYHOUR=9` (23 hours, 82,800 periods, between two days' instances).
+ * Also refuses an UNTIL before DTSTART (a rule with no instance at all).
+ * @throws Invalid with the reason and what to use instead.
+ */
+export function checkListable(n: NormalizedSeries): void {
+  if (!n.rrule) return;
+  const rule = parseRRule(n.rrule);
+  if (rule.until) {
+    const before =
+      rule.until.kind === 'date'
+        ? rule.until.date < n.start.slice(0, 10)
+        : parseInstant(rule.until.utc, 'UNTIL') < (n.allDay ? Date.parse(`${n.start}T00:00:00Z`) : zonedFromWallClock(parseLocalDateTime(n.start, 'start'), n.tzid).epochMilliseconds);
+    if (before) {
+      throw invalid(`the RRULE's UNTIL is before the start (${n.start}), so the series has no instance; set UNTIL on or after the start, or remove it`);
+    }
+  }
+  const unit = UNIT_S[rule.freq];
+  if (unit === undefined) return;
+  const year = Number(n.start.slice(0, 4));
+  const gapPeriods = longestGapSeconds(rule, year) / (unit * rule.interval);
+  const budget = DEFAULT_LIMITS.maxIterations / 2;
+  if (gapPeriods > budget) {
+    const every = { SECONDLY: 'second', MINUTELY: 'minute', HOURLY: 'hour' }[rule.freq as 'SECONDLY'];
+    throw invalid(
+      `this RRULE repeats every ${rule.interval > 1 ? `${rule.interval} ${every}s` : every} but its BY… parts leave up to ` +
+        `${Math.round(gapPeriods).toLocaleString('en')} ${every}s without an instance, more than the ${budget.toLocaleString('en')} a listing may step through; ` +
+        'use a coarser FREQ for the same instances (FREQ=DAILY with BYHOUR, or FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29 rather than FREQ=SECONDLY with those parts)',
+    );
+  }
+}
+
+/**
+ * A DTSTART in a spring-forward gap (a wall-clock time that does not exist in the
+ * zone): the time the engine shifts it to (RFC 5545 §3.3.5, forward by the gap), or
+ * null when the time exists.
+ */
+export function shiftedStart(start: string, tz: string): string | null {
+  const wall = parseLocalDateTime(start, 'start');
+  const placed = zonedFromWallClock(wall, tz).toPlainDateTime();
+  return placed.equals(wall) ? null : placed.toString({ smallestUnit: 'second' });
+}
