@@ -5,3 +5,4 @@ export * from './governance.js';
 export * from './readstate.js';
 export * from './users-log.js';
 export * from './events.js';
+export * from './polls.js';
