@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { limits, type Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { MemoryBus, RedisBus, type Bus } from './infra/bus.js';
 import { MemoryCache, RedisCache, type Cache } from './infra/cache.js';
@@ -30,6 +30,10 @@ import { DmService } from './dms/service.js';
 import { EventService } from './events/service.js';
 import { RsvpService } from './events/rsvp.js';
 import { ReminderService } from './events/reminders.js';
+import { PollService } from './polls/service.js';
+import { LiveResults } from './polls/live.js';
+import { PollScheduler } from './polls/scheduler.js';
+import { loadVoterKey } from './polls/voter-key.js';
 
 /**
  * Everything one server instance runs on: adapters and domain services. Procedures reach
@@ -66,6 +70,10 @@ export interface Services {
   rsvps: RsvpService;
   /** Reminders and their scheduler (polls every `config.events.reminderPollMs`). */
   reminders: ReminderService;
+  /** Polls carried by messages; live results through `liveResults`; closes by `pollScheduler`. */
+  polls: PollService;
+  liveResults: LiveResults;
+  pollScheduler: PollScheduler;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -123,6 +131,11 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const events = new EventService(db, access, hub, rsvps, reminders);
   rsvps.useEvents(events);
   reminders.useEvents(events);
+  const voterKey = await loadVoterKey({ voterKey: config.polls.voterKey, dataDir: config.dataDir, serviceMode: !!config.databaseUrl, log });
+  const liveResults = new LiveResults(db, hub, log, limits.resultsEventIntervalMs);
+  const polls = new PollService(db, access, hub, messages, voterKey, () => liveResults);
+  liveResults.register('poll', polls);
+  const pollScheduler = new PollScheduler([polls], liveResults, log, config.polls.closePollMs);
   const services: Services = {
     config,
     log,
@@ -155,8 +168,12 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     events,
     rsvps,
     reminders,
+    polls,
+    liveResults,
+    pollScheduler,
   };
   reminders.start();
+  pollScheduler.start();
   const app: AppHandle = { instanceId: randomUUID() };
   registry.set(app.instanceId, services);
   return {
@@ -165,6 +182,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     async close() {
       registry.delete(app.instanceId);
       await reminders.stop();
+      await pollScheduler.stop();
+      await liveResults.stop();
       await hub.stop().catch(() => {});
       await bus.close().catch(() => {});
       if (cache instanceof MemoryCache) cache.close();

@@ -2,6 +2,7 @@ import { authRouter } from './auth/router.js';
 import { auditRouter } from './audit/router.js';
 import { dmsRouter } from './dms/router.js';
 import { eventsRouter } from './events/router.js';
+import { pollsRouter } from './polls/router.js';
 import { invitesRouter } from './invites/router.js';
 import { membersRouter, ownersRouter } from './members/router.js';
 import { moderationRouter } from './moderation/router.js';
@@ -35,6 +36,7 @@ export const appRouter = router({
   pins: pinsRouter,
   readState: readStateRouter,
   events: eventsRouter,
+  polls: pollsRouter,
 });
 
 export type AppRouter = typeof appRouter;

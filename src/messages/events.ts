@@ -1,4 +1,5 @@
 import type { Message } from './types.js';
+import type { PollScopeEvent } from '../polls/events.js';
 
 /** Fields every conversation event carries. `seq` is gapless per scope and is the tracked id. */
 interface EventBase {
@@ -32,7 +33,9 @@ export type ScopeEvent =
   | (EventBase & { type: 'event.instance_updated'; eventId: string; originalStart: string })
   | (EventBase & { type: 'event.instance_cancelled'; eventId: string; originalStart: string })
   /** "This and following": `eventId` now ends before `originalStart`; `newEventId` continues from it. */
-  | (EventBase & { type: 'event.split'; eventId: string; newEventId: string; originalStart: string });
+  | (EventBase & { type: 'event.split'; eventId: string; newEventId: string; originalStart: string })
+  // Polls and surveys (src/polls/events.ts): live results, coalesced, visibility applied per receiver.
+  | PollScopeEvent;
 
 /** The event types a scope's log holds. */
 export type ScopeEventType = ScopeEvent['type'];
@@ -78,6 +81,13 @@ export function toScopeEvent(row: ScopeEventRow, message: Message | null): Scope
     case 'event.instance_updated':
     case 'event.instance_cancelled':
     case 'event.split':
+    case 'poll.created':
+    case 'poll.updated':
+    case 'poll.option_added':
+    case 'poll.closed':
+    case 'survey.created':
+    case 'survey.updated':
+    case 'survey.closed':
       return { ...payload, ...base, type } as ScopeEvent;
     default:
       throw new Error(`scope ${row.scopeId} seq ${row.seq}: unknown event type ${row.type}`);

@@ -55,10 +55,14 @@ export class MessageService {
    *   target, a thread root that is itself a reply; NotFound for a target not in this
    *   scope; Forbidden for @everyone without MentionEveryone; RateLimited past
    *   `limits.messageSendRate`; Conflict when the nonce was used for another scope.
+   * @param carry runs in the send's transaction once the message row exists (a poll or
+   *   survey the message carries); the events it returns follow `message.created`. Not
+   *   called for a retried nonce.
    */
   async send(
     authorId: string,
     input: { scopeId: string; body: string; nonce?: string | undefined; replyToId?: string | undefined; threadRootId?: string | undefined },
+    carry?: (tx: Tx, message: Message) => Promise<ScopeEvent[]>,
   ): Promise<MessageWrite> {
     if (input.body.trim() === '') throw invalid('body must contain some text');
     const nonce = input.nonce ?? null;
@@ -91,7 +95,7 @@ export class MessageService {
           .returning();
         await this.insertMentions(tx, id, input.scopeId, mentions);
         const message = await hydrateOne(tx, row!);
-        return { message, events: [toScopeEvent(ev, message)] };
+        return { message, events: [toScopeEvent(ev, message), ...(carry ? await carry(tx, message) : [])] };
       });
     } catch (err) {
       if (nonce && pgErrorCode(err) === '23505') {

@@ -173,7 +173,7 @@ export class ScopeFeed implements ScopeListener {
 
   /** @internal called by the hub (or the group) for each published event of the channel. */
   onWire(w: WireEvent): void {
-    if (w.seq === this.last + 1 && !this.catching && !this.stopped && !this.grouped) {
+    if (w.seq === this.last + 1 && !this.catching && !this.stopped && !this.grouped && !w.personal) {
       // The hot path of every live delivery: the next seq, written at once.
       this.last = w.seq;
       if (!this.o.emit(w)) void this.stop();
@@ -182,7 +182,8 @@ export class ScopeFeed implements ScopeListener {
     if (this.stopped || this.grouped) return;
     if (w.seq > this.highestSeen) this.highestSeen = w.seq;
     if (this.catching || w.seq <= this.last) return;
-    // A gap (a lost publish): read the database up to what the bus has shown.
+    // A gap (a lost publish), or a personal event (shaped per receiver by `read`): read the
+    // database up to what the bus has shown.
     this.catching = true;
     this.catchUp().catch((err) => this.end(err));
   }

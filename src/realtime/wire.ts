@@ -23,13 +23,21 @@ export class WireEvent {
     readonly seq: number,
     readonly payload: string,
     event?: unknown,
+    /**
+     * True when what a subscriber may see of this event depends on who it is (live results
+     * of an `afterVote` poll or survey): feeds then read it from the log, where it is
+     * shaped per receiver, instead of writing these shared bytes.
+     */
+    readonly personal = false,
   ) {
     this.parsed = event;
   }
 
-  /** Serialises a conversation event (once). */
-  static of(event: ScopeStreamEvent): WireEvent {
-    return WireEvent.keyed(event.scopeId, event.seq, event);
+  /** Serialises a conversation event (once); `personal`: see the field. */
+  static of(event: ScopeStreamEvent, personal = false): WireEvent {
+    if (!personal) return WireEvent.keyed(event.scopeId, event.seq, event);
+    const payload = JSON.stringify(superjson.serialize({ id: String(event.seq), data: event }));
+    return new WireEvent(event.scopeId, event.seq, payload, event, true);
   }
 
   /** Serialises any tracked event (once): `key` is its log (scope or user), `seq` its place in it. */
@@ -44,14 +52,15 @@ export class WireEvent {
    */
   static decode(key: string, raw: string): WireEvent {
     const nl = raw.indexOf('\n');
-    const seq = Number(raw.slice(0, nl));
+    const personal = raw.charCodeAt(nl - 1) === 112; // 'p': `<seq>p\n<payload>`
+    const seq = Number(raw.slice(0, personal ? nl - 1 : nl));
     if (nl < 1 || !Number.isSafeInteger(seq)) throw new Error('not a wire event');
-    return new WireEvent(key, seq, raw.slice(nl + 1));
+    return new WireEvent(key, seq, raw.slice(nl + 1), undefined, personal);
   }
 
-  /** The bus message. */
+  /** The bus message (`<seq>\n<payload>`, or `<seq>p\n<payload>` for a personal event). */
   encode(): string {
-    return `${this.seq}\n${this.payload}`;
+    return `${this.seq}${this.personal ? 'p' : ''}\n${this.payload}`;
   }
 
   /** The event object, deserialised at most once per instance (for iterator subscribers). */
