@@ -3,6 +3,7 @@ import { codeOf } from '../helpers/errors.js';
 import { collect } from '../helpers/subscribe.js';
 import type { ScopeStreamEvent } from '../../sdk/src/index.js';
 import { usePollServers } from './setup.js';
+import { waitFor } from './wait.js';
 
 /*
  * polls.* end to end over the SDK (HTTP for calls, WebSocket for the scope stream) on two
@@ -203,12 +204,3 @@ describe('closesAt', () => {
     sub.stop();
   });
 });
-
-/** The first event matching `pred`, awaiting more as they arrive. */
-export async function waitFor<T>(sub: { items: T[]; until(n: number): Promise<T[]> }, pred: (e: T) => boolean): Promise<T> {
-  for (let n = 1; ; n++) {
-    const items = await sub.until(n);
-    const hit = items.find(pred);
-    if (hit) return hit;
-  }
-}

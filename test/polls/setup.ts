@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
@@ -6,7 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createServer, type GuildhallServer } from '../../src/server.js';
 import { createTestDatabase, rawPool } from '../helpers/db.js';
 import { REDIS_URL } from '../helpers/env.js';
-import { closeClient, signUpClient, testPrefix } from '../helpers/server.js';
+import { closeClient, createClient, signUpClient, testPrefix } from '../helpers/server.js';
 
 /** The voter key every instance of a poll test shares (service mode: POLL_VOTER_KEY). */
 export const VOTER_KEY = 'test-voter-key-0123456789abcdef0123456789abcdef';
@@ -78,7 +79,31 @@ export function usePollServers(env: Record<string, string> = {}) {
     return out;
   }
 
-  return { ctx, logs, user, users, room, start };
+  /**
+   * `n` members of `scopeIds` (parent first) made with raw SQL (users, sessions,
+   * memberships: setup only, so hundreds are cheap), each with an SDK client on `on`.
+   */
+  async function members(n: number, scopeIds: string[], on: 'a' | 'b' = 'a'): Promise<User[]> {
+    const tokens = Array.from({ length: n }, () => randomBytes(32).toString('base64url'));
+    const { rows } = await ctx.pool.query(
+      `insert into users (email, display_name, password_hash)
+       select 'm-' || gen_random_uuid() || '@example.com', 'member ' || i, 'x' from generate_series(1, $1::int) i returning id`,
+      [n],
+    );
+    const ids = rows.map((r) => r.id as string);
+    await ctx.pool.query(
+      `insert into sessions (user_id, token_hash, expires_at) select unnest($1::uuid[]), unnest($2::text[]), now() + interval '1 day'`,
+      [ids, tokens.map((t) => createHash('sha256').update(t).digest('hex'))],
+    );
+    for (const scopeId of scopeIds) await ctx.pool.query(`insert into memberships (scope_id, user_id) select $1, unnest($2::uuid[])`, [scopeId, ids]);
+    return ids.map((userId, i) => {
+      const client = createClient({ url: ctx[on].url, token: tokens[i]! });
+      clients.push(client);
+      return { client, token: tokens[i]!, userId, email: '' };
+    });
+  }
+
+  return { ctx, logs, user, users, members, room, start };
 }
 
 export type User = Awaited<ReturnType<typeof signUpClient>>;
