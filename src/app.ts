@@ -34,6 +34,7 @@ import { PollService } from './polls/service.js';
 import { LiveResults } from './polls/live.js';
 import { PollScheduler } from './polls/scheduler.js';
 import { loadVoterKey } from './polls/voter-key.js';
+import { SurveyService } from './surveys/service.js';
 
 /**
  * Everything one server instance runs on: adapters and domain services. Procedures reach
@@ -72,6 +73,8 @@ export interface Services {
   reminders: ReminderService;
   /** Polls carried by messages; live results through `liveResults`; closes by `pollScheduler`. */
   polls: PollService;
+  /** Surveys carried by messages, on the same live results and scheduler as polls. */
+  surveys: SurveyService;
   liveResults: LiveResults;
   pollScheduler: PollScheduler;
 }
@@ -135,7 +138,9 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const liveResults = new LiveResults(db, hub, log, limits.resultsEventIntervalMs);
   const polls = new PollService(db, access, hub, messages, voterKey, () => liveResults);
   liveResults.register('poll', polls);
-  const pollScheduler = new PollScheduler([polls], liveResults, log, config.polls.closePollMs);
+  const surveys = new SurveyService(db, access, hub, messages, voterKey, () => liveResults);
+  liveResults.register('survey', surveys);
+  const pollScheduler = new PollScheduler([polls, surveys], liveResults, log, config.polls.closePollMs);
   const services: Services = {
     config,
     log,
@@ -169,6 +174,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     rsvps,
     reminders,
     polls,
+    surveys,
     liveResults,
     pollScheduler,
   };

@@ -3,6 +3,7 @@ import { auditRouter } from './audit/router.js';
 import { dmsRouter } from './dms/router.js';
 import { eventsRouter } from './events/router.js';
 import { pollsRouter } from './polls/router.js';
+import { surveysRouter } from './surveys/router.js';
 import { invitesRouter } from './invites/router.js';
 import { membersRouter, ownersRouter } from './members/router.js';
 import { moderationRouter } from './moderation/router.js';
@@ -37,6 +38,7 @@ export const appRouter = router({
   readState: readStateRouter,
   events: eventsRouter,
   polls: pollsRouter,
+  surveys: surveysRouter,
 });
 
 export type AppRouter = typeof appRouter;

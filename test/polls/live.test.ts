@@ -111,7 +111,7 @@ describe('coalescing', () => {
     const final = await dbCounts(p.id);
     for (const sub of subs) {
       const last = await waitFor(sub, (e) => e.type === 'poll.updated' && e.pollId === p.id && isDeepStrictEqual(e.counts, final));
-      expect(last.voterCount).toBe(250);
+      expect((last as PollUpdated).voterCount).toBe(250);
       const updates = updatesOf(sub, p.id);
       // One per 250 ms window at most, plus the last one after the burst.
       expect(updates.length).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 2);
