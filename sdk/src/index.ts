@@ -48,6 +48,10 @@ export type {
   IcsExport,
 } from '../../src/events/types.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';
+export type { PollScopeEvent, ResultsVisibility, OptionCount, QuestionAggregate } from '../../src/polls/events.js';
+export type { PollView, PollOptionView, PollVoterPage } from '../../src/polls/schemas.js';
+export type { SurveyView, SurveyResults, SurveyExport, TextPage } from '../../src/surveys/schemas.js';
+export type { NewQuestion, AnswerInput, Answer, QuestionType } from '../../src/surveys/questions.js';
 /** Input types of every procedure: `RouterInputs['messages']['send']`. */
 export type RouterInputs = inferRouterInputs<AppRouter>;
 /** Output types of every procedure: `RouterOutputs['messages']['list']`. */
