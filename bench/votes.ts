@@ -216,13 +216,16 @@ async function main() {
     console.log('phase             ops/s     p50 ms    p99 ms   errors   events/subscriber');
     const ratios: string[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      const results = [
-        await phase('sends 1 room', (i, k) => voters[i]!.messages.send.mutate({ scopeId: rooms[0]!, body: `m ${i} ${k}` }), 'created'),
-        await phase('votes 1 poll', (i, k) => voters[i]!.polls.vote.mutate({ pollId: single.id, optionIds: pick(single, i, k) }), 'updated'),
-        await phase('sends 100 rooms', (i, k) => voters[i]!.messages.send.mutate({ scopeId: rooms[i % MULTI]!, body: `m ${i} ${k}` }), 'created'),
-        await phase('votes 100 polls', (i, k) => voters[i]!.polls.vote.mutate({ pollId: multi[i % MULTI]!.id, optionIds: pick(multi[i % MULTI]!, i, k) }), 'updated'),
+      const results: PhaseResult[] = [];
+      const steps: [string, (i: number, k: number) => Promise<unknown>, 'created' | 'updated'][] = [
+        ['sends 1 room', (i, k) => voters[i]!.messages.send.mutate({ scopeId: rooms[0]!, body: `m ${i} ${k}` }), 'created'],
+        ['votes 1 poll', (i, k) => voters[i]!.polls.vote.mutate({ pollId: single.id, optionIds: pick(single, i, k) }), 'updated'],
+        ['sends 100 rooms', (i, k) => voters[i]!.messages.send.mutate({ scopeId: rooms[i % MULTI]!, body: `m ${i} ${k}` }), 'created'],
+        ['votes 100 polls', (i, k) => voters[i]!.polls.vote.mutate({ pollId: multi[i % MULTI]!.id, optionIds: pick(multi[i % MULTI]!, i, k) }), 'updated'],
       ];
-      for (const r of results) {
+      for (const [name, call, kind] of steps) {
+        const r = await phase(name, call, kind);
+        results.push(r);
         console.log(
           `${r.name.padEnd(16)} ${r.perSec.toFixed(1).padStart(7)} ${r.p50.toFixed(1).padStart(10)} ${r.p99.toFixed(1).padStart(9)} ${String(r.errors).padStart(8)} ${r.eventsPerSubscriber.toFixed(1).padStart(12)}`,
         );
