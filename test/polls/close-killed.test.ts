@@ -37,7 +37,7 @@ describe('closing at closesAt', () => {
       const watchers = [owner, voter].map((u) => collect<ScopeStreamEvent>((h) => u.client.messages.onEvent.subscribe({ scopeId: r.id }, h)));
       await Promise.all(watchers.map((w) => w.started));
       const onDoomed = createClient({ url: `http://127.0.0.1:${port}`, token: owner.token });
-      const poll = await onDoomed.polls.create.mutate({ scopeId: r.id, question: 'Closes?', options: [{ text: 'a' }, { text: 'b' }], closesAt: new Date(Date.now() + 2_000) });
+      const poll = await onDoomed.polls.create.mutate({ scopeId: r.id, question: 'Closes?', options: [{ text: 'a' }, { text: 'b' }], closesAt: new Date(Date.now() + 10_000) });
       await createClient({ url: `http://127.0.0.1:${port}`, token: voter.token }).polls.vote.mutate({ pollId: poll.id, optionIds: [poll.options[0]!.id] });
       closeClient(onDoomed);
       const gone = child.exited;
