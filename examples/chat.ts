@@ -7,7 +7,8 @@
  * It signs in (or signs up when the account does not exist yet), finds or creates the
  * community and the room, prints the last 20 messages, then follows the room live
  * through `messages.onEvent` while every line you type is sent with `messages.send`.
- * `/quit`, Ctrl-D or Ctrl-C leaves.
+ * `/poll "Question" "A" "B"` posts a poll, `/vote N` votes in the latest one, and live
+ * results print as they come (`poll.updated`, `poll.closed`). `/quit`, Ctrl-D or Ctrl-C leaves.
  *
  * Demo shortcut: the server has no "find a scope by name" procedure yet, so room and
  * community names are resolved through a small local file, `./data/chat-rooms.json`
@@ -32,7 +33,9 @@ import {
   type Message,
   type Scope,
   type ScopeStreamEvent,
+  type PollView,
 } from '../sdk/src/index.js';
+import { parsePoll, parseVote, resultsLine } from './poll-commands.js';
 
 /** Where `npm start` listens when run with the same environment: PORT, else 3000. */
 const DEFAULT_URL = `http://127.0.0.1:${/^\d{1,5}$/.test(process.env.PORT ?? '') ? process.env.PORT : '3000'}`;
@@ -56,7 +59,8 @@ const USAGE = `usage: npm run chat -- --email <email> --room <name|room-id> [opt
 Room and community names are resolved through ./data/chat-rooms.json (a demo shortcut:
 the server cannot look scopes up by name yet), so terminals on this machine meet in the
 same room. From another machine, pass the ids this client prints at start.
-Type a line and press Enter to send it; /quit or Ctrl-D leaves.`;
+Type a line and press Enter to send it; /quit or Ctrl-D leaves.
+/poll "Question" "A" "B" posts a poll; /vote N votes for option N of the latest poll.`;
 
 // ---------------------------------------------------------------- small helpers
 
@@ -407,10 +411,31 @@ async function main(o: Options): Promise<void> {
       case 'member.left':
         print(`${at} * ${nameOf(ev.userId)} left`);
         break;
+      case 'poll.created': {
+        const poll = await client.polls.get.query({ pollId: ev.pollId });
+        polls.set(poll.id, poll);
+        latestPoll = poll;
+        print(`${at} 📊 ${nameOf(poll.createdBy)} asks: ${clean(poll.question)}`);
+        poll.options.forEach((opt, i) => print(`    ${i + 1}. ${clean(opt.text)}`));
+        print('    (vote with /vote N)');
+        break;
+      }
+      case 'poll.updated':
+      case 'poll.closed': {
+        const poll = polls.get(ev.pollId) ?? (await client.polls.get.query({ pollId: ev.pollId }).catch(() => null));
+        if (!poll) break;
+        polls.set(poll.id, poll);
+        const counts = poll.options.map((opt) => ev.counts?.find((c) => c.optionId === opt.id)?.count ?? null);
+        const label = ev.type === 'poll.closed' ? 'final' : 'live';
+        print(`${at} 📊 ${label}: ${clean(poll.question)} — ${clean(resultsLine(poll.options, counts, ev.voterCount))}`);
+        break;
+      }
       default:
         break; // reactions, pins and whatever this client does not show
     }
   };
+  const polls = new Map<string, PollView>();
+  let latestPoll: PollView | null = null;
   const sub = client.messages.onEvent.subscribe(
     { scopeId: room.id, lastEventId: String(lastSeq) },
     {
@@ -446,6 +471,29 @@ async function main(o: Options): Promise<void> {
         print(`! not sent (${messageOf(err)}): ${clean(excerpt)}`);
       }
     });
+  };
+
+  const pollCommand = (line: string) => {
+    const parsed = parsePoll(line);
+    if ('error' in parsed) return print(parsed.error);
+    sendChain = sendChain.then(async () => {
+      try {
+        const poll = await client.polls.create.mutate({ scopeId: room.id, question: parsed.question, options: parsed.options.map((text) => ({ text })), nonce: randomUUID() });
+        highestSent = Math.max(highestSent, (await client.messages.get.query({ scopeId: room.id, messageId: poll.messageId })).seq);
+      } catch (err) {
+        print(`! poll not posted (${messageOf(err)})`);
+      }
+    });
+  };
+  const voteCommand = (line: string) => {
+    const poll = latestPoll;
+    if (!poll) return print('no poll yet: post one with /poll "Question" "A" "B"');
+    const picks = parseVote(line, poll.options.length);
+    if ('error' in picks) return print(picks.error);
+    void client.polls.vote
+      .mutate({ pollId: poll.id, optionIds: picks.map((i) => poll.options[i]!.id) })
+      .then((seen) => print(`(you voted: ${seen.myVote?.map((id) => clean(seen.options.find((o) => o.id === id)?.text ?? '?')).join(', ')})`))
+      .catch((err: unknown) => print(`! vote not counted (${messageOf(err)})`));
   };
 
   /** Waits (a little) until the subscription has shown everything we sent. */
@@ -489,7 +537,9 @@ async function main(o: Options): Promise<void> {
     }
     const body = input.trim();
     if (body === '/quit') return void quit(0);
-    if (body) send(body);
+    if (body.startsWith('/poll ') || body === '/poll') pollCommand(body);
+    else if (body.startsWith('/vote')) voteCommand(body);
+    else if (body) send(body);
     if (tty) rl?.prompt();
   });
   rl.on('close', () => void quit(0)); // Ctrl-D or the end of piped input

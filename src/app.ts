@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { limits, type Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { MemoryBus, RedisBus, type Bus } from './infra/bus.js';
 import { MemoryCache, RedisCache, type Cache } from './infra/cache.js';
@@ -38,6 +38,11 @@ import { Metrics } from './ops/metrics.js';
 import { openStorage, type Storage } from './infra/storage.js';
 import { MediaService } from './media/service.js';
 import { MediaCleanup } from './media/cleanup.js';
+import { PollService } from './polls/service.js';
+import { LiveResults } from './polls/live.js';
+import { PollScheduler } from './polls/scheduler.js';
+import { loadVoterKey } from './polls/voter-key.js';
+import { SurveyService } from './surveys/service.js';
 
 /**
  * Everything one server instance runs on: adapters and domain services. Procedures reach
@@ -84,6 +89,12 @@ export interface Services {
   mediaCleanup: MediaCleanup;
   calendarFeeds: CalendarFeedService;
   icsImport: IcsImportService;
+  /** Polls carried by messages; live results through `liveResults`; closes by `pollScheduler`. */
+  polls: PollService;
+  /** Surveys carried by messages, on the same live results and scheduler as polls. */
+  surveys: SurveyService;
+  liveResults: LiveResults;
+  pollScheduler: PollScheduler;
 }
 
 /** The opaque handle of a server instance that travels in the tRPC context. */
@@ -142,6 +153,13 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const reminders = new ReminderService(db, access, eventReads, hub, log, config.events.reminderPollMs);
   const events = new EventService(db, access, eventReads, hub, rsvps, reminders);
   const storage = await openStorage(config);
+  const voterKey = await loadVoterKey({ voterKey: config.polls.voterKey, dataDir: config.dataDir, serviceMode: !!config.databaseUrl, log });
+  const liveResults = new LiveResults(db, hub, log, limits.resultsEventIntervalMs);
+  const polls = new PollService(db, access, hub, messages, voterKey, () => liveResults);
+  liveResults.register('poll', polls);
+  const surveys = new SurveyService(db, access, hub, messages, voterKey, () => liveResults);
+  liveResults.register('survey', surveys);
+  const pollScheduler = new PollScheduler([polls, surveys], liveResults, log, config.polls.closePollMs);
   const services: Services = {
     config,
     log,
@@ -181,8 +199,13 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     mediaCleanup: new MediaCleanup(db, storage, log, { pendingExpiryMs: config.media.pendingExpiryMs, everyMs: config.media.cleanupMs }),
     calendarFeeds: new CalendarFeedService(db, access, eventReads),
     icsImport: new IcsImportService(events),
+    polls,
+    surveys,
+    liveResults,
+    pollScheduler,
   };
   reminders.start();
+  pollScheduler.start();
   services.mediaCleanup.start();
   const app: AppHandle = { instanceId: randomUUID() };
   registry.set(app.instanceId, services);
@@ -192,6 +215,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     async close() {
       registry.delete(app.instanceId);
       await reminders.stop();
+      await pollScheduler.stop();
+      await liveResults.stop();
       await services.mediaCleanup.stop();
       await storage.close();
       await hub.stop().catch(() => {});

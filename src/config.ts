@@ -128,6 +128,32 @@ export const limits = {
   /** Largest .ics `events.importIcs` takes (bytes), and most series in one import. */
   eventIcsImportMaxBytes: 512 * 1024,
   eventIcsImportMaxSeries: 200,
+  // ---- polls and surveys (the 20-option cap is also a constant in drizzle/0035_poll_survey_triggers.sql)
+  pollQuestionMax: 300,
+  /** Options per poll: 2 to 20 (Discord allows 10, Telegram 12). */
+  pollOptionsMin: 2,
+  pollOptionsMax: 20,
+  pollOptionTextMax: 100,
+  /** A quiz's explanation (Telegram: 200). */
+  pollExplanationMax: 200,
+  /** How far ahead closesAt may be (ms): one year. */
+  pollClosesAtMaxMs: 366 * 24 * 3_600_000,
+  /** Live results of one poll or survey are sent at most once per this window (ms). */
+  resultsEventIntervalMs: 250,
+  /** Polls and surveys the close scheduler claims per tick. */
+  pollCloseBatch: 100,
+  surveyTitleMax: 300,
+  surveyDescriptionMax: 2_000,
+  surveyQuestionsMax: 50,
+  surveyPromptMax: 500,
+  surveyOptionsMax: 20,
+  surveyOtherTextMax: 200,
+  surveyScaleMax: 10,
+  surveyScaleLabelMax: 50,
+  surveyShortTextMax: 500,
+  surveyLongTextMax: 5_000,
+  /** Responses one results or export call reads at most. */
+  surveyResponsesReadMax: 100_000,
 } as const;
 
 const optionalUrl = z.url().optional();
@@ -188,6 +214,13 @@ export const EnvSchema = z.object({
   MEDIA_CLEANUP_MS: z.coerce.number().int().min(50).max(3_600_000).default(60_000),
   /** The service token the pipeline handler reports with (media.claim, media.complete); random per process when unset. */
   MEDIA_SERVICE_TOKEN: z.string().min(32, 'must be at least 32 characters').max(512).optional(),
+  /**
+   * The key of the voter hash of anonymous polls and surveys (at least 32 characters; every
+   * instance needs the same one). Unset: a key file under DATA_DIR is used (embedded mode).
+   */
+  POLL_VOTER_KEY: z.string().min(32, 'must be at least 32 characters (use a random secret)').optional(),
+  /** How often each instance looks for polls and surveys to close, and live results to send (ms). */
+  POLL_CLOSE_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
 });
 
 /** The typed configuration every part of the server is built from. */
@@ -230,6 +263,8 @@ export interface Config {
     /** Null: a random token is made per process (embedded pipeline only). */
     serviceToken: string | null;
   };
+  /** Polls and surveys: the anonymous-voter key (POLL_VOTER_KEY) and the close scheduler's period (ms). */
+  polls: { voterKey: string | undefined; closePollMs: number };
 }
 
 /** `points/seconds` (already checked by the schema's pattern) as a rate-limiter setting. */
@@ -295,6 +330,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cleanupMs: e.MEDIA_CLEANUP_MS,
       serviceToken: e.MEDIA_SERVICE_TOKEN ?? null,
     },
+    polls: { voterKey: e.POLL_VOTER_KEY, closePollMs: e.POLL_CLOSE_POLL_MS },
   };
 }
 

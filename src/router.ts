@@ -2,6 +2,8 @@ import { authRouter } from './auth/router.js';
 import { auditRouter } from './audit/router.js';
 import { dmsRouter } from './dms/router.js';
 import { eventsRouter } from './events/router.js';
+import { pollsRouter } from './polls/router.js';
+import { surveysRouter } from './surveys/router.js';
 import { invitesRouter } from './invites/router.js';
 import { membersRouter, ownersRouter } from './members/router.js';
 import { moderationRouter } from './moderation/router.js';
@@ -43,6 +45,8 @@ export const appRouter = router({
   events: eventsRouter,
   media: mediaRouter,
   users: usersRouter,
+  polls: pollsRouter,
+  surveys: surveysRouter,
 });
 
 export type AppRouter = typeof appRouter;

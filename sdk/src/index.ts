@@ -53,10 +53,25 @@ export type {
 } from '../../src/events/types.js';
 export type { User, UserProfile, AuthResult } from '../../src/auth/types.js';
 export type { Attachment, AttachmentUpdate, AttachmentVariant, AttachmentStatus, AttachmentPurpose, UploadTicket, DownloadUrl } from '../../src/media/types.js';
+export type { PollScopeEvent, ResultsVisibility, OptionCount, QuestionAggregate } from '../../src/polls/events.js';
+export type { Answer, QuestionType } from '../../src/surveys/questions.js';
 /** Input types of every procedure: `RouterInputs['messages']['send']`. */
 export type RouterInputs = inferRouterInputs<AppRouter>;
 /** Output types of every procedure: `RouterOutputs['messages']['list']`. */
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
+/** A poll as the caller sees it (polls.get). */
+export type PollView = RouterOutputs['polls']['get'];
+export type PollOptionView = PollView['options'][number];
+export type PollVoterPage = RouterOutputs['polls']['voters'];
+/** A survey with its questions (surveys.get). */
+export type SurveyView = RouterOutputs['surveys']['get'];
+export type SurveyResults = RouterOutputs['surveys']['results'];
+export type SurveyExport = RouterOutputs['surveys']['export'];
+export type TextPage = RouterOutputs['surveys']['textAnswers'];
+/** A question as its author writes it (surveys.create). */
+export type NewQuestion = RouterInputs['surveys']['create']['questions'][number];
+/** One answer of surveys.respond. */
+export type AnswerInput = RouterInputs['surveys']['respond']['answers'][number];
 /** The typed client `createClient` returns. */
 export type GuildhallClient = TRPCClient<AppRouter>;
 export { TRPCClientError } from '@trpc/client';

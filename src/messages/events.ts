@@ -1,5 +1,6 @@
 import type { Message } from './types.js';
 import type { AttachmentUpdate } from '../media/types.js';
+import type { PollScopeEvent } from '../polls/events.js';
 
 /** Fields every conversation event carries. `seq` is gapless per scope and is the tracked id. */
 interface EventBase {
@@ -40,7 +41,9 @@ export type ScopeEvent =
   /** "This and following": `eventId` now ends before `originalStart`; `newEventId` continues from it. */
   | (EventBase & { type: 'event.split'; eventId: string; newEventId: string; originalStart: string })
   /** The media pipeline finished an attachment (ready or failed): the attachment as it is now (src/media). */
-  | (EventBase & { type: 'attachment.updated'; messageId: string | null; attachment: AttachmentUpdate });
+  | (EventBase & { type: 'attachment.updated'; messageId: string | null; attachment: AttachmentUpdate })
+  // Polls and surveys (src/polls/events.ts): live results, coalesced, visibility applied per receiver.
+  | PollScopeEvent;
 
 /** The event types a scope's log holds. */
 export type ScopeEventType = ScopeEvent['type'];
@@ -87,6 +90,13 @@ export function toScopeEvent(row: ScopeEventRow, message: Message | null): Scope
     case 'event.instance_cancelled':
     case 'event.split':
     case 'attachment.updated':
+    case 'poll.created':
+    case 'poll.updated':
+    case 'poll.option_added':
+    case 'poll.closed':
+    case 'survey.created':
+    case 'survey.updated':
+    case 'survey.closed':
       return { ...payload, ...base, type } as ScopeEvent;
     default:
       throw new Error(`scope ${row.scopeId} seq ${row.seq}: unknown event type ${row.type}`);
@@ -117,7 +127,9 @@ export type ScopeStreamEvent = ScopeEvent | ResyncRequired;
 export function aboutSeq(event: ScopeStreamEvent): number {
   if (event.type === 'message.edited') return event.message.seq;
   if (event.type === 'message.created' || event.type === 'resync.required') return 0;
-  return event.messageSeq ?? 0;
+  // Poll and survey events carry no messageSeq: a `joined` member still sees the live results
+  // of a poll posted before its join (the poll itself is hidden by the message reads).
+  return 'messageSeq' in event ? (event.messageSeq ?? 0) : 0;
 }
 
 /** The user whose access to the conversation ends with this event (their own `member.left`), or null. */

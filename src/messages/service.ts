@@ -58,15 +58,20 @@ export class MessageService {
    *   target, a thread root that is itself a reply; NotFound for a target not in this
    *   scope; Forbidden for @everyone without MentionEveryone; RateLimited past
    *   `limits.messageSendRate`; Conflict when the nonce was used for another scope.
+   * @param carry runs in the send's transaction once the message row exists (a poll or
+   *   survey the message carries); the events it returns follow `message.created`. Not
+   *   called for a retried nonce.
    */
   async send(
     authorId: string,
     input: { scopeId: string; body: string; nonce?: string | undefined; replyToId?: string | undefined; threadRootId?: string | undefined; attachmentIds?: readonly string[] | undefined },
+    carry?: (tx: Tx, message: Message) => Promise<ScopeEvent[]>,
   ): Promise<MessageWrite> {
     if (input.body.trim() === '' && !input.attachmentIds?.length) throw invalid('body must contain some text (or the message must carry attachments)');
     const nonce = input.nonce ?? null;
-    // Replies, thread replies and messages with attachments take the transaction path, which checks their targets under the lock.
-    if (!input.replyToId && !input.threadRootId && !input.attachmentIds?.length) return this.sendPlain(authorId, input.scopeId, input.body, nonce);
+    // Replies, thread replies, messages with attachments and carried content (polls, surveys)
+    // take the transaction path, which checks their targets under the lock.
+    if (!input.replyToId && !input.threadRootId && !input.attachmentIds?.length && !carry) return this.sendPlain(authorId, input.scopeId, input.body, nonce);
     if (nonce) {
       const original = await this.byNonce(authorId, nonce);
       if (original) return { message: await this.checkRetry(original, input.scopeId), events: [] };
@@ -97,7 +102,7 @@ export class MessageService {
         await this.insertMentions(tx, id, input.scopeId, mentions);
         if (input.attachmentIds?.length) await attachToMessage(tx, { authorId, scopeId: input.scopeId, messageId: id, attachmentIds: input.attachmentIds });
         const message = await hydrateOne(tx, row!);
-        return { message, events: [toScopeEvent(ev, message)] };
+        return { message, events: [toScopeEvent(ev, message), ...(carry ? await carry(tx, message) : [])] };
       });
     } catch (err) {
       if (nonce && pgErrorCode(err) === '23505') {

@@ -64,6 +64,8 @@ export const Permission = Object.freeze({
   ViewAuditLog: 1n << 19n,
   /** Every flag, regardless of overwrites (owner-only actions excepted). Discord's ADMINISTRATOR. */
   Administrator: 1n << 20n,
+  /** Vote in polls and answer surveys (without it a member sees results only: announcement-style polls). */
+  VoteInPolls: 1n << 21n,
 } as const);
 
 /** The name of one flag: `'View' | 'ReadHistory' | ... | 'Administrator'`. */
@@ -93,6 +95,7 @@ export const MAX_PERMISSIONS_VALUE: bigint = (1n << 63n) - 1n;
  * react, create invites): enough to take part, nothing that reaches or moderates
  * other people. Our choices on top:
  * - CreatePolls is in: a poll is a kind of message, no louder than sending one.
+ * - VoteInPolls is in; an owner takes it away for announcement-style polls.
  * - CreateEvents is out: an event lands in everyone's calendar and reminders, so
  *   a community opts in per role.
  * - MentionEveryone, PinMessages and all managing / moderation flags are out.
@@ -104,7 +107,8 @@ export const DEFAULT_EVERYONE_PERMISSIONS: bigint =
   Permission.AttachFiles |
   Permission.AddReactions |
   Permission.CreatePolls |
-  Permission.CreateInvites;
+  Permission.CreateInvites |
+  Permission.VoteInPolls;
 
 /**
  * Defaults of the built-in "admin" role: every flag except Administrator.

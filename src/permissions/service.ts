@@ -31,7 +31,8 @@ export const DM_MEMBER_PERMISSIONS: bigint =
   Permission.AddReactions |
   Permission.PinMessages |
   Permission.CreatePolls |
-  Permission.CreateEvents;
+  Permission.CreateEvents |
+  Permission.VoteInPolls;
 
 /**
  * Flags an archived scope (or one under an archived ancestor) loses: everything that
@@ -44,7 +45,8 @@ export const ARCHIVE_MASKED: bigint =
   Permission.MentionEveryone |
   Permission.PinMessages |
   Permission.CreatePolls |
-  Permission.CreateEvents;
+  Permission.CreateEvents |
+  Permission.VoteInPolls;
 
 /** The caller's standing in one scope, as the one permission helper resolves it. */
 export interface Access {

@@ -189,7 +189,7 @@ export class ScopeFeed implements ScopeListener {
 
   /** @internal called by the hub (or the group) for each published event of the channel. */
   onWire(w: WireEvent): void {
-    if (w.seq === this.last + 1 && !this.catching && !this.stopped && !this.grouped) {
+    if (w.seq === this.last + 1 && !this.catching && !this.stopped && !this.grouped && !w.personal) {
       // The hot path of every live delivery: the next seq, written at once.
       this.last = w.seq;
       if (w.about !== 0 && this.hides(w)) return;
@@ -203,8 +203,9 @@ export class ScopeFeed implements ScopeListener {
     if (this.stopped || this.grouped) return;
     if (w.seq > this.highestSeen) this.highestSeen = w.seq;
     if (this.catching || w.seq <= this.last) return;
-    // A gap (a lost publish): read the database up to what the bus has shown.
-    this.o.hub.stats.gapRepairs++;
+    // A gap (a lost publish), or a personal event (shaped per receiver by `read`): read the
+    // database up to what the bus has shown.
+    if (!w.personal) this.o.hub.stats.gapRepairs++;
     this.catching = true;
     this.catchUp().catch((err) => this.end(err));
   }

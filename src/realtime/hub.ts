@@ -65,13 +65,14 @@ export class ScopeHub {
 
   /**
    * Publishes a committed event to every instance. A failed publish is logged, not
-   * thrown: subscribers repair the gap from the database on the next event.
+   * thrown: subscribers repair the gap from the database on the next event. `personal`:
+   * each subscriber reads this event from the log, shaped for it (WireEvent.personal).
    */
-  async publish(event: ScopeEvent): Promise<void> {
+  async publish(event: ScopeEvent, personal = false): Promise<void> {
     if (event.type === 'message.created') this.stats.messagesSent++;
     if (this.dropPublish?.(event)) return;
     try {
-      await this.bus.publish(scopeChannel(event.scopeId), WireEvent.of(event).encode());
+      await this.bus.publish(scopeChannel(event.scopeId), WireEvent.of(event, personal).encode());
     } catch (err) {
       this.stats.publishFailures++;
       this.log.warn({ err, scopeId: event.scopeId, seq: event.seq }, 'publish failed; subscribers will backfill');

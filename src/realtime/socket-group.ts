@@ -69,7 +69,7 @@ class SocketGroup implements ScopeListener {
     }
     const n = this.members.length;
     if (n > 0) {
-      if (w.seq === this.last + 1) {
+      if (w.seq === this.last + 1 && !w.personal) {
         this.last = w.seq;
         const writers = this.writers;
         const frame = writers[0]!.frameOf(w);
@@ -78,8 +78,8 @@ class SocketGroup implements ScopeListener {
         this.hub.stats.delivered(n - (lagging?.length ?? 0), w.publishedAt);
         // They did not get this event: their own state machine delivers it (or ends them) below.
         if (lagging) for (let j = lagging.length - 1; j >= 0; j--) this.demote(lagging[j]!, w.seq - 1);
-      } else if (w.seq > this.last + 1) {
-        // A gap: every member backfills from the database on its own, then rejoins.
+      } else if (w.seq > this.last) {
+        // A gap, or a personal event: every member reads the database on its own, then rejoins.
         for (let i = this.members.length - 1; i >= 0; i--) this.demote(i, this.last);
       }
     }

@@ -31,7 +31,11 @@ export function conversationSubscription(
     kind: 'scope',
     key: scope.id,
     channel: scopeChannel(scope.id),
-    read: async (after, limit) => (await svc.messages.eventsAfter(scope.id, after, limit)).map((e) => WireEvent.of(e)),
+    // Live results are shaped per receiver (results visibility of polls and surveys).
+    read: async (after, limit) => {
+      const events = await svc.messages.eventsAfter(scope.id, after, limit);
+      return (await svc.surveys.shapeFor(o.userId, await svc.polls.shapeFor(o.userId, events))).map((e) => WireEvent.of(e));
+    },
     resync: (latest, missed) => WireEvent.of({ type: 'resync.required', scopeId: scope.id, seq: latest, missed }),
     scopePath: [...scope.path, scope.id],
     userId: o.userId,

@@ -29,14 +29,23 @@ export class WireEvent {
     readonly about = 0,
     /** The user whose access ends with this event (their own member.left); null: nobody. */
     readonly endsFor: string | null = null,
+    /**
+     * True when what a subscriber may see of this event depends on who it is (live results
+     * of an `afterVote` poll or survey): feeds then read it from the log, where it is
+     * shaped per receiver, instead of writing these shared bytes.
+     */
+    readonly personal = false,
   ) {
     this.parsed = event;
   }
 
-  /** Serialises a conversation event (once), with what feeds check without parsing it, stamped with the time of its publish. */
-  static of(event: ScopeStreamEvent): WireEvent {
+  /**
+   * Serialises a conversation event (once), with what feeds check without parsing it,
+   * stamped with the time of its publish; `personal`: see the field.
+   */
+  static of(event: ScopeStreamEvent, personal = false): WireEvent {
     const payload = JSON.stringify(superjson.serialize({ id: String(event.seq), data: event }));
-    const wire = new WireEvent(event.scopeId, event.seq, payload, event, aboutSeq(event), endsAccessOf(event));
+    const wire = new WireEvent(event.scopeId, event.seq, payload, event, aboutSeq(event), endsAccessOf(event), personal);
     wire.publishedAt = Date.now();
     return wire;
   }
@@ -48,9 +57,9 @@ export class WireEvent {
   }
 
   /**
-   * Reads a bus message: `<head>\n<payload>`, where the head is `<seq>`, or
-   * `<seq>,<about>,<endsFor>` for an event feeds must look at (see `about` and `endsFor`),
-   * followed by ` <publishedAt ms>` when the publisher stamped it.
+   * Reads a bus message: `<head>\n<payload>`, where the head is `<seq>` (`<seq>p` for a
+   * personal event), then `,<about>,<endsFor>` for an event feeds must look at (see `about`
+   * and `endsFor`), then ` <publishedAt ms>` when the publisher stamped it.
    * @throws Error for a message that is not in this format.
    */
   static decode(key: string, raw: string): WireEvent {
@@ -59,14 +68,18 @@ export class WireEvent {
     const sp = head.indexOf(' ');
     const core = sp < 0 ? head : head.slice(0, sp);
     const comma = core.indexOf(',');
-    const seq = Number(comma < 0 ? core : core.slice(0, comma));
+    const first = comma < 0 ? core : core.slice(0, comma);
+    const personal = first.endsWith('p');
+    const seq = Number(personal ? first.slice(0, -1) : first);
     if (nl < 1 || !Number.isSafeInteger(seq)) throw new Error('not a wire event');
-    let wire: WireEvent;
-    if (comma < 0) wire = new WireEvent(key, seq, raw.slice(nl + 1));
-    else {
-      const [, about, endsFor] = core.split(',');
-      wire = new WireEvent(key, seq, raw.slice(nl + 1), undefined, Number(about) || 0, endsFor || null);
+    let about = 0;
+    let endsFor: string | null = null;
+    if (comma >= 0) {
+      const parts = core.split(',');
+      about = Number(parts[1]) || 0;
+      endsFor = parts[2] || null;
     }
+    const wire = new WireEvent(key, seq, raw.slice(nl + 1), undefined, about, endsFor, personal);
     if (sp > 0) {
       const at = Number(head.slice(sp + 1));
       if (Number.isSafeInteger(at)) wire.publishedAt = at;
@@ -74,9 +87,10 @@ export class WireEvent {
     return wire;
   }
 
-  /** The bus message. */
+  /** The bus message (`<seq>\n<payload>`, or `<seq>p\n<payload>` for a personal event). */
   encode(): string {
-    const core = this.about === 0 && this.endsFor === null ? `${this.seq}` : `${this.seq},${this.about},${this.endsFor ?? ''}`;
+    const first = `${this.seq}${this.personal ? 'p' : ''}`;
+    const core = this.about === 0 && this.endsFor === null ? first : `${first},${this.about},${this.endsFor ?? ''}`;
     return this.publishedAt === undefined ? `${core}\n${this.payload}` : `${core} ${this.publishedAt}\n${this.payload}`;
   }
 

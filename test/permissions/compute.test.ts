@@ -88,8 +88,9 @@ describe('flags', () => {
     expect(new Set(bits).size).toBe(bits.length);
     expect(ALL_PERMISSIONS).toBe((1n << BigInt(bits.length)) - 1n);
     expect(PERMISSION_NAMES.slice(0, 3)).toEqual(['View', 'ReadHistory', 'SendMessages']);
-    expect(PERMISSION_NAMES.at(-1)).toBe('Administrator');
-    expect(PERMISSION_NAMES).toHaveLength(21);
+    expect(PERMISSION_NAMES.at(-2)).toBe('Administrator');
+    expect(PERMISSION_NAMES.at(-1)).toBe('VoteInPolls');
+    expect(PERMISSION_NAMES).toHaveLength(22);
   });
 
   it('bit positions are pinned (they are stored in the database)', () => {
@@ -98,6 +99,7 @@ describe('flags', () => {
     expect(Permission.SendMessages).toBe(4n);
     expect(Permission.ManageRoles).toBe(1n << 15n);
     expect(Permission.Administrator).toBe(1n << 20n);
+    expect(Permission.VoteInPolls).toBe(1n << 21n);
   });
 
   it('has() needs every bit of the flag', () => {
@@ -121,8 +123,8 @@ describe('flags', () => {
 
   it('serializePermissions / parsePermissions use canonical decimal strings within PostgreSQL bigint', () => {
     expect(serializePermissions(0n)).toBe('0');
-    expect(serializePermissions(ALL_PERMISSIONS)).toBe('2097151');
-    expect(parsePermissions('2097151')).toBe(ALL_PERMISSIONS);
+    expect(serializePermissions(ALL_PERMISSIONS)).toBe('4194303');
+    expect(parsePermissions('4194303')).toBe(ALL_PERMISSIONS);
     expect(parsePermissions(serializePermissions(MAX_PERMISSIONS_VALUE))).toBe(MAX_PERMISSIONS_VALUE);
     expect(parsePermissions('4398046511104')).toBe(1n << 42n); // unknown bits survive a round trip
     expect(() => serializePermissions(-1n)).toThrow(RangeError);
@@ -132,7 +134,7 @@ describe('flags', () => {
     }
   });
 
-  it('default everyone role: view, read, send, attach, react, polls, invites', () => {
+  it('default everyone role: view, read, send, attach, react, polls, invites, vote', () => {
     expect(toNames(DEFAULT_EVERYONE_PERMISSIONS)).toEqual([
       'View',
       'ReadHistory',
@@ -141,6 +143,7 @@ describe('flags', () => {
       'AddReactions',
       'CreatePolls',
       'CreateInvites',
+      'VoteInPolls',
     ]);
   });
 
@@ -252,7 +255,7 @@ const cases: Case[] = [
     input: input([C({ roles: [everyone('C@everyone'), role('mod', 5, ['KickMembers', 'ManageMessages'])] })], {
       userRoleIds: roles('mod'),
     }),
-    expect: [...EVERYONE_NAMES.slice(0, 5), 'ManageMessages', 'CreatePolls', 'CreateInvites', 'KickMembers'],
+    expect: [...EVERYONE_NAMES.slice(0, 5), 'ManageMessages', 'CreatePolls', 'CreateInvites', 'KickMembers', 'VoteInPolls'],
     highestRolePosition: 5,
   },
   {
@@ -266,19 +269,19 @@ const cases: Case[] = [
     input: input([C({ roles: [everyone('C@everyone'), role('events', 3, ['CreateEvents'])] }), G(), R()], {
       userRoleIds: roles('events'),
     }),
-    expect: [...EVERYONE_NAMES.slice(0, 6), 'CreateEvents', 'CreateInvites'],
+    expect: [...EVERYONE_NAMES.slice(0, 6), 'CreateEvents', 'CreateInvites', 'VoteInPolls'],
     highestRolePosition: 3,
   },
   {
     name: 'a group role applies in the group and its rooms',
     input: input([C(), G({ roles: [role('g-pin', 2, ['PinMessages'])] }), R()], { userRoleIds: roles('g-pin') }),
-    expect: [...EVERYONE_NAMES.slice(0, 5), 'PinMessages', 'CreatePolls', 'CreateInvites'],
+    expect: [...EVERYONE_NAMES.slice(0, 5), 'PinMessages', 'CreatePolls', 'CreateInvites', 'VoteInPolls'],
     highestRolePosition: 2,
   },
   {
     name: "a group's own everyone role adds to the community's",
     input: input([C(), G({ roles: [everyone('G@everyone', ['MentionEveryone'])] }), R()]),
-    expect: [...EVERYONE_NAMES.slice(0, 5), 'MentionEveryone', 'CreatePolls', 'CreateInvites'],
+    expect: [...EVERYONE_NAMES.slice(0, 5), 'MentionEveryone', 'CreatePolls', 'CreateInvites', 'VoteInPolls'],
   },
   {
     name: 'highest role position is the maximum over every level',
@@ -322,12 +325,12 @@ const cases: Case[] = [
       ],
       { userRoleIds: roles('a', 'b') },
     ),
-    expect: [...without(EVERYONE_NAMES, ['AddReactions']).slice(0, 4), 'PinMessages', 'CreatePolls', 'CreateInvites'],
+    expect: [...without(EVERYONE_NAMES, ['AddReactions']).slice(0, 4), 'PinMessages', 'CreatePolls', 'CreateInvites', 'VoteInPolls'],
   },
   {
     name: 'an overwrite allowing and denying the same flag allows it (deny before allow)',
     input: input([C(), R({ overwrites: [memberOw(U, ['PinMessages'], ['PinMessages'])] })]),
-    expect: [...EVERYONE_NAMES.slice(0, 5), 'PinMessages', 'CreatePolls', 'CreateInvites'],
+    expect: [...EVERYONE_NAMES.slice(0, 5), 'PinMessages', 'CreatePolls', 'CreateInvites', 'VoteInPolls'],
   },
   {
     name: 'member overwrite deny beats a role overwrite allow (member after role)',
@@ -486,7 +489,7 @@ const cases: Case[] = [
   {
     name: "owner's member grant adds flags at its level, in the subtree",
     input: input([C({ memberGrant: fromNames(['ViewAuditLog', 'PinMessages']) }), G(), R()]),
-    expect: [...EVERYONE_NAMES.slice(0, 5), 'PinMessages', 'CreatePolls', 'CreateInvites', 'ViewAuditLog'],
+    expect: [...EVERYONE_NAMES.slice(0, 5), 'PinMessages', 'CreatePolls', 'CreateInvites', 'ViewAuditLog', 'VoteInPolls'],
   },
   {
     name: 'member grant applies like a role: an @everyone overwrite at the same level removes it',

@@ -6,3 +6,4 @@ export * from './readstate.js';
 export * from './users-log.js';
 export * from './events.js';
 export * from './media.js';
+export * from './polls.js';

@@ -1,0 +1,52 @@
+import { sql } from 'drizzle-orm';
+import { AppError, conflict, invalid } from '../errors.js';
+import { pgErrorCode } from '../db/client.js';
+import type { Tx } from '../messages/log.js';
+
+/**
+ * Locks the scope row the way the seq trigger does (FOR NO KEY UPDATE), so a transaction
+ * that will append an event takes the scope before the poll or survey: the one lock order
+ * of drizzle/0035_poll_survey_triggers.sql.
+ */
+export async function lockScope(tx: Tx, scopeId: string): Promise<void> {
+  await tx.execute(sql`select 1 from scopes where id = ${scopeId} for no key update`);
+}
+
+/** The constraint a database error names (RAISE … CONSTRAINT, or a key), through drizzle's wrapper. */
+function constraintOf(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e && i < 4; e = (e as { cause?: unknown }).cause, i++) {
+    const c = (e as { constraint?: unknown }).constraint;
+    if (typeof c === 'string') return c;
+  }
+  return undefined;
+}
+
+const REFUSALS: Record<string, () => AppError> = {
+  poll_votes_poll_open: () => conflict('this poll is closed'),
+  poll_votes_max_choices: () => conflict('you voted at the same moment from somewhere else; your vote is the one already counted'),
+  poll_votes_poll_id_voter_option_id_pk: () => conflict('you voted at the same moment from somewhere else; your vote is the one already counted'),
+  poll_votes_option_fk: () => invalid('that is not an option of this poll'),
+  poll_options_settled: () => conflict('options can be added only until the first vote'),
+  poll_options_max: () => conflict('a poll holds at most 20 options'),
+  poll_options_position_key: () => conflict('another option was added at the same moment; try again'),
+  polls_settled: () => conflict('this poll has votes: its question and options cannot change'),
+  survey_responses_survey_open: () => conflict('this survey is closed'),
+  survey_responses_final: () => conflict('you already responded, and this survey does not allow changing a response'),
+  survey_responses_pkey: () => conflict('you responded at the same moment from somewhere else; that response is the one kept'),
+  survey_responses_survey_id_respondent_pk: () => conflict('you responded at the same moment from somewhere else; that response is the one kept'),
+};
+
+/**
+ * Maps a refusal of the poll and survey triggers or keys to the domain error a person can
+ * act on; anything else (and AppErrors) is returned as is. The database's own message is
+ * never passed on: its detail can hold key values (a voter hash).
+ */
+export function carriedWriteError(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  const code = pgErrorCode(err);
+  if (code === '23514' || code === '23505' || code === '23503') {
+    const make = REFUSALS[constraintOf(err) ?? ''];
+    if (make) return make();
+  }
+  return err;
+}

@@ -1,0 +1,47 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+
+/** The key file of embedded mode, under DATA_DIR (hex, 32 random bytes, mode 0600). */
+export const VOTER_KEY_FILE = 'poll-voter.key';
+
+/**
+ * The secret behind anonymous votes and responses. For an anonymous poll or survey the
+ * database stores `h:` + HMAC-SHA256(key, `<poll or survey id>:<user id>`) instead of the
+ * user id: one vote per member is still a primary key, but a database dump alone cannot
+ * tell who chose what (the key is not in the database), and the hashes of one member in
+ * two polls do not match each other. Telegram keeps anonymity on the server the same way;
+ * Matrix MSC3381 polls do not (clients tally, so "anonymous" is only hidden in the UI).
+ */
+export class VoterKey {
+  constructor(private readonly key: Buffer) {}
+
+  /** The `voter` (or `respondent`) column value of `userId` in poll or survey `targetId`. */
+  voter(targetId: string, userId: string, anonymous: boolean): string {
+    if (!anonymous) return userId;
+    return `h:${createHmac('sha256', this.key).update(`${targetId}:${userId}`).digest('base64url')}`;
+  }
+}
+
+/**
+ * Loads the key: POLL_VOTER_KEY when set (service mode: every instance must share it), else
+ * the key file under DATA_DIR, created on first start (embedded mode). A service-mode
+ * start without the variable works from the file too, with a warning, since instances on
+ * different hosts would then disagree.
+ * @throws Error when the key file exists but does not hold a key.
+ */
+export async function loadVoterKey(o: { voterKey: string | undefined; dataDir: string; serviceMode: boolean; log: Logger }): Promise<VoterKey> {
+  if (o.voterKey) return new VoterKey(Buffer.from(o.voterKey, 'utf8'));
+  const file = path.join(o.dataDir, VOTER_KEY_FILE);
+  await mkdir(o.dataDir, { recursive: true });
+  try {
+    await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const text = (await readFile(file, 'utf8')).trim();
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new Error(`${file} does not hold a voter key (64 hex digits); remove it to make a new one`);
+  if (o.serviceMode) o.log.warn({ file }, 'POLL_VOTER_KEY is not set: anonymous votes use the key file under DATA_DIR; set the variable so every instance shares one key');
+  return new VoterKey(Buffer.from(text, 'hex'));
+}
