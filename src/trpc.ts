@@ -2,9 +2,10 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError } from 'zod';
-import { AppError, toTRPCCode } from './errors.js';
+import { AppError, invalid, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
+import { findBadText } from './guard/text.js';
 
 // ---------------------------------------------------------------- context
 
@@ -41,6 +42,10 @@ const JSONRPC_CODE: Record<string, number> = {
   PAYLOAD_TOO_LARGE: -32013,
   TOO_MANY_REQUESTS: -32029,
 };
+
+/** What a client is told when its request or input could not be read at all. */
+const UNREADABLE_INPUT =
+  'the request could not be read: send JSON with the input as superjson, `{ "json": <input> }` (a batch: `{ "0": { "json": … } }`), as @trpc/client does';
 
 /** Stack traces stay in the server's log, never in a response. */
 function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
@@ -85,6 +90,11 @@ const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
     if (error.code === 'BAD_REQUEST' && /Maximum call stack size exceeded/.test(error.message)) {
       return { ...shape, message: 'invalid input: it is nested too deeply', data: withoutStack(shape.data) };
     }
+    if ((error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') && cause instanceof Error && !(cause instanceof ZodError) && error.message === cause.message) {
+      // A library's own text (JSON.parse, superjson: "transformer.deserialize is not a
+      // function") says nothing a client can act on; the log keeps it at debug level.
+      return { ...shape, message: UNREADABLE_INPUT, data: withoutStack(shape.data) };
+    }
     if (error.code === 'INTERNAL_SERVER_ERROR') {
       return {
         ...shape,
@@ -101,10 +111,25 @@ const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
 /** Loads the instance's services into `ctx.svc`. */
 const withServices = t.middleware(({ ctx, next }) => next({ ctx: { svc: servicesOf(ctx.app) } }));
 
+/**
+ * Refuses, before any schema or service, an input holding a string PostgreSQL cannot
+ * store (NUL, a lone surrogate; src/guard/text.ts). Every procedure is built on this, so
+ * one check covers every string of every input, present and future.
+ * @throws BAD_REQUEST `invalid input: <field>: text must not contain NUL (U+0000)`.
+ */
+const storableText = t.middleware(async ({ getRawInput, next }) => {
+  const issue = findBadText(await getRawInput());
+  if (issue) {
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new TRPCError({ code: 'BAD_REQUEST', cause: invalid(`invalid input: ${where}${issue.message}`) });
+  }
+  return next();
+});
+
 export const router = t.router;
 
 /** Anyone may call: sign-up, sign-in, health. */
-export const publicProcedure = t.procedure.use(withServices);
+export const publicProcedure = t.procedure.use(storableText).use(withServices);
 
 /**
  * Needs a valid session. The token is checked on every call, so a session revoked or
