@@ -43,6 +43,19 @@ export const limits = {
   signInRate: { points: 10, durationSec: 300 },
   /** Calls in one batched HTTP request or WebSocket frame. */
   batchMax: 50,
+
+  // ---- hardening (src/guard, src/auth/login-protection.ts, src/auth/hash-queue.ts)
+  /** Failed sign-ins per client address per day (SIGN_IN_IP_FAILURES_PER_DAY). */
+  signInIpFailuresPerDay: 100,
+  /** Failed sign-ins per email per day, over all addresses (SIGN_IN_EMAIL_FAILURES_PER_DAY). */
+  signInEmailFailuresPerDay: 1_000,
+  /** Password hashes (scrypt) running at once, and waiting; past both: TOO_MANY_REQUESTS. */
+  passwordHashConcurrency: 2,
+  passwordHashQueueMax: 32,
+  /** A socket opened with connectionParams must send them within this long (ms). */
+  wsAuthTimeoutMs: 10_000,
+  /** Open HTTP (SSE) subscriptions one user may hold on one instance. */
+  sseSubscriptionsPerUser: 50,
   /** Longest search query (characters). */
   searchQueryMax: 200,
   /** Scopes one `readState.get` may ask about. */
@@ -137,6 +150,21 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[1-9]\d{0,8}\/[1-9]\d{0,5}$/, 'expected points/seconds, e.g. 20/10')
     .default(`${limits.messageSendRate.points}/${limits.messageSendRate.durationSec}`),
+  /**
+   * Proxies in front of the server whose X-Forwarded-For is believed: 0 (default) uses the
+   * socket's peer; N takes the N-th address from the right; `true` means 1, `false` 0.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2})$/, 'expected the number of proxies in front (0, 1, 2 …), true (1) or false (0)')
+    .transform((v) => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v)))
+    .default(0),
+  /** Failed sign-ins one client address may make per day, over all emails. */
+  SIGN_IN_IP_FAILURES_PER_DAY: z.coerce.number().int().min(1).max(1e9).default(limits.signInIpFailuresPerDay),
+  /** Failed sign-ins one email may collect per day, over all addresses (a high ceiling). */
+  SIGN_IN_EMAIL_FAILURES_PER_DAY: z.coerce.number().int().min(1).max(1e9).default(limits.signInEmailFailuresPerDay),
+  /** A WebSocket that has not sent its connectionParams within this long is closed (ms). */
+  WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(10).max(600_000).default(limits.wsAuthTimeoutMs),
 });
 
 /** The typed configuration every part of the server is built from. */
@@ -162,6 +190,13 @@ export interface Config {
   /** Calendar events: how often the reminder scheduler polls (ms). */
   events: { reminderPollMs: number };
   signInRate: { points: number; durationSec: number };
+  /** Hardening: proxies trusted for X-Forwarded-For, failed sign-in ceilings, hash and subscription bounds. */
+  guard: {
+    trustProxy: number;
+    signInIpFailuresPerDay: number;
+    signInEmailFailuresPerDay: number;
+    wsAuthTimeoutMs: number;
+  };
 }
 
 /** `points/seconds` (already checked by the schema's pattern) as a rate-limiter setting. */
@@ -214,5 +249,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     events: { reminderPollMs: e.EVENT_REMINDER_POLL_MS },
     messageSendRate: parseRate(e.MESSAGE_SEND_RATE),
     signInRate: parseRate(e.SIGN_IN_RATE),
+    guard: {
+      trustProxy: e.TRUST_PROXY,
+      signInIpFailuresPerDay: e.SIGN_IN_IP_FAILURES_PER_DAY,
+      signInEmailFailuresPerDay: e.SIGN_IN_EMAIL_FAILURES_PER_DAY,
+      wsAuthTimeoutMs: e.WS_AUTH_TIMEOUT_MS,
+    },
   };
 }

@@ -11,6 +11,7 @@ import { openServices, type Services } from './app.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
+import { clientIp } from './guard/client-ip.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -52,6 +53,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
       token: bearer(req.headers.authorization),
       transport: 'http',
+      ip: clientIp(req, config.guard.trustProxy),
     }),
     onError: ({ error, path, ctx }) => {
       // A domain error (AppError) is the client's mistake, not ours: the formatter maps its code.
@@ -91,6 +93,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     // A client may open all the subscriptions a socket may hold in one tick.
     maxBatchSize: limits.wsSubscriptionsPerSocket,
     maxBufferedBytes: config.realtime.maxBufferedBytes,
+    trustProxy: config.guard.trustProxy,
+    authTimeoutMs: config.guard.wsAuthTimeoutMs,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
     presence: services.presence,
   });

@@ -6,6 +6,8 @@ import { AppError, invalid, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
 import { findBadText } from './guard/text.js';
+import { withSseSlot } from './guard/sse-slots.js';
+import { isUnavailable } from './guard/unavailable.js';
 
 // ---------------------------------------------------------------- context
 
@@ -19,6 +21,8 @@ export interface Context {
   requestId: string;
   /** The bearer token as sent (HTTP Authorization header, or WebSocket connectionParams). */
   token: string | null;
+  /** The client's address (X-Forwarded-For only with TRUST_PROXY; src/guard/client-ip.ts). */
+  ip: string;
   transport: 'http' | 'ws';
 }
 
@@ -95,6 +99,15 @@ const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
       // function") says nothing a client can act on; the log keeps it at debug level.
       return { ...shape, message: UNREADABLE_INPUT, data: withoutStack(shape.data) };
     }
+    if (error.code === 'INTERNAL_SERVER_ERROR' && isUnavailable(cause)) {
+      // PostgreSQL or Redis is down or restarting: a retry will do (503), it is not a bug of ours.
+      return {
+        ...shape,
+        code: -32053,
+        message: 'the service is briefly unavailable (its database or Redis is reconnecting); retry in a moment',
+        data: { ...withoutStack(shape.data), code: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
+      };
+    }
     if (error.code === 'INTERNAL_SERVER_ERROR') {
       return {
         ...shape,
@@ -134,7 +147,8 @@ export const publicProcedure = t.procedure.use(storableText).use(withServices);
 /**
  * Needs a valid session. The token is checked on every call, so a session revoked or
  * expired while a WebSocket stays open stops working at once.
- * @throws UNAUTHORIZED without a valid token.
+ * @throws UNAUTHORIZED without a valid token; TOO_MANY_REQUESTS for an HTTP (SSE)
+ *   subscription past 50 open ones of the user on this instance.
  */
 export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   const user = await ctx.svc.auth.authenticate(ctx.token);
@@ -145,4 +159,7 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
     });
   }
   return next({ ctx: { user, token: ctx.token! } });
-});
+}).use(({ ctx, type, signal, next }) =>
+  // HTTP (SSE) subscriptions are capped per user; WebSocket ones per socket (src/realtime/ws-handler.ts).
+  type === 'subscription' && ctx.transport === 'http' ? withSseSlot(ctx.svc, ctx.user.id, limits.sseSubscriptionsPerUser, signal, next) : next(),
+);
