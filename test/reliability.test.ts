@@ -132,8 +132,8 @@ describe('reliability under failure', () => {
       const client = createClient({ url: urls[i % 2]!, token: account.token, retryDelayMs: fastRetry });
       clients.push(client);
       subs.push(collect<ScopeStreamEvent>((h) => client.messages.onEvent.subscribe({ scopeId: room.id, lastEventId: '0' }, h)));
-      // One socket at a time: a socket counts against the per-address cap until its connectionParams arrive.
-      await subs.at(-1)!.started;
+      // Ten sockets at a time: a socket counts against the per-address cap until its connectionParams arrive.
+      if (i % 10 === 9) await Promise.all(subs.slice(-10).map((s) => s.started));
     }
     trace('subscribers started');
 
@@ -280,7 +280,8 @@ describe('reliability under failure', () => {
     // Where the process stays up, not ready is a 503 (a dead process cannot answer at all).
     expect(faults.filter((f) => !f.fault.startsWith('SIG')).map((f) => f.notReady)).toEqual([503, 503, 503]);
     expect({ ackedMissing, duplicated, reordered, undelivered, status500 }).toEqual({ ackedMissing: 0, duplicated: 0, reordered: 0, undelivered: 0, status500: 0 });
-  }, 240_000);
+    // On a quiet 2-core machine an instance restarts in a few seconds; on a loaded one in ~20.
+  }, 420_000);
 
   it('names REDIS_URL when Redis cannot be reached at start', async () => {
     const s = runMain(dir, { PORT: String(await freePort()), DATABASE_URL: cluster!.url('guildhall'), REDIS_URL: `redis://127.0.0.1:${await freePort()}`, LOG_LEVEL: 'info' });
