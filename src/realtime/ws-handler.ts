@@ -22,6 +22,7 @@ import type { WireEvent } from './wire.js';
 import { FrameWriter } from './frames.js';
 import { socketGroupsOf } from './socket-group.js';
 import { clientIp } from '../guard/client-ip.js';
+import { isUnavailable } from '../guard/unavailable.js';
 
 const OPEN = 1;
 
@@ -244,6 +245,13 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       const entry = { abort: () => abortController.abort() };
       if (type === 'subscription') subs.set(id, entry);
       const fail = (cause: unknown) => {
+        if (type === 'subscription' && isUnavailable(cause)) {
+          // The database or Redis is briefly gone: an error would end the subscription for
+          // good; a closed socket makes the client reconnect and resume from its lastEventId.
+          o.log.warn({ err: cause, path }, 'subscription failed while a dependency is unavailable; closing the socket so the client resumes');
+          socket.close(1012, 'service restarting: reconnect and resume');
+          return;
+        }
         const error = getTRPCErrorFromUnknown(cause);
         report(error, path);
         send({ id, jsonrpc, error: errorShape(error, type, path, input) });
