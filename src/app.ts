@@ -5,9 +5,11 @@ import { limits, type Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { MemoryBus, RedisBus, type Bus } from './infra/bus.js';
 import { MemoryCache, RedisCache, type Cache } from './infra/cache.js';
-import { openRedis } from './infra/redis.js';
+import { openRedis, redactUrl } from './infra/redis.js';
 import { AuthService } from './auth/service.js';
 import { SessionWatch } from './auth/session-watch.js';
+import { LoginProtection } from './auth/login-protection.js';
+import { HashQueue } from './auth/hash-queue.js';
 import { ScopeService } from './scopes/service.js';
 import { MemberService } from './members/service.js';
 import { MessageService } from './messages/service.js';
@@ -124,10 +126,17 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     await database.close().catch(() => {});
     throw err;
   }
-  const redis = config.redisUrl ? openRedis(config.redisUrl) : null;
+  const redis = config.redisUrl ? openRedis(config.redisUrl, log) : null;
   const cache: Cache = redis ? new RedisCache(redis, config.redisPrefix) : new MemoryCache();
   const bus: Bus = redis ? new RedisBus(redis, config.redisPrefix) : new MemoryBus();
-  if (redis) await redis.ping();
+  if (redis) {
+    await redis.ping().catch(async (err: Error) => {
+      await bus.close().catch(() => {});
+      redis.disconnect();
+      await database.close().catch(() => {});
+      throw new Error(`cannot reach Redis at REDIS_URL=${redactUrl(config.redisUrl!)}: ${err.message}`);
+    });
+  }
   const db = database.db;
   const hub = new ScopeHub(
     bus,
@@ -174,7 +183,15 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
       db,
       cache,
       config.sessionTtlMs,
-      createRateLimit({ redis, prefix: config.redisPrefix, name: 'signin', what: 'sign-in attempts', ...config.signInRate }),
+      new LoginProtection(
+        { redis, prefix: config.redisPrefix },
+        {
+          consecutive: { points: config.signInRate.points, blockSec: config.signInRate.durationSec },
+          perIpPerDay: config.guard.signInIpFailuresPerDay,
+          perEmailPerDay: config.guard.signInEmailFailuresPerDay,
+        },
+      ),
+      new HashQueue(limits.passwordHashConcurrency, limits.passwordHashQueueMax),
       sessionWatch,
     ),
     scopes,

@@ -44,6 +44,19 @@ export const limits = {
   signInRate: { points: 10, durationSec: 300 },
   /** Calls in one batched HTTP request or WebSocket frame. */
   batchMax: 50,
+
+  // ---- hardening (src/guard, src/auth/login-protection.ts, src/auth/hash-queue.ts)
+  /** Failed sign-ins per client address per day (SIGN_IN_IP_FAILURES_PER_DAY). */
+  signInIpFailuresPerDay: 100,
+  /** Failed sign-ins per email per day, over all addresses (SIGN_IN_EMAIL_FAILURES_PER_DAY). */
+  signInEmailFailuresPerDay: 1_000,
+  /** Password hashes (scrypt) running at once, and waiting; past both: TOO_MANY_REQUESTS. */
+  passwordHashConcurrency: 2,
+  passwordHashQueueMax: 32,
+  /** A socket opened with connectionParams must send them within this long (ms). */
+  wsAuthTimeoutMs: 10_000,
+  /** Open HTTP (SSE) subscriptions one user may hold on one instance. */
+  sseSubscriptionsPerUser: 50,
   /** Longest search query (characters). */
   searchQueryMax: 200,
   /** Scopes one `readState.get` may ask about. */
@@ -221,6 +234,21 @@ export const EnvSchema = z.object({
   POLL_VOTER_KEY: z.string().min(32, 'must be at least 32 characters (use a random secret)').optional(),
   /** How often each instance looks for polls and surveys to close, and live results to send (ms). */
   POLL_CLOSE_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  /**
+   * Proxies in front of the server whose X-Forwarded-For is believed: 0 (default) uses the
+   * socket's peer; N takes the N-th address from the right; `true` means 1, `false` 0.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2})$/, 'expected the number of proxies in front (0, 1, 2 …), true (1) or false (0)')
+    .transform((v) => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v)))
+    .default(0),
+  /** Failed sign-ins one client address may make per day, over all emails. */
+  SIGN_IN_IP_FAILURES_PER_DAY: z.coerce.number().int().min(1).max(1e9).default(limits.signInIpFailuresPerDay),
+  /** Failed sign-ins one email may collect per day, over all addresses (a high ceiling). */
+  SIGN_IN_EMAIL_FAILURES_PER_DAY: z.coerce.number().int().min(1).max(1e9).default(limits.signInEmailFailuresPerDay),
+  /** A WebSocket that has not sent its connectionParams within this long is closed (ms). */
+  WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(10).max(600_000).default(limits.wsAuthTimeoutMs),
 });
 
 /** The typed configuration every part of the server is built from. */
@@ -265,6 +293,13 @@ export interface Config {
   };
   /** Polls and surveys: the anonymous-voter key (POLL_VOTER_KEY) and the close scheduler's period (ms). */
   polls: { voterKey: string | undefined; closePollMs: number };
+  /** Hardening: proxies trusted for X-Forwarded-For, failed sign-in ceilings, hash and subscription bounds. */
+  guard: {
+    trustProxy: number;
+    signInIpFailuresPerDay: number;
+    signInEmailFailuresPerDay: number;
+    wsAuthTimeoutMs: number;
+  };
 }
 
 /** `points/seconds` (already checked by the schema's pattern) as a rate-limiter setting. */
@@ -331,6 +366,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       serviceToken: e.MEDIA_SERVICE_TOKEN ?? null,
     },
     polls: { voterKey: e.POLL_VOTER_KEY, closePollMs: e.POLL_CLOSE_POLL_MS },
+    guard: {
+      trustProxy: e.TRUST_PROXY,
+      signInIpFailuresPerDay: e.SIGN_IN_IP_FAILURES_PER_DAY,
+      signInEmailFailuresPerDay: e.SIGN_IN_EMAIL_FAILURES_PER_DAY,
+      wsAuthTimeoutMs: e.WS_AUTH_TIMEOUT_MS,
+    },
   };
 }
 

@@ -20,6 +20,7 @@ import { serveMetrics } from './ops/endpoint.js';
 import { startEmbeddedPipeline, type EmbeddedPipeline } from './media/pipeline.js';
 import { handleS3Webhook, S3_WEBHOOK_PATH } from './media/webhook.js';
 import { serveCalendarFeed } from './events/feed-http.js';
+import { clientIp } from './guard/client-ip.js';
 
 /** A running server instance. */
 export interface GuildhallServer {
@@ -66,6 +67,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
     token: bearer(req.headers.authorization),
     transport,
+    ip: clientIp(req, config.guard.trustProxy),
   });
   const reportError = (error: TRPCError, path: string | undefined, ctx: Context | undefined) => {
     // A domain error (AppError) is the client's mistake, not ours: the formatter maps its code.
@@ -130,6 +132,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     // A client may open all the subscriptions a socket may hold in one tick.
     maxBatchSize: limits.wsSubscriptionsPerSocket,
     maxBufferedBytes: config.realtime.maxBufferedBytes,
+    trustProxy: config.guard.trustProxy,
+    authTimeoutMs: config.guard.wsAuthTimeoutMs,
     keepAlive: { pingMs: 30_000, pongWaitMs: 5_000 },
     presence: services.presence,
   });

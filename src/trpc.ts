@@ -2,12 +2,15 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { ErrorData } from './error-shape.js';
 import { ZodError } from 'zod';
-import { AppError, toTRPCCode } from './errors.js';
+import { AppError, invalid, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
 import { guarded } from './realtime/guard.js';
 import type { RestMeta } from './rest/meta.js';
 import { recordCall, codeOf, roundMs, type CallRecord } from './ops/calls.js';
+import { findBadText } from './guard/text.js';
+import { withSseSlot } from './guard/sse-slots.js';
+import { isUnavailable } from './guard/unavailable.js';
 
 // ---------------------------------------------------------------- context
 
@@ -25,6 +28,8 @@ export interface Context {
   transport: 'http' | 'ws' | 'rest';
   /** WebSocket calls: the connection's id (requestId is then the call's own). */
   connectionId?: string;
+  /** The client's address (X-Forwarded-For only with TRUST_PROXY; src/guard/client-ip.ts). */
+  ip: string;
 }
 
 // ---------------------------------------------------------------- initialization
@@ -47,6 +52,10 @@ const JSONRPC_CODE: Record<string, number> = {
   PAYLOAD_TOO_LARGE: -32013,
   TOO_MANY_REQUESTS: -32029,
 };
+
+/** What a client is told when its request or input could not be read at all. */
+const UNREADABLE_INPUT =
+  'the request could not be read: send JSON with the input as superjson, `{ "json": <input> }` (a batch: `{ "0": { "json": … } }`), as @trpc/client does';
 
 /** Stack traces stay in the server's log, never in a response. */
 function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
@@ -94,6 +103,20 @@ const t = initTRPC.context<Context>().meta<RestMeta>().create({
     if (error.code === 'BAD_REQUEST' && /Maximum call stack size exceeded/.test(error.message)) {
       return { ...shape, message: 'invalid input: it is nested too deeply', data: withoutStack(shape.data) };
     }
+    if ((error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') && cause instanceof Error && !(cause instanceof ZodError) && error.message === cause.message) {
+      // A library's own text (JSON.parse, superjson: "transformer.deserialize is not a
+      // function") says nothing a client can act on; the log keeps it at debug level.
+      return { ...shape, message: UNREADABLE_INPUT, data: withoutStack(shape.data) };
+    }
+    if (error.code === 'INTERNAL_SERVER_ERROR' && isUnavailable(cause)) {
+      // PostgreSQL or Redis is down or restarting: a retry will do (503), it is not a bug of ours.
+      return {
+        ...shape,
+        code: -32053,
+        message: 'the service is briefly unavailable (its database or Redis is reconnecting); retry in a moment',
+        data: { ...withoutStack(shape.data), code: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
+      };
+    }
     if (error.code === 'INTERNAL_SERVER_ERROR') {
       return {
         ...shape,
@@ -129,17 +152,33 @@ const withServices = t.middleware(async ({ ctx, path, next }) => {
   return result;
 });
 
+/**
+ * Refuses, before any schema or service, an input holding a string PostgreSQL cannot
+ * store (NUL, a lone surrogate; src/guard/text.ts). Every procedure is built on this, so
+ * one check covers every string of every input, present and future.
+ * @throws BAD_REQUEST `invalid input: <field>: text must not contain NUL (U+0000)`.
+ */
+const storableText = t.middleware(async ({ getRawInput, next }) => {
+  const issue = findBadText(await getRawInput());
+  if (issue) {
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new TRPCError({ code: 'BAD_REQUEST', cause: invalid(`invalid input: ${where}${issue.message}`) });
+  }
+  return next();
+});
+
 export const router = t.router;
 
 /** Anyone may call: sign-up, sign-in, health. */
-export const publicProcedure = t.procedure.use(withServices);
+export const publicProcedure = t.procedure.use(storableText).use(withServices);
 
 /**
  * Needs a valid session. The token is checked on every call, so a session revoked or
  * expired while a WebSocket stays open stops working at once; a subscription, which
  * outlives its call, ends with UNAUTHORIZED when its session is revoked (on any
  * instance) or expires.
- * @throws UNAUTHORIZED without a valid token.
+ * @throws UNAUTHORIZED without a valid token; TOO_MANY_REQUESTS for an HTTP (SSE)
+ *   subscription past 50 open ones of the user on this instance.
  */
 export const authedProcedure = publicProcedure.use(async ({ ctx, next, type }) => {
   const user = await ctx.svc.auth.authenticate(ctx.token);
@@ -154,4 +193,7 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next, type }) =
   const result = await next({ ctx: { user, token } });
   if (type !== 'subscription' || !result.ok) return result;
   return { ...result, data: guarded(result.data, (end) => ctx.svc.auth.watch(token, end)) };
-});
+}).use(({ ctx, type, signal, next }) =>
+  // HTTP (SSE) subscriptions are capped per user; WebSocket ones per socket (src/realtime/ws-handler.ts).
+  type === 'subscription' && ctx.transport === 'http' ? withSseSlot(ctx.svc, ctx.user.id, limits.sseSubscriptionsPerUser, signal, next) : next(),
+);

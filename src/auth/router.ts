@@ -26,19 +26,22 @@ export const authRouter = router({
     .input(SignUpInput)
     .output(AuthResultOutput)
     .meta({ openapi: { method: 'POST', path: '/auth/sign-up', tags: ['auth'], summary: 'Create an account; returns a bearer token', protect: false } })
-    .mutation(({ ctx, input }) => ctx.svc.auth.signUp(input)),
+    .mutation(({ ctx, input }) => ctx.svc.auth.signUp(input, ctx.ip)),
 
   /**
    * Signs in; returns `{ token, expiresAt, user }`. Send the token as
    * `Authorization: Bearer <token>` on HTTP and as connectionParams `{ token }` on WebSocket.
    * Errors: UNAUTHORIZED for a wrong email or password (one message for both);
-   * TOO_MANY_REQUESTS past 10 attempts per email in 5 minutes (SIGN_IN_RATE).
+   * TOO_MANY_REQUESTS after 10 failures in a row for one email from one address (that pair
+   * waits 5 minutes: SIGN_IN_RATE; the owner signs in from elsewhere), 100 failures from
+   * one address in a day, 1,000 for one email in a day, or while the server's password
+   * checks are all busy (rate-limiter-flexible's login protection scheme).
    */
   signIn: publicProcedure
     .input(SignInInput)
     .output(AuthResultOutput)
     .meta({ openapi: { method: 'POST', path: '/auth/sign-in', tags: ['auth'], summary: 'Sign in; returns a bearer token', protect: false } })
-    .mutation(({ ctx, input }) => ctx.svc.auth.signIn(input)),
+    .mutation(({ ctx, input }) => ctx.svc.auth.signIn(input, ctx.ip)),
 
   /** Revokes the calling session on every instance and open socket. Errors: UNAUTHORIZED. */
   signOut: authedProcedure.output(OkOutput).meta({ openapi: { method: 'POST', path: '/auth/sign-out', tags: ['auth'], summary: 'Revoke the calling session' } }).mutation(async ({ ctx }) => {

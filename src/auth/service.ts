@@ -4,7 +4,8 @@ import type { Db } from '../db/client.js';
 import { pgErrorCode } from '../db/client.js';
 import { sessions, users } from '../db/schema/index.js';
 import type { Cache } from '../infra/cache.js';
-import type { RateLimit } from '../infra/ratelimit.js';
+import type { HashQueue } from './hash-queue.js';
+import type { LoginProtection } from './login-protection.js';
 import { conflict, unauthorized } from '../errors.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './password.js';
 import type { AuthResult, User } from './types.js';
@@ -30,18 +31,21 @@ export class AuthService {
     private readonly db: Db,
     private readonly cache: Cache,
     private readonly sessionTtlMs: number,
-    /** Sign-in attempts per email and per client address (rate-limiter-flexible). */
-    private readonly signInLimit: RateLimit,
+    /** Failed sign-ins per (email, address), per address and per email (rate-limiter-flexible). */
+    private readonly login: LoginProtection,
+    /** Bounds the password hashes running at once (sign-up and sign-in). */
+    private readonly hashes: HashQueue,
     /** Ends the subscriptions of a session when it is revoked or expires. */
     private readonly watcher?: SessionWatch,
   ) {}
 
   /**
-   * Creates an account and signs it in.
-   * @throws Conflict when the email (compared without case) is taken.
+   * Creates an account from client address `ip` and signs it in.
+   * @throws Conflict when the email (compared without case) is taken; RateLimited when
+   *   too many password hashes already wait.
    */
-  async signUp(input: { email: string; password: string; displayName: string }): Promise<AuthResult> {
-    const passwordHash = await hashPassword(input.password);
+  async signUp(input: { email: string; password: string; displayName: string }, ip: string): Promise<AuthResult> {
+    const passwordHash = await this.hashes.run(ip, () => hashPassword(input.password));
     let row;
     try {
       [row] = await this.db
@@ -56,21 +60,28 @@ export class AuthService {
   }
 
   /**
-   * Signs in with email and password.
+   * Signs in with email and password from client address `ip`.
    * @throws Unauthorized with one message for an unknown email and a wrong password;
-   *   RateLimited past SIGN_IN_RATE attempts per email.
+   *   RateLimited past the failed sign-in limits (see LoginProtection: SIGN_IN_RATE per
+   *   email and address, SIGN_IN_IP_FAILURES_PER_DAY, SIGN_IN_EMAIL_FAILURES_PER_DAY), or
+   *   when too many password hashes already wait.
    */
-  async signIn(input: { email: string; password: string }): Promise<AuthResult> {
-    // Against password guessing: every attempt counts against the account. (Not per client
-    // address: behind a proxy every client shares one, and a limit there locks out all.)
-    await this.signInLimit.consume(`email:${input.email.toLowerCase()}`);
-    const [row] = await this.db
-      .select()
-      .from(users)
-      .where(sql`lower(${users.email}) = lower(${input.email})`)
-      .limit(1);
-    const ok = await verifyPassword(input.password, row?.passwordHash ?? (await DUMMY_HASH_PROMISE));
-    if (!row || !ok) throw unauthorized('wrong email or password');
+  async signIn(input: { email: string; password: string }, ip: string): Promise<AuthResult> {
+    await this.login.check(input.email, ip);
+    // The queue admits (or refuses) before the lookup, so a refused flood costs no query either.
+    const { row, ok } = await this.hashes.run(ip, async () => {
+      const [found] = await this.db
+        .select()
+        .from(users)
+        .where(sql`lower(${users.email}) = lower(${input.email})`)
+        .limit(1);
+      return { row: found, ok: await verifyPassword(input.password, found?.passwordHash ?? (await DUMMY_HASH_PROMISE)) };
+    });
+    if (!row || !ok) {
+      await this.login.failed(input.email, ip);
+      throw unauthorized('wrong email or password');
+    }
+    await this.login.succeeded(input.email, ip);
     return this.startSession(toUser(row));
   }
 

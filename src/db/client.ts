@@ -41,6 +41,10 @@ async function openPg(url: string): Promise<Database> {
   const pool = new Pool({ connectionString: url, max: 10, idleTimeoutMillis: 30_000 });
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  // A checked-out client (between the statements of a transaction) whose backend is
+  // terminated (pg_terminate_backend, a restart) emits 'error' with no listener of the
+  // pool's: without this one the process crashes. Its pending query fails instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzle(pool, { schema }) as unknown as Db;
   return {
     db,

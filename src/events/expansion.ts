@@ -57,19 +57,30 @@ export function seriesBounds(n: NormalizedSeries): { firstStart: Date; lastEnd: 
   const listed = n.rdates.map(instant);
   const firstStart = new Date(Math.min(startMs, ...listed));
   const lastListed = Math.max(startMs, ...listed) + c.durationUpperMs + 2 * 86_400_000;
-  if (!c.rule) return { firstStart, lastEnd: new Date(lastListed) };
+  if (!c.rule) return { firstStart, lastEnd: storable(lastListed) };
   if (c.rule.until) {
     const u = c.rule.until;
     const untilMs = u.kind === 'utc' ? parseInstant(u.utc, 'UNTIL') : zonedStartOfDay(parseDate(u.date, 'UNTIL'), n.tzid).epochMilliseconds + 2 * 86_400_000;
-    return { firstStart, lastEnd: new Date(Math.max(lastListed, untilMs + c.durationUpperMs + 86_400_000)) };
+    return { firstStart, lastEnd: storable(Math.max(lastListed, untilMs + c.durationUpperMs + 86_400_000)) };
   }
   if (c.rule.count !== null) {
     const r = expandSeries({ ...n, end: null }, { from: firstStart, to: '9999-12-31T00:00:00Z', limit: DEFAULT_LIMITS.maxLimit });
     if (r.truncated) return { firstStart, lastEnd: null };
     const last = r.instances.at(-1);
-    return { firstStart, lastEnd: new Date(Math.max(lastListed, last ? Date.parse(last.end) + 1000 : 0)) };
+    return { firstStart, lastEnd: storable(Math.max(lastListed, last ? Date.parse(last.end) + 1000 : 0)) };
   }
   return { firstStart, lastEnd: null };
+}
+
+/** 10000-01-01T00:00:00Z: PostgreSQL cannot read a later JS Date (`+010000-…`). */
+const YEAR_10000_MS = Date.UTC(10_000, 0, 1);
+
+/**
+ * A bound as a Date, or null (no bound) when the padded bound passes the year 9999, as it
+ * does for `UNTIL=99991231T235959Z`, the common way of writing "forever".
+ */
+function storable(ms: number): Date | null {
+  return ms >= YEAR_10000_MS ? null : new Date(ms);
 }
 
 /** Start and end of an override's moved instance, in the output forms, or null when not moved. */

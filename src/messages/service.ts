@@ -32,6 +32,8 @@ export interface ListCursor {
 /** The main timeline: messages that are not thread replies and not deleted (and after `floor`, history.ts). */
 const mainTimeline = (scopeId: string, floor = 0) =>
   and(eq(messages.scopeId, scopeId), isNull(messages.threadRootId), isNull(messages.deletedAt), floor > 0 ? gt(messages.seq, floor) : undefined);
+/** The last microsecond of 9999-12-31 UTC: a search cursor past it cannot be a message time. */
+const MAX_CURSOR_US = 253_402_300_799_999_999n;
 
 /**
  * Messages and the conversation's event log. Every write appends its events with
@@ -423,8 +425,10 @@ export class MessageService {
     if (scopeIds.length === 0) return { items: [], nextCursor: null };
     let after: { us: string; id: string } | null = null;
     if (cursor) {
-      const m = /^(\d{1,20})_([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
-      if (!m) throw invalid('cursor is not one this server gave out; start again without it');
+      // A cursor is `<created_at in µs since the epoch>_<message uuid>`; anything else (a
+      // number past a timestamp's range, a "uuid" of dashes) is refused here, not by the database.
+      const m = /^(\d{1,18})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(Buffer.from(cursor, 'base64url').toString());
+      if (!m || BigInt(m[1]!) > MAX_CURSOR_US) throw invalid('cursor is not one this server gave out; start again without it');
       after = { us: m[1]!, id: m[2]! };
     }
     const us = sql<string>`(extract(epoch from ${messages.createdAt}) * 1000000)::bigint::text`;

@@ -3,6 +3,10 @@ import { AppError, invalid } from '../errors.js';
 import type { ScopeHub, ScopeListener } from './hub.js';
 import { WireEvent } from './wire.js';
 import type { Guard } from './guard.js';
+import { isUnavailable } from '../guard/unavailable.js';
+
+/** How soon a feed retries a catch-up read that failed because the database was unavailable (ms). */
+const CATCH_UP_RETRY_MS = 250;
 
 export interface FeedOptions {
   hub: ScopeHub;
@@ -157,7 +161,7 @@ export class ScopeFeed implements ScopeListener {
     this.o.group?.release(this);
     if (latestSeq !== undefined && latestSeq > this.highestSeen) this.highestSeen = latestSeq;
     this.catching = true;
-    this.catchUp().catch((err) => this.end(err));
+    this.catchUp().catch((err) => this.caughtUpFailed(err));
   }
 
   /** seq of the last event delivered. */
@@ -179,6 +183,22 @@ export class ScopeFeed implements ScopeListener {
   leaveGroup(last: number): void {
     this.grouped = false;
     this.last = last;
+  }
+
+  /**
+   * A catch-up read failed. When the database is only unreachable or restarting, the feed
+   * stays and tries again shortly (its subscriber misses nothing: the next read starts from
+   * the last seq delivered); any other failure ends the subscription with the error.
+   */
+  private caughtUpFailed(error: unknown) {
+    if (this.stopped) return;
+    if (!isUnavailable(error)) return this.end(error);
+    this.o.log.warn({ err: error, key: this.o.key }, 'catch-up read failed while the database is unavailable; retrying');
+    setTimeout(() => {
+      if (this.stopped || this.catching) return;
+      this.catching = true;
+      this.catchUp().catch((err) => this.caughtUpFailed(err));
+    }, CATCH_UP_RETRY_MS).unref();
   }
 
   private end(error: unknown) {
@@ -207,7 +227,7 @@ export class ScopeFeed implements ScopeListener {
     // database up to what the bus has shown.
     if (!w.personal) this.o.hub.stats.gapRepairs++;
     this.catching = true;
-    this.catchUp().catch((err) => this.end(err));
+    this.catchUp().catch((err) => this.caughtUpFailed(err));
   }
 
   /** Sends one event of a replay or catch-up; false: stop reading (the feed stopped or is held). */

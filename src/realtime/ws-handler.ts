@@ -22,6 +22,8 @@ import type { WireEvent } from './wire.js';
 import { FrameWriter } from './frames.js';
 import { socketGroupsOf } from './socket-group.js';
 import { codeOf, recordCall, wasRecorded } from '../ops/calls.js';
+import { clientIp } from '../guard/client-ip.js';
+import { isUnavailable } from '../guard/unavailable.js';
 
 const OPEN = 1;
 
@@ -41,6 +43,13 @@ export interface WsHandlerOptions {
   maxBatchSize: number;
   /** Open subscriptions one socket may hold; one more is refused with TOO_MANY_REQUESTS. */
   maxSubscriptionsPerSocket: number;
+  /** Proxies trusted for X-Forwarded-For (TRUST_PROXY): the client's address keys the cap of sockets without a session. */
+  trustProxy: number;
+  /**
+   * A socket opened with `?connectionParams=1` must send them within this long (ms), else
+   * it is closed with 4408; until then it counts as a socket without a session.
+   */
+  authTimeoutMs: number;
   /** Told when a signed-in connection opens, is still alive (every 20 s) and closes. */
   presence?: {
     connected(userId: string, connId: string): Promise<void>;
@@ -111,29 +120,49 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
 
     handleKeepAlive(socket, o.keepAlive.pingMs, o.keepAlive.pongWaitMs);
 
+    const ip = clientIp(req, o.trustProxy);
+    const who = (key: string) => (key.startsWith('user:') ? 'per user' : 'without a session per address');
+    /** Counts this socket under `key` (once); closes it with 4429 past the cap. */
+    const count = (key: string): boolean => {
+      countedAs = key;
+      const n = (connections.get(key) ?? 0) + 1;
+      connections.set(key, n);
+      if (n <= o.maxConnectionsPerUser) return true;
+      socket.close(4429, `too many connections: at most ${o.maxConnectionsPerUser} ${who(key)}`);
+      return false;
+    };
+    const uncount = () => {
+      if (!countedAs) return;
+      const n = (connections.get(countedAs) ?? 1) - 1;
+      if (n <= 0) connections.delete(countedAs);
+      else connections.set(countedAs, n);
+      countedAs = null;
+    };
+
     const makeContext = async (connectionParams: Record<string, string> | null): Promise<Context> => {
       const token = typeof connectionParams?.['token'] === 'string' ? connectionParams['token'] : null;
-      ctx = { app: o.app, requestId: connId, connectionId: connId, token, transport: 'ws' };
+      const c: Context = { app: o.app, requestId: connId, connectionId: connId, token, transport: 'ws', ip };
+      ctx = c;
       userId = await o.userIdOf(token).catch(() => null);
-      if (closed) return ctx;
-      // Signed-in sockets count per user; sockets without a session per remote address.
-      countedAs = userId ? `user:${userId}` : `address:${req.socket.remoteAddress ?? ''}`;
-      const n = (connections.get(countedAs) ?? 0) + 1;
-      connections.set(countedAs, n);
-      if (n > o.maxConnectionsPerUser) {
-        const who = userId ? 'per user' : 'without a session per address';
-        socket.close(4429, `too many connections: at most ${o.maxConnectionsPerUser} ${who}`);
-      } else if (userId && o.presence) {
+      if (closed) return c;
+      // Signed-in sockets count per user; sockets without a session per client address.
+      uncount();
+      if (count(userId ? `user:${userId}` : `address:${ip}`) && userId && o.presence) {
         const uid = userId;
         const warn = (err: unknown) => o.log.warn({ err }, 'presence update failed');
         void o.presence.connected(uid, connId).catch(warn);
         heartbeat = setInterval(() => void o.presence!.heartbeat(uid, connId).catch(warn), PRESENCE_HEARTBEAT_MS).unref();
       }
-      return ctx;
+      return c;
     };
 
     const wantsParams = new URL(req.url ?? '/', 'http://x').searchParams.get('connectionParams') === '1';
     let ctxPromise: Promise<Context> | null = wantsParams ? null : makeContext(null);
+    // Waiting for connectionParams: counted as a socket without a session, and closed if they never come.
+    let authTimer: NodeJS.Timeout | null = null;
+    if (wantsParams && count(`address:${ip}`)) {
+      authTimer = setTimeout(() => socket.close(4408, `send connectionParams within ${o.authTimeoutMs} ms of opening`), o.authTimeoutMs);
+    }
 
     socket.on('message', (raw, isBinary) => {
       const text = raw.toString();
@@ -147,6 +176,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
           // A client that has no token yet may send `{ token: null }`: drop non-string values.
           const data = msg.data && typeof msg.data === 'object' ? Object.fromEntries(Object.entries(msg.data).filter(([, v]) => typeof v === 'string')) : msg.data;
           const params = parseConnectionParamsFromUnknown(data) as Record<string, string> | null;
+          if (authTimer) clearTimeout(authTimer);
           ctxPromise = makeContext(params);
         } catch (cause) {
           const error = new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
@@ -223,6 +253,13 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       const entry = { abort: () => abortController.abort() };
       if (type === 'subscription') subs.set(id, entry);
       const fail = (cause: unknown) => {
+        if (type === 'subscription' && isUnavailable(cause)) {
+          // The database or Redis is briefly gone: an error would end the subscription for
+          // good; a closed socket makes the client reconnect and resume from its lastEventId.
+          o.log.warn({ err: cause, path }, 'subscription failed while a dependency is unavailable; closing the socket so the client resumes');
+          socket.close(1012, 'service restarting: reconnect and resume');
+          return;
+        }
         const error = getTRPCErrorFromUnknown(cause);
         report(error, path);
         send({ id, jsonrpc, error: errorShape(error, type, path, input) });
@@ -339,11 +376,8 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
         clearInterval(heartbeat);
         void o.presence!.disconnected(userId!, connId).catch((err) => o.log.warn({ err }, 'presence update failed'));
       }
-      if (countedAs) {
-        const n = (connections.get(countedAs) ?? 1) - 1;
-        if (n <= 0) connections.delete(countedAs);
-        else connections.set(countedAs, n);
-      }
+      if (authTimer) clearTimeout(authTimer);
+      uncount();
     });
   });
 

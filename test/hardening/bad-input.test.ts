@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { TRPCClientError } from '@trpc/client';
+import { useServers } from '../messages/setup.js';
+import { createClient } from '../helpers/server.js';
+import { rawSocket } from '../helpers/ws-client.js';
+
+const { ctx, user, room } = useServers();
+
+/** The code and message a call failed with. */
+async function failure(p: Promise<unknown>): Promise<{ code: string | undefined; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TRPCClientError) return { code: (err.data as { code?: string } | undefined)?.code, message: err.message };
+    throw err;
+  }
+  throw new Error('the call succeeded');
+}
+
+const counts = async () =>
+  (
+    await ctx.pool.query<{ n: string }>(
+      `select (select count(*) from users) + (select count(*) from messages) + (select count(*) from scopes)
+            + (select count(*) from roles) + (select count(*) from events) + (select count(*) from scope_events) as n`,
+    )
+  ).rows[0]!.n;
+
+describe('text with NUL or a lone surrogate', () => {
+  const NUL = 'a\u0000b';
+  const LONE_HIGH = 'a\uD800b';
+  const LONE_LOW = '\uDC00';
+
+  it('is BAD_REQUEST naming the field, and changes nothing, in every input where it was a 500', async () => {
+    const owner = await user('owner');
+    const victim = await user('victim');
+    const { community, room: r } = await room(owner, [victim]);
+    const sent = await owner.client.messages.send.mutate({ scopeId: r.id, body: 'hello' });
+    const anon = createClient({ url: ctx.a.url });
+    const before = await counts();
+    const cases: [string, () => Promise<unknown>][] = [
+      ['displayName', () => anon.auth.signUp.mutate({ email: `n-${randomUUID()}@example.com`, password: 'long enough pw', displayName: NUL })],
+      ['body', () => owner.client.messages.send.mutate({ scopeId: r.id, body: NUL })],
+      ['nonce', () => owner.client.messages.send.mutate({ scopeId: r.id, body: 'fine', nonce: NUL })],
+      ['body', () => owner.client.messages.edit.mutate({ scopeId: r.id, messageId: sent.id, body: LONE_HIGH })],
+      ['name', () => owner.client.scopes.create.mutate({ kind: 'community', name: NUL })],
+      ['description', () => owner.client.scopes.update.mutate({ scopeId: community.id, description: NUL })],
+      ['settings.topic', () => owner.client.scopes.update.mutate({ scopeId: community.id, settings: { topic: NUL } })],
+      ['settings', () => owner.client.scopes.update.mutate({ scopeId: community.id, settings: { [LONE_LOW]: 'x' } })],
+      ['name', () => owner.client.roles.create.mutate({ scopeId: community.id, name: LONE_LOW })],
+      ['reason', () => owner.client.moderation.ban.mutate({ scopeId: community.id, userId: victim.userId, reason: NUL })],
+      ['title', () => owner.client.events.create.mutate({ scopeId: community.id, title: NUL, start: '2030-01-01T09:00:00', timeZone: 'UTC' })],
+      ['query', () => owner.client.messages.search.query({ scopeId: r.id, query: NUL })],
+    ];
+    for (const [field, call] of cases) {
+      const f = await failure(call());
+      expect(f.code, field).toBe('BAD_REQUEST');
+      expect(f.message, field).toContain(`${field}:`);
+      expect(f.message, field).toMatch(/NUL|surrogate/);
+    }
+    expect(await counts()).toBe(before);
+    expect(await owner.client.members.list.query({ scopeId: community.id }).then((l) => JSON.stringify(l))).toContain(victim.userId);
+  });
+
+  it('is refused over WebSocket too', async () => {
+    const ws = await rawSocket(ctx.a.url);
+    const reply = new Promise<string>((res) => ws.once('message', (d) => res(d.toString())));
+    ws.send(JSON.stringify({ id: 1, method: 'mutation', params: { path: 'auth.signUp', input: { json: { email: 'x@example.com', password: 'long enough', displayName: NUL } } } }));
+    const msg = JSON.parse(await reply) as { error: { json: { message: string; data: { code: string } } } };
+    expect(msg.error.json.data.code).toBe('BAD_REQUEST');
+    expect(msg.error.json.message).toContain('displayName:');
+    ws.close();
+  });
+});
+
+describe('messages.search cursors', () => {
+  it('refuses cursors it did not give out with BAD_REQUEST', async () => {
+    const owner = await user('searcher');
+    const { room: r } = await room(owner);
+    await owner.client.messages.send.mutate({ scopeId: r.id, body: 'findme' });
+    const b64 = (s: string) => Buffer.from(s).toString('base64url');
+    const id = randomUUID();
+    for (const cursor of [b64(`99999999999999999999_${id}`), b64(`9223372036854775807_${id}`), b64(`1_${'-'.repeat(36)}`)]) {
+      const f = await failure(owner.client.messages.search.query({ scopeId: r.id, query: 'findme', cursor }));
+      expect(f.code).toBe('BAD_REQUEST');
+      expect(f.message).toContain('cursor');
+    }
+  });
+});
+
+describe('events.create rrule', () => {
+  it('UNTIL=99991231T235959Z (the usual way of writing "forever") is a series without end, not a 500', async () => {
+    const owner = await user('planner');
+    const { community } = await room(owner);
+    const event = await owner.client.events.create.mutate({
+      scopeId: community.id,
+      title: 'daily',
+      start: '2030-01-01T09:00:00',
+      end: '2030-01-01T10:00:00',
+      timeZone: 'UTC',
+      rrule: 'FREQ=DAILY;UNTIL=99991231T235959Z',
+    });
+    const page = await owner.client.events.instances.query({ eventId: event.id, from: new Date('2030-01-01T00:00:00Z'), to: new Date('2030-01-04T00:00:00Z'), limit: 10 });
+    expect(page.items.map((i) => i.start)).toHaveLength(3);
+    const late = await owner.client.events.instances.query({ eventId: event.id, from: new Date('9999-12-30T00:00:00Z'), to: new Date('9999-12-31T23:00:00Z'), limit: 10 });
+    expect(late.items.length).toBeGreaterThan(0);
+  });
+});
+
+describe('malformed requests', () => {
+  it('answer with our own message, never a library error text', async () => {
+    const bodies: [string, string, string][] = [
+      ['POST', '/trpc/auth.signIn', '{"json":'],
+      ['POST', '/trpc/auth.signIn', '"just a string"'],
+      ['POST', '/trpc/auth.signIn', '{"json":{"email":"a@example.com"},"meta":{"values":{"email":["nope"]}}}'],
+      ['POST', '/trpc/auth.signIn', '{"json":{"email":"a@example.com"},"meta":{"values":7}}'],
+      ['POST', '/trpc/auth.signIn', '{"json":{},"meta":{"referentialEqualities":{"a":["b"]}}}'],
+      ['POST', '/trpc/auth.signIn?batch=1', '{"0":{"json":1},"1":5}'],
+      ['POST', '/trpc/auth.signIn?batch=1', '[1,2]'],
+      ['POST', '/trpc/auth.signIn', '{"json":{"email":"a@example.com"},"meta":{"values":{"email":[["custom","nope"]]}}}'],
+      ['POST', '/trpc/auth.signIn', '{"json":{"email":"a@example.com"},"meta":{"values":{"email":[["class","nope"]]}}}'],
+      ['POST', '/trpc/auth.signIn', '{"json":{"email":"a@example.com"},"meta":{"values":{"email":["symbol"]}}}'],
+      ['POST', '/trpc/auth.signIn', '{"json":{"email":"x"},"meta":{"values":{"email":["bigint"]}}}'],
+      ['GET', '/trpc/auth.me?input=%7B%22json%22', ''],
+      ['GET', '/trpc/auth.me?batch=1&input=5', ''],
+      ['POST', '/trpc/nope.nope', '{}'],
+      ['POST', '/trpc/auth.me', '{}'],
+    ];
+    const libraryText = /is not a function|Cannot read prop|undefined is not|Unexpected token|Unexpected end|is not iterable|is not valid JSON|superjson\.|transformer\.|Unknown transformation|INTERNAL_SERVER_ERROR/i;
+    const offenders: string[] = [];
+    for (const [method, url, body] of bodies) {
+      const res = await fetch(`${ctx.a.url}${url}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : body });
+      const text = await res.text();
+      if (res.status >= 500 || libraryText.test(text)) offenders.push(`${method} ${url} ${body} → ${res.status} ${text}`);
+    }
+    const ws = await rawSocket(ctx.a.url);
+    const frames = [
+      '{"id":1,"method":"query","params":{"path":"health","input":{"json":null,"meta":{"values":{"":["x"]}}}}}',
+      '{"id":2,"method":"query","params":{"path":"health","input":{"json":{},"meta":{"values":7}}}}',
+      '{"id":3,"method":"query","params":{"path":5,"input":null}}',
+      '{"id":4,"method":"nope","params":{}}',
+      '{"id":5}',
+      '{"id":6,"method":"query","params":{"path":"health","input":{"json":{"a":1},"meta":{"values":{"a":[["custom","nope"]]}}}}}',
+      'not json',
+    ];
+    const replies: string[] = [];
+    const got = new Promise<void>((res) =>
+      ws.on('message', (d) => {
+        replies.push(d.toString());
+        if (replies.length === frames.length) res();
+      }),
+    );
+    for (const f of frames) ws.send(f);
+    await got;
+    for (const r of replies) if (libraryText.test(r)) offenders.push(`ws → ${r}`);
+    ws.close();
+    expect(offenders).toEqual([]);
+  });
+});
