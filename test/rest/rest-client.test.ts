@@ -6,8 +6,7 @@ import type { GuildhallServer } from '../../src/server.js';
 
 /**
  * A REST-only client: fetch and plain JSON, no SDK, no superjson, as a non-TypeScript
- * integrator would write it. Polls are not on this branch (issue 13 adds them with their
- * REST meta, `POST /api/polls/{pollId}/votes`); they appear under /api once merged.
+ * integrator would write it.
  */
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let server: GuildhallServer;
@@ -216,4 +215,34 @@ describe('REST with plain JSON under /api', () => {
     expect((await denied.next()).value).toMatchObject({ event: 'serialized-error', data: { json: { data: { code: 'NOT_FOUND' } } } });
     await denied.return(undefined);
   });
+
+  it('posts a poll, votes on it and reads the exact tally', async () => {
+    const alice = await signUp('alice');
+    const bob = await signUp('bob');
+    const community = await call('POST', '/scopes', { token: alice.token, body: { kind: 'community', name: 'Polls', visibility: 'public' } });
+    expect(community.status).toBe(200);
+    expect((await call('POST', `/scopes/${community.body.id}/join`, { token: bob.token, body: {} })).status).toBe(200);
+
+    const poll = await call('POST', '/polls', {
+      token: alice.token,
+      body: { scopeId: community.body.id, question: 'Lunch?', options: [{ text: 'Pizza' }, { text: 'Soup' }] },
+    });
+    expect(poll.status).toBe(200);
+    expect(poll.body).toMatchObject({ question: 'Lunch?', voterCount: 0, closed: false, myVote: null });
+    const [pizza, soup] = poll.body.options as { id: string }[];
+
+    const vote = await call('POST', `/polls/${poll.body.id}/votes`, { token: bob.token, body: { optionIds: [soup!.id] } });
+    expect(vote.status).toBe(200);
+    expect(vote.body.myVote).toEqual([soup!.id]);
+    // Single choice: a second option in one vote is refused and changes nothing.
+    const twice = await call('POST', `/polls/${poll.body.id}/votes`, { token: alice.token, body: { optionIds: [pizza!.id, soup!.id] } });
+    expect(twice.status).toBe(400);
+
+    const read = await call('GET', `/polls/${poll.body.id}`, { token: alice.token });
+    expect(read.status).toBe(200);
+    expect(read.body.voterCount).toBe(1);
+    expect(read.body.options.map((o: { count: number | null }) => o.count)).toEqual([0, 1]);
+    expect(read.body.closesAt).toBeNull();
+  });
+
 });
