@@ -61,8 +61,11 @@ export class RedisBus implements Bus {
     private readonly prefix: string,
   ) {
     // The subscriber connection runs only (UN)SUBSCRIBE: no auto-pipelining there (ioredis
-    // could queue another command behind a SUBSCRIBE on reconnect).
-    this.sub = pub.duplicate({ enableAutoPipelining: false });
+    // could queue another command behind a SUBSCRIBE on reconnect), and no ready check: its
+    // INFO, sent on a connect that races a (re)subscribe, threw "Connection in subscriber
+    // mode, only subscriber commands may be used" out of ioredis's event handler and took
+    // the process down (seen in test/polls/close-killed.test.ts and the reliability test).
+    this.sub = pub.duplicate({ enableAutoPipelining: false, enableReadyCheck: false });
     this.sub.on('error', () => {}); // reconnects by itself; readiness reports it
     let connectedOnce = false;
     this.sub.on('ready', () => {

@@ -28,7 +28,7 @@ export const CreatePollInput = z.object({
   anonymous: z.boolean().optional(),
   resultsVisibility: ResultsVisibilitySchema.optional(),
   /** When the poll closes by itself (at most one year ahead). */
-  closesAt: z.coerce.date().optional(),
+  closesAt: z.coerce.date({ error: 'closesAt must be a date-time, e.g. 2027-01-31T18:00:00Z' }).optional(),
   /** Voters may change and take back their vote (default true; never on a quiz). */
   allowVoteChange: z.boolean().optional(),
   /** Members may add options until the first vote (up to 20). */

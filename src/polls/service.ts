@@ -8,6 +8,7 @@ import { toScopeEvent, type ScopeEvent } from '../messages/events.js';
 import type { MessageService } from '../messages/service.js';
 import { Permission } from '../permissions/flags.js';
 import type { AccessService } from '../permissions/service.js';
+import { requireCarried } from './carried-access.js';
 import type { ScopeHub } from '../realtime/hub.js';
 import type { OptionCount, ResultsVisibility } from './events.js';
 import { publishEvents, type LiveResults, type LiveSnapshot, type LiveSource } from './live.js';
@@ -148,7 +149,7 @@ export class PollService implements LiveSource {
    */
   async get(userId: string, ref: { pollId?: string | undefined; messageId?: string | undefined }): Promise<PollView> {
     const row = ref.pollId ? await this.row(this.db, ref.pollId) : await this.byMessage(ref.messageId!);
-    await this.access.require(userId, row.scopeId, Permission.View);
+    await requireCarried(this.access, userId, row.scopeId, Permission.View, `poll ${row.id}`);
     return this.view(userId, row);
   }
 
@@ -161,7 +162,7 @@ export class PollService implements LiveSource {
    */
   async vote(userId: string, pollId: string, optionIds: string[]): Promise<PollView> {
     const poll = await this.row(this.db, pollId);
-    await this.access.require(userId, poll.scopeId, Permission.View | Permission.VoteInPolls);
+    await requireCarried(this.access, userId, poll.scopeId, Permission.View | Permission.VoteInPolls, `poll ${poll.id}`);
     if (new Set(optionIds).size !== optionIds.length) throw invalid('optionIds holds the same option twice');
     if (optionIds.length < poll.minChoices || optionIds.length > poll.maxChoices) {
       throw invalid(
@@ -201,7 +202,7 @@ export class PollService implements LiveSource {
    */
   async retract(userId: string, pollId: string): Promise<PollView> {
     const poll = await this.row(this.db, pollId);
-    await this.access.require(userId, poll.scopeId, Permission.View | Permission.VoteInPolls);
+    await requireCarried(this.access, userId, poll.scopeId, Permission.View | Permission.VoteInPolls, `poll ${poll.id}`);
     if (poll.quiz) throw conflict('a quiz vote is final');
     if (!poll.allowVoteChange) throw conflict('this poll does not allow taking a vote back');
     if (isClosed(poll)) throw conflict('this poll is closed');
@@ -221,7 +222,7 @@ export class PollService implements LiveSource {
    */
   async close(userId: string, pollId: string): Promise<PollView> {
     const poll = await this.row(this.db, pollId);
-    await this.access.require(userId, poll.scopeId, Permission.View);
+    await requireCarried(this.access, userId, poll.scopeId, Permission.View, `poll ${poll.id}`);
     if (poll.createdBy !== userId && !(await this.access.allows(userId, poll.scopeId, Permission.ManageMessages))) {
       throw forbidden('only the author of the poll, or a holder of ManageMessages, may close it');
     }
@@ -267,7 +268,7 @@ export class PollService implements LiveSource {
    */
   async addOption(userId: string, pollId: string, option: { text: string; emoji?: string | undefined }): Promise<PollView> {
     const poll = await this.row(this.db, pollId);
-    await this.access.require(userId, poll.scopeId, Permission.View | Permission.VoteInPolls);
+    await requireCarried(this.access, userId, poll.scopeId, Permission.View | Permission.VoteInPolls, `poll ${poll.id}`);
     if (!poll.allowAddOptions && poll.createdBy !== userId) throw forbidden('this poll does not take options from members');
     if (poll.quiz) throw invalid('a quiz has the options its author wrote');
     if (isClosed(poll)) throw conflict('this poll is closed');
@@ -302,7 +303,7 @@ export class PollService implements LiveSource {
    */
   async voters(userId: string, pollId: string, optionId: string, cursor: string | undefined, limit: number): Promise<PollVoterPage> {
     const poll = await this.row(this.db, pollId);
-    await this.access.require(userId, poll.scopeId, Permission.View);
+    await requireCarried(this.access, userId, poll.scopeId, Permission.View, `poll ${poll.id}`);
     if (poll.anonymous) throw forbidden('this poll is anonymous: nobody, its author and owners included, can see who voted for what');
     const hasVoted = await this.hasVoted(userId, poll);
     if (!resultsVisible(poll.resultsVisibility, isClosed(poll), hasVoted)) throw forbidden(this.hiddenReason(poll));

@@ -20,7 +20,7 @@ export const CreateSurveyInput = z.object({
   anonymous: z.boolean().optional(),
   /** Default afterVote: respondents see the results once they have responded. */
   resultsVisibility: ResultsVisibilitySchema.optional(),
-  closesAt: z.coerce.date().optional(),
+  closesAt: z.coerce.date({ error: 'closesAt must be a date-time, e.g. 2027-01-31T18:00:00Z' }).optional(),
   /** Respondents may change their response until the survey closes. */
   allowEdit: z.boolean().optional(),
   threadRootId: MessageId.optional(),

@@ -9,6 +9,7 @@ import { toScopeEvent, type ScopeEvent } from '../messages/events.js';
 import type { MessageService } from '../messages/service.js';
 import { Permission } from '../permissions/flags.js';
 import type { AccessService } from '../permissions/service.js';
+import { requireCarried } from '../polls/carried-access.js';
 import type { ScopeHub } from '../realtime/hub.js';
 import type { ResultsVisibility } from '../polls/events.js';
 import { publishEvents, type LiveResults, type LiveSnapshot, type LiveSource } from '../polls/live.js';
@@ -109,7 +110,7 @@ export class SurveyService implements LiveSource {
   /** One survey with its questions. @throws NotFound, Forbidden (no View). */
   async get(userId: string, ref: { surveyId?: string | undefined; messageId?: string | undefined }): Promise<SurveyView> {
     const row = ref.surveyId ? await this.row(ref.surveyId) : await this.byMessage(ref.messageId!);
-    await this.access.require(userId, row.scopeId, Permission.View);
+    await requireCarried(this.access, userId, row.scopeId, Permission.View, `survey ${row.id}`);
     return this.view(userId, row);
   }
 
@@ -120,7 +121,7 @@ export class SurveyService implements LiveSource {
    */
   async respond(userId: string, surveyId: string, answers: AnswerInput[]): Promise<SurveyView> {
     const row = await this.row(surveyId);
-    await this.access.require(userId, row.scopeId, Permission.View | Permission.VoteInPolls);
+    await requireCarried(this.access, userId, row.scopeId, Permission.View | Permission.VoteInPolls, `survey ${row.id}`);
     if (isClosed(row)) throw conflict('this survey is closed');
     const normalized = validateAnswers(await this.questions(this.db, surveyId), answers);
     const respondent = this.key.voter(surveyId, userId, row.anonymous);
@@ -152,7 +153,7 @@ export class SurveyService implements LiveSource {
   /** The caller's response, or null. @throws NotFound, Forbidden. */
   async myResponse(userId: string, surveyId: string): Promise<{ answers: Record<string, Answer>; submittedAt: Date | null; updatedAt: Date | null } | null> {
     const row = await this.row(surveyId);
-    await this.access.require(userId, row.scopeId, Permission.View);
+    await requireCarried(this.access, userId, row.scopeId, Permission.View, `survey ${row.id}`);
     const [r] = await this.db
       .select()
       .from(surveyResponses)
@@ -199,7 +200,7 @@ export class SurveyService implements LiveSource {
    */
   async export(userId: string, surveyId: string, format: 'csv' | 'json'): Promise<SurveyExport> {
     const row = await this.row(surveyId);
-    await this.access.require(userId, row.scopeId, Permission.View);
+    await requireCarried(this.access, userId, row.scopeId, Permission.View, `survey ${row.id}`);
     if (row.createdBy !== userId && !(await this.access.allows(userId, row.scopeId, Permission.ManageMessages))) {
       throw forbidden('only the author of the survey, or a holder of ManageMessages, may export its responses');
     }
@@ -246,7 +247,7 @@ export class SurveyService implements LiveSource {
   /** Closes the survey now (its author, or ManageMessages); emits `survey.closed`. @throws Forbidden, NotFound. */
   async close(userId: string, surveyId: string): Promise<SurveyView> {
     const row = await this.row(surveyId);
-    await this.access.require(userId, row.scopeId, Permission.View);
+    await requireCarried(this.access, userId, row.scopeId, Permission.View, `survey ${row.id}`);
     if (row.createdBy !== userId && !(await this.access.allows(userId, row.scopeId, Permission.ManageMessages))) {
       throw forbidden('only the author of the survey, or a holder of ManageMessages, may close it');
     }
@@ -352,7 +353,7 @@ export class SurveyService implements LiveSource {
 
   private async visibleResults(userId: string, surveyId: string): Promise<SurveyRow> {
     const row = await this.row(surveyId);
-    await this.access.require(userId, row.scopeId, Permission.View);
+    await requireCarried(this.access, userId, row.scopeId, Permission.View, `survey ${row.id}`);
     if (!resultsVisible(row.resultsVisibility, isClosed(row), await this.hasResponded(userId, row))) {
       throw forbidden(row.resultsVisibility === 'afterClose' ? 'the results of this survey are hidden until it closes' : 'respond first: the results are shown to those who responded');
     }

@@ -415,6 +415,8 @@ describe('lifecycle: one cleanup job deletes the objects', () => {
     };
     const old = await make();
     const fresh = await make();
+    // Let the pipeline finish both first: under load it could still be writing one when the job runs.
+    await server.mediaPipeline.idle();
     await pool.query(`update attachments set created_at = now() - interval '24 hours 1 minute' where id = $1`, [old]);
     await server.services.mediaCleanup.runOnce();
     expect(await exists(`uploads/${old}`)).toBe(false);
