@@ -12,7 +12,7 @@ import { requireCarried } from './carried-access.js';
 import type { ScopeHub } from '../realtime/hub.js';
 import type { OptionCount, ResultsVisibility } from './events.js';
 import { publishEvents, type LiveResults, type LiveSnapshot, type LiveSource } from './live.js';
-import { carriedWriteError, lockScope } from './sql.js';
+import { carriedWriteError, dueToClose, lockScope, resultsBehind } from './sql.js';
 import type { PollOptionView, PollView, PollVoterPage } from './schemas.js';
 import { isClosed, resultsVisible, sameSet, sharedResults } from './visibility.js';
 import type { VoterKey } from './voter-key.js';
@@ -368,23 +368,12 @@ export class PollService implements LiveSource {
   }
 
   async behind(db: Db, ms: number): Promise<string[]> {
-    const result = (await db.execute(sql`
-      select p.id from polls p left join result_event_marks m on m.target_id = p.id
-      where p.closed_at is null and p.tally_version > coalesce(m.event_version, 0)
-        and (m.event_at is null or m.event_at < clock_timestamp() - make_interval(secs => ${ms / 1000}))
-      limit ${limits.pollCloseBatch}`)) as unknown as { rows: { id: string }[] };
-    return result.rows.map((r) => r.id);
+    return resultsBehind(db, polls, ms);
   }
 
   /** Polls whose closesAt has passed and that are not closed yet, earliest first. */
   async due(): Promise<string[]> {
-    const rows = await this.db
-      .select({ id: polls.id })
-      .from(polls)
-      .where(and(isNull(polls.closedAt), sql`${polls.closesAt} <= now()`))
-      .orderBy(asc(polls.closesAt))
-      .limit(limits.pollCloseBatch);
-    return rows.map((r) => r.id);
+    return dueToClose(this.db, polls);
   }
 
   /**

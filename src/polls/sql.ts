@@ -1,4 +1,7 @@
 import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import type { polls, surveys } from '../db/schema/index.js';
+import { limits } from '../config.js';
 import { AppError, conflict, invalid } from '../errors.js';
 import { pgErrorCode } from '../db/client.js';
 import type { Tx } from '../messages/log.js';
@@ -10,6 +13,28 @@ import type { Tx } from '../messages/log.js';
  */
 export async function lockScope(tx: Tx, scopeId: string): Promise<void> {
   await tx.execute(sql`select 1 from scopes where id = ${scopeId} for no key update`);
+}
+
+/**
+ * Open polls or surveys (`table`) whose tally is ahead of their last live-results event,
+ * and whose last event is at least `ms` old (or never sent): what the sweep flushes.
+ * At most `limits.pollCloseBatch` ids. Both tables share these column names.
+ */
+export async function resultsBehind(db: Db, table: typeof polls | typeof surveys, ms: number): Promise<string[]> {
+  const result = (await db.execute(sql`
+    select t.id from ${table} t left join result_event_marks m on m.target_id = t.id
+    where t.closed_at is null and t.tally_version > coalesce(m.event_version, 0)
+      and (m.event_at is null or m.event_at < clock_timestamp() - make_interval(secs => ${ms / 1000}))
+    limit ${limits.pollCloseBatch}`)) as unknown as { rows: { id: string }[] };
+  return result.rows.map((r) => r.id);
+}
+
+/** Polls or surveys (`table`) whose closesAt has passed and that are not closed yet, earliest first (at most `limits.pollCloseBatch`). */
+export async function dueToClose(db: Db, table: typeof polls | typeof surveys): Promise<string[]> {
+  const result = (await db.execute(sql`
+    select id from ${table} where closed_at is null and closes_at <= now()
+    order by closes_at limit ${limits.pollCloseBatch}`)) as unknown as { rows: { id: string }[] };
+  return result.rows.map((r) => r.id);
 }
 
 /** The constraint a database error names (RAISE … CONSTRAINT, or a key), through drizzle's wrapper. */

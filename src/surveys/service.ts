@@ -13,7 +13,7 @@ import { requireCarried } from '../polls/carried-access.js';
 import type { ScopeHub } from '../realtime/hub.js';
 import type { ResultsVisibility } from '../polls/events.js';
 import { publishEvents, type LiveResults, type LiveSnapshot, type LiveSource } from '../polls/live.js';
-import { carriedWriteError, lockScope } from '../polls/sql.js';
+import { carriedWriteError, dueToClose, lockScope, resultsBehind } from '../polls/sql.js';
 import { isClosed, resultsVisible, sharedResults } from '../polls/visibility.js';
 import type { VoterKey } from '../polls/voter-key.js';
 import { aggregate, TEXT_TYPES } from './aggregate.js';
@@ -321,22 +321,11 @@ export class SurveyService implements LiveSource {
   }
 
   async behind(db: Db, ms: number): Promise<string[]> {
-    const result = (await db.execute(sql`
-      select s.id from surveys s left join result_event_marks m on m.target_id = s.id
-      where s.closed_at is null and s.tally_version > coalesce(m.event_version, 0)
-        and (m.event_at is null or m.event_at < clock_timestamp() - make_interval(secs => ${ms / 1000}))
-      limit ${limits.pollCloseBatch}`)) as unknown as { rows: { id: string }[] };
-    return result.rows.map((r) => r.id);
+    return resultsBehind(db, surveys, ms);
   }
 
   async due(): Promise<string[]> {
-    const rows = await this.db
-      .select({ id: surveys.id })
-      .from(surveys)
-      .where(and(isNull(surveys.closedAt), sql`${surveys.closesAt} <= now()`))
-      .orderBy(asc(surveys.closesAt))
-      .limit(limits.pollCloseBatch);
-    return rows.map((r) => r.id);
+    return dueToClose(this.db, surveys);
   }
 
   /** Shapes `survey.updated` of `afterVote` surveys for one receiver (aggregates only once responded, or closed). */
