@@ -123,7 +123,9 @@ describe('CORS over HTTP', () => {
     const res = await preflight(listed, EVIL);
     expect(res.status).toBe(403);
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
-    expect(((await res.json()) as { error: string }).error).toMatch(/is not allowed: add it to CORS_ORIGINS/);
+    const body = (await res.json()) as { code: string; message: string };
+    expect(body.code).toBe('FORBIDDEN');
+    expect(body.message).toMatch(/is not allowed: add it to CORS_ORIGINS/);
   });
 
   it('with *, answers every origin with Access-Control-Allow-Origin: *', async () => {

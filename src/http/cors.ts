@@ -18,7 +18,7 @@ const HEADERS = ['Authorization', 'Content-Type', 'X-Request-Id', 'trpc-accept']
  *   `Vary: Origin`; `*` when every origin is allowed). Its preflight is answered here:
  *   204 with the methods, the headers (`Authorization` and `Content-Type` among them) and
  *   `Access-Control-Max-Age`.
- * - A preflight from any other origin is answered 403 with a JSON body saying which
+ * - A preflight from any other origin is answered 403 with a JSON body `{ code: 'FORBIDDEN', message }` (the REST view's error shape) saying which
  *   setting allows it, so the browser's console error has a cause a person can act on.
  * - Other requests from other origins go on without CORS headers: the browser then keeps
  *   the response from the page. Bearer tokens are never sent by a browser on its own
@@ -44,7 +44,7 @@ export function corsStep(policy: OriginPolicy): (req: http.IncomingMessage, res:
     if (!policy.allows(origin, req.headers.host)) {
       if (!preflight) return Promise.resolve(false);
       res.writeHead(403, { 'content-type': 'application/json', vary: 'Origin' });
-      res.end(JSON.stringify({ error: refusal(origin) }));
+      res.end(JSON.stringify(refusalBody(origin)));
       return Promise.resolve(true);
     }
     return new Promise<boolean>((resolve, reject) => {
@@ -65,11 +65,16 @@ export function corsStep(policy: OriginPolicy): (req: http.IncomingMessage, res:
 export function refuseUpgradeOrigin(policy: OriginPolicy, req: http.IncomingMessage, socket: Duplex): boolean {
   const origin = req.headers.origin;
   if (origin === undefined || policy.allows(origin, req.headers.host)) return false;
-  const body = JSON.stringify({ error: refusal(origin) });
+  const body = JSON.stringify(refusalBody(origin));
   socket.end(
     `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
   return true;
+}
+
+/** The body of a refusal, shaped as the REST view's errors: `{ code, message }`. */
+function refusalBody(origin: string): { code: 'FORBIDDEN'; message: string } {
+  return { code: 'FORBIDDEN', message: refusal(origin) };
 }
 
 function refusal(origin: string): string {
