@@ -19,19 +19,32 @@ const SCOPE = 'scope-1';
 /** A conversation: its log (the "database"), its hub, and subscribers that record the seqs they get. */
 function conversation() {
   const bus = new MemoryBus();
-  const hub = new ScopeHub(bus, log);
   const events: WireEvent[] = [];
   let failures = 0;
   let reads = 0;
-  /** Commits the next event; `publish: false` loses its publish. */
-  const commit = async (publish = true) => {
+  let sweepReads = 0;
+  const hub = new ScopeHub(
+    bus,
+    log,
+    async () => new Map([[SCOPE, events.length]]),
+    600_000, // swept by hand below
+    async (_scopeId, after, limit) => {
+      sweepReads++;
+      return events.filter((w) => w.seq > after).slice(0, limit);
+    },
+  );
+  const publish = async (w: WireEvent) => {
+    await bus.publish(scopeChannel(SCOPE), w.encode());
+    await settle();
+  };
+  /** Commits the next event; `publish: false` loses its publish (or leaves it to `publish`). */
+  const commit = async (publishIt = true) => {
     const w = WireEvent.keyed(SCOPE, events.length + 1, { type: 'test', n: events.length + 1 });
     events.push(w);
-    if (publish) await bus.publish(scopeChannel(SCOPE), w.encode());
-    await settle();
-    return w.seq;
+    if (publishIt) await publish(w);
+    return w;
   };
-  const subscribe = async () => {
+  const subscribe = async (lastEventId: string | null = '0') => {
     const got: number[] = [];
     // A writer as the WebSocket path has: the group writes through it while the feed is in step.
     const writer = {
@@ -54,7 +67,7 @@ function conversation() {
       resync: null,
       scopePath: [SCOPE],
       userId: 'u1',
-      lastEventId: '0',
+      lastEventId,
       currentSeq: async () => events.length,
       stillAllowed: async () => true,
       pageSize: 100,
@@ -71,12 +84,23 @@ function conversation() {
   return {
     hub,
     commit,
+    publish,
+    /** Runs the periodic sweep once, to rest. */
+    sweep: async () => {
+      await hub.sweep();
+      await settle();
+    },
     subscribe,
     groups: socketGroupsOf(hub),
     /** The next `n` database reads fail as during a PostgreSQL failover. */
     failReads: (n: number) => void (failures = n),
+    /** Catch-up reads of the feeds themselves. */
     get reads() {
       return reads;
+    },
+    /** Reads of the sweep's repair (once per conversation). */
+    get sweepReads() {
+      return sweepReads;
     },
   };
 }
@@ -108,5 +132,61 @@ describe('a feed through a database fault', () => {
     await settle();
     await c.commit(); // 7
     expect(got).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+});
+
+describe('the periodic sweep', () => {
+  it('leaves alone the commits whose publish is on its way: no feed leaves its group, none reads the database', async () => {
+    const c = conversation();
+    const subs = [await c.subscribe(), await c.subscribe(), await c.subscribe()];
+    await c.commit();
+    expect(c.groups.members).toBe(3);
+    const readsBefore = c.reads;
+    // A steady load: at every sweep one event is committed and its publish not yet delivered.
+    for (let round = 0; round < 10; round++) {
+      const inFlight = await c.commit(false);
+      await c.sweep();
+      expect(c.groups.members).toBe(3);
+      await c.publish(inFlight);
+      await c.commit();
+    }
+    expect(c.reads - readsBefore).toBe(0);
+    expect(c.sweepReads).toBe(0);
+    for (const s of subs) expect(s.got).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+  });
+
+  it('repairs a publish lost with nothing after it once it stays missing past one sweep, with one read for the whole group', async () => {
+    const c = conversation();
+    const subs = [await c.subscribe(), await c.subscribe(), await c.subscribe()];
+    await c.commit();
+    expect(c.groups.members).toBe(3);
+    const readsBefore = c.reads;
+    await c.commit(false); // 2: lost, and nothing follows it
+    await c.sweep(); // first seen missing: within the grace period
+    for (const s of subs) expect(s.got).toEqual([1]);
+    await c.sweep(); // still missing one sweep later: repaired
+    for (const s of subs) expect(s.got).toEqual([1, 2]);
+    expect(c.sweepReads).toBe(1);
+    expect(c.reads - readsBefore).toBe(0);
+    expect(c.groups.members).toBe(3);
+    await c.commit();
+    for (const s of subs) expect(s.got).toEqual([1, 2, 3]);
+    expect(c.hub.stats.sweepRepairs).toBe(1);
+  });
+
+  it('repairs subscribers at different seqs with one read from the lowest: each gets every event once, in order', async () => {
+    const c = conversation();
+    const a = await c.subscribe();
+    await c.commit(); // 1
+    await c.commit(false); // 2: lost
+    const b = await c.subscribe(null); // starts live at 2
+    await c.commit(false); // 3: lost
+    await c.sweep();
+    await c.sweep();
+    expect(c.sweepReads).toBe(1);
+    await c.commit(); // 4
+    expect(a.got).toEqual([1, 2, 3, 4]);
+    expect(b.got).toEqual([3, 4]);
+    expect(c.groups.members).toBe(2);
   });
 });
