@@ -39,6 +39,12 @@ export interface GuildhallServer {
    * the pools. Safe to call twice.
    */
   close(graceMs?: number): Promise<void>;
+  /**
+   * Starts a drain: from now on `GET /readyz` answers 503 (`draining: true`) so a load
+   * balancer sends no new clients here, while every request and socket is still served;
+   * resolves after `ms`. Then call `close()`.
+   */
+  drain(ms: number): Promise<void>;
 }
 
 const bearer = (h: string | undefined) => {
@@ -91,6 +97,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   const origins = parseOriginList(config.corsOrigins);
   const applyCors = corsStep(origins);
   let pipeline: EmbeddedPipeline | null = null;
+  /** True once a drain began (SIGTERM): `/readyz` answers 503 while the instance still serves. */
+  let draining = false;
   const httpServer = http.createServer(async (req, res) => {
     if (await applyCors(req, res).catch(() => false)) return;
     const url = req.url ?? '/';
@@ -100,6 +108,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     }
     if (url === '/healthz') return void sendJson(res, 200, { ok: true });
     if (url === '/readyz') {
+      if (draining) return void sendJson(res, 503, { ok: false, draining: true });
       void readiness(services).then((r) => sendJson(res, r.ok ? 200 : 503, r));
       return;
     }
@@ -156,6 +165,10 @@ export async function createServer(config: Config, log: Logger = createLogger(co
 
   let closing: Promise<void> | null = null;
   return {
+    async drain(ms) {
+      draining = true;
+      await new Promise((r) => setTimeout(r, ms));
+    },
     url,
     port,
     services,
