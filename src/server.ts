@@ -202,8 +202,12 @@ async function waitForSockets(wss: WebSocketServer, graceMs: number) {
 async function readiness(s: Services): Promise<{ ok: boolean; database: boolean; redis: boolean | null }> {
   const withTimeout = <T>(p: Promise<T>) =>
     Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2_000).unref())]);
-  const database = await withTimeout(s.database.ping()).then(() => true, () => false);
-  const redis = s.redis ? await withTimeout(s.redis.ping()).then(() => true, () => false) : null;
+  // Both at once; a Redis connection that is not up (reconnecting) is not ready now, without a
+  // ping that would wait in ioredis's offline queue until the timeout.
+  const [database, redis] = await Promise.all([
+    withTimeout(s.database.ping()).then(() => true, () => false),
+    s.redis ? (s.redis.status === 'ready' ? withTimeout(s.redis.ping()).then(() => true, () => false) : Promise.resolve(false)) : Promise.resolve(null),
+  ]);
   return { ok: database && redis !== false, database, redis };
 }
 
