@@ -23,6 +23,8 @@ import { TypingService } from './realtime/typing.js';
 import { PresenceService } from './realtime/presence.js';
 import { latestSeqs } from './messages/log.js';
 import { latestUserSeqs } from './realtime/user-log.js';
+import { WireEvent } from './realtime/wire.js';
+import { isPersonal } from './realtime/personal.js';
 import { AccessService } from './permissions/service.js';
 import { OverwriteService } from './permissions/overwrites.js';
 import { RoleService } from './roles/service.js';
@@ -143,6 +145,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     log,
     (kind, ids) => (kind === 'scope' ? latestSeqs(db, ids) : latestUserSeqs(db, ids)),
     config.realtime.sweepMs,
+    // The sweep's repair: one read per conversation, flagged as the publishers flag it.
+    async (scopeId, after, limit) => (await messages.eventsAfter(scopeId, after, limit)).map((e) => WireEvent.of(e, isPersonal(e))),
   );
   await hub.start();
   const sessionWatch = new SessionWatch(bus, log);

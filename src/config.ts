@@ -193,6 +193,8 @@ export const EnvSchema = z.object({
   REPLAY_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(limits.replayMaxEvents),
   /** How often open conversation feeds are compared with the database, repairing lost publishes (ms). */
   REALTIME_SWEEP_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
+  /** After SIGTERM, how long `/readyz` answers 503 while the instance still serves, before it closes (ms). */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(300_000).default(2_000),
   /** Sign-in attempts per email per window, as `points/seconds`. */
   SIGN_IN_RATE: z
     .string()
@@ -269,6 +271,8 @@ export interface Config {
   sessionTtlMs: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   realtime: { maxBufferedBytes: number; replayMaxEvents: number; sweepMs: number };
+  /** After SIGTERM, how long the instance answers `/readyz` 503 while it still serves, before it closes (ms). */
+  shutdownDrainMs: number;
   /** Sends one user may make per window (rate-limiter-flexible: Redis when configured, else memory). */
   messageSendRate: { points: number; durationSec: number };
   /** Calendar events: how often the reminder scheduler polls (ms). */
@@ -349,6 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlMs: e.SESSION_TTL_HOURS * 3_600_000,
     logLevel: e.LOG_LEVEL,
     realtime: { maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, replayMaxEvents: e.REPLAY_MAX_EVENTS, sweepMs: e.REALTIME_SWEEP_MS },
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     events: { reminderPollMs: e.EVENT_REMINDER_POLL_MS },
     messageSendRate: parseRate(e.MESSAGE_SEND_RATE),
     signInRate: parseRate(e.SIGN_IN_RATE),

@@ -2,7 +2,12 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { createServer } from './server.js';
 
-/** `npm start`: reads the environment, starts one instance, stops cleanly on SIGTERM/SIGINT. */
+/**
+ * `npm start`: reads the environment, starts one instance, stops cleanly on SIGTERM/SIGINT.
+ * SIGTERM first drains for SHUTDOWN_DRAIN_MS (`/readyz` 503, everything still served), so a
+ * load balancer has taken the instance out before it stops accepting; SIGINT (Ctrl-C) stops
+ * at once.
+ */
 async function main() {
   let config;
   try {
@@ -25,8 +30,12 @@ async function main() {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
     try {
+      if (signal === 'SIGTERM' && config.shutdownDrainMs > 0) {
+        log.info({ signal, drainMs: config.shutdownDrainMs }, 'draining: /readyz answers 503 while requests are still served');
+        await server.drain(config.shutdownDrainMs);
+      }
+      log.info({ signal }, 'shutting down');
       await server.close();
       log.info('stopped');
       process.exit(0);

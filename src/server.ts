@@ -39,6 +39,12 @@ export interface GuildhallServer {
    * the pools. Safe to call twice.
    */
   close(graceMs?: number): Promise<void>;
+  /**
+   * Starts a drain: from now on `GET /readyz` answers 503 (`draining: true`) so a load
+   * balancer sends no new clients here, while every request and socket is still served;
+   * resolves after `ms`. Then call `close()`.
+   */
+  drain(ms: number): Promise<void>;
 }
 
 const bearer = (h: string | undefined) => {
@@ -91,6 +97,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   const origins = parseOriginList(config.corsOrigins);
   const applyCors = corsStep(origins);
   let pipeline: EmbeddedPipeline | null = null;
+  /** True once a drain began (SIGTERM): `/readyz` answers 503 while the instance still serves. */
+  let draining = false;
   const httpServer = http.createServer(async (req, res) => {
     if (await applyCors(req, res).catch(() => false)) return;
     const url = req.url ?? '/';
@@ -100,6 +108,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     }
     if (url === '/healthz') return void sendJson(res, 200, { ok: true });
     if (url === '/readyz') {
+      if (draining) return void sendJson(res, 503, { ok: false, draining: true });
       void readiness(services).then((r) => sendJson(res, r.ok ? 200 : 503, r));
       return;
     }
@@ -156,6 +165,10 @@ export async function createServer(config: Config, log: Logger = createLogger(co
 
   let closing: Promise<void> | null = null;
   return {
+    async drain(ms) {
+      draining = true;
+      await new Promise((r) => setTimeout(r, ms));
+    },
     url,
     port,
     services,
@@ -189,8 +202,12 @@ async function waitForSockets(wss: WebSocketServer, graceMs: number) {
 async function readiness(s: Services): Promise<{ ok: boolean; database: boolean; redis: boolean | null }> {
   const withTimeout = <T>(p: Promise<T>) =>
     Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2_000).unref())]);
-  const database = await withTimeout(s.database.ping()).then(() => true, () => false);
-  const redis = s.redis ? await withTimeout(s.redis.ping()).then(() => true, () => false) : null;
+  // Both at once; a Redis connection that is not up (reconnecting) is not ready now, without a
+  // ping that would wait in ioredis's offline queue until the timeout.
+  const [database, redis] = await Promise.all([
+    withTimeout(s.database.ping()).then(() => true, () => false),
+    s.redis ? (s.redis.status === 'ready' ? withTimeout(s.redis.ping()).then(() => true, () => false) : Promise.resolve(false)) : Promise.resolve(null),
+  ]);
   return { ok: database && redis !== false, database, redis };
 }
 

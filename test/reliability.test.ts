@@ -19,12 +19,21 @@ import { createClient, closeClient, type GuildhallClient, type ScopeStreamEvent 
  * PostgreSQL restarts; Redis restarts; then 500 subscribers resume at once with a
  * lastEventId while the writers go on.
  * Sends are retried with the same nonce. During each fault /readyz of the instances it hits
- * must turn not ready (503, or no answer from a dead process) and come back to 200.
+ * must turn not ready and come back to 200: a 503 wherever the process is still up, the
+ * SIGTERMed instance included (it drains, SHUTDOWN_DRAIN_MS, answering 503 while it still
+ * serves, before it closes). A SIGKILLed process is gone at once and cannot answer at all:
+ * for it "not ready" is a failed request ("down"), nothing more can be observed.
  * Prints one line of counts: acknowledged-but-missing, duplicated, reordered,
  * undelivered, and 500s.
  */
 /** RELIABILITY_TRACE=<file> appends the chaos steps there as they happen. */
-const trace = (line: string) => process.env.RELIABILITY_TRACE && appendFileSync(process.env.RELIABILITY_TRACE, `${new Date().toISOString()} ${line}\n`);
+const steps: { at: number; line: string }[] = [];
+const trace = (line: string) => {
+  steps.push({ at: Date.now(), line });
+  if (process.env.RELIABILITY_TRACE) appendFileSync(process.env.RELIABILITY_TRACE, `${new Date().toISOString()} ${line}\n`);
+};
+/** The last chaos step before `at` (ms since the epoch), for telling which fault an anomaly followed. */
+const stepBefore = (at: number) => steps.filter((s) => s.at <= at).at(-1)?.line ?? 'before the chaos';
 const WRITERS = 20;
 const SUBSCRIBERS = 50;
 const RESUMERS = 500;
@@ -255,20 +264,29 @@ describe('reliability under failure', () => {
     let duplicated = Math.abs(stored.size - attempted.size);
     let reordered = 0;
     let undelivered = 0;
-    const check = (items: ScopeStreamEvent[], from: number) => {
+    const anomalies: string[] = [];
+    const check = (who: string, sub: Collected<ScopeStreamEvent>, from: number) => {
+      const items = sub.items;
       const seqs = items.map((e) => e.seq);
       const seen = new Set<number>();
+      const note = (what: string, i: number) =>
+        anomalies.push(`${who} ${what} seq=${seqs[i]} after ${seqs[i - 1] ?? '-'} at ${new Date(sub.times[i]!).toISOString()} (last step: ${stepBefore(sub.times[i]!)})`);
       for (let i = 0; i < seqs.length; i++) {
-        if (seen.has(seqs[i]!)) duplicated++;
+        if (seen.has(seqs[i]!)) (duplicated++, note('duplicated', i));
         seen.add(seqs[i]!);
-        if (i > 0 && seqs[i]! <= seqs[i - 1]!) reordered++;
-        if (seqs[i]! <= from) duplicated++; // replayed what the subscriber already had
+        if (i > 0 && seqs[i]! <= seqs[i - 1]!) (reordered++, note('reordered', i));
+        if (seqs[i]! <= from) (duplicated++, note(`replayed (resumed from ${from})`, i)); // replayed what the subscriber already had
       }
       const bodies = new Set(items.filter((e) => e.type === 'message.created').map((e) => messageOf(e).body));
       for (const [nonce, seq] of acked) if (seq > from && !bodies.has(nonce)) undelivered++;
     };
-    for (const s of subs) check(s.items, 0);
-    for (const r of resumed) check(r.sub.items, r.from);
+    const nonceIdempotence = duplicated; // |stored − attempted|: a retried send stored twice, or one lost
+    subs.forEach((s, i) => check(`subscriber ${i} (instance ${i % 2})`, s, 0));
+    resumed.forEach((r, i) => check(`resumer ${i} (instance ${Math.floor(i / 20) % 2})`, r.sub, r.from));
+    if (nonceIdempotence > 0) anomalies.unshift(`stored ${stored.size} messages for ${attempted.size} nonces`);
+    // Each duplicated or reordered seq, per subscriber, with the chaos step before it.
+    for (const a of anomalies.slice(0, 200)) console.log(`reliability: ${a}`);
+    if (process.env.RELIABILITY_TRACE) for (const a of anomalies) trace(a);
     console.log(
       `reliability: writers=${WRITERS} subscribers=${SUBSCRIBERS} resumers=${RESUMERS} acked=${acked.size} stored=${stored.size} retries=${retries} ` +
         `faults=${faults.map((f) => `${f.fault}:${f.notReady}`).join(',')} ` +
@@ -277,8 +295,9 @@ describe('reliability under failure', () => {
     expect(acked.size).toBe(attempted.size);
     expect(retries).toBeGreaterThan(0); // the failures really happened
     expect(faults.map((f) => f.fault)).toEqual(['SIGKILL', 'SIGTERM', 'pg_terminate_backend', 'PostgreSQL restart', 'Redis restart']);
-    // Where the process stays up, not ready is a 503 (a dead process cannot answer at all).
-    expect(faults.filter((f) => !f.fault.startsWith('SIG')).map((f) => f.notReady)).toEqual([503, 503, 503]);
+    // Where the process stays up, not ready is a 503: the SIGTERMed instance's drain too. A
+    // SIGKILLed process cannot answer at all ("down").
+    expect(faults.map((f) => f.notReady)).toEqual(['down', 503, 503, 503, 503]);
     expect({ ackedMissing, duplicated, reordered, undelivered, status500 }).toEqual({ ackedMissing: 0, duplicated: 0, reordered: 0, undelivered: 0, status500: 0 });
     // On a quiet 2-core machine an instance restarts in a few seconds; on a loaded one in ~20.
   }, 420_000);

@@ -88,6 +88,33 @@ export function checkListable(n: NormalizedSeries): void {
   }
 }
 
+/** The latest year a calendar event may start, end its series (UNTIL) or add an instance (RDATE) in. */
+export const HORIZON_YEAR = 2200;
+
+/**
+ * Refuses dates past HORIZON_YEAR: a DTSTART or RDATE, or an RRULE UNTIL (such as
+ * `UNTIL=99991231T235959Z`, a common way of writing "forever", which reached a time-zone
+ * conversion out of range). A series with no end is written without UNTIL and COUNT.
+ * (A COUNT whose last instance falls past the horizon is not refused: listings stop
+ * where they are asked to.)
+ * @throws Invalid naming the field (`rrule`, `start`, `rdates`).
+ */
+export function checkHorizon(n: NormalizedSeries): void {
+  const year = (s: string) => Number(s.slice(0, 4));
+  if (year(n.start) > HORIZON_YEAR) throw invalid(`start ${n.start} is past year ${HORIZON_YEAR}, the latest a calendar event may start in`);
+  const late = n.rdates.find((d) => year(d) > HORIZON_YEAR);
+  if (late) throw invalid(`rdates: ${late} is past year ${HORIZON_YEAR}, the latest an instance may start in`);
+  if (!n.rrule) return;
+  const until = parseRRule(n.rrule).until;
+  const at = until === null ? null : until.kind === 'date' ? until.date : until.utc;
+  if (at !== null && year(at) > HORIZON_YEAR) {
+    throw invalid(
+      `rrule: UNTIL ${at} is past year ${HORIZON_YEAR}, the latest a series may be given an end in; ` +
+        'leave out UNTIL and COUNT for a series with no end, or set an UNTIL within the horizon',
+    );
+  }
+}
+
 /**
  * A DTSTART in a spring-forward gap (a wall-clock time that does not exist in the
  * zone): the time the engine shifts it to (RFC 5545 §3.3.5, forward by the gap), or

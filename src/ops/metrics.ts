@@ -48,6 +48,7 @@ export class Metrics {
     counterOf('guildhall_fanout_deliveries_total', 'Events written to subscribers (one per subscriber and event)', () => fanout.deliveries);
     counterOf('guildhall_bus_publish_failures_total', 'Bus publishes that failed (subscribers backfill from the database)', () => fanout.publishFailures);
     counterOf('guildhall_realtime_gap_repairs_total', 'Gaps in live seqs a subscriber backfilled from the database', () => fanout.gapRepairs);
+    counterOf('guildhall_realtime_sweep_repairs_total', 'Conversations the periodic sweep found still behind the log one sweep later and repaired', () => fanout.sweepRepairs);
     counterOf('guildhall_realtime_resyncs_total', 'Resumes too far behind that got resync.required', () => fanout.resyncs);
     counterOf('guildhall_event_reminders_fired_total', 'Event reminders delivered by this instance', sources.remindersFired);
     r.registerMetric(fanout.latency);

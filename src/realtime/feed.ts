@@ -195,7 +195,10 @@ export class ScopeFeed implements ScopeListener {
     if (!isUnavailable(error)) return this.end(error);
     this.o.log.warn({ err: error, key: this.o.key }, 'catch-up read failed while the database is unavailable; retrying');
     setTimeout(() => {
-      if (this.stopped || this.catching) return;
+      // Caught up meanwhile (a later event or a poke repaired the gap) and back in its socket
+      // group: the group delivers from the feed's seq on, and a read from the seq the feed had
+      // when it joined would send again what the group wrote since (duplicated, out of order).
+      if (this.stopped || this.catching || this.grouped) return;
       this.catching = true;
       this.catchUp().catch((err) => this.caughtUpFailed(err));
     }, CATCH_UP_RETRY_MS).unref();

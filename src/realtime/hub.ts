@@ -46,16 +46,22 @@ export class ScopeHub {
   dropPublish: ((event: ScopeEvent) => boolean) | null = null;
 
   private sweeper: NodeJS.Timeout | null = null;
+  /** The last seqs the previous sweep read, by kind and key: what may be repaired by this one. */
+  private swept = { scope: new Map<string, number>(), user: new Map<string, number>() };
 
   /**
    * @param lastSeqs reads the current last seq of scopes (for the sweep).
    * @param sweepMs how often open feeds are compared with the database (ms).
+   * @param repairRead reads a conversation's events with seq > `after`, oldest first, at most
+   *   `limit`, each flagged personal as its publisher flags it: the sweep's repair, once per
+   *   conversation. Without it, each late feed reads the database on its own.
    */
   constructor(
     private readonly bus: Bus,
     private readonly log: Logger,
     private readonly lastSeqs: (kind: 'scope' | 'user', keys: string[]) => Promise<Map<string, number>> = async () => new Map(),
     private readonly sweepMs = 5_000,
+    private readonly repairRead: ((scopeId: string, after: number, limit: number) => Promise<WireEvent[]>) | null = null,
   ) {
     bus.onReconnect(() => {
       this.log.info({ feeds: this.feeds.size }, 'bus reconnected; feeds catch up from the database');
@@ -140,19 +146,56 @@ export class ScopeHub {
   /**
    * The safety net for a publish lost while nothing else follows it (an instance died
    * between commit and publish): compares every open feed with its scope's last seq in
-   * one query, and makes the feeds that are behind catch up from the database.
+   * one query. Only a seq that is still missing one sweep later is repaired (a commit whose
+   * publish is on its way is none of the sweep's business: under load there always is
+   * one). A conversation's repair is one database read on this instance: its events from
+   * the lowest late feed's seq up to the missing seq are handed to the conversation's
+   * listeners as if the bus had brought them, so socket groups write them to their
+   * members in one loop and every feed drops what it has. A user stream, or a repair of
+   * more than REPAIR_MAX_EVENTS, makes each late feed read the database itself.
    */
   async sweep(): Promise<void> {
-    if (this.feeds.size === 0) return;
     for (const kind of ['scope', 'user'] as const) {
       const feeds = [...this.feeds].filter((f) => f.o.kind === kind);
-      if (feeds.length === 0) continue;
+      if (feeds.length === 0) {
+        this.swept[kind] = new Map();
+        continue;
+      }
       const latest = await this.lastSeqs(kind, [...new Set(feeds.map((f) => f.o.key))]);
+      const due = this.swept[kind];
+      this.swept[kind] = latest;
+      const late = new Map<string, ScopeFeed[]>();
       for (const feed of feeds) {
-        const seq = latest.get(feed.o.key);
-        if (seq !== undefined && seq > feed.lastSeq) feed.poke(seq);
+        const missing = due.get(feed.o.key);
+        if (missing !== undefined && missing > feed.lastSeq) late.set(feed.o.key, [...(late.get(feed.o.key) ?? []), feed]);
+      }
+      for (const [key, behind] of late) {
+        this.stats.sweepRepairs++;
+        const upto = due.get(key)!;
+        if (kind === 'scope' && (await this.repairChannel(key, behind, upto))) continue;
+        for (const feed of behind) feed.poke(latest.get(key) ?? upto);
       }
     }
+  }
+
+  /**
+   * Reads conversation `scopeId` once, from the lowest seq of `behind` up to `upto`, and
+   * dispatches the events to its local listeners. False when it cannot (no repair read, no
+   * local listener, too far behind): the caller pokes the feeds instead.
+   */
+  private async repairChannel(scopeId: string, behind: ScopeFeed[], upto: number): Promise<boolean> {
+    const channel = this.channels.get(scopeChannel(scopeId));
+    if (!this.repairRead || !channel) return false;
+    let after = Math.min(...behind.map((f) => f.lastSeq));
+    if (upto - after > REPAIR_MAX_EVENTS) return false;
+    while (after < upto) {
+      const page = await this.repairRead(scopeId, after, Math.min(REPAIR_PAGE, upto - after));
+      if (page.length === 0) break;
+      // The listeners as they are now (a feed may have come or gone during the read).
+      for (const w of page) for (const listener of channel.listeners) this.guard(scopeId, listener, w);
+      after = page.at(-1)!.seq;
+    }
+    return true;
   }
 
   /**
@@ -257,6 +300,10 @@ export const scopeChannel = (scopeId: string) => `scope:${scopeId}`;
 export const userChannel = (userId: string) => `user:${userId}`;
 const keyOf = (channel: string) => channel.slice(channel.indexOf(':') + 1);
 const POKE = 'poke';
+/** The sweep repairs a conversation with one read of at most this many events; further behind, each late feed reads on its own. */
+const REPAIR_MAX_EVENTS = 1_000;
+/** Events per page of the sweep's repair read. */
+const REPAIR_PAGE = 200;
 const ACCESS_CHANNEL = 'access';
 
 /** True when `change` may alter what `userId` sees in the scope whose path (root first, itself last) is `scopePath`. */

@@ -14,6 +14,8 @@ export class FanoutStats {
   publishFailures = 0;
   /** Gaps a feed saw in the live seqs and backfilled from the database. */
   gapRepairs = 0;
+  /** Conversations (or user streams) the periodic sweep found still behind the log one sweep later and repaired. */
+  sweepRepairs = 0;
   /** Resumes too far behind that got `resync.required` instead of a replay. */
   resyncs = 0;
   /**

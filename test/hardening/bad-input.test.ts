@@ -89,21 +89,57 @@ describe('messages.search cursors', () => {
 });
 
 describe('events.create rrule', () => {
-  it('UNTIL=99991231T235959Z (the usual way of writing "forever") is a series without end, not a 500', async () => {
+  it('UNTIL=99991231T235959Z (the usual way of writing "forever") is BAD_REQUEST on rrule saying how to write a series with no end, in create, update and the .ics import, with no change', async () => {
     const owner = await user('planner');
     const { community } = await room(owner);
-    const event = await owner.client.events.create.mutate({
-      scopeId: community.id,
-      title: 'daily',
-      start: '2030-01-01T09:00:00',
-      end: '2030-01-01T10:00:00',
-      timeZone: 'UTC',
-      rrule: 'FREQ=DAILY;UNTIL=99991231T235959Z',
-    });
+    const fields = { scopeId: community.id, title: 'daily', start: '2030-01-01T09:00:00', end: '2030-01-01T10:00:00', timeZone: 'UTC' };
+    const before = await counts();
+    for (const rrule of ['FREQ=DAILY;UNTIL=99991231T235959Z', 'FREQ=WEEKLY;UNTIL=22010101', 'FREQ=DAILY;UNTIL=99991231']) {
+      const f = await failure(owner.client.events.create.mutate({ ...fields, rrule }));
+      expect(f.code).toBe('BAD_REQUEST');
+      expect(f.message).toMatch(/^rrule: UNTIL .* is past year 2200/);
+      expect(f.message).toContain('leave out UNTIL and COUNT for a series with no end');
+    }
+    // A start past the horizon names start.
+    const late = await failure(owner.client.events.create.mutate({ ...fields, start: '9999-01-01T09:00:00', end: '9999-01-01T10:00:00' }));
+    expect(late).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/^start 9999-01-01T09:00:00 is past year 2200/) });
+    expect(await counts()).toBe(before);
+
+    // With no UNTIL, the same series has no end; an update to UNTIL=9999 is refused the same way and changes nothing.
+    const event = await owner.client.events.create.mutate({ ...fields, rrule: 'FREQ=DAILY' });
     const page = await owner.client.events.instances.query({ eventId: event.id, from: new Date('2030-01-01T00:00:00Z'), to: new Date('2030-01-04T00:00:00Z'), limit: 10 });
-    expect(page.items.map((i) => i.start)).toHaveLength(3);
-    const late = await owner.client.events.instances.query({ eventId: event.id, from: new Date('9999-12-30T00:00:00Z'), to: new Date('9999-12-31T23:00:00Z'), limit: 10 });
-    expect(late.items.length).toBeGreaterThan(0);
+    expect(page.items).toHaveLength(3);
+    const afterCreate = await counts();
+    const up = await failure(owner.client.events.update.mutate({ eventId: event.id, rrule: 'FREQ=DAILY;UNTIL=99991231T235959Z' }));
+    expect(up.code).toBe('BAD_REQUEST');
+    expect(up.message).toContain('leave out UNTIL and COUNT for a series with no end');
+    expect((await owner.client.events.get.query({ eventId: event.id })).rrule).toBe('FREQ=DAILY');
+    expect(await counts()).toBe(afterCreate);
+
+    // The .ics import reports such a series as not taken, and takes the rest.
+    const ics = [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'PRODID:-//test//EN',
+      'BEGIN:VEVENT',
+      'UID:forever@test',
+      'SUMMARY:forever',
+      'DTSTART:20300101T090000Z',
+      'DTEND:20300101T100000Z',
+      'RRULE:FREQ=DAILY;UNTIL=99991231T235959Z',
+      'END:VEVENT',
+      'BEGIN:VEVENT',
+      'UID:once@test',
+      'SUMMARY:once',
+      'DTSTART:20300101T090000Z',
+      'DTEND:20300101T100000Z',
+      'END:VEVENT',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+    const report = await owner.client.events.importIcs.mutate({ scopeId: community.id, ics });
+    expect(report.created.map((c) => c.uid)).toEqual(['once@test']);
+    expect(report.skipped).toEqual([{ uid: 'forever@test', title: 'forever', reason: expect.stringContaining('leave out UNTIL and COUNT for a series with no end') }]);
   });
 });
 

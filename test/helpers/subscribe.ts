@@ -2,6 +2,8 @@
 export interface Collected<T> {
   items: T[];
   ids: (string | undefined)[];
+  /** Date.now() at which each item arrived, index for index with `items`. */
+  times: number[];
   /** Resolves once at least `n` items arrived (rejects on the subscription's error). */
   until(n: number): Promise<T[]>;
   /** Resolves with the error the subscription ended with. */
@@ -26,6 +28,7 @@ export function collect<T>(
 ): Collected<T> {
   const items: T[] = [];
   const ids: (string | undefined)[] = [];
+  const times: number[] = [];
   const waiters: { n: number; resolve: (v: T[]) => void; reject: (e: unknown) => void }[] = [];
   let failed: unknown = null;
   let rejectError!: (e: unknown) => void;
@@ -42,6 +45,7 @@ export function collect<T>(
       const isTracked = typeof d === 'object' && d !== null && 'data' in d && 'id' in d;
       items.push(isTracked ? (d as { data: T }).data : (d as T));
       ids.push(isTracked ? (d as { id?: string }).id : undefined);
+      times.push(Date.now());
       for (const w of [...waiters]) {
         if (items.length >= w.n) {
           waiters.splice(waiters.indexOf(w), 1);
@@ -59,6 +63,7 @@ export function collect<T>(
   return {
     items,
     ids,
+    times,
     error,
     started,
     until(n) {

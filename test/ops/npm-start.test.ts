@@ -46,7 +46,14 @@ describe('npm start', () => {
       expect(pid).not.toBe(npm.pid);
 
       npm.kill('SIGTERM');
+      // The drain: /readyz turns 503 at once, while requests are still served.
+      let ready: Response;
+      while ((ready = await fetch(`${url}/readyz`)).status === 200);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ ok: false, draining: true });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
       expect(await exited).toBe(0);
+      expect(out).toMatch(/"msg":"draining/);
       expect(out).toMatch(/"msg":"shutting down"/);
       expect(out).toMatch(/"msg":"stopped"/);
       expect(alive(pid)).toBe(false);
