@@ -1,3 +1,4 @@
+import { limits } from '../config.js';
 import type { Db } from '../db/client.js';
 import { queryPrepared } from '../db/prepared.js';
 import { toAttachment, type AttachmentFields } from '../media/views.js';
@@ -23,27 +24,41 @@ import type { Message, MessageMentions, ReactionSummary } from './types.js';
  * one entry per emoji in the order it was first used, its users oldest first; attachments
  * oldest first, those marked for deletion left out.
  */
+/**
+ * The most rows one window reads (a page of `limits.pageMax` and the row that says there
+ * is more). A constant, not the `$5`/`$8` parameter, bounds the index scans, so the
+ * generic plan PostgreSQL caches for the prepared statement estimates a page's worth of
+ * rows (with a parameter it guesses 10% of the room, which on a large room priced the
+ * plan past `jit_above_cost`: a JIT compile of ~250 ms on every call). The parameters
+ * cut the windows through row_number (a WindowAgg run condition: it stops there).
+ */
+const TAKE_MAX = limits.pageMax + 1;
+
 const PAGE_TEXT = `
 with fl as (
   select case when $3::boolean
               then coalesce((select joined_seq from memberships where scope_id = $1::uuid and user_id = $2::uuid), 0)
               else 0 end::bigint as floor
 ), d as (
-  select x.*, row_number() over (order by x.seq desc) <= $6::int as keep
-    from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
-                 m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
-            from messages m
-           where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
-             and m.seq > (select floor from fl) and m.seq < $4::bigint
-           order by m.seq desc limit $5::int) x
+  select y.*, y.rn <= $6::int as keep
+    from (select x.*, row_number() over (order by x.seq desc) as rn
+            from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
+                         m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
+                    from messages m
+                   where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
+                     and m.seq > (select floor from fl) and m.seq < $4::bigint
+                   order by m.seq desc limit ${TAKE_MAX}) x) y
+   where y.rn <= $5::int
 ), a as (
-  select x.*, row_number() over (order by x.seq) <= $9::int as keep
-    from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
-                 m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
-            from messages m
-           where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
-             and m.seq > greatest($7::bigint, (select floor from fl))
-           order by m.seq limit $8::int) x
+  select y.*, y.rn <= $9::int as keep
+    from (select x.*, row_number() over (order by x.seq) as rn
+            from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
+                         m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
+                    from messages m
+                   where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
+                     and m.seq > greatest($7::bigint, (select floor from fl))
+                   order by m.seq limit ${TAKE_MAX}) x) y
+   where y.rn <= $8::int
 ), p as (
   select 'd' as part, * from d union all select 'a' as part, * from a
 )
@@ -57,13 +72,13 @@ select p.part, p.keep, p.id, p.scope_id as "scopeId", p.seq, p.author_id as "aut
        (select json_agg(json_build_object('emoji', e.emoji, 'count', e.n, 'userIds', e.users) order by e.first_at, e.emoji)
           from (select r.emoji, count(*)::int as n, json_agg(r.user_id order by r.created_at, r.user_id) as users, min(r.created_at) as first_at
                   from reactions r where p.keep and r.message_id = p.id group by r.emoji) e) as reactions,
-       (select json_agg(json_build_object(
+       (select json_agg(j) from (select json_build_object(
                  'id', t.id, 'purpose', t.purpose, 'scopeId', t.scope_id, 'messageId', t.message_id, 'ownerId', t.owner_id,
                  'filename', t.filename, 'contentType', t.content_type, 'declaredType', t.declared_type, 'size', t.size,
                  'declaredSize', t.declared_size, 'status', t.status, 'failureReason', t.failure_reason, 'displayKey', t.display_key,
                  'width', t.width, 'height', t.height, 'animated', t.animated, 'thumbhash', t.thumbhash, 'variants', t.variants,
-                 'createdAt', t.created_at) order by t.created_at, t.id)
-          from attachments t where p.keep and t.message_id = p.id and t.delete_requested_at is null) as attachments
+                 'createdAt', t.created_at) as j
+          from attachments t where p.keep and t.message_id = p.id and t.delete_requested_at is null order by t.created_at, t.id) s) as attachments
   from p
  order by p.part = 'a', case when p.part = 'a' then p.seq else -p.seq end`;
 
