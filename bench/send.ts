@@ -14,9 +14,7 @@
  * admin connection: a fresh database is created and dropped) and Redis (BENCH_REDIS_URL;
  * keys under a random prefix).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +27,7 @@ import superjson from 'superjson';
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import type { AppRouter } from '../src/router.js';
 import { createClient } from '../sdk/src/index.js';
+import { pct, serveChild, spawnRole, type ServerChild } from './children.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -37,7 +36,6 @@ const BIG_ROOM = 5_000;
 const SMALL_ROOM = 10;
 
 type Kind = 'ours' | 'baseline';
-type FromChild = { type: 'ready'; url: string };
 
 // ------------------------------------------------------------------ server children
 
@@ -120,44 +118,7 @@ async function serverMain(kind: Kind): Promise<void> {
       redis.disconnect();
     };
   }
-  process.send!({ type: 'ready', url } satisfies FromChild);
-  process.on('message', async (m: { type: string }) => {
-    if (m.type === 'stop') {
-      await stop().catch(() => {});
-      process.exit(0);
-    }
-  });
-}
-
-class ServerChild {
-  readonly ready: Promise<string>;
-  constructor(readonly kind: Kind, readonly child: ChildProcess) {
-    this.ready = new Promise((resolve, reject) => {
-      child.on('message', (m: FromChild) => m.type === 'ready' && resolve(m.url));
-      child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
-    });
-    child.stderr?.on('data', (d) => process.stderr.write(`[${kind}] ${d}`));
-  }
-  /** User + system CPU time of the process so far, in ms (from /proc). */
-  cpuMs(): number {
-    const f = fs.readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
-  }
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    this.child.send({ type: 'stop' });
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-    await new Promise((r) => this.child.once('exit', r));
-    clearTimeout(timer);
-  }
-}
-
-function spawnServer(kind: Kind, env: Record<string, string>): ServerChild {
-  const child = spawn(process.execPath, [...process.execArgv, ...(process.env.SEND_NODE_FLAGS ?? '').split(' ').filter(Boolean), SELF], {
-    env: { ...process.env, ...env, SEND_ROLE: kind },
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-  });
-  return new ServerChild(kind, child);
+  serveChild(url, stop);
 }
 
 // ------------------------------------------------------------------ senders
@@ -209,8 +170,6 @@ interface StepResult {
   p99: number;
   cpuPerMsg: number;
 }
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /** Runs `senders` closed loops for `seconds` (after `warmup` s not counted); sender i writes to rooms[i % rooms.length]. */
 async function step(label: string, server: ServerChild, senders: Sender[], rooms: string[], seconds: number, warmup: number): Promise<StepResult> {
@@ -292,8 +251,8 @@ async function main(): Promise<void> {
     await database.migrate();
     await database.close();
     const env = { SEND_DATABASE_URL: databaseUrl, SEND_PREFIX: prefix };
-    const ours = spawnServer('ours', env);
-    const base = spawnServer('baseline', env);
+    const ours = spawnRole(SELF, 'ours', env, 'SEND_ROLE', 'SEND_NODE_FLAGS');
+    const base = spawnRole(SELF, 'baseline', env, 'SEND_ROLE', 'SEND_NODE_FLAGS');
     children.push(ours, base);
     const [oursUrl, baseUrl] = await Promise.all([ours.ready, base.ready]);
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });

@@ -7,8 +7,15 @@ import type { Attachment } from './types.js';
 /** An `attachments` row as drizzle reads it. */
 export type AttachmentRow = typeof attachments.$inferSelect;
 
+/** The columns `toAttachment` reads (a row, or the JSON object of a read that aggregates them, such as messages/list-sql.ts). */
+export type AttachmentFields = Pick<
+  AttachmentRow,
+  | 'id' | 'purpose' | 'scopeId' | 'messageId' | 'ownerId' | 'filename' | 'contentType' | 'declaredType' | 'size' | 'declaredSize'
+  | 'status' | 'failureReason' | 'displayKey' | 'width' | 'height' | 'animated' | 'thumbhash' | 'variants' | 'createdAt'
+>;
+
 /** The client view of a row: ids and metadata, no keys, no URLs. */
-export function toAttachment(r: AttachmentRow): Attachment {
+export function toAttachment(r: AttachmentFields): Attachment {
   const ready = r.status === 'ready';
   return {
     id: r.id,

@@ -8,7 +8,7 @@ import { LastEventId } from '../realtime/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
 import type { Access } from '../permissions/service.js';
-import { historyFloor } from './history.js';
+import { historyFloor, joinFloorApplies } from './history.js';
 import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
 import { AttachmentId } from '../media/schemas.js';
 
@@ -128,7 +128,7 @@ export const messagesRouter = router({
    */
   list: authedProcedure.input(ListMessagesInput).output(MessagePageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages', tags: ['messages'], summary: 'History, keyset-paged on seq' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.messages.list(input.scopeId, input, input.limit, await floorOf(ctx.svc, a, ctx.user.id));
+    return ctx.svc.messages.list(input.scopeId, input, input.limit, joinFloorApplies(a) ? ctx.user.id : null);
   }),
 
   /**

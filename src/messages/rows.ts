@@ -56,28 +56,35 @@ export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
       summary.count++;
     }
   }
-  return rows.map((r) => {
-    const deleted = !!r.deletedAt;
-    const mentions = deleted ? noMentions() : (mentionsOf.get(r.id) ?? noMentions());
-    if (!deleted) mentions.everyone = r.mentionEveryone;
-    return {
-      id: r.id,
-      scopeId: r.scopeId,
-      seq: r.seq,
-      authorId: r.authorId,
-      body: deleted ? '' : r.body,
-      nonce: r.nonce,
-      createdAt: r.createdAt,
-      replyToId: r.replyToId,
-      threadRootId: r.threadRootId,
-      threadReplyCount: r.threadReplyCount,
-      editedAt: r.editedAt,
-      deletedAt: r.deletedAt,
-      mentions,
-      reactions: deleted ? [] : (reactionsOf.get(r.id) ?? []),
-      attachments: deleted ? [] : (attachmentsOf.get(r.id) ?? []),
-    };
-  });
+  return rows.map((r) => toMessage(r, mentionsOf.get(r.id), reactionsOf.get(r.id), attachmentsOf.get(r.id)));
+}
+
+/**
+ * The client message of a row and what was loaded with it (absent: none). A deleted
+ * message shows an empty body, no mentions, no reactions and no attachments, whatever is
+ * passed; `mentions.everyone` comes from the row.
+ */
+export function toMessage(r: MessageRow, mentions: MessageMentions | undefined, reactions: ReactionSummary[] | undefined, attachments: Attachment[] | undefined): Message {
+  const deleted = !!r.deletedAt;
+  const m = deleted ? noMentions() : (mentions ?? noMentions());
+  if (!deleted) m.everyone = r.mentionEveryone;
+  return {
+    id: r.id,
+    scopeId: r.scopeId,
+    seq: r.seq,
+    authorId: r.authorId,
+    body: deleted ? '' : r.body,
+    nonce: r.nonce,
+    createdAt: r.createdAt,
+    replyToId: r.replyToId,
+    threadRootId: r.threadRootId,
+    threadReplyCount: r.threadReplyCount,
+    editedAt: r.editedAt,
+    deletedAt: r.deletedAt,
+    mentions: m,
+    reactions: deleted ? [] : (reactions ?? []),
+    attachments: deleted ? [] : (attachments ?? []),
+  };
 }
 
 /** `hydrate` for one row. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, lte, max, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lte, max, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { pgErrorCode } from '../db/client.js';
 import { messageEdits, messageMentions, messages, pins, reactions, scopeEvents, scopes } from '../db/schema/index.js';
@@ -13,6 +13,7 @@ import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
 import { hydrate, hydrateOne, messageColumns, type MessageRow } from './rows.js';
 import { insertMessage, type SendResult } from './send-sql.js';
+import { listWindows } from './list-sql.js';
 import { attachToMessage } from '../media/attach.js';
 import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
@@ -29,9 +30,8 @@ export interface ListCursor {
   aroundSeq?: number | undefined;
 }
 
-/** The main timeline: messages that are not thread replies and not deleted (and after `floor`, history.ts). */
-const mainTimeline = (scopeId: string, floor = 0) =>
-  and(eq(messages.scopeId, scopeId), isNull(messages.threadRootId), isNull(messages.deletedAt), floor > 0 ? gt(messages.seq, floor) : undefined);
+/** Above every seq (they are at most Number.MAX_SAFE_INTEGER): the bound of "the newest page". */
+const NO_SEQ_ABOVE = Number.MAX_SAFE_INTEGER + 1;
 /** The last microsecond of 9999-12-31 UTC: a search cursor past it cannot be a message time. */
 const MAX_CURSOR_US = 253_402_300_799_999_999n;
 
@@ -320,66 +320,50 @@ export class MessageService {
    *   ⌊limit/2⌋ after it (jumping to a message).
    * `nextBeforeSeq` / `nextAfterSeq` continue towards older / newer messages (null when
    * there are none now).
+   * One statement (list-sql.ts), prepared on PostgreSQL.
    * @param limit 1 to 100.
-   * @param floor no message with seq ≤ floor (history.ts `historyFloor`).
+   * @param joinedFloorOf the caller, when their history floor is their join (history.ts
+   *   `joinFloorApplies`): no message with seq ≤ the seq of their member.joined; null: none.
    */
-  async list(scopeId: string, cursor: ListCursor, limit: number, floor = 0): Promise<MessagePage> {
-    const base = mainTimeline(scopeId, floor);
-    const page = (where: ReturnType<typeof and>, order: 'asc' | 'desc', n: number) =>
-      this.db
-        .select(messageColumns)
-        .from(messages)
-        .where(and(base, where))
-        .orderBy(order === 'asc' ? asc(messages.seq) : desc(messages.seq))
-        .limit(n);
-    const exists = async (where: ReturnType<typeof and>) => (await page(where, 'asc', 1)).length > 0;
-
-    let rows: MessageRow[];
-    let olderExist: boolean;
-    let newerExist: boolean;
+  async list(scopeId: string, cursor: ListCursor, limit: number, joinedFloorOf: string | null = null): Promise<MessagePage> {
+    const none = { bound: 0, take: 0, keep: 0 };
     if (cursor.aroundSeq !== undefined) {
+      const around = cursor.aroundSeq;
       const olderN = Math.ceil(limit / 2);
       const newerN = limit - olderN;
-      const [older, newer] = await Promise.all([
-        page(lte(messages.seq, cursor.aroundSeq), 'desc', olderN + 1),
-        page(gt(messages.seq, cursor.aroundSeq), 'asc', newerN + 1),
-      ]);
-      olderExist = older.length > olderN;
-      newerExist = newer.length > newerN;
-      rows = [...older.slice(0, olderN).reverse(), ...newer.slice(0, newerN)];
-      const items = await hydrate(this.db, rows);
+      const { d, a } = await listWindows(this.db, scopeId, joinedFloorOf, { bound: around + 1, take: olderN + 1, keep: olderN }, { bound: around, take: newerN + 1, keep: newerN });
+      const items = [...d.items.reverse(), ...a.items];
       return {
         items,
-        nextBeforeSeq: olderExist ? (items[0]?.seq ?? null) : null,
-        nextAfterSeq: newerExist ? (items.at(-1)?.seq ?? null) : null,
+        nextBeforeSeq: d.read > olderN ? (items[0]?.seq ?? null) : null,
+        nextAfterSeq: a.read > newerN ? (items.at(-1)?.seq ?? null) : null,
       };
     }
     if (cursor.afterSeq !== undefined) {
       const after = cursor.afterSeq;
-      const [fetched, older] = await Promise.all([page(gt(messages.seq, after), 'asc', limit + 1), exists(lte(messages.seq, after))]);
-      newerExist = fetched.length > limit;
-      olderExist = older;
-      rows = fetched.slice(0, limit);
-      const items = await hydrate(this.db, rows);
+      // Window d reads one row at most: is there anything at or before afterSeq?
+      const { d, a } = await listWindows(this.db, scopeId, joinedFloorOf, { bound: after + 1, take: 1, keep: 0 }, { bound: after, take: limit + 1, keep: limit });
+      const items = a.items;
       return {
         items,
-        nextBeforeSeq: olderExist ? (items[0]?.seq ?? after + 1) : null,
-        nextAfterSeq: newerExist ? items.at(-1)!.seq : null,
+        nextBeforeSeq: d.read > 0 ? (items[0]?.seq ?? after + 1) : null,
+        nextAfterSeq: a.read > limit ? items.at(-1)!.seq : null,
       };
     }
     const before = cursor.beforeSeq;
-    const [fetched, newer] = await Promise.all([
-      page(before !== undefined ? lt(messages.seq, before) : undefined, 'desc', limit + 1),
-      before !== undefined ? exists(gte(messages.seq, before)) : Promise.resolve(false),
-    ]);
-    olderExist = fetched.length > limit;
-    newerExist = newer;
-    rows = fetched.slice(0, limit);
-    const items = await hydrate(this.db, rows);
+    // Window a reads one row at most: is there anything at or after beforeSeq?
+    const { d, a } = await listWindows(
+      this.db,
+      scopeId,
+      joinedFloorOf,
+      { bound: before ?? NO_SEQ_ABOVE, take: limit + 1, keep: limit },
+      before !== undefined ? { bound: before - 1, take: 1, keep: 0 } : none,
+    );
+    const items = d.items;
     return {
       items,
-      nextBeforeSeq: olderExist ? items.at(-1)!.seq : null,
-      nextAfterSeq: newerExist ? (items[0]?.seq ?? before! - 1) : null,
+      nextBeforeSeq: d.read > limit ? items.at(-1)!.seq : null,
+      nextAfterSeq: a.read > 0 ? (items[0]?.seq ?? before! - 1) : null,
     };
   }
 

@@ -219,6 +219,87 @@ describe('history pages', () => {
     const mallory = await user('mallory');
     expect(await codeOf(mallory.client.messages.get.query({ scopeId: r.id, messageId: sent[4]!.id }))).toBe('FORBIDDEN');
   });
+
+  it('shows each message as messages.get does, and pages as documented from every seq, with every cursor', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const carol = await user('carol');
+    const { room: r } = await room(alice, [bob, carol]);
+    const role = '33333333-3333-4333-8333-333333333333';
+    const send = (u: typeof alice, body: string, extra: { threadRootId?: string; replyToId?: string } = {}) => u.client.messages.send.mutate({ scopeId: r.id, body, ...extra });
+    const m1 = await send(alice, 'first');
+    const m2 = await send(bob, `hi <@${carol.userId}> and <@${alice.userId}>, <@&${role}>`);
+    const root = await send(carol, 'a thread root');
+    const reply = await send(bob, 'in the thread', { threadRootId: root.id });
+    const gone = await send(bob, 'in the thread, then deleted', { threadRootId: root.id });
+    const m3 = await send(alice, 'a reply', { replyToId: m2.id });
+    const deleted = await send(bob, 'deleted soon');
+    const m4 = await send(carol, 'to be edited');
+    const react = (u: typeof alice, messageId: string, emoji: string) => u.client.reactions.add.mutate({ scopeId: r.id, messageId, emoji });
+    await react(carol, m2.id, '🎉');
+    await react(bob, m2.id, '👍');
+    await react(alice, m2.id, '🎉');
+    await react(carol, m2.id, '👍');
+    await react(alice, root.id, ':party_parrot:');
+    await bob.client.messages.delete.mutate({ scopeId: r.id, messageId: gone.id });
+    await bob.client.messages.delete.mutate({ scopeId: r.id, messageId: deleted.id });
+    await carol.client.messages.edit.mutate({ scopeId: r.id, messageId: m4.id, body: `edited <@${bob.userId}>` });
+    for (let i = 0; i < 4; i++) await send(i % 2 ? alice : bob, `tail ${i}`);
+    void reply;
+    const { lastSeq } = await alice.client.scopes.get.query({ scopeId: r.id });
+
+    // The main timeline, oldest first, each message as messages.get shows it (a read that does not page).
+    const full = await alice.client.messages.list.query({ scopeId: r.id, afterSeq: 0, limit: 100 });
+    const timeline = await Promise.all(full.items.map((m) => alice.client.messages.get.query({ scopeId: r.id, messageId: m.id })));
+    expect(full.items).toEqual(timeline);
+    expect(timeline.map((m) => m.id)).toEqual([m1.id, m2.id, root.id, m3.id, m4.id, ...timeline.slice(5).map((m) => m.id)]);
+    expect(timeline).toHaveLength(9);
+    const byId = new Map(timeline.map((m) => [m.id, m]));
+    expect(byId.get(m2.id)!.reactions).toEqual([
+      { emoji: '🎉', count: 2, userIds: [carol.userId, alice.userId] },
+      { emoji: '👍', count: 2, userIds: [bob.userId, carol.userId] },
+    ]);
+    expect(byId.get(m2.id)!.mentions).toEqual({ userIds: [alice.userId, carol.userId].sort(), roleIds: [role], everyone: false });
+    expect(byId.get(root.id)).toMatchObject({ threadReplyCount: 1, reactions: [{ emoji: ':party_parrot:', count: 1, userIds: [alice.userId] }] });
+    expect(byId.get(m3.id)!.replyToId).toBe(m2.id);
+    expect(byId.get(m4.id)).toMatchObject({ body: `edited <@${bob.userId}>`, mentions: { userIds: [bob.userId] } });
+    expect(byId.get(m4.id)!.editedAt).toBeInstanceOf(Date);
+
+    const seqs = timeline.map((m) => m.seq);
+    const at = (ss: number[]) => ss.map((s) => timeline[seqs.indexOf(s)]!);
+    const list = (input: Record<string, number>) => alice.client.messages.list.query({ scopeId: r.id, ...input });
+    for (const limit of [1, 2, 3, 50]) {
+      for (let x = 0; x <= lastSeq + 1; x++) {
+        const older = seqs.filter((s) => s < x).reverse();
+        const fromX = seqs.filter((s) => s >= x);
+        if (x >= 1) {
+          const items = at(older.slice(0, limit));
+          expect(await list({ beforeSeq: x, limit })).toEqual({
+            items,
+            nextBeforeSeq: older.length > limit ? items.at(-1)!.seq : null,
+            nextAfterSeq: fromX.length > 0 ? (items[0]?.seq ?? x - 1) : null,
+          });
+        }
+        const upToX = seqs.filter((s) => s <= x);
+        const newer = seqs.filter((s) => s > x);
+        const after = at(newer.slice(0, limit));
+        expect(await list({ afterSeq: x, limit })).toEqual({
+          items: after,
+          nextBeforeSeq: upToX.length > 0 ? (after[0]?.seq ?? x + 1) : null,
+          nextAfterSeq: newer.length > limit ? after.at(-1)!.seq : null,
+        });
+        if (x >= 1) {
+          const olderN = Math.ceil(limit / 2);
+          const around = at([...upToX.slice(-olderN), ...newer.slice(0, limit - olderN)]);
+          expect(await list({ aroundSeq: x, limit })).toEqual({
+            items: around,
+            nextBeforeSeq: upToX.length > olderN ? (around[0]?.seq ?? null) : null,
+            nextAfterSeq: newer.length > limit - olderN ? (around.at(-1)?.seq ?? null) : null,
+          });
+        }
+      }
+    }
+  });
 });
 
 describe('search', () => {

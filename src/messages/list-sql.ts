@@ -1,0 +1,143 @@
+import { limits } from '../config.js';
+import type { Db } from '../db/client.js';
+import { queryPrepared } from '../db/prepared.js';
+import { toAttachment, type AttachmentFields } from '../media/views.js';
+import { toMessage, type MessageRow } from './rows.js';
+import type { Message, MessageMentions, ReactionSummary } from './types.js';
+
+/**
+ * A page of the main timeline (live messages that are not thread replies) as one
+ * statement: the caller's history floor, two keyset windows on `(scope_id, seq)` and, for
+ * the rows that go out, their mentions, reactions and attachments aggregated as JSON. It
+ * replaces a page query, an existence probe, the floor lookup and three `IN (…ids…)`
+ * queries built by drizzle on every call; it is a named (prepared) statement on
+ * PostgreSQL, planned once per connection, and reads no `search` tsvector.
+ *
+ * The two windows (service.ts `list` turns each cursor into them):
+ * - `d`: seq < $4, newest first, at most $5 rows, of which the first $6 are hydrated;
+ * - `a`: seq > $7, oldest first, at most $8 rows, of which the first $9 are hydrated.
+ * Rows past the hydrated ones only answer "is there more" (one row each at most).
+ * $3 applies the member's join floor (history.ts: historyVisibility `joined`, not an
+ * owner): no message with seq ≤ the seq of their member.joined.
+ *
+ * The aggregates keep the order hydrate (rows.ts) gives: mention ids sorted; reactions
+ * one entry per emoji in the order it was first used, its users oldest first; attachments
+ * oldest first, those marked for deletion left out.
+ */
+/**
+ * The most rows one window reads (a page of `limits.pageMax` and the row that says there
+ * is more). A constant, not the `$5`/`$8` parameter, bounds the index scans, so the
+ * generic plan PostgreSQL caches for the prepared statement estimates a page's worth of
+ * rows (with a parameter it guesses 10% of the room, which on a large room priced the
+ * plan past `jit_above_cost`: a JIT compile of ~250 ms on every call). The parameters
+ * cut the windows through row_number (a WindowAgg run condition: it stops there).
+ */
+const TAKE_MAX = limits.pageMax + 1;
+
+const PAGE_TEXT = `
+with fl as (
+  select case when $3::boolean
+              then coalesce((select joined_seq from memberships where scope_id = $1::uuid and user_id = $2::uuid), 0)
+              else 0 end::bigint as floor
+), d as (
+  select y.*, y.rn <= $6::int as keep
+    from (select x.*, row_number() over (order by x.seq desc) as rn
+            from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
+                         m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
+                    from messages m
+                   where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
+                     and m.seq > (select floor from fl) and m.seq < $4::bigint
+                   order by m.seq desc limit ${TAKE_MAX}) x) y
+   where y.rn <= $5::int
+), a as (
+  select y.*, y.rn <= $9::int as keep
+    from (select x.*, row_number() over (order by x.seq) as rn
+            from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
+                         m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
+                    from messages m
+                   where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
+                     and m.seq > greatest($7::bigint, (select floor from fl))
+                   order by m.seq limit ${TAKE_MAX}) x) y
+   where y.rn <= $8::int
+), p as (
+  select 'd' as part, * from d union all select 'a' as part, * from a
+)
+select p.part, p.keep, p.id, p.scope_id as "scopeId", p.seq, p.author_id as "authorId", p.body, p.nonce,
+       p.reply_to_id as "replyToId", p.thread_root_id as "threadRootId", p.mention_everyone as "mentionEveryone",
+       p.thread_reply_count as "threadReplyCount", p.created_at as "createdAt", p.edited_at as "editedAt", p.deleted_at as "deletedAt",
+       (select json_build_object(
+                 'userIds', coalesce(json_agg(mm.target_id order by mm.target_id) filter (where mm.kind = 'user'), '[]'::json),
+                 'roleIds', coalesce(json_agg(mm.target_id order by mm.target_id) filter (where mm.kind = 'role'), '[]'::json))
+          from message_mentions mm where p.keep and mm.message_id = p.id having count(*) > 0) as mentions,
+       (select json_agg(json_build_object('emoji', e.emoji, 'count', e.n, 'userIds', e.users) order by e.first_at, e.emoji)
+          from (select r.emoji, count(*)::int as n, json_agg(r.user_id order by r.created_at, r.user_id) as users, min(r.created_at) as first_at
+                  from reactions r where p.keep and r.message_id = p.id group by r.emoji) e) as reactions,
+       (select json_agg(j) from (select json_build_object(
+                 'id', t.id, 'purpose', t.purpose, 'scopeId', t.scope_id, 'messageId', t.message_id, 'ownerId', t.owner_id,
+                 'filename', t.filename, 'contentType', t.content_type, 'declaredType', t.declared_type, 'size', t.size,
+                 'declaredSize', t.declared_size, 'status', t.status, 'failureReason', t.failure_reason, 'displayKey', t.display_key,
+                 'width', t.width, 'height', t.height, 'animated', t.animated, 'thumbhash', t.thumbhash, 'variants', t.variants,
+                 'createdAt', t.created_at) as j
+          from attachments t where p.keep and t.message_id = p.id and t.delete_requested_at is null order by t.created_at, t.id) s) as attachments
+  from p
+ order by p.part = 'a', case when p.part = 'a' then p.seq else -p.seq end`;
+
+interface PageRow extends Omit<MessageRow, 'seq'> {
+  part: 'd' | 'a';
+  keep: boolean;
+  seq: string | number;
+  mentions: Pick<MessageMentions, 'userIds' | 'roleIds'> | null;
+  reactions: ReactionSummary[] | null;
+  attachments: (Omit<AttachmentFields, 'createdAt'> & { createdAt: string })[] | null;
+}
+
+/** One window of `listWindows`: rows below (`d`) or above (`a`) a seq, and how many of them to hydrate. */
+export interface PageWindow {
+  /** Exclusive bound: `d` takes seq < bound, `a` takes seq > bound. */
+  bound: number;
+  /** Rows to read (0: none). */
+  take: number;
+  /** Of those, how many become messages (the rest only say there are more). */
+  keep: number;
+}
+
+/** What `listWindows` returns per window: the messages (in the window's order) and whether rows past them exist. */
+export interface WindowResult {
+  items: Message[];
+  /** Rows read in all (items plus the "is there more" rows). */
+  read: number;
+}
+
+/**
+ * Runs the page statement (PAGE_TEXT) for `scopeId`: window `d` newest first, window `a`
+ * oldest first. `joinedFloorOf`: the user whose join floor applies (history.ts), or null.
+ */
+export async function listWindows(db: Db, scopeId: string, joinedFloorOf: string | null, d: PageWindow, a: PageWindow): Promise<{ d: WindowResult; a: WindowResult }> {
+  const rows = await queryPrepared<PageRow>(db, 'guildhall_messages_page', PAGE_TEXT, [
+    scopeId,
+    joinedFloorOf ?? '00000000-0000-0000-0000-000000000000',
+    joinedFloorOf !== null,
+    d.bound,
+    d.take,
+    d.keep,
+    a.bound,
+    a.take,
+    a.keep,
+  ]);
+  const out = { d: { items: [] as Message[], read: 0 }, a: { items: [] as Message[], read: 0 } };
+  for (const r of rows) {
+    const w = out[r.part];
+    w.read++;
+    if (!r.keep) continue;
+    const { part: _p, keep: _k, mentions, reactions, attachments, ...row } = r;
+    w.items.push(
+      toMessage(
+        { ...row, seq: Number(row.seq) },
+        mentions ? { userIds: mentions.userIds, roleIds: mentions.roleIds, everyone: false } : undefined,
+        reactions ?? undefined,
+        attachments?.map((t) => toAttachment({ ...t, createdAt: new Date(t.createdAt) })),
+      ),
+    );
+  }
+  return out;
+}
