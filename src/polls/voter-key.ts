@@ -28,11 +28,13 @@ export class VoterKey {
  * Loads the key: POLL_VOTER_KEY when set (service mode: every instance must share it), else
  * the key file under DATA_DIR, created on first start (embedded mode). A service-mode
  * start without the variable works from the file too, with a warning, since instances on
- * different hosts would then disagree.
+ * different hosts would then disagree. With `DATA_DIR=memory://` (nothing kept) the key is
+ * random and kept in memory for the life of the process, like the database.
  * @throws Error when the key file exists but does not hold a key.
  */
 export async function loadVoterKey(o: { voterKey: string | undefined; dataDir: string; serviceMode: boolean; log: Logger }): Promise<VoterKey> {
   if (o.voterKey) return new VoterKey(Buffer.from(o.voterKey, 'utf8'));
+  if (o.dataDir === 'memory://') return new VoterKey(randomBytes(32));
   const file = path.join(o.dataDir, VOTER_KEY_FILE);
   await mkdir(o.dataDir, { recursive: true });
   try {

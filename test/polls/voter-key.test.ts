@@ -1,0 +1,36 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadVoterKey, VOTER_KEY_FILE } from '../../src/polls/voter-key.js';
+
+const log = pino({ level: 'silent' });
+const cwd = process.cwd();
+let dir: string | undefined;
+afterEach(() => {
+  process.chdir(cwd);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('the anonymous voter key', () => {
+  it('with DATA_DIR=memory:// lives in memory only: no file or folder appears', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'guildhall-voter-key-'));
+    process.chdir(dir);
+    const key = await loadVoterKey({ voterKey: undefined, dataDir: 'memory://', serviceMode: false, log });
+    expect(readdirSync(dir)).toEqual([]);
+    expect(key.voter('poll-1', 'user-1', true)).toMatch(/^h:/);
+    expect(key.voter('poll-1', 'user-1', true)).toBe(key.voter('poll-1', 'user-1', true));
+  });
+
+  it('under a real DATA_DIR is created once and read back on the next start', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'guildhall-voter-key-'));
+    const first = await loadVoterKey({ voterKey: undefined, dataDir: dir, serviceMode: false, log });
+    const text = readFileSync(path.join(dir, VOTER_KEY_FILE), 'utf8');
+    const second = await loadVoterKey({ voterKey: undefined, dataDir: dir, serviceMode: false, log });
+    expect(readFileSync(path.join(dir, VOTER_KEY_FILE), 'utf8')).toBe(text);
+    expect(second.voter('p', 'u', true)).toBe(first.voter('p', 'u', true));
+    expect(existsSync(path.join(dir, VOTER_KEY_FILE))).toBe(true);
+  });
+});
