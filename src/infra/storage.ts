@@ -53,10 +53,21 @@ export async function openStorage(config: Config): Promise<Storage> {
       },
     };
   }
-  return openEmbedded(config.dataDir);
+  return openEmbedded(config.dataDir, config.corsOrigins);
 }
 
-async function openEmbedded(dataDir: string): Promise<Storage> {
+/**
+ * The bucket CORS rule a browser upload needs (the presigned POST goes straight to the
+ * store, from the page's origin): POST and GET from the allowed origins (CORS_ORIGINS),
+ * any request header. A real S3 bucket needs the same rule (deploy/template.yaml has it).
+ */
+export function bucketCorsXml(origins: readonly string[]): string {
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const allowed = origins.map((o) => `<AllowedOrigin>${esc(o)}</AllowedOrigin>`).join('');
+  return `<CORSConfiguration><CORSRule>${allowed}<AllowedMethod>POST</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+}
+
+async function openEmbedded(dataDir: string, corsOrigins: readonly string[]): Promise<Storage> {
   let scratch: string | null = null;
   let directory: string;
   if (dataDir === 'memory://') {
@@ -70,7 +81,8 @@ async function openEmbedded(dataDir: string): Promise<Storage> {
     port: 0,
     directory,
     silent: true,
-    configureBuckets: [{ name: EMBEDDED_BUCKET, configs: [] }],
+    // Browsers upload to the presigned POST directly: the bucket allows the CORS origins.
+    configureBuckets: [{ name: EMBEDDED_BUCKET, configs: corsOrigins.length ? [bucketCorsXml(corsOrigins)] : [] }],
   });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
