@@ -184,7 +184,9 @@ describe('the web client in headless Chromium', () => {
     const shared = messageLine(bob, 'Alice', 'the plan, and a picture');
     const image = shared.locator('.attachment[data-status=ready] img[alt="square.png"]');
     await image.waitFor();
-    await expect.poll(() => image.evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : 0)), { timeout: 20_000 }).toBe(96);
+    // The decoded thumbnail's width (0 until it has loaded); the element is an HTMLImageElement.
+    const loadedWidth = () => image.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth);
+    await expect.poll(loadedWidth, { timeout: 20_000 }).toBe(96);
     expect(await image.getAttribute('src')).toContain('160.webp');
     const notes = shared.locator('.attachment[data-status=ready] a.download', { hasText: 'notes.txt' });
     await expect.poll(() => notes.getAttribute('href'), { timeout: 20_000 }).toMatch(/^http/);
