@@ -52,7 +52,7 @@ export class UploadTray {
       const done = uploadFile(this.client, scopeId, file).then(
         (id) => {
           chip.dataset.state = 'uploaded';
-          chip.textContent = `📎 ${file.name}`;
+          chip.textContent = `${file.name} · ready to send`;
           return id;
         },
         (err: unknown) => {
@@ -108,9 +108,9 @@ function renderAttachment(client: GuildhallClient, a: Shown): HTMLElement {
   box.dataset.status = a.status;
   const name = `${a.filename} (${size(a.size)})`;
   if (a.status === 'pending') {
-    box.textContent = `📎 ${name} · processing…`;
+    box.textContent = `${name} · processing…`;
   } else if (a.status === 'failed') {
-    box.textContent = `📎 ${name} · failed: ${a.failureReason ?? 'unknown reason'}`;
+    box.textContent = `${name} · failed: ${a.failureReason ?? 'unknown reason'}`;
   } else if (a.isImage) {
     const img = document.createElement('img');
     img.alt = a.filename;
@@ -124,7 +124,7 @@ function renderAttachment(client: GuildhallClient, a: Shown): HTMLElement {
     const link = download(client, a.id, img);
     box.append(link);
   } else {
-    box.append(download(client, a.id, `📎 ${name}`));
+    box.append(download(client, a.id, `Download ${name}`));
   }
   return box;
 }

@@ -168,14 +168,14 @@ export class Conversation {
       }
       case 'attachment.updated': {
         const li = ev.messageId ? this.byId.get(ev.messageId) : undefined;
-        if (li && !li.classList.contains('deleted')) updateAttachment(this.client, li, ev.attachment);
+        if (li && !li.classList.contains('deleted')) this.keepingEnd(() => updateAttachment(this.client, li, ev.attachment));
         break;
       }
       case 'poll.created':
       case 'poll.updated':
       case 'poll.option_added':
       case 'poll.closed':
-        await this.polls.apply(ev);
+        await this.keepingEnd(() => this.polls.apply(ev));
         break;
       case 'member.joined':
       case 'member.left':
@@ -312,6 +312,14 @@ export class Conversation {
     const poll = m.id ? this.polls.element(m.id) : null;
     if (poll) li.append(poll);
     return li;
+  }
+
+  /** Runs `change` (a line grows or shrinks); a timeline scrolled to its end stays there. */
+  private async keepingEnd(change: () => unknown): Promise<void> {
+    const t = this.view.timeline;
+    const atEnd = t.scrollHeight - t.scrollTop - t.clientHeight < 40;
+    await change();
+    if (atEnd) this.scrollToEnd();
   }
 
   private scrollToEnd(): void {

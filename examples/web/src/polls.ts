@@ -114,7 +114,7 @@ export class Polls {
     box.dataset.pollId = view.id;
     box.dataset.closed = String(view.closed);
     box.dataset.resultsVisible = String(view.resultsVisible);
-    box.append(el('p', 'question', `📊 ${view.question}`));
+    box.append(el('p', 'question', view.question));
     const multiple = view.maxChoices > 1;
     const locked = view.closed || (view.myVote !== null && !view.allowVoteChange);
     const total = view.options.reduce((n, o) => n + (o.count ?? 0), 0);
