@@ -57,7 +57,9 @@ export class UploadTray {
         },
         (err: unknown) => {
           chip.dataset.state = 'failed';
-          chip.textContent = `${file.name}: ${describeError(err)}`;
+          chip.textContent = `${file.name}: ${describeError(err)} ×`;
+          chip.title = 'Dismiss';
+          chip.addEventListener('click', () => chip.remove());
           return null;
         },
       );
