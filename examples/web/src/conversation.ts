@@ -168,7 +168,7 @@ export class Conversation {
       }
       case 'attachment.updated': {
         const li = ev.messageId ? this.byId.get(ev.messageId) : undefined;
-        if (li && !li.classList.contains('deleted')) this.keepingEnd(() => updateAttachment(this.client, li, ev.attachment));
+        if (li && !li.classList.contains('deleted')) await this.keepingEnd(() => updateAttachment(this.client, li, ev.attachment));
         break;
       }
       case 'poll.created':
