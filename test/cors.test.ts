@@ -169,3 +169,34 @@ describe('the Origin of WebSocket upgrades', () => {
     expect(await upgrade(listed, APP)).toEqual({ status: 'open' });
   });
 });
+
+describe('the embedded file store (browser uploads go to it directly)', () => {
+  /** A presigned POST for a 5-byte text file in a fresh room on `server`. */
+  async function ticket(server: GuildhallServer) {
+    const { client } = await signUpClient(server.url, 'uploader');
+    const community = await client.scopes.create.mutate({ kind: 'community', name: 'Files' });
+    return client.media.createUpload.mutate({ scopeId: community.id, filename: 'a.txt', contentType: 'text/plain', size: 5 });
+  }
+  const storePreflight = (url: string, origin: string) =>
+    fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+
+  it('allows the CORS_ORIGINS to POST an upload and read the answer, and no other origin', async () => {
+    const t = await ticket(listed);
+    const ok = await storePreflight(t.url, APP);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-allow-methods')).toContain('POST');
+    expect((await storePreflight(t.url, EVIL)).status).toBe(403);
+
+    const form = new FormData();
+    for (const [k, v] of Object.entries(t.fields)) form.append(k, v);
+    form.append('file', new Blob(['hello'], { type: 'text/plain' }), 'a.txt');
+    const posted = await fetch(t.url, { method: 'POST', body: form, headers: { origin: APP } });
+    expect(posted.ok).toBe(true);
+    expect(posted.headers.get('access-control-allow-origin')).toBe(APP);
+  });
+
+  it('allows no origin when CORS_ORIGINS allows none (service mode default)', async () => {
+    const t = await ticket(services);
+    expect((await storePreflight(t.url, APP)).status).toBe(403);
+  });
+});

@@ -9,6 +9,7 @@ import { existsSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GuildhallServer } from '../src/server.js';
@@ -17,6 +18,11 @@ import { REPO_ROOT, freePort } from './helpers/process.js';
 import { createClient, startServer, testPrefix } from './helpers/server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * The longest any one wait may take (ms). Every wait is for an event on the page; this is
+ * only a ceiling, high because the host is shared (2 cores, load averages past 30 seen).
+ */
+const WAIT_MS = 45_000;
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const configFile = path.join(REPO_ROOT, 'examples/web/vite.config.ts');
 const work = mkdtempSync(path.join(tmpdir(), 'guildhall-web-'));
@@ -62,7 +68,7 @@ async function openPage(origin: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 620 } });
   contexts.push(context);
   const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
+  page.setDefaultTimeout(WAIT_MS);
   await page.goto(`${origin}/?server=${encodeURIComponent(server.url)}`);
   return page;
 }
@@ -77,13 +83,34 @@ async function signUp(page: Page, name: string, email: string): Promise<void> {
 const messageLine = (page: Page, author: string, body: string) =>
   page.locator('#messages li', { has: page.locator('.author', { hasText: author }) }).filter({ has: page.locator('.body', { hasText: body }) });
 
+const pollBox = (page: Page, question: string) => page.locator('#messages .poll', { has: page.locator('.question', { hasText: question }) });
+const optionOf = (page: Page, question: string, text: string) => pollBox(page, question).locator('.option', { hasText: text });
+
+/** Fills the composer's poll form and posts it. */
+async function postPoll(page: Page, question: string, options: string[], resultsVisibility = 'always'): Promise<void> {
+  await page.click('#poll-toggle');
+  await page.fill('#poll-form input[name=question]', question);
+  for (let i = 0; i < options.length; i++) {
+    if (i >= 2) await page.click('#poll-add-option');
+    await page.locator('#poll-form .poll-options input').nth(i).fill(options[i]!);
+  }
+  await page.selectOption('#poll-form select[name=resultsVisibility]', resultsVisibility);
+  await page.click('#poll-form button:text-is("Post poll")');
+  await page.waitForSelector('#poll-form', { state: 'hidden' });
+}
+
+async function vote(page: Page, question: string, text: string): Promise<void> {
+  await optionOf(page, question, text).locator('input').check();
+  await pollBox(page, question).locator('button.vote').click();
+}
+
 async function say(page: Page, body: string): Promise<void> {
   await page.fill('#composer input', body);
   await page.press('#composer input', 'Enter');
 }
 
 describe('the web client in headless Chromium', () => {
-  it('two users talk across origins: invite, unread counts, typing, presence, resume, paging', async () => {
+  it('two users talk across origins: invite, polls, files, unread counts, typing, presence, resume, paging', async () => {
     const stamp = Date.now();
     const alice = await openPage(webOrigin);
     await signUp(alice, 'Alice', `alice-${stamp}@example.com`);
@@ -123,6 +150,55 @@ describe('the web client in headless Chromium', () => {
     await say(alice, 'welcome, Bob!');
     await messageLine(bob, 'Alice', 'welcome, Bob!').waitFor();
     await alice.locator('#typing:text-is("")').waitFor();
+
+    // A poll from the composer: Bob sees it and votes, Alice's count moves live (poll.updated).
+    await postPoll(alice, 'Lunch?', ['Pizza', 'Sushi', 'Tacos']);
+    await optionOf(bob, 'Lunch?', 'Tacos').waitFor();
+    await optionOf(bob, 'Lunch?', 'Sushi').locator('.count:text-is("0")').waitFor();
+    await vote(bob, 'Lunch?', 'Sushi');
+    await optionOf(alice, 'Lunch?', 'Sushi').locator('.count:text-is("1")').waitFor();
+    await pollBox(alice, 'Lunch?').locator('.poll-meta', { hasText: '1 voter ·' }).waitFor();
+    // Bob changes his mind: the vote moves, the voter count stays.
+    await pollBox(bob, 'Lunch?').locator('button.vote:text-is("Change vote")').waitFor();
+    await vote(bob, 'Lunch?', 'Pizza');
+    await optionOf(alice, 'Lunch?', 'Pizza').locator('.count:text-is("1")').waitFor();
+    await optionOf(alice, 'Lunch?', 'Sushi').locator('.count:text-is("0")').waitFor();
+    await pollBox(alice, 'Lunch?').locator('.poll-meta', { hasText: '1 voter ·' }).waitFor();
+
+    // Results hidden until the close: nobody sees counts, Bob's vote included; the close shows them to both.
+    await postPoll(alice, 'Secret?', ['Yes', 'No'], 'afterClose');
+    await pollBox(bob, 'Secret?').locator('.poll-meta', { hasText: 'results hidden until it closes' }).waitFor();
+    await vote(bob, 'Secret?', 'Yes');
+    await pollBox(alice, 'Secret?').locator('.poll-meta', { hasText: '1 voter ·' }).waitFor();
+    expect(await pollBox(alice, 'Secret?').locator('.count').count()).toBe(0);
+    expect(await pollBox(bob, 'Secret?').locator('.count').count()).toBe(0);
+    await pollBox(alice, 'Secret?').locator('button.close-poll').click();
+    await optionOf(bob, 'Secret?', 'Yes').locator('.count:text-is("1")').waitFor();
+    await pollBox(bob, 'Secret?').locator('.poll-meta', { hasText: 'closed' }).waitFor();
+    await optionOf(alice, 'Secret?', 'Yes').locator('.count:text-is("1")').waitFor();
+
+    // Files: uploaded from the page straight to the store (presigned POST, CORS), then sent.
+    const png = await sharp({ create: { width: 96, height: 64, channels: 3, background: { r: 75, g: 87, b: 214 } } }).png().toBuffer();
+    await alice.setInputFiles('#attach-input', [
+      { name: 'square.png', mimeType: 'image/png', buffer: png },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('bring snacks\n') },
+      { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('this is not a png at all') },
+    ]);
+    await expect.poll(() => alice.locator('#upload-tray .chip[data-state=uploaded]').count(), { timeout: WAIT_MS }).toBe(3);
+    await say(alice, 'the plan, and a picture');
+    const shared = messageLine(bob, 'Alice', 'the plan, and a picture');
+    const image = shared.locator('.attachment[data-status=ready] img[alt="square.png"]');
+    await image.waitFor();
+    // The decoded thumbnail's width (0 until it has loaded); the element is an HTMLImageElement.
+    const loadedWidth = () => image.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth);
+    await expect.poll(loadedWidth, { timeout: WAIT_MS }).toBe(96);
+    expect(await image.getAttribute('src')).toContain('160.webp');
+    const notes = shared.locator('.attachment[data-status=ready] a.download', { hasText: 'notes.txt' });
+    await expect.poll(() => notes.getAttribute('href'), { timeout: WAIT_MS }).toMatch(/^http/);
+    const text = await bob.evaluate((url) => fetch(url).then((r) => r.text()), (await notes.getAttribute('href'))!);
+    expect(text).toBe('bring snacks\n');
+    await shared.locator('.attachment[data-status=failed]', { hasText: /broken\.png .*failed: \S/ }).waitFor();
+    await messageLine(alice, 'Alice', 'the plan, and a picture').locator('.attachment[data-status=ready] img').waitFor();
     await alice.screenshot({ path: screenshot });
 
     // Unread counts: Bob looks at the community while Alice writes in the lobby.
@@ -130,7 +206,7 @@ describe('the web client in headless Chromium', () => {
     await bob.waitForSelector('#title:text-is("Guild")');
     await say(alice, 'are you there?');
     const lobbyBadge = bob.locator('#tree li.room', { hasText: 'lobby' }).locator('.badge');
-    await expect.poll(() => lobbyBadge.textContent().catch(() => null), { timeout: 20_000 }).toBe('1');
+    await expect.poll(() => lobbyBadge.textContent().catch(() => null), { timeout: WAIT_MS }).toBe('1');
     await bob.click('#tree li.room > button');
     await messageLine(bob, 'Alice', 'are you there?').waitFor();
     await lobbyBadge.waitFor({ state: 'detached' });
@@ -157,12 +233,16 @@ describe('the web client in headless Chromium', () => {
     expect(await messageLine(bob, 'Alice', 'first message').count()).toBe(0);
     await bob.click('#older');
     await messageLine(bob, 'Alice', 'first message').waitFor();
-    expect(await bob.locator('#messages li').count()).toBe(45);
+    expect(await bob.locator('#messages > li').count()).toBe(48);
+    // Polls in history come back with the page (polls.forMessages), with Bob's vote and the counts.
+    await expect(optionOf(bob, 'Lunch?', 'Pizza').locator('input').isChecked()).resolves.toBe(true);
+    await optionOf(bob, 'Lunch?', 'Pizza').locator('.count:text-is("1")').waitFor();
+    await optionOf(bob, 'Secret?', 'Yes').locator('.count:text-is("1")').waitFor();
 
-    const png = readFileSync(screenshot);
-    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    const shot = readFileSync(screenshot);
+    expect(shot.subarray(1, 4).toString()).toBe('PNG');
     if (process.env.UPDATE_SCREENSHOT === '1') copyFileSync(screenshot, path.join(REPO_ROOT, 'docs/web-client.png'));
-  }, 180_000);
+  }, 360_000);
 
   it('a page on an origin that is not allowed can neither call nor open a socket', async () => {
     const page = await openPage(otherOrigin);

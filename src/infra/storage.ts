@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -53,10 +54,35 @@ export async function openStorage(config: Config): Promise<Storage> {
       },
     };
   }
-  return openEmbedded(config.dataDir);
+  return openEmbedded(config.dataDir, config.corsOrigins);
 }
 
-async function openEmbedded(dataDir: string): Promise<Storage> {
+/**
+ * The bucket CORS rule a browser upload needs (the presigned POST goes straight to the
+ * store, from the page's origin): POST and GET from the allowed origins (CORS_ORIGINS),
+ * any request header. A real S3 bucket needs the same rule (deploy/template.yaml has it).
+ */
+export function bucketCorsXml(origins: readonly string[]): string {
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const allowed = origins.map((o) => `<AllowedOrigin>${esc(o)}</AllowedOrigin>`).join('');
+  return `<CORSConfiguration><CORSRule>${allowed}<AllowedMethod>POST</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+}
+
+/**
+ * Gives the embedded bucket the CORS rule of `origins` (bucketCorsXml; none when empty),
+ * kept in memory: the store's directory may be shared by servers with different
+ * CORS_ORIGINS (several at once, or a restart with another setting), so the rule is never
+ * written there, and one found there is ignored. Uses s3rver's own rule matcher.
+ */
+function allowOrigins(server: S3rver, origins: readonly string[]): void {
+  const { getConfigModel } = createRequire(import.meta.url)('s3rver/lib/models/config.js') as { getConfigModel(type: 'cors'): { validate(xml: string): unknown } };
+  const rule = origins.length ? getConfigModel('cors').validate(bucketCorsXml(origins)) : undefined;
+  const store = (server as unknown as { store: { getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown> } }).store;
+  const read = store.getSubresource.bind(store);
+  store.getSubresource = (bucket, key, type) => (type === 'cors' && key === undefined ? Promise.resolve(rule) : read(bucket, key, type));
+}
+
+async function openEmbedded(dataDir: string, corsOrigins: readonly string[]): Promise<Storage> {
   let scratch: string | null = null;
   let directory: string;
   if (dataDir === 'memory://') {
@@ -72,6 +98,8 @@ async function openEmbedded(dataDir: string): Promise<Storage> {
     silent: true,
     configureBuckets: [{ name: EMBEDDED_BUCKET, configs: [] }],
   });
+  // Browsers upload to the presigned POST directly: the bucket allows the CORS origins.
+  allowOrigins(server, corsOrigins);
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   // s3rver accepts any credentials; the SDK only needs some to sign with.

@@ -46,6 +46,11 @@ export const CreatePollInput = z.object({
 export const PollRef = z.object({ pollId: PollId });
 export const PollByMessage = z.object({ messageId: MessageId });
 
+export const ForMessagesInput = z.object({
+  scopeId: ScopeId,
+  messageIds: z.array(MessageId).min(1, 'name at least one message').max(limits.pageMax, `at most ${limits.pageMax} messages at a time`),
+});
+
 export const VoteInput = z.object({
   pollId: PollId,
   optionIds: z.array(OptionId).min(1, 'choose at least one option').max(limits.pollOptionsMax),
@@ -97,6 +102,18 @@ export const pollsRouter = router({
     .input(PollByMessage)
     .output(PollView)
     .query(({ ctx, input }) => ctx.svc.polls.get(ctx.user.id, input)),
+
+  /**
+   * The polls carried by messages of one scope (`messageIds`: 1–100, e.g. a page of
+   * `messages.list`), each as `get` shows it, in the order of `messageIds`; messages that
+   * carry none are left out. A client rendering history asks once per page instead of once
+   * per message. Needs View. Errors: NOT_FOUND (scope); FORBIDDEN; BAD_REQUEST (ids).
+   */
+  forMessages: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/polls', protect: true, tags } })
+    .input(ForMessagesInput)
+    .output(z.array(PollView))
+    .query(({ ctx, input }) => ctx.svc.polls.forMessages(ctx.user.id, input.scopeId, input.messageIds)),
 
   /**
    * Votes for `optionIds` (between minChoices and maxChoices of them), or changes the vote

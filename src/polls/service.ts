@@ -154,6 +154,23 @@ export class PollService implements LiveSource {
   }
 
   /**
+   * The polls carried by some messages of one scope, for a client showing a page of
+   * history (`messages.list` says nothing of polls): each as `get` shows it, in the order
+   * of `messageIds`; a message that carries none (or is of another scope) is left out.
+   * @throws NotFound (unknown or hidden scope), Forbidden (no View).
+   */
+  async forMessages(userId: string, scopeId: string, messageIds: readonly string[]): Promise<PollView[]> {
+    await this.access.require(userId, scopeId, Permission.View);
+    const rows = await this.db
+      .select()
+      .from(polls)
+      .where(and(eq(polls.scopeId, scopeId), inArray(polls.messageId, [...new Set(messageIds)])));
+    const order = new Map(messageIds.map((id, i) => [id, i]));
+    rows.sort((a, b) => order.get(a.messageId)! - order.get(b.messageId)!);
+    return Promise.all(rows.map((row) => this.view(userId, row)));
+  }
+
+  /**
    * Votes (or, with allowVoteChange, changes the vote to) `optionIds`. Voting the same
    * choice again changes nothing.
    * @throws Invalid (count outside min/max, an option of another poll, duplicates),

@@ -186,6 +186,32 @@ describe('polls.vote / retract / close', () => {
     expect(await codeOf(stranger.client.polls.get.query({ pollId: p.id }))).toBe('NOT_FOUND');
     expect(await codeOf(stranger.client.polls.vote.mutate({ pollId: p.id, optionIds: [p.options[0]!.id] }))).toBe('NOT_FOUND');
   });
+
+  it('forMessages: the polls of a history page in one call, as each member sees them; REST with repeated ids', async () => {
+    const owner = await user('owner');
+    const member = await user('member');
+    const { room: r } = await room(owner, [member]);
+    const plain = await owner.client.messages.send.mutate({ scopeId: r.id, body: 'not a poll' });
+    const open = await owner.client.polls.create.mutate({ scopeId: r.id, question: 'Open?', options: opts('a', 'b') });
+    const hidden = await owner.client.polls.create.mutate({ scopeId: r.id, question: 'Hidden?', options: opts('x', 'y'), resultsVisibility: 'afterVote' });
+    await owner.client.polls.vote.mutate({ pollId: hidden.id, optionIds: [hidden.options[1]!.id] });
+    const page = await member.client.messages.list.query({ scopeId: r.id });
+    const found = await member.client.polls.forMessages.query({ scopeId: r.id, messageIds: page.items.map((m) => m.id) });
+    // Newest first, as the page: the plain message carries none.
+    expect(found.map((p) => p.id)).toEqual([hidden.id, open.id]);
+    expect(found[0]!.options.map((o) => o.count)).toEqual([null, null]);
+    expect(found[0]!.voterCount).toBe(1);
+    expect((await owner.client.polls.forMessages.query({ scopeId: r.id, messageIds: [hidden.messageId] }))[0]!.options.map((o) => o.count)).toEqual([0, 1]);
+    expect(await member.client.polls.forMessages.query({ scopeId: r.id, messageIds: [plain.id] })).toEqual([]);
+
+    const res = await fetch(`${ctx.a.url}/api/scopes/${r.id}/polls?messageIds=${open.messageId}`, { headers: { authorization: `Bearer ${member.token}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { id: string }[]).map((p) => p.id)).toEqual([open.id]);
+
+    const stranger = await user('stranger');
+    expect(await codeOf(stranger.client.polls.forMessages.query({ scopeId: r.id, messageIds: [open.messageId] }))).toBe('FORBIDDEN');
+    expect(await codeOf(member.client.polls.forMessages.query({ scopeId: r.id, messageIds: [] }))).toBe('BAD_REQUEST');
+  });
 });
 
 describe('closesAt', () => {

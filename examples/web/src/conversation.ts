@@ -1,4 +1,6 @@
 import type { GuildhallClient, Message, PresenceStatus, Scope, ScopeStreamEvent, User } from '@guildhall/sdk';
+import { renderAttachments, updateAttachment } from './attachments.js';
+import { Polls, type NewPoll } from './polls.js';
 import { describeError } from './session.js';
 
 const PAGE = 30;
@@ -20,7 +22,8 @@ export interface ConversationView {
  * One open conversation: its history (paged backwards with `messages.list` on seq), the
  * live feed (`messages.onEvent` from the scope's last seq, so nothing between the page and
  * the feed is lost or shown twice; after a network drop the SDK resumes it from the last
- * event it received), typing notices and the members' presence.
+ * event it received), typing notices and the members' presence. Messages show their
+ * files (attachments.ts) and polls (polls.ts), both kept live from the same feed.
  */
 export class Conversation {
   private readonly byId = new Map<string, HTMLLIElement>();
@@ -31,6 +34,9 @@ export class Conversation {
   private lastTypingSent = 0;
   private closed = false;
   private readonly namesAsked = new Set<string>();
+  private readonly polls: Polls;
+  /** Feed events are applied one at a time, in order (a poll's fetch must not overtake its updates). */
+  private queue: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly client: GuildhallClient,
@@ -38,7 +44,9 @@ export class Conversation {
     readonly scope: Scope,
     private readonly view: ConversationView,
     private readonly onRead: (scopeId: string) => void,
-  ) {}
+  ) {
+    this.polls = new Polls(client, me.id, (id) => this.byId.get(id), (text) => (view.error.textContent = text));
+  }
 
   /** Opens `scopeId`: loads the latest page and the members, then goes live. */
   static async open(client: GuildhallClient, me: User, scopeId: string, view: ConversationView, onRead: (scopeId: string) => void): Promise<Conversation> {
@@ -50,6 +58,7 @@ export class Conversation {
     view.error.textContent = '';
     await c.loadMembers();
     const page = await client.messages.list.query({ scopeId, limit: PAGE });
+    await c.polls.loadFor(scopeId, page.items.map((m) => m.id));
     c.prepend(page.items);
     c.nextBeforeSeq = page.nextBeforeSeq;
     view.older.hidden = page.nextBeforeSeq === null;
@@ -65,14 +74,18 @@ export class Conversation {
     const height = this.view.timeline.scrollHeight;
     const page = await this.client.messages.list.query({ scopeId: this.scope.id, beforeSeq: this.nextBeforeSeq, limit: PAGE });
     await this.learnNames(page.items.map((m) => m.authorId));
+    await this.polls.loadFor(this.scope.id, page.items.map((m) => m.id));
     this.prepend(page.items);
     this.nextBeforeSeq = page.nextBeforeSeq;
     this.view.older.hidden = page.nextBeforeSeq === null;
     this.view.timeline.scrollTop += this.view.timeline.scrollHeight - height;
   }
 
-  /** Sends `body` with a fresh nonce; a pending line shows until the feed brings it back. */
-  async send(body: string): Promise<void> {
+  /**
+   * Sends `body` (and the uploaded files `attachmentIds`) with a fresh nonce; a pending
+   * line shows until the feed brings it back.
+   */
+  async send(body: string, attachmentIds: string[] = []): Promise<void> {
     const nonce = crypto.randomUUID();
     const pending = this.renderMessage({ authorId: this.me.id, body, createdAt: new Date() });
     pending.classList.add('pending');
@@ -81,12 +94,17 @@ export class Conversation {
     this.scrollToEnd();
     try {
       // A retry with the same nonce would return this message, not send it twice.
-      const m = await this.client.messages.send.mutate({ scopeId: this.scope.id, body, nonce });
+      const m = await this.client.messages.send.mutate({ scopeId: this.scope.id, body, nonce, ...(attachmentIds.length ? { attachmentIds } : {}) });
       this.upsert(m);
     } catch (err) {
       pending.remove();
       this.view.error.textContent = `not sent: ${describeError(err)}`;
     }
+  }
+
+  /** Posts a poll here (a message carrying it). */
+  async createPoll(p: NewPoll): Promise<void> {
+    await this.polls.create(this.scope.id, p);
   }
 
   /** Tells the others the user is typing (throttled). */
@@ -108,7 +126,9 @@ export class Conversation {
     const events = this.client.messages.onEvent.subscribe(
       { scopeId: this.scope.id, lastEventId: String(lastSeq) },
       {
-        onData: ({ data }) => void this.apply(data).catch((err) => (this.view.error.textContent = describeError(err))),
+        onData: ({ data }) => {
+          this.queue = this.queue.then(() => this.apply(data)).catch((err: unknown) => void (this.view.error.textContent = describeError(err)));
+        },
         onError: (err) => (this.view.error.textContent = `live updates stopped: ${describeError(err)}`),
       },
     );
@@ -142,9 +162,21 @@ export class Conversation {
         if (li) {
           li.classList.add('deleted');
           li.querySelector('.body')!.textContent = '(deleted)';
+          for (const part of li.querySelectorAll('.poll, .attachments')) part.remove();
         }
         break;
       }
+      case 'attachment.updated': {
+        const li = ev.messageId ? this.byId.get(ev.messageId) : undefined;
+        if (li && !li.classList.contains('deleted')) await this.keepingEnd(() => updateAttachment(this.client, li, ev.attachment));
+        break;
+      }
+      case 'poll.created':
+      case 'poll.updated':
+      case 'poll.option_added':
+      case 'poll.closed':
+        await this.keepingEnd(() => this.polls.apply(ev));
+        break;
       case 'member.joined':
       case 'member.left':
         await this.loadMembers();
@@ -152,6 +184,7 @@ export class Conversation {
       case 'resync.required': {
         // Too far behind to replay (a long time offline): show the latest page instead.
         const page = await this.client.messages.list.query({ scopeId: this.scope.id, limit: PAGE });
+        await this.polls.loadFor(this.scope.id, page.items.map((m) => m.id));
         this.view.messages.replaceChildren();
         this.byId.clear();
         this.prepend(page.items);
@@ -161,7 +194,7 @@ export class Conversation {
         break;
       }
       default:
-        // Reactions, pins and calendar events are not shown by this small client.
+        // Reactions, pins, surveys and calendar events are not shown by this small client.
         break;
     }
   }
@@ -257,11 +290,8 @@ export class Conversation {
     }
   }
 
-  /**
-   * One message line. Polls and attachments: when the server has them, a message's poll
-   * or files are rendered here, under its body (see README.md).
-   */
-  private renderMessage(m: Pick<Message, 'authorId' | 'body' | 'createdAt'> & Partial<Pick<Message, 'id' | 'seq' | 'deletedAt'>>): HTMLLIElement {
+  /** One message line: time, author, body, then its files and its poll (if any). */
+  private renderMessage(m: Pick<Message, 'authorId' | 'body' | 'createdAt'> & Partial<Pick<Message, 'id' | 'seq' | 'deletedAt' | 'attachments'>>): HTMLLIElement {
     const li = document.createElement('li');
     if (m.id) li.dataset.messageId = m.id;
     if (m.seq !== undefined) li.dataset.seq = String(m.seq);
@@ -277,7 +307,19 @@ export class Conversation {
     body.textContent = m.deletedAt ? '(deleted)' : m.body;
     if (m.deletedAt) li.classList.add('deleted');
     li.append(time, author, body);
+    if (m.deletedAt) return li;
+    if (m.attachments?.length) li.append(renderAttachments(this.client, m.attachments));
+    const poll = m.id ? this.polls.element(m.id) : null;
+    if (poll) li.append(poll);
     return li;
+  }
+
+  /** Runs `change` (a line grows or shrinks); a timeline scrolled to its end stays there. */
+  private async keepingEnd(change: () => unknown): Promise<void> {
+    const t = this.view.timeline;
+    const atEnd = t.scrollHeight - t.scrollTop - t.clientHeight < 40;
+    await change();
+    if (atEnd) this.scrollToEnd();
   }
 
   private scrollToEnd(): void {

@@ -1,9 +1,12 @@
 /**
  * A small browser chat on the Guildhall SDK only: sign up or in, your communities and
  * rooms with unread counts, join by invite code, a live conversation with history paging,
- * typing notices and presence, resumed after the network drops. `npm run web` serves it.
+ * typing notices and presence, resumed after the network drops; polls and file uploads
+ * from the composer. `npm run web` serves it.
  */
+import { UploadTray } from './attachments.js';
 import { Conversation, type ConversationView } from './conversation.js';
+import { addOptionField, readPollForm } from './polls.js';
 import { describeError, resume, SERVER_URL, signIn, signOut, type ConnectionState, type Session } from './session.js';
 import { loadCommunities, renderTree, type SidebarNode } from './tree.js';
 
@@ -24,6 +27,7 @@ let session: Session | null = null;
 let conversation: Conversation | null = null;
 let communities: SidebarNode[][] = [];
 let stopUserStream: (() => void) | null = null;
+let tray: UploadTray | null = null;
 
 $('server-line').textContent = `Server: ${SERVER_URL}`;
 
@@ -61,6 +65,7 @@ $('sign-out').addEventListener('click', () => {
 
 async function enter(s: Session): Promise<void> {
   session = s;
+  tray = new UploadTray(s.client, $('upload-tray'));
   $('auth').hidden = true;
   $('chat').hidden = false;
   $('me-name').textContent = s.me.displayName;
@@ -152,6 +157,7 @@ async function open(scopeId: string): Promise<void> {
   if (!session) return;
   conversation?.close();
   conversation = null;
+  tray?.clear();
   $('invite-code').textContent = '';
   conversation = await Conversation.open(session.client, session.me, scopeId, view, (id) => setUnread(id, 0, 0));
   $('conversation').hidden = false;
@@ -224,10 +230,42 @@ view.composer.addEventListener('submit', (e) => {
   e.preventDefault();
   const input = view.composer.querySelector('input')!;
   const body = input.value.trim();
-  if (!conversation || !body) return;
+  const c = conversation;
+  if (!c || (!body && (!tray || tray.isEmpty))) return;
   input.value = '';
   view.error.textContent = '';
-  void conversation.send(body);
+  // Files chosen since the last send go with this message (once their uploads finish).
+  void (tray ? tray.take() : Promise.resolve([])).then((ids) => (body || ids.length ? c.send(body, ids) : undefined));
+});
+
+// ------------------------------------------------------------------ polls and files (#composer-extras)
+
+const pollForm = $<HTMLFormElement>('poll-form');
+$('poll-toggle').addEventListener('click', () => {
+  pollForm.hidden = !pollForm.hidden;
+  $('poll-toggle').setAttribute('aria-expanded', String(!pollForm.hidden));
+  if (!pollForm.hidden) pollForm.querySelector('input')!.focus();
+});
+$('poll-add-option').addEventListener('click', () => addOptionField(pollForm));
+pollForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!conversation) return;
+  view.error.textContent = '';
+  conversation
+    .createPoll(readPollForm(pollForm))
+    .then(() => {
+      pollForm.reset();
+      for (const extra of [...pollForm.querySelectorAll('.poll-options input')].slice(2)) extra.remove();
+      pollForm.hidden = true;
+      $('poll-toggle').setAttribute('aria-expanded', 'false');
+    })
+    .catch((err: unknown) => (view.error.textContent = `poll not posted: ${describeError(err)}`));
+});
+
+const attachInput = $<HTMLInputElement>('attach-input');
+attachInput.addEventListener('change', () => {
+  if (conversation && tray && attachInput.files) tray.add(conversation.scope.id, attachInput.files);
+  attachInput.value = '';
 });
 view.composer.querySelector('input')!.addEventListener('input', () => conversation?.typed());
 
