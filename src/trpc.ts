@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
+import { inputTransformer } from './input-transformer.js';
 import type { ErrorData } from './error-shape.js';
 import { ZodError } from 'zod';
 import { AppError, invalid, toTRPCCode } from './errors.js';
@@ -65,7 +66,8 @@ function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
 
 /** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
 const t = initTRPC.context<Context>().meta<RestMeta>().create({
-  transformer: superjson,
+  // Inputs without superjson meta are read as plain JSON (src/input-transformer.ts).
+  transformer: { input: inputTransformer, output: superjson },
   // Subscriptions over SSE (GET /trpc/…): a ping comment every 15 s keeps proxies from
   // closing a quiet stream; httpSubscriptionLink reconnects after 30 s without one.
   sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
@@ -180,7 +182,7 @@ export const publicProcedure = t.procedure.use(storableText).use(withServices);
  * @throws UNAUTHORIZED without a valid token; TOO_MANY_REQUESTS for an HTTP (SSE)
  *   subscription past 50 open ones of the user on this instance.
  */
-export const authedProcedure = publicProcedure.use(async ({ ctx, next, type }) => {
+export const authedProcedure = publicProcedure.use(async ({ ctx, next, type, signal }) => {
   const user = await ctx.svc.auth.authenticate(ctx.token);
   if (!user) {
     throw new TRPCError({
@@ -190,10 +192,12 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next, type }) =
   }
   ctx.call.userId = user.id;
   const token = ctx.token!;
-  const result = await next({ ctx: { user, token } });
-  if (type !== 'subscription' || !result.ok) return result;
-  return { ...result, data: guarded(result.data, (end) => ctx.svc.auth.watch(token, end)) };
-}).use(({ ctx, type, signal, next }) =>
+  if (type !== 'subscription') return next({ ctx: { user, token } });
   // HTTP (SSE) subscriptions are capped per user; WebSocket ones per socket (src/realtime/ws-handler.ts).
-  type === 'subscription' && ctx.transport === 'http' ? withSseSlot(ctx.svc, ctx.user.id, limits.sseSubscriptionsPerUser, signal, next) : next(),
-);
+  const result =
+    ctx.transport === 'http'
+      ? await withSseSlot(ctx.svc, user.id, limits.sseSubscriptionsPerUser, signal, () => next({ ctx: { user, token } }))
+      : await next({ ctx: { user, token } });
+  if (!result.ok) return result;
+  return { ...result, data: guarded(result.data, (end) => ctx.svc.auth.watch(token, end)) };
+});

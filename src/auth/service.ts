@@ -13,6 +13,14 @@ import type { SessionEnd, SessionWatch } from './session-watch.js';
 
 /** How long a resolved session stays in the cache (ms); a revoke deletes it at once. */
 const SESSION_CACHE_MS = 5 * 60_000;
+/**
+ * How long an instance trusts its in-memory copy of a session (ms). A sign-out on any
+ * instance drops the copies at once (over the bus, SessionWatch); this bounds a copy
+ * whose revocation message was lost. The expiry is checked on every use.
+ */
+const SESSION_LOCAL_MS = 1_000;
+/** Most sessions held in memory per instance (the oldest go first). */
+const SESSION_LOCAL_MAX = 50_000;
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -37,7 +45,22 @@ export class AuthService {
     private readonly hashes: HashQueue,
     /** Ends the subscriptions of a session when it is revoked or expires. */
     private readonly watcher?: SessionWatch,
-  ) {}
+  ) {
+    watcher?.onRevoked((hash) => {
+      this.localEpoch++;
+      if (hash === null) this.local.clear();
+      else this.local.delete(hash);
+    });
+  }
+
+  /**
+   * This instance's copies of sessions, by token hash, each trusted for SESSION_LOCAL_MS:
+   * a busy caller's calls then cost no Redis read. Only with a SessionWatch that listens
+   * to the bus, which drops a copy as soon as its session is revoked anywhere.
+   */
+  private readonly local = new Map<string, { s: CachedSession; until: number }>();
+  /** Bumped by every revocation: a lookup that started before one does not keep its answer. */
+  private localEpoch = 0;
 
   /**
    * Creates an account from client address `ip` and signs it in.
@@ -90,7 +113,19 @@ export class AuthService {
     const hash = sha256(token);
     await this.db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.tokenHash, hash));
     await this.cache.del(`session:${hash}`);
+    this.local.delete(hash);
     await this.watcher?.revoked(hash);
+  }
+
+  /**
+   * Drops this instance's copies of the session of `token` (memory and cache), so the
+   * next call reads its row: for a session row edited outside this service.
+   */
+  async forgetCached(token: string): Promise<void> {
+    const hash = sha256(token);
+    this.localEpoch++;
+    this.local.delete(hash);
+    await this.cache.del(`session:${hash}`);
   }
 
   /**
@@ -99,7 +134,7 @@ export class AuthService {
    * checked the token. Returns the function that stops watching.
    */
   async watch(token: string, onEnd: SessionEnd): Promise<() => void> {
-    const s = await this.session(token);
+    const s = await this.session(token, true);
     if (!s || !this.watcher) {
       if (!s) onEnd(unauthorized('your session has expired or was revoked; sign in again'));
       return () => {};
@@ -116,10 +151,16 @@ export class AuthService {
     return s ? { ...s.user, createdAt: new Date(s.user.createdAt) } : null;
   }
 
-  /** The live session of a token (cached), or null when missing, unknown, revoked or expired. */
-  private async session(token: string | null | undefined): Promise<CachedSession | null> {
+  /**
+   * The live session of a token (cached), or null when missing, unknown, revoked or
+   * expired. `shared`: skip this instance's memory (a subscription's watch reads the cache).
+   */
+  private async session(token: string | null | undefined, shared = false): Promise<CachedSession | null> {
     if (!token || token.length > 200) return null;
     const hash = sha256(token);
+    const mine = shared ? undefined : this.local.get(hash);
+    if (mine && mine.until > Date.now()) return mine.s.expiresAt > Date.now() ? mine.s : null;
+    const epoch = this.localEpoch;
     const key = `session:${hash}`;
     // A cache outage must not sign everyone out: fall back to the database.
     const cached = await this.cache.get(key).catch(() => null);
@@ -145,6 +186,11 @@ export class AuthService {
       await this.cache.set(key, JSON.stringify(s), Math.min(SESSION_CACHE_MS, s.expiresAt - Date.now())).catch(() => {});
     }
     if (s.expiresAt <= Date.now()) return null;
+    if (this.watcher?.listening && epoch === this.localEpoch) {
+      this.local.delete(hash);
+      this.local.set(hash, { s, until: Date.now() + SESSION_LOCAL_MS });
+      if (this.local.size > SESSION_LOCAL_MAX) this.local.delete(this.local.keys().next().value!);
+    }
     return s;
   }
 

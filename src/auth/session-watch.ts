@@ -18,6 +18,7 @@ const CHANNEL = 'session.revoked';
  */
 export class SessionWatch {
   private readonly byHash = new Map<string, Set<SessionEnd>>();
+  private readonly forgetters: ((hash: string | null) => void)[] = [];
   private stopBus: (() => Promise<void>) | null = null;
 
   constructor(
@@ -27,7 +28,23 @@ export class SessionWatch {
 
   /** Listens for revocations from every instance. Call once at start. */
   async start(): Promise<void> {
+    // Revocations sent while the bus was away are lost: every local copy goes.
+    this.bus.onReconnect(() => this.forget(null));
     this.stopBus = await this.bus.subscribe(CHANNEL, (hash) => this.end(hash, 'your session was revoked (signed out); sign in again'));
+  }
+
+  /**
+   * Calls `cb` with the hash of every session revoked on any instance (and here), or with
+   * null when revocations may have been missed (the bus reconnected): for the copies of
+   * sessions an instance keeps in memory (AuthService).
+   */
+  onRevoked(cb: (hash: string | null) => void): void {
+    this.forgetters.push(cb);
+  }
+
+  /** Whether revocations reach this instance from the others (start() ran). */
+  get listening(): boolean {
+    return this.stopBus !== null;
   }
 
   async stop(): Promise<void> {
@@ -79,7 +96,12 @@ export class SessionWatch {
     return n;
   }
 
+  private forget(hash: string | null) {
+    for (const cb of this.forgetters) cb(hash);
+  }
+
   private end(hash: string, message: string) {
+    this.forget(hash);
     const set = this.byHash.get(hash);
     if (!set) return;
     for (const onEnd of [...set]) onEnd(unauthorized(message));

@@ -1,6 +1,7 @@
 import { and, arrayContains, eq, isNull, or } from 'drizzle-orm';
 import { memberships, scopes } from '../db/schema/index.js';
 import type { Db } from '../db/client.js';
+import type { AccessStamp } from '../permissions/service.js';
 
 /**
  * What the messages domain asks of the permission helper: `AccessService`
@@ -13,6 +14,12 @@ export interface MessageAccess {
    * @throws NotFound for an unknown scope; Forbidden without the flags.
    */
   require(userId: string, scopeId: string, flags: bigint): Promise<unknown>;
+  /**
+   * `require` that may answer from memory, with the stamp (community, perm_version) the
+   * write must confirm in its own statement; `fresh` reads the database.
+   * @throws NotFound, Forbidden as `require` (a refusal is always from the database).
+   */
+  requireStamped(userId: string, scopeId: string, flags: bigint, fresh?: boolean): Promise<AccessStamp>;
   /** True when `userId` holds every bit of `flags` in `scopeId`. */
   allows(userId: string, scopeId: string, flags: bigint): Promise<boolean>;
 }

@@ -110,9 +110,7 @@ export const messagesRouter = router({
    * `attachment.updated` event). BAD_REQUEST names an id that cannot be attached.
    */
   send: authedProcedure.input(SendMessageInput).output(MessageOutput).meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/messages', tags: ['messages'], summary: 'Send a message' } }).mutation(async ({ ctx, input }) => {
-    await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.SendMessages);
-    if (input.attachmentIds?.length) await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.AttachFiles);
-    const { message, events } = await ctx.svc.messages.send(ctx.user.id, input);
+    const { message, events } = await ctx.svc.messages.sendAsMember(ctx.user.id, input);
     await publishAll(ctx.svc, events);
     return message;
   }),

@@ -6,6 +6,7 @@ import { messageEdits, messageMentions, messages, pins, reactions, scopeEvents, 
 import { limits } from '../config.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import type { RateLimit } from '../infra/ratelimit.js';
+import type { AccessStamp } from '../permissions/service.js';
 import { Permission } from '../permissions/flags.js';
 import { viewableScopesUnder, type MessageAccess } from './access.js';
 import { toScopeEvent, type ScopeEvent } from './events.js';
@@ -32,6 +33,8 @@ export interface ListCursor {
 
 /** Above every seq (they are at most Number.MAX_SAFE_INTEGER): the bound of "the newest page". */
 const NO_SEQ_ABOVE = Number.MAX_SAFE_INTEGER + 1;
+/** Runs of the plain send's statement before a send whose access keeps changing gives up. */
+const STALE_ATTEMPTS = 4;
 /** The last microsecond of 9999-12-31 UTC: a search cursor past it cannot be a message time. */
 const MAX_CURSOR_US = 253_402_300_799_999_999n;
 
@@ -116,13 +119,38 @@ export class MessageService {
   }
 
   /**
+   * `messages.send`: `send` behind the caller's permission checks (SendMessages, and
+   * AttachFiles with attachments). A plain send (no reply target, thread root or
+   * attachment) checks SendMessages from this instance's memory when it can
+   * (AccessService.requireStamped) and confirms it in its one statement, which writes
+   * nothing when access changed since; then it checks again against the database.
+   * @throws NotFound, Forbidden as AccessService.require; else as `send`.
+   */
+  async sendAsMember(
+    authorId: string,
+    input: { scopeId: string; body: string; nonce?: string | undefined; replyToId?: string | undefined; threadRootId?: string | undefined; attachmentIds?: readonly string[] | undefined },
+  ): Promise<MessageWrite> {
+    if (!input.replyToId && !input.threadRootId && !input.attachmentIds?.length) {
+      const stamp = await this.access.requireStamped(authorId, input.scopeId, Permission.SendMessages);
+      if (input.body.trim() === '') throw invalid('body must contain some text (or the message must carry attachments)');
+      return this.sendPlain(authorId, input.scopeId, input.body, input.nonce ?? null, stamp);
+    }
+    await this.access.require(authorId, input.scopeId, Permission.SendMessages);
+    if (input.attachmentIds?.length) await this.access.require(authorId, input.scopeId, Permission.AttachFiles);
+    return this.send(authorId, input);
+  }
+
+  /**
    * `send` of a message that replies to nothing, starts no thread and carries no attachment (the usual one): one
    * statement (send-sql.ts), no transaction block, and the message built from what was
    * inserted (a new message has no reactions and no replies). The nonce is looked up only
    * when something refuses the send (as before, a retry returns the original whatever the
-   * checks say now) or the statement finds it; a retry gives its rate point back.
+   * checks say now) or the statement finds it; a retry gives its rate point back. With a
+   * `stamp`, the statement also confirms that access did not change since it was checked;
+   * when it did, SendMessages is checked again from the database (the point goes back if
+   * that refuses) and the statement runs again.
    */
-  private async sendPlain(authorId: string, scopeId: string, body: string, nonce: string | null): Promise<MessageWrite> {
+  private async sendPlain(authorId: string, scopeId: string, body: string, nonce: string | null, stamp?: AccessStamp): Promise<MessageWrite> {
     const retried = async (): Promise<MessageWrite | null> => {
       const original = nonce ? await this.byNonce(authorId, nonce) : null;
       return original ? { message: await this.checkRetry(original, scopeId), events: [] } : null;
@@ -140,13 +168,24 @@ export class MessageService {
     }
     const id = randomUUID();
     let res: SendResult;
-    try {
-      res = await insertMessage(this.db, { scopeId, authorId, id, body, nonce, mentions });
-    } catch (err) {
-      const r = nonce && pgErrorCode(err) === '23505' ? await retried() : null;
-      if (!r) throw err;
-      await this.sendRate.refund(authorId).catch(() => {});
-      return r;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await insertMessage(this.db, { scopeId, authorId, id, body, nonce, mentions, stamp });
+      } catch (err) {
+        const r = nonce && pgErrorCode(err) === '23505' ? await retried() : null;
+        if (!r) throw err;
+        await this.sendRate.refund(authorId).catch(() => {});
+        return r;
+      }
+      if (!res.stale) break;
+      // Access changed since the check (a role, a kick, an archive…): check again, from the database.
+      try {
+        if (attempt >= STALE_ATTEMPTS) throw conflict('access in this community changed while sending, several times in a row; send again');
+        stamp = await this.access.requireStamped(authorId, scopeId, Permission.SendMessages, true);
+      } catch (err) {
+        await this.sendRate.refund(authorId).catch(() => {});
+        throw err;
+      }
     }
     if (res.dupId !== null) {
       await this.sendRate.refund(authorId).catch(() => {});

@@ -75,6 +75,18 @@ export interface Access {
   visible: boolean;
 }
 
+/**
+ * What `requireStamped` answered from: the community (root) of the scope and its
+ * `perm_version` then. A write holding it must not happen once the version has moved.
+ */
+export interface AccessStamp {
+  rootId: string;
+  rootVersion: number;
+}
+
+/** How long a remembered probe serves `requireStamped` (ms); each write re-checks it anyway. */
+const PROBE_MEMORY_MS = 60_000;
+
 /** What `effective` returns to clients. */
 export interface EffectiveView {
   scopeId: string;
@@ -109,6 +121,9 @@ class LocalCache<V> {
     if (e.until > Date.now()) return e.value;
     this.entries.delete(key);
     return null;
+  }
+  delete(key: string): void {
+    this.entries.delete(key);
   }
   set(key: string, value: V, ttlMs: number): void {
     this.entries.delete(key);
@@ -186,6 +201,32 @@ export class AccessService {
   async resolve(userId: string, scopeId: string): Promise<Access> {
     const probe = await this.probe(scopeId);
     if (!probe) throw notFound(`scope ${scopeId} not found`);
+    return this.resolveWith(probe, userId, scopeId);
+  }
+
+  /**
+   * `require` for a write that re-checks the answer itself, in its own statement (the plain
+   * send, src/messages/send-sql.ts): the scope's probe comes from this instance's memory
+   * when it holds one, so an allowed call costs no round trip. The returned stamp names the
+   * community and the `perm_version` the answer was computed at; the write must refuse to
+   * happen when the community's version is no longer that one (every change of access
+   * bumps it, drizzle/0006), and then call this again with `fresh`. A refusal is never
+   * given from memory: it is checked again against the database first.
+   * @throws as `require` (NotFound, Forbidden), always from a fresh probe.
+   */
+  async requireStamped(userId: string, scopeId: string, flags: bigint, fresh = false): Promise<AccessStamp> {
+    const remembered = fresh ? null : this.probes.get(scopeId);
+    if (remembered) {
+      const a = await this.resolveWith(remembered, userId, scopeId);
+      if (a.visible && (a.permissions & flags) === flags) return { rootId: remembered.rootId, rootVersion: remembered.rootVersion };
+    }
+    const probe = await this.probe(scopeId);
+    if (!probe) throw notFound(`scope ${scopeId} not found`);
+    this.demand(await this.resolveWith(probe, userId, scopeId), scopeId, flags);
+    return { rootId: probe.rootId, rootVersion: probe.rootVersion };
+  }
+
+  private async resolveWith(probe: ScopeProbe, userId: string, scopeId: string): Promise<Access> {
     const key = `perm:${probe.rootId}:${probe.rootVersion}:${scopeId}:${userId}`;
     let cached: CachedPerms | null = this.local.get(key);
     if (!cached) {
@@ -240,7 +281,11 @@ export class AccessService {
    *   see the scope but lacks a flag, with the reason (not a member, timed out, the flag).
    */
   async require(userId: string, scopeId: string, flags: bigint): Promise<Access> {
-    const a = await this.resolve(userId, scopeId);
+    return this.demand(await this.resolve(userId, scopeId), scopeId, flags);
+  }
+
+  /** The decision of `require` on a resolved standing. */
+  private demand(a: Access, scopeId: string, flags: bigint): Access {
     if (!a.visible) throw notFound(`scope ${scopeId} not found`);
     if ((a.permissions & flags) === flags) return a;
     const what = a.scope.kind === 'dm' ? 'conversation' : a.scope.kind;
@@ -327,9 +372,20 @@ export class AccessService {
   private async probe(scopeId: string): Promise<ScopeProbe | null> {
     this.probeQuery ??= prepareProbe(this.db);
     const [r] = await this.probeQuery.execute({ scopeId });
-    if (!r) return null;
-    return { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived };
+    if (!r) {
+      this.probes.delete(scopeId);
+      return null;
+    }
+    const probe = { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived };
+    this.probes.set(scopeId, probe, PROBE_MEMORY_MS);
+    return probe;
   }
+
+  /**
+   * The last probe of each scope read on this instance, for `requireStamped` only: a write
+   * that uses one checks its perm_version in its own statement, so a stale one is caught.
+   */
+  private readonly probes = new LocalCache<ScopeProbe>(10_000);
 
   private probeQuery: ReturnType<typeof prepareProbe> | undefined;
 
