@@ -1,5 +1,6 @@
 import superjson from 'superjson';
 import { aboutSeq, endsAccessOf, type ScopeStreamEvent } from '../messages/events.js';
+import { compactEvent } from './compact.js';
 
 /**
  * A conversation event as it travels between instances and to sockets. It is
@@ -10,6 +11,7 @@ import { aboutSeq, endsAccessOf, type ScopeStreamEvent } from '../messages/event
 export class WireEvent {
   private parsed: unknown;
   private shared: Buffer | undefined;
+  private sharedCompact: Buffer | undefined;
   /** @internal pre-encoded WebSocket frames of this event, by subscription head (src/realtime/frames.ts). */
   frameKey: string | undefined;
   /** @internal */
@@ -108,5 +110,18 @@ export class WireEvent {
   frameTail(): Buffer {
     this.shared ??= Buffer.from(`${this.seq}","data":${this.payload}}}`);
     return this.shared;
+  }
+
+  /**
+   * frameTail() with the compact form of a conversation event as `data`
+   * (src/realtime/compact.ts), built once per event and instance; the superjson payload
+   * when the event does not compact.
+   */
+  compactTail(): Buffer {
+    if (!this.sharedCompact) {
+      const compact = compactEvent(this.event());
+      this.sharedCompact = compact ? Buffer.from(`${this.seq}","data":${JSON.stringify(compact)}}}`) : this.frameTail();
+    }
+    return this.sharedCompact;
   }
 }
