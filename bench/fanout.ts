@@ -124,7 +124,8 @@ async function serverMain(kind: Kind): Promise<void> {
     const { loadConfig } = await import('../src/config.js');
     const server = await createServer({
       // --publish send: the publishers send far more than a person (MESSAGE_SEND_RATE); the check still runs.
-      ...loadConfig({ MESSAGE_SEND_RATE: '1000000/1' }),
+      // FANOUT_SERVER_ENV="REALTIME_SWEEP_MS=600000,…": settings for our server (e.g. to see what the sweep costs).
+      ...loadConfig({ MESSAGE_SEND_RATE: '1000000/1', ...Object.fromEntries((process.env.FANOUT_SERVER_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('='))) }),
       port: 0,
       host: '127.0.0.1',
       databaseUrl: process.env.FANOUT_DATABASE_URL,
@@ -643,7 +644,9 @@ async function oursFleet(url: string, roomIds: string[], tokens: string[], o: Op
   const closers: (() => void)[] = [];
   let drops = 0;
   let closing = false;
-  await inBatches(o.clients, 50, async (i) => {
+  // Until its connectionParams are read, a socket counts as one without a session for its
+  // address (at most 20 at once, limits.wsConnectionsPerUser): open fewer at a time.
+  await inBatches(o.clients, 15, async (i) => {
     const token = tokens[Math.floor(i / SOCKETS_PER_USER)]!;
     const scopeId = roomIds[roomOfClient(i, o)]!;
     if (o.client === 'stock') {
@@ -682,7 +685,11 @@ async function oursFleet(url: string, roomIds: string[], tokens: string[], o: Op
     } else {
       const socket = new WS(`${wsUrl}?connectionParams=1`);
       closers.push(() => socket.terminate());
-      socket.on('close', () => closing || drops++);
+      let closedWith = '';
+      socket.on('close', (code, reason) => {
+        closedWith = `${code} ${reason.toString()}`;
+        if (!closing) drops++;
+      });
       await withTimeout(
         new Promise<void>((resolve, reject) => {
           socket.once('error', reject);
@@ -710,8 +717,11 @@ async function oursFleet(url: string, roomIds: string[], tokens: string[], o: Op
             }
           });
         }),
-        20_000,
-        'raw subscribe',
+        60_000, // a busy shared host has taken over 20 s
+        `raw subscribe of client ${i}`,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}${closedWith ? ` (socket closed: ${closedWith})` : ''}`);
+      }
       );
     }
   });

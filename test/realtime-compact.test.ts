@@ -7,6 +7,7 @@ import { rawSocket, wsOnlyClient } from './helpers/ws-client.js';
 import type { GuildhallServer } from '../src/server.js';
 import type { Message, ScopeStreamEvent } from '../sdk/src/index.js';
 import { compactEvent, expandEvent, isCompact } from '../src/realtime/compact.js';
+import { WireEvent } from '../src/realtime/wire.js';
 
 /** A conversation event's compact wire form (src/realtime/compact.ts) against superjson's. */
 
@@ -109,6 +110,16 @@ describe('compactEvent / expandEvent', () => {
       at: at.getTime(),
       message: { id: 'c0000000-0000-4000-8000-000000000003', body: 'hello' },
     });
+  });
+
+  it('decodes a bus message to the same event, Dates in place or through superjson for other types', () => {
+    const odd = { ...events[0]!, seq: 70, extra: { big: 10n, when: new Date(5), 'a.b': new Date(6) } } as unknown as ScopeStreamEvent;
+    for (const e of [...events, odd]) {
+      const back = WireEvent.decode(scopeId, WireEvent.of(e).encode()).event();
+      expect(back, e.type).toEqual(e);
+      if ('message' in back) expect(back.message.createdAt).toBeInstanceOf(Date);
+    }
+    expect(compactEvent(odd)).toBeNull();
   });
 
   it('refuses an event that plain JSON cannot carry exactly, which then travels as superjson', () => {

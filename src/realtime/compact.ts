@@ -1,4 +1,3 @@
-import superjson from 'superjson';
 import type { ScopeStreamEvent } from '../messages/events.js';
 import type { Message, MessageMentions } from '../messages/types.js';
 
@@ -70,8 +69,19 @@ export function compactEvent(event: ScopeStreamEvent): CompactEvent | null {
     out['message'] = compactMessage(event.message, seq, event.actorId, at instanceof Date ? at : undefined);
   }
   // Whatever is left must be plain JSON, or the receiver could not restore it exactly.
-  if (superjson.serialize(out).meta !== undefined) return null;
-  return out as CompactEvent;
+  return isPlainJson(out) ? (out as CompactEvent) : null;
+}
+
+/** True when JSON.parse(JSON.stringify(v)) deep-equals v: strings, finite numbers, booleans, null, arrays and plain objects of them. */
+function isPlainJson(v: unknown): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+  if (Array.isArray(v)) return v.every(isPlainJson);
+  if (typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const k in v) if (!isPlainJson((v as Record<string, unknown>)[k])) return false;
+  return true;
 }
 
 /**

@@ -96,9 +96,9 @@ export class WireEvent {
     return this.publishedAt === undefined ? `${core}\n${this.payload}` : `${core} ${this.publishedAt}\n${this.payload}`;
   }
 
-  /** The event object, deserialised at most once per instance (for iterator subscribers). */
+  /** The event object, deserialised at most once per instance (for iterator subscribers and compact frames). */
   event<T = ScopeStreamEvent>(): T {
-    this.parsed ??= (superjson.deserialize(JSON.parse(this.payload)) as { data: unknown }).data;
+    this.parsed ??= (deserialize(this.payload) as { data: unknown }).data;
     return this.parsed as T;
   }
 
@@ -124,4 +124,33 @@ export class WireEvent {
     }
     return this.sharedCompact;
   }
+}
+
+/**
+ * superjson.deserialize(JSON.parse(text)), without superjson's walk for the usual payload,
+ * whose only non-JSON values are Dates (meta `values` of `["Date"]` by dotted path): those
+ * are set in place. Anything else (another type, referential equalities, a key holding a
+ * dot) goes through superjson. The profile of an end-to-end run showed superjson's walk
+ * at about a third of a millisecond per event on a busy host.
+ */
+function deserialize(text: string): unknown {
+  const parsed = JSON.parse(text) as { json: unknown; meta?: { values?: unknown; referentialEqualities?: unknown } };
+  const meta = parsed.meta;
+  if (!meta) return parsed.json;
+  const values = meta.values;
+  const datesOnly =
+    meta.referentialEqualities === undefined &&
+    typeof values === 'object' &&
+    values !== null &&
+    !Array.isArray(values) &&
+    Object.entries(values).every(([path, t]) => !path.includes('\\') && Array.isArray(t) && t.length === 1 && t[0] === 'Date');
+  if (!datesOnly) return superjson.deserialize(parsed as never);
+  for (const path of Object.keys(values)) {
+    const keys = path.split('.');
+    let at = parsed.json as Record<string, unknown>;
+    for (let i = 0; i < keys.length - 1; i++) at = at[keys[i]!] as Record<string, unknown>;
+    const last = keys[keys.length - 1]!;
+    at[last] = new Date(at[last] as string);
+  }
+  return parsed.json;
 }
