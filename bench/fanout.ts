@@ -10,8 +10,21 @@
  *                           [--rounds 1] [--client raw|stock] [--drain 3000] [--nice=0]
  *                           [--retries 0] [--max-wait 5] [--quiet-wait 0] [--quiet-below 15]
  *                           [--profile] [--node-flags "--no-turbo-inlining"] [--no-pin]
- *                           [--sequential]
+ *                           [--sequential] [--publish bus|send] [--body-bytes N]
+ *                           [--wire compact|superjson] [--bytes]
  *
+ *   --publish      `bus` (default): events go straight onto Redis (the fan-out alone, below);
+ *                  `send`: end to end, each message goes through the server's own write
+ *                  path: ours by `messages.send` (tRPC over WebSocket, PostgreSQL + Redis),
+ *                  bare ws by a publisher socket sending `{"room","body"}` that the server
+ *                  broadcasts as it came; 10 publisher sockets, one per room (ws and ours only)
+ *   --body-bytes N message bodies of N bytes (default: a ~70-character chat line)
+ *   --wire         our raw clients' connectionParams: `compact` (the SDK's wire form of
+ *                  conversation events, src/realtime/compact.ts) or `superjson` (what a stock
+ *                  client gets); default superjson with --publish bus (so the three servers
+ *                  carry the same bytes) and compact with --publish send
+ *   --bytes        bytes of one delivery: --servers ws,ours --publish send --clients 100
+ *                  --rooms 1 --rates 1000 --seconds 3 --body-bytes 200 (options given win)
  *   --rounds N     repeat the whole sequence N times (fresh servers and clients each
  *                  round); the summary takes medians
  *   --sequential   one server at a time, alone with its clients (all its rates, then the
@@ -110,7 +123,9 @@ async function serverMain(kind: Kind): Promise<void> {
     const { createServer } = await import('../src/server.js');
     const { loadConfig } = await import('../src/config.js');
     const server = await createServer({
-      ...loadConfig({}),
+      // --publish send: the publishers send far more than a person (MESSAGE_SEND_RATE); the check still runs.
+      // FANOUT_SERVER_ENV="REALTIME_SWEEP_MS=600000,…": settings for our server (e.g. to see what the sweep costs).
+      ...loadConfig({ MESSAGE_SEND_RATE: '1000000/1', ...Object.fromEntries((process.env.FANOUT_SERVER_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('='))) }),
       port: 0,
       host: '127.0.0.1',
       databaseUrl: process.env.FANOUT_DATABASE_URL,
@@ -137,6 +152,11 @@ async function serverMain(kind: Kind): Promise<void> {
         members.add(socket);
         socket.on('close', () => members.delete(socket));
         socket.on('error', () => {});
+        // --publish send: a publisher's `{"room","body"}`, broadcast to the room as it came.
+        socket.on('message', (data: Buffer, isBinary: boolean) => {
+          const set = byRoom.get((JSON.parse(data.toString()) as { room: string }).room);
+          if (set) for (const s of set) if (s.readyState === WS.OPEN) s.send(data, { binary: isBinary });
+        });
       });
       sub.on('message', (channel: string, message: string) => {
         const set = byRoom.get(channel.slice(channelPrefix.length));
@@ -238,6 +258,9 @@ interface Options {
   quietWait: number;
   quietBelow: number;
   sequential: boolean;
+  publish: 'bus' | 'send';
+  bodyBytes: number;
+  wire: 'compact' | 'superjson';
 }
 
 function readOptions(): Options {
@@ -261,8 +284,18 @@ function readOptions(): Options {
       'quiet-wait': { type: 'string', default: '0' },
       'quiet-below': { type: 'string', default: '15' },
       sequential: { type: 'boolean', default: false },
+      publish: { type: 'string' },
+      'body-bytes': { type: 'string' },
+      wire: { type: 'string' },
+      bytes: { type: 'boolean', default: false },
     },
   });
+  if (values.bytes) {
+    // The bytes preset; options given on the command line win.
+    const given = new Set(process.argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+    const preset: Record<string, string> = { servers: 'ws,ours', publish: 'send', clients: '100', rooms: '1', rates: '1000', seconds: '3', 'body-bytes': '200' };
+    for (const [k, v] of Object.entries(preset)) if (!given.has(k)) (values as Record<string, unknown>)[k] = v;
+  }
   const num = (name: string, v: string, min: number, max: number) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in ${min}..${max}, got ${v}`);
@@ -290,7 +323,12 @@ function readOptions(): Options {
     quietWait: num('quiet-wait', values['quiet-wait'], 0, 600),
     quietBelow: num('quiet-below', values['quiet-below'], 0, 100),
     sequential: values.sequential,
+    publish: values.publish === 'send' ? 'send' : 'bus',
+    bodyBytes: Math.round(num('body-bytes', values['body-bytes'] ?? '0', 0, 100_000)),
+    wire: values.wire === 'compact' || values.wire === 'superjson' ? values.wire : values.publish === 'send' ? 'compact' : 'superjson',
   };
+  if (values.publish !== undefined && values.publish !== 'bus' && values.publish !== 'send') throw new Error(`--publish: bus or send, got ${values.publish}`);
+  if (o.publish === 'send' && o.servers.includes('sio')) throw new Error('--publish send: servers ws and ours only');
   if (o.warmup >= o.seconds) throw new Error('--warmup must be shorter than --seconds');
   if (o.rooms > o.clients) throw new Error('--rooms must not exceed --clients');
   return o;
@@ -474,6 +512,9 @@ class Recorder {
   counted = 0;
   stepReceived = 0;
   stale = 0;
+  /** WebSocket frames (header and payload) of the deliveries counted in the step, bytes. */
+  frameBytes = 0;
+  frames = 0;
 
   reset(stepStart: number, latFrom: number, latTo: number) {
     // Stamps travel as text with 3 decimals: compare with half a microsecond of slack.
@@ -486,6 +527,14 @@ class Recorder {
     this.counted = 0;
     this.stepReceived = 0;
     this.stale = 0;
+    this.frameBytes = 0;
+    this.frames = 0;
+  }
+
+  /** The size of one delivery as a server-to-client WebSocket frame: its payload and header. */
+  wire(payloadBytes: number) {
+    this.frameBytes += payloadBytes + (payloadBytes < 126 ? 2 : payloadBytes < 65_536 ? 4 : 10);
+    this.frames++;
   }
 
   /** One delivery whose body starts with its intended send time. */
@@ -536,8 +585,9 @@ async function wsFleet(url: string, roomIds: string[], o: Options, rec: Recorder
     const socket = new WS(`${url.replace(/^http/, 'ws')}/?room=${roomIds[roomOfClient(i, o)]}`);
     sockets.push(socket);
     socket.on('message', (data: Buffer) => {
-      const ev = JSON.parse(data.toString()) as { json: { data: { message: { body: string } } } };
-      rec.body(ev.json.data.message.body);
+      rec.wire(data.length);
+      const ev = JSON.parse(data.toString()) as { json?: { data: { message: { body: string } } }; body?: string };
+      rec.body(ev.body ?? ev.json!.data.message.body);
     });
     socket.on('close', () => closing || drops++);
     await withTimeout(new Promise<void>((resolve, reject) => socket.once('open', resolve).once('error', reject)), 10_000, 'ws connect');
@@ -594,7 +644,9 @@ async function oursFleet(url: string, roomIds: string[], tokens: string[], o: Op
   const closers: (() => void)[] = [];
   let drops = 0;
   let closing = false;
-  await inBatches(o.clients, 50, async (i) => {
+  // Until its connectionParams are read, a socket counts as one without a session for its
+  // address (at most 20 at once, limits.wsConnectionsPerUser): open fewer at a time.
+  await inBatches(o.clients, 15, async (i) => {
     const token = tokens[Math.floor(i / SOCKETS_PER_USER)]!;
     const scopeId = roomIds[roomOfClient(i, o)]!;
     if (o.client === 'stock') {
@@ -633,23 +685,30 @@ async function oursFleet(url: string, roomIds: string[], tokens: string[], o: Op
     } else {
       const socket = new WS(`${wsUrl}?connectionParams=1`);
       closers.push(() => socket.terminate());
-      socket.on('close', () => closing || drops++);
+      let closedWith = '';
+      socket.on('close', (code, reason) => {
+        closedWith = `${code} ${reason.toString()}`;
+        if (!closing) drops++;
+      });
       await withTimeout(
         new Promise<void>((resolve, reject) => {
           socket.once('error', reject);
           socket.once('open', () => {
-            socket.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
+            socket.send(JSON.stringify({ method: 'connectionParams', data: o.wire === 'compact' ? { token, wire: 'compact' } : { token } }));
             socket.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'messages.onEvent', input: { json: { scopeId } } } }));
           });
           socket.on('message', (raw: Buffer) => {
             const text = raw.toString();
             if (text === 'PING') return void socket.send('PONG');
             const m = JSON.parse(text) as {
-              result?: { type: string; data?: { json: { data: ChatEvent } } };
+              result?: { type: string; data?: { json: { data: ChatEvent } } | ChatEvent };
               error?: unknown;
             };
             if (m.result?.type === 'data') {
-              const ev = m.result.data!.json.data;
+              rec.wire(raw.length);
+              const data = m.result.data!;
+              // superjson `{ json: { id, data } }`, or the compact event itself.
+              const ev = 'json' in data ? data.json.data : data;
               if (ev.type === 'message.created') rec.body(ev.message!.body);
             } else if (m.result?.type === 'started') resolve();
             else if (m.error) {
@@ -658,8 +717,11 @@ async function oursFleet(url: string, roomIds: string[], tokens: string[], o: Op
             }
           });
         }),
-        20_000,
-        'raw subscribe',
+        60_000, // a busy shared host has taken over 20 s
+        `raw subscribe of client ${i}`,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}${closedWith ? ` (socket closed: ${closedWith})` : ''}`);
+      }
       );
     }
   });
@@ -675,15 +737,24 @@ async function oursFleet(url: string, roomIds: string[], tokens: string[], o: Op
 /** A typical chat line (~70 characters); the body starts with the intended send time. */
 const FILLER = 'staging deploy is green, please try the new search before tomorrow';
 
+/** A message body: the intended send time, then the chat line (--body-bytes: cut or repeated to exactly N bytes). */
+function bodyAt(t: number, bytes: number): string {
+  const line = `${t.toFixed(3)} ${FILLER}`;
+  if (bytes <= 0) return line;
+  let body = line;
+  while (body.length < bytes) body += ` ${FILLER}`;
+  return body.slice(0, bytes);
+}
+
 /** A realistic `message.created` event: what messages.send would publish. */
-function chatEvent(scopeId: string, seq: number, authorId: string, t: number): ScopeEvent {
+function chatEvent(scopeId: string, seq: number, authorId: string, t: number, bodyBytes = 0): ScopeEvent {
   const at = new Date();
   const message = {
     id: randomUUID(),
     scopeId,
     seq,
     authorId,
-    body: `${t.toFixed(3)} ${FILLER}`,
+    body: bodyAt(t, bodyBytes),
     nonce: randomUUID(),
     createdAt: at,
     replyToId: null,
@@ -715,6 +786,8 @@ interface StepResult {
   /** Server write syscalls and bytes written per delivery. */
   writesPerDelivery: number;
   bytesPerDelivery: number;
+  /** Mean size of a delivery's WebSocket frame (header and payload) as the clients received it, bytes. */
+  frameBytes: number;
   rssMb: number;
   driverCpuPct: number;
   driverWaitPct: number;
@@ -753,6 +826,9 @@ interface Session {
   subscribersOf: number[];
   subsPerRoom: number;
   publisher: Redis;
+  /** --publish send: sends message `t` (intended send time) into room `r` through the server. */
+  send: ((r: number, t: number) => void) | null;
+  closeSenders: () => void;
   publishErrors: number;
   payloadBytes: number;
   bareRss: number;
@@ -769,6 +845,7 @@ async function openSession(kind: Kind, o: Options, ctx: { databaseUrl: string | 
   let roomIds: string[];
   let tokens: string[] = [];
   let authorId: string = randomUUID();
+  let senderToken = '';
   let child: ServerChild;
   let url: string;
   const note: string[] = [];
@@ -802,6 +879,14 @@ async function openSession(kind: Kind, o: Options, ctx: { databaseUrl: string | 
       for (let i = u * SOCKETS_PER_USER; i < Math.min(o.clients, (u + 1) * SOCKETS_PER_USER); i++) rooms.add(roomOfClient(i, o));
       for (const r of rooms) if (u !== 0) await client.members.join.mutate({ scopeId: roomIds[r]! });
     });
+    if (o.publish === 'send') {
+      // One more member, the sender: its sockets are not counted against the subscribers' users.
+      const r = await anon.auth.signUp.mutate({ email: `bench-${tag}-sender@example.com`, password: 'correct horse battery', displayName: 'bench sender' });
+      const client = createClient({ url, token: r.token });
+      await client.members.join.mutate({ scopeId: community.id });
+      for (const room of roomIds) await client.members.join.mutate({ scopeId: room });
+      senderToken = r.token;
+    }
     console.log(`  setup: ${users} users, 1 community, ${o.rooms} rooms in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     bareRss = procStats(child.child.pid!).rssBytes;
   } else {
@@ -837,10 +922,48 @@ async function openSession(kind: Kind, o: Options, ctx: { databaseUrl: string | 
   const subsPerRoom = o.clients / o.rooms;
 
   const publisher = new Redis(REDIS_URL);
-  const payloadBytes = Buffer.byteLength(WireEvent.of(chatEvent(roomIds[0]!, 1, authorId, performance.now())).payload);
-  return {
+  const payloadBytes = Buffer.byteLength(WireEvent.of(chatEvent(roomIds[0]!, 1, authorId, performance.now(), o.bodyBytes)).payload);
+  const session: Session = {
     kind, o, prefix, child, fleet, rec, roomIds, authorId, seqs, subscribersOf, subsPerRoom, publisher,
-    publishErrors: 0, payloadBytes, bareRss, idleRss: idle.rss, note, steps: [], profiling: false,
+    send: null, closeSenders: () => {}, publishErrors: 0, payloadBytes, bareRss, idleRss: idle.rss, note, steps: [], profiling: false,
+  };
+  if (o.publish === 'send') await openSenders(session, url, senderToken);
+  return session;
+}
+
+/**
+ * --publish send: one publisher socket per room. Ours: raw `messages.send` mutations over
+ * the wsLink protocol (any number in flight; an error reply counts as a publish error);
+ * bare ws: `{"room","body"}` frames that its server broadcasts.
+ */
+async function openSenders(session: Session, url: string, token: string): Promise<void> {
+  const { o, roomIds } = session;
+  const sockets: WS[] = [];
+  let nextId = 1;
+  for (let r = 0; r < roomIds.length; r++) {
+    const ours = session.kind === 'ours';
+    const socket = new WS(ours ? `${url.replace(/^http/, 'ws')}/trpc?connectionParams=1` : `${url.replace(/^http/, 'ws')}/?room=`);
+    sockets.push(socket);
+    await withTimeout(new Promise<void>((resolve, reject) => socket.once('open', resolve).once('error', reject)), 10_000, 'sender connect');
+    socket.on('error', () => {});
+    if (ours) {
+      socket.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
+      socket.on('message', (raw: Buffer) => {
+        const text = raw.toString();
+        if (text === 'PING') return void socket.send('PONG');
+        if (text.includes('"error"')) session.publishErrors++;
+      });
+    }
+  }
+  session.send =
+    session.kind === 'ours'
+      ? (r, t) => {
+          const params = { path: 'messages.send', input: { json: { scopeId: roomIds[r]!, body: bodyAt(t, o.bodyBytes) } } };
+          sockets[r]!.send(JSON.stringify({ id: nextId++, method: 'mutation', params }));
+        }
+      : (r, t) => sockets[r]!.send(JSON.stringify({ room: roomIds[r]!, body: bodyAt(t, o.bodyBytes) }));
+  session.closeSenders = () => {
+    for (const s of sockets) s.terminate();
   };
 }
 
@@ -893,9 +1016,12 @@ async function runRate(session: Session, rate: number): Promise<void> {
           if (t > now) return;
           const r = i % o.rooms;
           const roomId = roomIds[r]!;
-          const seq = seqs.get(roomId)! + 1;
-          seqs.set(roomId, seq);
-          publisher.publish(`${prefix}scope:${roomId}`, WireEvent.of(chatEvent(roomId, seq, authorId, t)).encode()).catch(() => session.publishErrors++);
+          if (session.send) session.send(r, t);
+          else {
+            const seq = seqs.get(roomId)! + 1;
+            seqs.set(roomId, seq);
+            publisher.publish(`${prefix}scope:${roomId}`, WireEvent.of(chatEvent(roomId, seq, authorId, t, o.bodyBytes)).encode()).catch(() => session.publishErrors++);
+          }
           expectedStep += subscribersOf[r]!;
           if (t >= latFrom) expectedWindow += subscribersOf[r]!;
           i++;
@@ -933,6 +1059,7 @@ async function runRate(session: Session, rate: number): Promise<void> {
       sysShare: (srv2.sysMs - a.srv.sysMs) / (srv2.sysMs - a.srv.sysMs + srv2.userMs - a.srv.userMs),
       writesPerDelivery: (srv2.writes - a.srv.writes) / rec.counted,
       bytesPerDelivery: (srv2.writeBytes - a.srv.writeBytes) / rec.counted,
+      frameBytes: rec.frames > 0 ? rec.frameBytes / rec.frames : NaN,
       rssMb: srv2.rssBytes / 2 ** 20,
       driverCpuPct: (100 * (drv2.runNs - a.drv.runNs)) / 1e6 / wallMs,
       driverWaitPct: (100 * (drv2.mainWaitNs - a.drv.mainWaitNs)) / 1e6 / wallMs,
@@ -971,6 +1098,7 @@ async function closeSession(session: Session): Promise<ServerRun> {
   if (child.slowReaderDrops > 0) note.push(`${child.slowReaderDrops} sockets dropped as slow readers`);
   if (rec.stale > 0) note.push(`${rec.stale} deliveries from earlier steps arrived late`);
   publisher.disconnect();
+  session.closeSenders();
   await fleet.close();
   // Let the server see the sockets go (and end their subscriptions) before stopping it.
   const closeBy = performance.now() + 5_000;
@@ -983,7 +1111,7 @@ async function closeSession(session: Session): Promise<ServerRun> {
 }
 
 const HEADER =
-  '  server                  target/s  achieved/s  p50 ms  p99 ms   max ms  missing  srv CPU% (wait%)  CPU ms/1k deliv  kernel  writes/deliv  bytes/deliv  RSS MB  driver CPU% (wait%)  others%  drops';
+  '  server                  target/s  achieved/s  p50 ms  p99 ms   max ms  missing  srv CPU% (wait%)  CPU ms/1k deliv  kernel  writes/deliv  bytes/deliv  frame B  RSS MB  driver CPU% (wait%)  others%  drops';
 
 function printStep(s: StepResult, label = '') {
   console.log(
@@ -1001,6 +1129,7 @@ function printStep(s: StepResult, label = '') {
       `${fmt(100 * s.sysShare, 0)}%`.padStart(8),
       fmt(s.writesPerDelivery, 2).padStart(14),
       fmt(s.bytesPerDelivery, 0).padStart(13),
+      fmt(s.frameBytes, 0).padStart(9),
       fmt(s.rssMb, 0).padStart(8),
       fmt(s.driverCpuPct, 0).padStart(12),
       `(${fmt(s.driverWaitPct, 0)})`.padStart(8),
@@ -1063,6 +1192,7 @@ function merge(runs: ServerRun[], kind: Kind): (StepResult & { rounds: number; c
       sysShare: med((s) => s.sysShare),
       writesPerDelivery: med((s) => s.writesPerDelivery),
       bytesPerDelivery: med((s) => s.bytesPerDelivery),
+      frameBytes: med((s) => s.frameBytes),
       rssMb: med((s) => s.rssMb),
       missing: Math.max(...steps.map((s) => s.missing)),
       drops: Math.max(...steps.map((s) => s.drops)),
@@ -1129,8 +1259,21 @@ function printSummary(runs: ServerRun[], o: Options) {
     );
   }
   const ws = ratios['ws'];
+  const verdict = (x: number, good: boolean) => (Number.isFinite(x) ? (good ? 'met' : 'NOT met') : 'not measured');
   if (ws) {
-    const verdict = (x: number, good: boolean) => (Number.isFinite(x) ? (good ? 'met' : 'NOT met') : 'not measured');
+    const frame = (k: Kind) => median((merged.get(k) ?? []).map((s) => s.frameBytes).filter(Number.isFinite));
+    const bytes = frame('ours') / frame('ws');
+    console.log(
+      `\n  bytes of one delivery (frame as received, median over the steps): ours ${fmt(frame('ours'), 0)} (wire ${o.wire}), ` +
+        `bare ws ${fmt(frame('ws'), 0)}: ${fmt(bytes, 2)}× (target ≤ 2×: ${verdict(bytes, bytes <= 2)})`,
+    );
+  }
+  if (ws && o.publish === 'send') {
+    console.log(
+      `\n  target (end to end, messages.send against bare ws publishing over its own socket): ` +
+        `deliveries/s at p99 ≤ 50 ms ≥ 0.5× bare ws: ${verdict(ws.tput, ws.tput >= 0.5)} (${fmt(ws.tput, 2)}×)`,
+    );
+  } else if (ws) {
     console.log(
       `\n  target: CPU per delivery ≤ 1.0× bare ws: ${verdict(ws.cpu, ws.cpu <= 1)} (${fmt(ws.cpu, 2)}×); ` +
         `deliveries/s at p99 ≤ 50 ms ≥ 1.0× bare ws: ${verdict(ws.tput, ws.tput >= 1)} (${fmt(ws.tput, 2)}×)`,
@@ -1157,7 +1300,8 @@ async function driverMain(): Promise<void> {
   const cpuModel = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown').trim();
   console.log(
     `fan-out bench: ${cpus} CPUs (${cpuModel}), node ${process.version}, ${o.pin ? 'servers on CPU 0, load generator on CPU 1' : 'unpinned'}${o.nice ? `, nice ${o.nice}` : ''}; ` +
-      `${o.clients} clients, ${o.rooms} rooms, rates ${o.rates.join('/')} deliveries/s, ${o.seconds} s per step (first ${o.warmup} s warm-up)`,
+      `${o.clients} clients, ${o.rooms} rooms, rates ${o.rates.join('/')} deliveries/s, ${o.seconds} s per step (first ${o.warmup} s warm-up); ` +
+      `publish ${o.publish}, our clients' wire ${o.wire}`,
   );
   console.log(`loadavg before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
@@ -1210,7 +1354,8 @@ async function driverMain(): Promise<void> {
       }
     }
     const payload = runs[0]?.payloadBytes;
-    if (payload) console.log(`\npayload: ${payload} bytes of JSON per event (the same bytes through all three servers)`);
+    if (payload && o.publish === 'bus') console.log(`\npayload: ${payload} bytes of JSON per event (the same bytes through all three servers)`);
+    if (o.publish === 'send') console.log(`\npublished end to end (--publish send): messages.send for ours, a publisher socket for bare ws; bodies of ${o.bodyBytes || 'about 70'} bytes`);
     console.log(HEADER_LEGEND);
     printSummary(runs, o);
   } finally {
@@ -1228,7 +1373,8 @@ const HEADER_LEGEND = [
   '  per 1,000 deliveries; kernel = share of that CPU in the kernel (stime); writes/deliv, bytes/deliv = the server’s',
   '  write syscalls and bytes written (/proc/<pid>/io) per delivery; driver = the load generator (clients + publisher)',
   '  on its own core; others% = CPU used by the rest of the machine during the step (% of all cores, /proc/stat less',
-  '  the bench). Summary figures are medians over the rounds.',
+  '  the bench); frame B = mean size of one delivery as the clients received it (WebSocket header and payload). Summary',
+  '  figures are medians over the rounds.',
 ].join('\n');
 
 const role = process.env.FANOUT_ROLE;

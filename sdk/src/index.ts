@@ -5,11 +5,14 @@ import {
   splitLink,
   wsLink,
   type TRPCClient,
+  type TRPCLink,
 } from '@trpc/client';
+import { observable } from '@trpc/server/observable';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import superjson from 'superjson';
 import NodeWebSocket from 'ws';
 import type { AppRouter } from '../../src/router.js';
+import { expandEvent, isCompact } from '../../src/realtime/compact.js';
 
 export type { AppRouter };
 export type { UserEvent, UserEventType } from '../../src/realtime/user-events.js';
@@ -96,6 +99,37 @@ export interface CreateClientOptions {
 const wsClients = new WeakMap<object, { close(): void }>();
 
 /**
+ * The WebSocket's transformer: superjson, except for conversation events in their compact
+ * form (src/realtime/compact.ts), which are plain JSON and pass through to `compactLink`.
+ */
+const wsTransformer = {
+  serialize: (value: unknown) => superjson.serialize(value),
+  deserialize: (data: unknown) => (isCompact(data) ? data : superjson.deserialize(data as never)),
+};
+
+/**
+ * Restores `messages.onEvent` events sent in the compact form (the socket asks for it in
+ * its connectionParams): the scope from the subscription's input, the seq from the
+ * tracked id, dates and defaults from the form's rules. What `onData` receives is the
+ * same `{ id, data: ScopeStreamEvent }` as over superjson.
+ */
+const compactLink: TRPCLink<AppRouter> = () => ({ op, next }) =>
+  observable((observer) =>
+    next(op).subscribe({
+      next(value) {
+        const result = value.result as { type?: string; id?: string; data?: unknown };
+        if (op.path === 'messages.onEvent' && result.type === 'data' && result.id !== undefined && isCompact(result.data)) {
+          const { scopeId } = op.input as { scopeId: string };
+          const data = { id: result.id, data: expandEvent(result.data, scopeId, Number(result.id)) };
+          observer.next({ ...value, result: { ...result, data } as typeof value.result });
+        } else observer.next(value);
+      },
+      error: (err) => observer.error(err),
+      complete: () => observer.complete(),
+    }),
+  );
+
+/**
  * Creates the typed client: queries and mutations over HTTP (batched), subscriptions
  * over one WebSocket (opened on the first subscription, reconnecting by itself and
  * resuming each subscription from its last event id), superjson on both.
@@ -119,7 +153,8 @@ export function createClient(opts: CreateClientOptions): GuildhallClient {
     keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },
     connectionParams: async () => {
       const token = await getToken();
-      return token ? { token } : {};
+      // `wire: compact`: conversation events without superjson meta, nulls and defaults (compactLink restores them).
+      return token ? { token, wire: 'compact' } : { wire: 'compact' };
     },
     onOpen: () => opts.onWsStateChange?.('pending'),
     onClose: () => opts.onWsStateChange?.('connecting'),
@@ -128,7 +163,7 @@ export function createClient(opts: CreateClientOptions): GuildhallClient {
     links: [
       splitLink({
         condition: (op) => op.type === 'subscription',
-        true: wsLink({ client: wsClient, transformer: superjson }),
+        true: [compactLink, wsLink({ client: wsClient, transformer: wsTransformer })],
         false: httpBatchLink({
           url: `${base}/trpc`,
           transformer: superjson,

@@ -33,24 +33,28 @@ export class FrameWriter {
    */
   readonly direct: boolean;
   private readonly head: Buffer;
-  /** Sockets whose subscription has the same id and protocol share one frame per event. */
+  /** Sockets whose subscription has the same id, protocol and form (compact or not) share one frame per event. */
   readonly headKey: string;
 
   constructor(
     private readonly socket: WebSocket,
     subscriptionId: number | string,
     jsonrpc: '2.0' | undefined,
+    /** Conversation events in their compact form (src/realtime/compact.ts) instead of superjson. */
+    private readonly compact = false,
   ) {
     this.raw = (socket as unknown as { _socket: Socket })._socket;
     this.direct = socket.extensions === '';
     this.headKey = `${JSON.stringify(subscriptionId)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
-    this.head = Buffer.from(`{"id":${this.headKey},"result":{"type":"data","id":"`);
+    // Compact and superjson frames differ after the head: the key keeps them apart (frameOf, socket groups).
+    if (compact) this.headKey += ' compact';
+    this.head = Buffer.from(`{"id":${JSON.stringify(subscriptionId)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''},"result":{"type":"data","id":"`);
   }
 
   /** Writes the event's frame: one write of shared bytes. */
   write(event: WireEvent): void {
     if (this.direct) this.raw.write(this.frameOf(event));
-    else this.socket.send(Buffer.concat([this.head, event.frameTail()]), { binary: false });
+    else this.socket.send(Buffer.concat([this.head, this.tailOf(event)]), { binary: false });
   }
 
   /**
@@ -63,13 +67,17 @@ export class FrameWriter {
     return true;
   }
 
+  private tailOf(event: WireEvent): Buffer {
+    return this.compact ? event.compactTail() : event.frameTail();
+  }
+
   /** The frame for this event and head, built once and shared by every socket with the same head. */
   frameOf(event: WireEvent): Buffer {
     // The common case (every socket's subscription has the same id, most clients number it 1) is one comparison.
     if (event.frameKey === this.headKey) return event.frame!;
     let frame = event.frames?.get(this.headKey);
     if (!frame) {
-      frame = Buffer.concat(Sender.frame(Buffer.concat([this.head, event.frameTail()]), FRAME_OPTIONS));
+      frame = Buffer.concat(Sender.frame(Buffer.concat([this.head, this.tailOf(event)]), FRAME_OPTIONS));
       if (event.frameKey === undefined) {
         event.frameKey = this.headKey;
         event.frame = frame;

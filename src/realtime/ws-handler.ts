@@ -99,6 +99,8 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
     const subs = new Map<SubId, { abort: () => void }>();
     allSubs.add(subs);
     let ctx: Context | undefined;
+    /** connectionParams `wire: "compact"` (the SDK's): conversation events in their compact form (src/realtime/compact.ts). */
+    let compact = false;
     let userId: string | null = null;
     /** The key this socket is counted under in `connections`, once counted. */
     let countedAs: string | null = null;
@@ -176,6 +178,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
           // A client that has no token yet may send `{ token: null }`: drop non-string values.
           const data = msg.data && typeof msg.data === 'object' ? Object.fromEntries(Object.entries(msg.data).filter(([, v]) => typeof v === 'string')) : msg.data;
           const params = parseConnectionParamsFromUnknown(data) as Record<string, string> | null;
+          compact = params?.['wire'] === 'compact';
           if (authTimer) clearTimeout(authTimer);
           ctxPromise = makeContext(params);
         } catch (cause) {
@@ -307,7 +310,7 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
      * group's loop while the feed is in step, else by the feed itself through `emit`.
      */
     async function runFast(sub: ScopeSubscription, id: SubId, jsonrpc: '2.0' | undefined, signal: AbortSignal, fail: (e: unknown) => void) {
-      const writer = new FrameWriter(socket, id, jsonrpc);
+      const writer = new FrameWriter(socket, id, jsonrpc, compact && sub.options.kind === 'scope');
       const raw = writer.raw;
       let failure: { error: unknown } | null = null;
       let done!: () => void;
