@@ -47,15 +47,30 @@ export function decodeCursor(c: string): ListingCursor {
 
 const POSITIONS_MAX_CHARS = 4000;
 
-/** A short name of a series list and its versions, overrides included (a cursor's positions hold only for the same list). */
+/**
+ * What a series lists from, as text: every field of the row and of its overrides that an
+ * instance is made of (not `updated_at` or SEQUENCE, which a write need not change).
+ * Hashed, and kept per row and overrides list, so rows served from the series cache pay once.
+ */
+function contentKey(row: EventRow, overrides: readonly OverrideRow[]): string {
+  const known = contentKeys.get(row);
+  if (known && known.overrides === overrides) return known.key;
+  const text = JSON.stringify([
+    row.id, row.scopeId, row.title, row.description, row.location, row.allDay, row.startLocal, row.tzid, row.duration, row.rrule, row.exdates, row.rdates,
+    row.firstStart.getTime(), row.lastEnd?.getTime() ?? null,
+    overrides.map((o) => [o.originalStart, o.cancelled, o.title, o.description, o.location, o.startLocal, o.endLocal, o.startAt?.getTime() ?? null, o.endAt?.getTime() ?? null]),
+  ]);
+  const key = createHash('sha256').update(text).digest('base64url');
+  contentKeys.set(row, { overrides, key });
+  return key;
+}
+const contentKeys = new WeakMap<EventRow, { overrides: readonly OverrideRow[]; key: string }>();
+const NO_OVERRIDES: OverrideRow[] = [];
+
+/** A short name of a series list and its contents (a cursor's positions hold only for the same list). */
 function listName(rows: readonly EventRow[], overrides: Map<string, OverrideRow[]>): string {
   const h = createHash('sha256');
-  for (const r of rows) {
-    let sig = 0;
-    const ovs = overrides.get(r.id) ?? [];
-    for (const o of ovs) sig = Math.max(sig, o.updatedAt.getTime());
-    h.update(`${r.id}:${r.sequence}:${r.updatedAt.getTime()}:${ovs.length}:${sig};`);
-  }
+  for (const r of rows) h.update(contentKey(r, overrides.get(r.id) ?? NO_OVERRIDES));
   return h.digest('base64url').slice(0, 16);
 }
 
@@ -87,7 +102,7 @@ const COUNT_UNTIL_ENTRIES = 10_000;
 export function listingRow(row: EventRow): EventRow {
   // BYWEEKNO rules keep COUNT: the engine counts them itself from a year before DTSTART (see walk.ts).
   if (!row.rrule || !/(^|;)COUNT=/.test(row.rrule) || /BYWEEKNO=/.test(row.rrule)) return row;
-  const key = `${row.id}|${row.sequence}|${row.rrule}|${row.startLocal}|${row.tzid}|${row.duration}`;
+  const key = `${row.id}|${row.sequence}|${row.rrule}|${row.startLocal}|${row.tzid}|${row.allDay}|${row.duration}`;
   let rule = countUntil.get(key);
   if (rule === undefined) {
     rule = null;
@@ -145,9 +160,7 @@ class SeriesStream {
     chunk: number,
   ) {
     this.row = listingRow(row);
-    let sig = 0;
-    for (const o of overrides) sig = Math.max(sig, o.updatedAt.getTime());
-    this.key = `${row.id}|${row.sequence}|${row.updatedAt.getTime()}|${overrides.length}:${sig}|${fromMs}|${toMs}`;
+    this.key = `${fromMs}|${toMs}|${contentKey(row, overrides)}`;
     const known = expanded.get(this.key);
     const usable = known && (known.origin === null || (cursor !== null && notBefore(cursor, known.origin)));
     this.state = usable ? known : { origin: cursor, items: [], last: cursor, done: false, chunk };
@@ -301,7 +314,7 @@ export function listInstances(
   const advance = (k: number) => {
     const row = listed[k]!;
     try {
-      const stream = (streams[k] ??= new SeriesStream(row, overrides.get(row.id) ?? [], fromMs, toMs, cursor, chunk));
+      const stream = (streams[k] ??= new SeriesStream(row, overrides.get(row.id) ?? NO_OVERRIDES, fromMs, toMs, cursor, chunk));
       const n = stream.next();
       if (n) heap.push({ ms: n.ms, i: n.i, k });
     } catch (err) {
