@@ -5,6 +5,7 @@ import { compileSeries, type CompiledSeries, type Series } from './series.js';
 import {
   formatUtc,
   formatWithOffset,
+  offsetMsAt,
   parseInstant,
   stamp,
   transitionSlackMs,
@@ -64,9 +65,9 @@ function instanceAt(c: CompiledSeries, zdt: Temporal.ZonedDateTime): Instance {
     };
   }
   const startMs = zdt.epochMilliseconds;
-  const start = stamp(startMs, zdt.offsetNanoseconds / 1e6);
+  const start = stamp(startMs, offsetMsAt(c.tz, startMs));
   const endMs = endMsOf(c, zdt);
-  const end = endMs === startMs ? start : stamp(endMs, zonedAt(endMs, c.tz).offsetNanoseconds / 1e6);
+  const end = endMs === startMs ? start : stamp(endMs, offsetMsAt(c.tz, endMs));
   return {
     recurrenceId: formatUtc(startMs),
     start: start.withOffset,
