@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Temporal } from 'temporal-polyfill';
-import { isoSeconds, offsetMsAt, zonedAt } from '../../src/events/recurrence/time.js';
+import { instantOfWall, isoSeconds, offsetMsAt, wallAt, wallFromMs, wallMs, zonedAt, zonedFromWallClock } from '../../src/events/recurrence/time.js';
 
 /*
  * The engine's fast paths for what every listed instance needs (its zone's offset, its
@@ -38,6 +38,36 @@ describe('offsetMsAt', () => {
       const tz = ZONES[k % ZONES.length]!;
       const ms = Math.floor(lo + rnd() * (hi - lo));
       expect(offsetMsAt(tz, ms)).toBe(zonedAt(ms, tz).offsetNanoseconds / 1e6);
+    }
+  });
+});
+
+describe('instantOfWall', () => {
+  it('reads a wall-clock time as zonedFromWallClock does (gap: shifted forward; fold: the earlier), around every transition 1900–2100', () => {
+    for (const tz of ZONES) {
+      let zdt: Temporal.ZonedDateTime | null = Temporal.Instant.from('1900-01-01T00:00:00Z').toZonedDateTimeISO(tz);
+      while (zdt && zdt.year < 2100) {
+        // Wall-clock times on both sides of the transition, inside its gap or fold, and a day away.
+        const before = wallMs(wallAt(zdt.epochMilliseconds - 1, tz)) + 1;
+        const after = wallMs(wallAt(zdt.epochMilliseconds, tz));
+        for (const base of [before, after]) {
+          for (const d of [-86_400_000, -3_600_000, -1_800_000, -60_000, -1000, 0, 1000, 60_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 86_400_000]) {
+            const wall = base + d;
+            expect(instantOfWall(tz, wall), `${tz} ${wallFromMs(wall).toString()}`).toBe(zonedFromWallClock(wallFromMs(wall), tz).epochMilliseconds);
+          }
+        }
+        zdt = zdt.getTimeZoneTransition('next');
+      }
+    }
+  });
+
+  it('agrees with zonedFromWallClock at random wall-clock times from year 1 to 9999', () => {
+    let seed = 99;
+    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let k = 0; k < 3000; k++) {
+      const tz = ZONES[k % ZONES.length]!;
+      const wall = Math.floor((YEAR_1 + 2 * 86_400_000 + rnd() * (Date.UTC(9999, 11, 29) - YEAR_1)) / 1000) * 1000;
+      expect(instantOfWall(tz, wall), `${tz} ${wallFromMs(wall).toString()}`).toBe(zonedFromWallClock(wallFromMs(wall), tz).epochMilliseconds);
     }
   });
 });

@@ -146,14 +146,13 @@ export function zonedStartOfDay(date: Temporal.PlainDate, tz: string): Temporal.
  */
 export function transitionSlackMs(tz: string, epochMs: number): number {
   const radius = 3 * DAY_MS;
-  let zdt = zonedAt(epochMs - radius, tz);
+  let span = spanAt(tz, epochMs - radius);
   let slack = 0;
   for (let i = 0; i < 16; i++) {
-    const next = zdt.getTimeZoneTransition('next');
-    if (!next || next.epochMilliseconds > epochMs + radius) return slack;
-    const before = next.subtract({ nanoseconds: 1 }).offsetNanoseconds;
-    slack += Math.abs(next.offsetNanoseconds - before) / 1e6;
-    zdt = next;
+    if (span.to > epochMs + radius) return slack;
+    const next = spanAt(tz, span.to);
+    slack += Math.abs(next.offset - span.offset);
+    span = next;
   }
   return radius; // more transitions than any real zone has in a week: fall back to a bound that always holds
 }
@@ -247,6 +246,11 @@ const OFFSET_SPANS_PER_ZONE = 10_000;
  * binary search, not a tzdata lookup in the Temporal polyfill.
  */
 export function offsetMsAt(tz: string, epochMs: number): number {
+  return spanAt(tz, epochMs).offset;
+}
+
+/** The span of constant offset of `tz` holding the instant (see {@link offsetMsAt}). */
+function spanAt(tz: string, epochMs: number): { from: number; to: number; offset: number } {
   let spans = offsetSpans.get(tz);
   if (!spans || spans.length >= OFFSET_SPANS_PER_ZONE) offsetSpans.set(tz, (spans = []));
   let lo = 0;
@@ -257,7 +261,7 @@ export function offsetMsAt(tz: string, epochMs: number): number {
     else hi = mid;
   }
   const known = spans[lo];
-  if (known && known.from <= epochMs) return known.offset;
+  if (known && known.from <= epochMs) return known;
   const zdt = zonedAt(epochMs, tz);
   // 'previous' is strictly before its instant: asked from just after `epochMs`, it is `epochMs` itself when a transition falls there.
   const previous = zdt.add({ nanoseconds: 1 }).getTimeZoneTransition('previous');
@@ -268,7 +272,28 @@ export function offsetMsAt(tz: string, epochMs: number): number {
     offset: zdt.offsetNanoseconds / 1e6,
   };
   spans.splice(lo, 0, span);
-  return span.offset;
+  return span;
+}
+
+/**
+ * {@link zonedFromWallClock}'s instant (epoch ms) of a wall-clock time given as floating
+ * ms ({@link wallMs}), from the offset spans: with one offset within a day either side,
+ * `wall - offset`; with one transition, the valid reading, the earlier one in a fold and
+ * the one shifted forward by the gap in a gap (Temporal's 'compatible'); with more than
+ * one transition within two days, Temporal itself.
+ */
+export function instantOfWall(tz: string, wall: number): number {
+  const before = spanAt(tz, wall - DAY_MS);
+  if (before.to > wall + DAY_MS) return wall - before.offset;
+  const after = spanAt(tz, before.to);
+  if (after.to <= wall + DAY_MS) return zonedFromWallClock(wallFromMs(wall), tz).epochMilliseconds;
+  const early = wall - before.offset;
+  const late = wall - after.offset;
+  const earlyValid = early < before.to;
+  const lateValid = late >= before.to;
+  if (earlyValid && lateValid) return Math.min(early, late);
+  if (lateValid) return late;
+  return early; // valid, or in the gap: read with the offset before it, which moves it forward by the gap
 }
 
 /** Wall-clock time in `tz` at an instant. */
