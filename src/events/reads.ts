@@ -50,22 +50,14 @@ export class EventReads {
   }
 
   /**
-   * Series of the viewable scopes in `scopeId`'s subtree that may overlap `[fromMs, toMs)`
-   * (every series when no window is given), earliest first, at most
-   * `eventSeriesPerListingMax`. @throws NotFound, Forbidden (no View on `scopeId`).
-   */
-  async seriesUnder(userId: string, scopeId: string, fromMs?: number, toMs?: number): Promise<EventRow[]> {
-    await this.access.require(userId, scopeId, Permission.View);
-    return this.seriesIn(await this.viewableSubtree(userId, scopeId), fromMs, toMs);
-  }
-
-  /**
-   * `seriesUnder` with the series' overrides, for a listing page: one query reads the
-   * subtree's live scopes with their calendar versions, the caller's access is checked
-   * per scope (the permission cache's own probe), and the rows and overrides come from
-   * the in-process cache while those versions stand (two more queries when they do not).
+   * Series of the viewable scopes in `scopeId`'s subtree that may overlap `[fromMs, toMs)`,
+   * earliest first, at most `eventSeriesPerListingMax`, with their overrides, for a
+   * listing page: one query reads the subtree's live scopes with their calendar
+   * versions, the caller's access is checked per scope (the permission cache's own
+   * probe), and the rows and overrides come from the in-process cache while those
+   * versions stand (two more queries when they do not).
    * `version` names the versions and window, for the listing's cursor.
-   * @throws NotFound, Forbidden (no View on `scopeId`), as `seriesUnder`.
+   * @throws NotFound, Forbidden (no View on `scopeId`), as `AccessService.require`.
    */
   async listable(userId: string, scopeId: string, fromMs: number, toMs: number): Promise<Listable> {
     const subtree = await rowsOf<{ id: string; version: string }>(
