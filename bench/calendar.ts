@@ -12,6 +12,9 @@
  * - baseline: rrule-temporal on the same 200 rules (DTSTART in the zone, its own tzid
  *   handling): the first 100 of each rule merged and sorted, cut to 100 (first page); every
  *   instance in the window merged and sorted (full walk).
+ * - also, after each full walk: the same walk through the events service in this process
+ *   (what the listing costs without the transport), and the transport's floor (as many
+ *   scopes.get calls over HTTP as the walk had pages).
  *
  *   npx tsx bench/calendar.ts [--runs 5] [--series 200]
  */
@@ -97,7 +100,7 @@ async function main() {
   const server = await createServer({ ...loadConfig({}), port: 0, host: '127.0.0.1', databaseUrl: dbUrl.toString(), redisUrl: undefined }, pino({ level: 'silent' }));
   try {
     const anon = createClient({ url: server.url });
-    const { token } = await anon.auth.signUp.mutate({ email: `bench-${name}@example.com`, password: 'correct horse battery', displayName: 'bench' });
+    const { token, user } = await anon.auth.signUp.mutate({ email: `bench-${name}@example.com`, password: 'correct horse battery', displayName: 'bench' });
     closeClient(anon);
     const client = createClient({ url: server.url, token });
     const scopeId = (await client.scopes.create.mutate({ kind: 'community', name: 'bench' })).id;
@@ -131,6 +134,8 @@ async function main() {
     }
     const walkOurs: number[] = [];
     const walkBase: number[] = [];
+    const walkInProcess: number[] = [];
+    const floor: number[] = [];
     let count = 0;
     let baseCount = 0;
     for (let r = 0; r < Math.max(1, Math.ceil(RUNS / 2)); r++) {
@@ -151,12 +156,27 @@ async function main() {
       walkBase.push(ms);
       baseCount = c;
       if (r === 0) console.log(`full walk: ${n} instances in ${pages} pages (baseline ${c})`);
+      // The same walk through the events service in this process (no HTTP, tRPC or JSON): what the listing itself costs.
+      const t2 = performance.now();
+      let inCursor: string | undefined;
+      for (;;) {
+        const p = await server.services.events.instances(user.id, { scopeId, from: FROM, to: TO, limit: 100, cursor: inCursor });
+        if (!p.nextCursor) break;
+        inCursor = p.nextCursor;
+      }
+      walkInProcess.push(performance.now() - t2);
+      // The transport's floor: as many calls of a trivial procedure (scopes.get) as the walk made pages.
+      const t3 = performance.now();
+      for (let k = 0; k < pages; k++) await client.scopes.get.query({ scopeId });
+      floor.push(performance.now() - t3);
     }
     closeClient(client);
     const f = (x: number) => x.toFixed(1);
     console.log(`series: ${SERIES}, window ${FROM.toISOString().slice(0, 10)} .. ${TO.toISOString().slice(0, 10)}, instances: ours ${count}, baseline ${baseCount}`);
     console.log(`first page of 100: ours ${f(median(firstOurs))} ms, baseline ${f(median(firstBase))} ms, ratio ${(median(firstOurs) / median(firstBase)).toFixed(2)} (target <= 2)`);
     console.log(`full walk:         ours ${f(median(walkOurs))} ms, baseline ${f(median(walkBase))} ms, ratio ${(median(walkOurs) / median(walkBase)).toFixed(2)} (target <= 3)`);
+    console.log(`  in process:      ours ${f(median(walkInProcess))} ms (the same walk through the events service, no HTTP), ratio ${(median(walkInProcess) / median(walkBase)).toFixed(2)}`);
+    console.log(`  HTTP floor:      ${f(median(floor))} ms (as many scopes.get calls as pages), ratio ${(median(floor) / median(walkBase)).toFixed(2)}`);
     console.log(`create a series:   median ${f(median(createMs))} ms, max ${f(Math.max(...createMs))} ms (${createMs.length} series)`);
     console.log(`create BYWEEKNO:   median ${f(median(weekNoMs))} ms, max ${f(Math.max(...weekNoMs))} ms (${weekNoMs.length} series)`);
   } finally {

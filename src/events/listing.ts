@@ -47,10 +47,30 @@ export function decodeCursor(c: string): ListingCursor {
 
 const POSITIONS_MAX_CHARS = 4000;
 
-/** A short name of a series list and its versions (a cursor's positions hold only for the same list). */
-function listName(rows: readonly EventRow[]): string {
+/**
+ * What a series lists from, as text: every field of the row and of its overrides that an
+ * instance is made of (not `updated_at` or SEQUENCE, which a write need not change).
+ * Hashed, and kept per row and overrides list, so rows served from the series cache pay once.
+ */
+function contentKey(row: EventRow, overrides: readonly OverrideRow[]): string {
+  const known = contentKeys.get(row);
+  if (known && known.overrides === overrides) return known.key;
+  const text = JSON.stringify([
+    row.id, row.scopeId, row.title, row.description, row.location, row.allDay, row.startLocal, row.tzid, row.duration, row.rrule, row.exdates, row.rdates,
+    row.firstStart.getTime(), row.lastEnd?.getTime() ?? null,
+    overrides.map((o) => [o.originalStart, o.cancelled, o.title, o.description, o.location, o.startLocal, o.endLocal, o.startAt?.getTime() ?? null, o.endAt?.getTime() ?? null]),
+  ]);
+  const key = createHash('sha256').update(text).digest('base64url');
+  contentKeys.set(row, { overrides, key });
+  return key;
+}
+const contentKeys = new WeakMap<EventRow, { overrides: readonly OverrideRow[]; key: string }>();
+const NO_OVERRIDES: OverrideRow[] = [];
+
+/** A short name of a series list and its contents (a cursor's positions hold only for the same list). */
+function listName(rows: readonly EventRow[], overrides: Map<string, OverrideRow[]>): string {
   const h = createHash('sha256');
-  for (const r of rows) h.update(`${r.id}:${r.sequence}:${r.updatedAt.getTime()};`);
+  for (const r of rows) h.update(contentKey(r, overrides.get(r.id) ?? NO_OVERRIDES));
   return h.digest('base64url').slice(0, 16);
 }
 
@@ -82,7 +102,7 @@ const COUNT_UNTIL_ENTRIES = 10_000;
 export function listingRow(row: EventRow): EventRow {
   // BYWEEKNO rules keep COUNT: the engine counts them itself from a year before DTSTART (see walk.ts).
   if (!row.rrule || !/(^|;)COUNT=/.test(row.rrule) || /BYWEEKNO=/.test(row.rrule)) return row;
-  const key = `${row.id}|${row.sequence}|${row.rrule}|${row.startLocal}|${row.tzid}|${row.duration}`;
+  const key = `${row.id}|${row.sequence}|${row.rrule}|${row.startLocal}|${row.tzid}|${row.allDay}|${row.duration}`;
   let rule = countUntil.get(key);
   if (rule === undefined) {
     rule = null;
@@ -140,9 +160,7 @@ class SeriesStream {
     chunk: number,
   ) {
     this.row = listingRow(row);
-    let sig = 0;
-    for (const o of overrides) sig = Math.max(sig, o.updatedAt.getTime());
-    this.key = `${row.id}|${row.sequence}|${row.updatedAt.getTime()}|${overrides.length}:${sig}|${fromMs}|${toMs}`;
+    this.key = `${fromMs}|${toMs}|${contentKey(row, overrides)}`;
     const known = expanded.get(this.key);
     const usable = known && (known.origin === null || (cursor !== null && notBefore(cursor, known.origin)));
     this.state = usable ? known : { origin: cursor, items: [], last: cursor, done: false, chunk };
@@ -234,12 +252,32 @@ class HeadHeap {
 }
 
 /**
+ * A merge left where a page ended, kept for the page that resumes from its cursor: the
+ * heads and the series' streams (positions into their `Expanded` states). Taken out when
+ * used, so a page never shares one with another; a cursor used twice (a retried
+ * request) rebuilds it from the cursor's positions instead.
+ */
+interface Merge {
+  rows: readonly EventRow[];
+  heap: HeadHeap;
+  streams: (SeriesStream | null)[];
+}
+
+const merges = new Map<string, Merge>();
+const MERGES_KEPT = 256;
+
+const mergeKey = (name: string, fromMs: number, toMs: number, c: ListingCursor) => `${name}|${fromMs}|${toMs}|${c.s}|${c.e}|${c.o}|${c.h ?? ''}|${c.p ?? ''}`;
+
+/**
  * One page of instances of `rows` overlapping `[fromMs, toMs)`, overrides applied, in
  * listing order, after `cursor`. A series whose expansion fails (a rule saved before
  * the save-time checks, say) is left out and named in `failed`; the others are listed.
  * Each series is expanded only when its turn comes: the cursor carries every series'
  * position (see ListingCursor), so a page deep in the window expands the few series it
- * shows, from where they stand, never from the start.
+ * shows, from where they stand, never from the start; and the page after one served by
+ * this process resumes its merge where it stopped (`Merge`). `version` names `rows` and
+ * `overrides` exactly (see series-cache.ts); without it they are named by their ids,
+ * SEQUENCEs and update times.
  */
 export function listInstances(
   rows: readonly EventRow[],
@@ -248,33 +286,41 @@ export function listInstances(
   toMs: number,
   limit: number,
   cursor: ListingCursor | null,
+  version?: string,
 ): InstancePage {
-  const name = listName(rows);
-  const low = cursor ? Math.max(fromMs, cursor.s) : fromMs;
-  let positions: (number | null)[] | null = null;
-  if (cursor?.h === name && cursor.p !== undefined) {
-    const parts = cursor.p.split('.');
-    if (parts.length === rows.length) positions = parts.map((x) => (x === '' ? null : cursor.s + parseInt(x, 36) * 1000));
-  }
-  const heap = new HeadHeap();
-  const streams: (SeriesStream | null)[] = rows.map(() => null);
+  const name = version ?? listName(rows, overrides);
+  const resumeKey = cursor ? mergeKey(name, fromMs, toMs, cursor) : null;
+  let merge = resumeKey !== null ? merges.get(resumeKey) : undefined;
+  if (merge) merges.delete(resumeKey!);
   const failed: FailedSeries[] = [];
+  if (!merge) {
+    const low = cursor ? Math.max(fromMs, cursor.s) : fromMs;
+    let positions: (number | null)[] | null = null;
+    if (cursor?.h === name && cursor.p !== undefined) {
+      const parts = cursor.p.split('.');
+      if (parts.length === rows.length) positions = parts.map((x) => (x === '' ? null : cursor.s + parseInt(x, 36) * 1000));
+    }
+    merge = { rows, heap: new HeadHeap(), streams: rows.map(() => null) };
+    const heap = merge.heap;
+    rows.forEach((_, k) => {
+      const at = positions ? positions[k] : low;
+      if (at !== null && at !== undefined && Number.isFinite(at)) heap.push({ ms: Math.max(at, Number.MIN_SAFE_INTEGER), i: null, k });
+    });
+  }
+  const { heap, streams } = merge;
+  const listed = merge.rows;
+  // A page of `limit` spread over the series it touches: about limit / series each, a few more to spare.
+  const chunk = Math.max(4, Math.ceil(limit / listed.length) + 2);
   const advance = (k: number) => {
-    const row = rows[k]!;
+    const row = listed[k]!;
     try {
-      // A page of `limit` spread over the series it touches: about limit / series each, a few more to spare.
-      const chunk = Math.max(4, Math.ceil(limit / rows.length) + 2);
-      const stream = (streams[k] ??= new SeriesStream(row, overrides.get(row.id) ?? [], fromMs, toMs, cursor, chunk));
+      const stream = (streams[k] ??= new SeriesStream(row, overrides.get(row.id) ?? NO_OVERRIDES, fromMs, toMs, cursor, chunk));
       const n = stream.next();
       if (n) heap.push({ ms: n.ms, i: n.i, k });
     } catch (err) {
       failed.push({ eventId: row.id, title: row.title, message: err instanceof Error ? err.message : String(err) });
     }
   };
-  rows.forEach((_, k) => {
-    const at = positions ? positions[k] : low;
-    if (at !== null && at !== undefined && Number.isFinite(at)) heap.push({ ms: Math.max(at, Number.MIN_SAFE_INTEGER), i: null, k });
-  });
   const items: EventInstance[] = [];
   while (items.length < limit && heap.size > 0) {
     const h = heap.pop()!;
@@ -284,11 +330,14 @@ export function listInstances(
   const last = items.at(-1);
   if (heap.size === 0 || !last) return { items, nextCursor: null, failed };
   const s = Date.parse(last.start);
-  const next: (number | null)[] = rows.map(() => null);
+  const next: (number | null)[] = listed.map(() => null);
   for (const h of heap.items) next[h.k] = h.ms;
   // A lower bound may sit before the cursor's instant (a series not expanded since); it is then `s` itself.
   const p = next.map((ms) => (ms === null ? '' : Math.max(0, Math.floor((ms - s) / 1000)).toString(36))).join('.');
   // Positions of very many series would not fit a GET's URL; the next page then resumes every series from `s`.
   const carried = p.length <= POSITIONS_MAX_CHARS ? { h: name, p } : {};
-  return { items, nextCursor: encodeCursor({ s, e: last.eventId, o: last.originalStart, ...carried }), failed };
+  const nextCursor: ListingCursor = { s, e: last.eventId, o: last.originalStart, ...carried };
+  if (merges.size >= MERGES_KEPT) merges.delete(merges.keys().next().value!);
+  merges.set(mergeKey(name, fromMs, toMs, nextCursor), merge);
+  return { items, nextCursor: encodeCursor(nextCursor), failed };
 }

@@ -7,6 +7,8 @@ import type { Tx } from '../messages/log.js';
 import { Permission } from '../permissions/flags.js';
 import type { AccessService } from '../permissions/service.js';
 import type { EventRow, OverrideRow } from './expansion.js';
+import { rowsOf } from '../audit/actor.js';
+import { listableKey, SeriesCache, type Listable } from './series-cache.js';
 
 /*
  * The reads every part of the events domain shares: which series a user may see or
@@ -16,6 +18,9 @@ import type { EventRow, OverrideRow } from './expansion.js';
 
 /** Access-checked reads of series. */
 export class EventReads {
+  /** Series rows and overrides of recent listings, by their scopes' calendar versions (see series-cache.ts). */
+  private readonly cache = new SeriesCache();
+
   constructor(
     private readonly db: Db,
     private readonly access: AccessService,
@@ -45,13 +50,38 @@ export class EventReads {
   }
 
   /**
-   * Series of the viewable scopes in `scopeId`'s subtree that may overlap `[fromMs, toMs)`
-   * (every series when no window is given), earliest first, at most
-   * `eventSeriesPerListingMax`. @throws NotFound, Forbidden (no View on `scopeId`).
+   * Series of the viewable scopes in `scopeId`'s subtree that may overlap `[fromMs, toMs)`,
+   * earliest first, at most `eventSeriesPerListingMax`, with their overrides, for a
+   * listing page: one query reads the subtree's live scopes with their calendar
+   * versions, the caller's access is checked per scope (the permission cache's own
+   * probe), and the rows and overrides come from the in-process cache while those
+   * versions stand (two more queries when they do not).
+   * `version` names the versions and window, for the listing's cursor.
+   * @throws NotFound, Forbidden (no View on `scopeId`), as `AccessService.require`.
    */
-  async seriesUnder(userId: string, scopeId: string, fromMs?: number, toMs?: number): Promise<EventRow[]> {
-    await this.access.require(userId, scopeId, Permission.View);
-    return this.seriesIn(await this.viewableSubtree(userId, scopeId), fromMs, toMs);
+  async listable(userId: string, scopeId: string, fromMs: number, toMs: number): Promise<Listable> {
+    // The scope's own check runs beside the subtree's query (two connections, one round trip of waiting).
+    const [subtree, own] = await Promise.all([
+      rowsOf<{ id: string; version: string }>(
+        this.db,
+        sql`select s.id, coalesce(v.version, 0)::text as version from ${scopes} s left join calendar_versions v on v.scope_id = s.id
+            where (s.id = ${scopeId} or s.path @> array[${scopeId}]::uuid[]) and s.deleted_at is null`,
+      ),
+      this.access.allows(userId, scopeId, Permission.View),
+    ]);
+    // The scope itself not viewable (or not there): the same error as every other check.
+    if (!own) await this.access.require(userId, scopeId, Permission.View);
+    const allowed = await Promise.all(
+      subtree.map(async (s) => (s.id === scopeId || (await this.access.allows(userId, s.id, Permission.View)) ? s : null)),
+    );
+    const viewable = allowed.filter((x): x is { id: string; version: string } => x !== null);
+    const version = listableKey(viewable, fromMs, toMs);
+    const hit = this.cache.get(version);
+    if (hit) return hit;
+    const rows = await this.seriesIn(viewable.map((s) => s.id), fromMs, toMs);
+    const value = { rows, overrides: await overridesOf(this.db, rows.map((r) => r.id)), version };
+    this.cache.set(value);
+    return value;
   }
 
   /** Series of the given scopes that may overlap the window (no access check; callers filter scopes). */

@@ -180,7 +180,11 @@ export class EventService {
     const toMs = q.to.getTime();
     if (!(toMs > fromMs)) throw invalid('to must be after from');
     const cursor = q.cursor ? decodeCursor(q.cursor) : null;
-    const rows = q.eventId ? [await this.reads.visible(userId, q.eventId)] : await this.reads.seriesUnder(userId, q.scopeId!, fromMs, toMs);
+    if (!q.eventId) {
+      const l = await this.reads.listable(userId, q.scopeId!, fromMs, toMs);
+      return listInstances(l.rows, l.overrides, fromMs, toMs, q.limit, cursor, l.version);
+    }
+    const rows = [await this.reads.visible(userId, q.eventId)];
     return listInstances(rows, await overridesOf(this.db, rows.map((r) => r.id)), fromMs, toMs, q.limit, cursor);
   }
 

@@ -5,16 +5,15 @@ import { compileSeries, type CompiledSeries, type Series } from './series.js';
 import {
   formatUtc,
   formatWithOffset,
+  offsetMsAt,
   parseInstant,
   stamp,
   transitionSlackMs,
-  wallAt,
-  wallMs,
   zonedAt,
   zonedFromWallClock,
   zonedStartOfDay,
 } from './time.js';
-import { walkRule } from './walk.js';
+import { Occurrence, walkRule } from './walk.js';
 
 /** One occurrence of a series. */
 export interface Instance {
@@ -50,9 +49,10 @@ export interface ExpandResult {
   truncated: boolean;
 }
 
-/** Builds the instance starting at `zdt` (an instant in the series' zone). */
-function instanceAt(c: CompiledSeries, zdt: Temporal.ZonedDateTime): Instance {
+/** Builds the instance starting at `o` (its instant, in the series' zone). */
+function instanceAt(c: CompiledSeries, o: Occurrence): Instance {
   if (c.allDay) {
+    const zdt = o.zdt;
     const date = zdt.toPlainDate();
     const endDate = date.add({ days: c.duration.days });
     return {
@@ -63,10 +63,10 @@ function instanceAt(c: CompiledSeries, zdt: Temporal.ZonedDateTime): Instance {
       endLocal: endDate.toString(),
     };
   }
-  const startMs = zdt.epochMilliseconds;
-  const start = stamp(startMs, zdt.offsetNanoseconds / 1e6);
-  const endMs = endMsOf(c, zdt);
-  const end = endMs === startMs ? start : stamp(endMs, zonedAt(endMs, c.tz).offsetNanoseconds / 1e6);
+  const startMs = o.startMs;
+  const start = stamp(startMs, offsetMsAt(c.tz, startMs));
+  const endMs = endMsOf(c, o);
+  const end = endMs === startMs ? start : stamp(endMs, offsetMsAt(c.tz, endMs));
   return {
     recurrenceId: formatUtc(startMs),
     start: start.withOffset,
@@ -76,11 +76,11 @@ function instanceAt(c: CompiledSeries, zdt: Temporal.ZonedDateTime): Instance {
   };
 }
 
-/** End instant of the instance starting at `zdt`: DTEND's exact length, or DURATION's calendar days then exact time. */
-function endMsOf(c: CompiledSeries, zdt: Temporal.ZonedDateTime): number {
+/** End instant of the instance starting at `o`: DTEND's exact length, or DURATION's calendar days then exact time. */
+function endMsOf(c: CompiledSeries, o: Occurrence): number {
   const { days, ms } = c.duration;
-  if (c.allDay) return zonedStartOfDay(zdt.toPlainDate().add({ days }), c.tz).epochMilliseconds;
-  return (days === 0 ? zdt.epochMilliseconds : zdt.add({ days }).epochMilliseconds) + ms;
+  if (c.allDay) return zonedStartOfDay(o.zdt.toPlainDate().add({ days }), c.tz).epochMilliseconds;
+  return (days === 0 ? o.startMs : o.zdt.add({ days }).epochMilliseconds) + ms;
 }
 
 /**
@@ -105,7 +105,7 @@ function endMsOf(c: CompiledSeries, zdt: Temporal.ZonedDateTime): number {
  */
 export function expandSeries(series: Series, window: ExpandWindow, limits?: Partial<RecurrenceLimits>): ExpandResult {
   const L = resolveLimits(limits);
-  const c = compileSeries(series, L);
+  const c = limits === undefined ? compiledWithDefaults(series, L) : compileSeries(series, L);
   if (typeof window !== 'object' || window === null) throw invalid('window must be an object with from and to');
   const fromMs = parseInstant(window.from, 'window from');
   const toMs = parseInstant(window.to, 'window to');
@@ -117,6 +117,27 @@ export function expandSeries(series: Series, window: ExpandWindow, limits?: Part
   return collect(c, L, fromMs, toMs, limit);
 }
 
+/*
+ * Compiled series under the default limits, by their fields: a listing expands each
+ * series a chunk at a time, and compiling (parsing the rule, the zone, the dates) cost
+ * as much as expanding a chunk. Compiled series are never changed once made, and never
+ * leave this module; one that fails to compile is not kept (it throws each time).
+ */
+const compiledSeries = new Map<string, CompiledSeries>();
+const COMPILED_SERIES_KEPT = 5_000;
+
+function compiledWithDefaults(series: Series, L: RecurrenceLimits): CompiledSeries {
+  if (typeof series !== 'object' || series === null) return compileSeries(series, L);
+  const key = JSON.stringify([series.start, series.tzid, series.allDay, series.end, series.duration, series.rrule, series.exdates, series.rdates]);
+  let c = compiledSeries.get(key);
+  if (!c) {
+    c = compileSeries(series, L);
+    if (compiledSeries.size >= COMPILED_SERIES_KEPT) compiledSeries.delete(compiledSeries.keys().next().value!);
+    compiledSeries.set(key, c);
+  }
+  return c;
+}
+
 /**
  * The expansion proper, on a compiled series and a checked window: `fromMs`
  * and `toMs` are epoch milliseconds, `limit` the most instances returned (not
@@ -125,13 +146,14 @@ export function expandSeries(series: Series, window: ExpandWindow, limits?: Part
  */
 export function collect(c: CompiledSeries, L: RecurrenceLimits, fromMs: number, toMs: number, limit: number): ExpandResult {
   const overlaps = (startMs: number, endMs: number) => startMs < toMs && (endMs > fromMs || startMs >= fromMs);
-  const found = new Map<number, Temporal.ZonedDateTime>();
-  const consider = (zdt: Temporal.ZonedDateTime): boolean => {
-    const startMs = zdt.epochMilliseconds;
-    if (found.has(startMs) || c.exdates.has(startMs) || !overlaps(startMs, endMsOf(c, zdt))) return false;
-    found.set(startMs, zdt);
+  const found = new Map<number, Occurrence>();
+  const consider = (o: Occurrence): boolean => {
+    const startMs = o.startMs;
+    if (found.has(startMs) || c.exdates.has(startMs) || !overlaps(startMs, endMsOf(c, o))) return false;
+    found.set(startMs, o);
     return true;
   };
+  const listed = (zdt: Temporal.ZonedDateTime) => new Occurrence(Number.NaN, zdt.epochMilliseconds, c.tz, zdt);
 
   if (c.rule) {
     // Nominal wall-clock bounds of the walk. An instance can overlap the window only if it starts after
@@ -140,17 +162,17 @@ export function collect(c: CompiledSeries, L: RecurrenceLimits, fromMs: number, 
     const { days, ms } = c.duration;
     const earliest = days === 0 ? fromMs - ms : zonedAt(fromMs - ms, c.tz).subtract({ days }).epochMilliseconds;
     const slack = (at: number) => transitionSlackMs(c.tz, at);
-    const wallOf = (at: number) => wallMs(wallAt(at, c.tz));
+    const wallOf = (at: number) => at + offsetMsAt(c.tz, at);
     let inWindow = 0;
     let latestStartMs = Number.NEGATIVE_INFINITY;
     let stopAfterWallMs = Number.POSITIVE_INFINITY;
     walkRule(c, c.rule, L, {
       lowWallMs: wallOf(earliest) - 3 * (slack(earliest) + slack(fromMs)) - 1000,
       highWallMs: wallOf(toMs) + slack(toMs),
-      visit: (_nominal, nominalMs, zdt) => {
-        if (nominalMs > stopAfterWallMs) return false;
-        if (!consider(zdt)) return true;
-        latestStartMs = Math.max(latestStartMs, zdt.epochMilliseconds);
+      visit: (o) => {
+        if (o.nominalMs > stopAfterWallMs) return false;
+        if (!consider(o)) return true;
+        latestStartMs = Math.max(latestStartMs, o.startMs);
         // With limit + 1 instances in hand, only an instance starting before the latest of them could still
         // displace one, and its nominal start is at most wall(latest) + slack.
         if (++inWindow === limit + 1) stopAfterWallMs = wallOf(latestStartMs) + slack(latestStartMs);
@@ -158,9 +180,9 @@ export function collect(c: CompiledSeries, L: RecurrenceLimits, fromMs: number, 
       },
     });
   } else {
-    consider(c.allDay ? zonedStartOfDay(c.start.toPlainDate(), c.tz) : zonedFromWallClock(c.start, c.tz));
+    consider(listed(c.allDay ? zonedStartOfDay(c.start.toPlainDate(), c.tz) : zonedFromWallClock(c.start, c.tz)));
   }
-  for (const rdate of c.rdates) consider(rdate.zdt);
+  for (const rdate of c.rdates) consider(listed(rdate.zdt));
 
   const starts = [...found.keys()].sort((a, b) => a - b);
   return {

@@ -71,9 +71,9 @@ export function splitSeries(series: Series, recurrenceId: string, limits?: Parti
   walkRule(c, rule, L, {
     lowWallMs: rule.count === null ? splitWallMs - 2 * DAY_MS : null,
     highWallMs: splitWallMs + 2 * DAY_MS,
-    visit: (nominal, nominalMs, zdt) => {
-      if (zdt.epochMilliseconds === splitMs) {
-        found = { nominal, nominalMs };
+    visit: (o) => {
+      if (o.startMs === splitMs) {
+        found = { nominal: o.nominal, nominalMs: o.nominalMs };
         return false;
       }
       before += 1;
@@ -95,8 +95,8 @@ export function splitSeries(series: Series, recurrenceId: string, limits?: Parti
     walkRule(c, rule, L, {
       lowWallMs: null,
       highWallMs: at.nominalMs,
-      visit: (_nominal, nominalMs) => {
-        firstMs = nominalMs;
+      visit: (o) => {
+        firstMs = o.nominalMs;
         return false;
       },
     });

@@ -146,14 +146,13 @@ export function zonedStartOfDay(date: Temporal.PlainDate, tz: string): Temporal.
  */
 export function transitionSlackMs(tz: string, epochMs: number): number {
   const radius = 3 * DAY_MS;
-  let zdt = zonedAt(epochMs - radius, tz);
+  let span = spanAt(tz, epochMs - radius);
   let slack = 0;
   for (let i = 0; i < 16; i++) {
-    const next = zdt.getTimeZoneTransition('next');
-    if (!next || next.epochMilliseconds > epochMs + radius) return slack;
-    const before = next.subtract({ nanoseconds: 1 }).offsetNanoseconds;
-    slack += Math.abs(next.offsetNanoseconds - before) / 1e6;
-    zdt = next;
+    if (span.to > epochMs + radius) return slack;
+    const next = spanAt(tz, span.to);
+    slack += Math.abs(next.offset - span.offset);
+    span = next;
   }
   return radius; // more transitions than any real zone has in a week: fall back to a bound that always holds
 }
@@ -165,12 +164,30 @@ export function formatLocal(wall: Temporal.PlainDateTime): string {
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
-/** `YYYY-MM-DDTHH:mm:ss` of a time-line millisecond (whole seconds; sub-second parts are dropped). */
-function isoSeconds(ms: number): string {
-  const d = new Date(ms);
-  const year = d.getUTCFullYear();
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
+
+/**
+ * `YYYY-MM-DDTHH:mm:ss` of a time-line millisecond (whole seconds; sub-second parts are
+ * dropped), as `Date#toISOString` writes it: the civil date by integer arithmetic
+ * (H. Hinnant's days-to-civil), the hot path of every listed instance.
+ */
+export function isoSeconds(ms: number): string {
+  const secs = Math.floor(ms / 1000);
+  const days = Math.floor(secs / 86_400);
+  const rem = secs - days * 86_400;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   if (year < 1 || year > 9999) return wallFromMs(ms).toString({ smallestUnit: 'second' });
-  return d.toISOString().slice(0, 19);
+  const hh = Math.floor(rem / 3600);
+  const mi = Math.floor((rem % 3600) / 60);
+  return `${TWO_DIGITS[Math.floor(year / 100)]}${TWO_DIGITS[year % 100]}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}T${TWO_DIGITS[hh]}:${TWO_DIGITS[mi]}:${TWO_DIGITS[rem % 60]}`;
 }
 
 /**
@@ -215,6 +232,68 @@ export function wallFromMs(ms: number): Temporal.PlainDateTime {
 /** An instant seen in `tz`. */
 export function zonedAt(epochMs: number, tz: string): Temporal.ZonedDateTime {
   return Temporal.Instant.fromEpochMilliseconds(epochMs).toZonedDateTimeISO(tz);
+}
+
+/** Spans of constant offset per zone, `[from, to)` in epoch ms, sorted and disjoint; see {@link offsetMsAt}. */
+const offsetSpans = new Map<string, { from: number; to: number; offset: number }[]>();
+const OFFSET_SPANS_PER_ZONE = 10_000;
+
+/**
+ * The UTC offset of `tz` at an instant, in milliseconds: the same as
+ * `zonedAt(epochMs, tz).offsetNanoseconds / 1e6`, read from the span between the zone's
+ * transitions around the instant, which is looked up once (Temporal's
+ * getTimeZoneTransition) and kept per zone; so a series' thousandth instance costs a
+ * binary search, not a tzdata lookup in the Temporal polyfill.
+ */
+export function offsetMsAt(tz: string, epochMs: number): number {
+  return spanAt(tz, epochMs).offset;
+}
+
+/** The span of constant offset of `tz` holding the instant (see {@link offsetMsAt}). */
+function spanAt(tz: string, epochMs: number): { from: number; to: number; offset: number } {
+  let spans = offsetSpans.get(tz);
+  if (!spans || spans.length >= OFFSET_SPANS_PER_ZONE) offsetSpans.set(tz, (spans = []));
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid]!.to <= epochMs) lo = mid + 1;
+    else hi = mid;
+  }
+  const known = spans[lo];
+  if (known && known.from <= epochMs) return known;
+  const zdt = zonedAt(epochMs, tz);
+  // 'previous' is strictly before its instant: asked from just after `epochMs`, it is `epochMs` itself when a transition falls there.
+  const previous = zdt.add({ nanoseconds: 1 }).getTimeZoneTransition('previous');
+  const next = zdt.getTimeZoneTransition('next');
+  const span = {
+    from: previous ? previous.epochMilliseconds : Number.NEGATIVE_INFINITY,
+    to: next ? next.epochMilliseconds : Number.POSITIVE_INFINITY,
+    offset: zdt.offsetNanoseconds / 1e6,
+  };
+  spans.splice(lo, 0, span);
+  return span;
+}
+
+/**
+ * {@link zonedFromWallClock}'s instant (epoch ms) of a wall-clock time given as floating
+ * ms ({@link wallMs}), from the offset spans: with one offset within a day either side,
+ * `wall - offset`; with one transition, the valid reading, the earlier one in a fold and
+ * the one shifted forward by the gap in a gap (Temporal's 'compatible'); with more than
+ * one transition within two days, Temporal itself.
+ */
+export function instantOfWall(tz: string, wall: number): number {
+  const before = spanAt(tz, wall - DAY_MS);
+  if (before.to > wall + DAY_MS) return wall - before.offset;
+  const after = spanAt(tz, before.to);
+  if (after.to <= wall + DAY_MS) return zonedFromWallClock(wallFromMs(wall), tz).epochMilliseconds;
+  const early = wall - before.offset;
+  const late = wall - after.offset;
+  const earlyValid = early < before.to;
+  const lateValid = late >= before.to;
+  if (earlyValid && lateValid) return Math.min(early, late);
+  if (lateValid) return late;
+  return early; // valid, or in the gap: read with the offset before it, which moves it forward by the gap
 }
 
 /** Wall-clock time in `tz` at an instant. */

@@ -4,7 +4,7 @@ import { invalid } from '../../errors.js';
 import type { RecurrenceLimits } from './limits.js';
 import { WEEKDAYS, formatWeekdayNum, type Frequency, type RRule } from './rrule.js';
 import type { CompiledSeries } from './series.js';
-import { DAY_MS, wallAt, wallFromMs, wallMs, zonedFromWallClock, zonedStartOfDay } from './time.js';
+import { DAY_MS, instantOfWall, wallAt, wallFromMs, wallMs, zonedAt, zonedStartOfDay } from './time.js';
 
 /*
  * Walking an RRULE's instances through rrule-temporal.
@@ -154,7 +154,36 @@ export interface WalkOptions {
    * wall-clock start, that as floating ms, and its start instant in the
    * series' zone (after the gap/fold policy). Return false to stop.
    */
-  visit: (nominal: Temporal.PlainDateTime, nominalMs: number, zdt: Temporal.ZonedDateTime) => boolean;
+  visit: (o: Occurrence) => boolean;
+}
+
+/**
+ * One instance of a walk: its nominal wall-clock start (floating ms) and its start
+ * instant (after the gap/fold policy), with the Temporal forms made only when asked for
+ * (most callers need the numbers alone).
+ */
+export class Occurrence {
+  private wall: Temporal.PlainDateTime | undefined;
+  private zoned: Temporal.ZonedDateTime | undefined;
+
+  constructor(
+    readonly nominalMs: number,
+    readonly startMs: number,
+    private readonly tz: string,
+    zdt?: Temporal.ZonedDateTime,
+  ) {
+    this.zoned = zdt;
+  }
+
+  /** The nominal start as wall-clock time. */
+  get nominal(): Temporal.PlainDateTime {
+    return (this.wall ??= wallFromMs(this.nominalMs));
+  }
+
+  /** The start instant in the series' zone. */
+  get zdt(): Temporal.ZonedDateTime {
+    return (this.zoned ??= zonedAt(this.startMs, this.tz));
+  }
 }
 
 /**
@@ -256,10 +285,10 @@ export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimit
       previousMs = nominalMs;
       if (nominalMs > boundMs) return false;
       if (++visits > limits.maxIterations) throw budgetExceeded(limits);
-      const nominal = wallFromMs(nominalMs);
-      const zdt = c.allDay ? zonedStartOfDay(nominal.toPlainDate(), c.tz) : zonedFromWallClock(nominal, c.tz);
-      if (untilUtcMs !== null && zdt.epochMilliseconds > untilUtcMs) continue;
-      if (!options.visit(nominal, nominalMs, zdt)) return false;
+      const zdt = c.allDay ? zonedStartOfDay(wallFromMs(nominalMs).toPlainDate(), c.tz) : undefined;
+      const at = new Occurrence(nominalMs, zdt ? zdt.epochMilliseconds : instantOfWall(c.tz, nominalMs), c.tz, zdt);
+      if (untilUtcMs !== null && at.startMs > untilUtcMs) continue;
+      if (!options.visit(at)) return false;
       if (ownCount !== null && ++counted >= ownCount) return false;
     }
     return true;
