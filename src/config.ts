@@ -14,6 +14,11 @@ export const limits = {
   messageBodyMax: 4_000,
   nonceMax: 64,
   pageMax: 100,
+  /**
+   * Instances one `events.instances` page may hold: 2,500, Google Calendar's own cap on
+   * `events.list` `maxResults`, so a client walking a year of a busy calendar needs few pages.
+   */
+  instancesPageMax: 2_500,
   /** Largest WebSocket frame the server accepts (bytes). */
   wsMaxPayloadBytes: 256 * 1024,
   /** Largest HTTP request body the server accepts (bytes). */

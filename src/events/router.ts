@@ -52,7 +52,7 @@ export const InstancesInput = z
     eventId: EventId.optional(),
     from: z.coerce.date(),
     to: z.coerce.date(),
-    limit: z.number().int().min(1).max(limits.pageMax),
+    limit: z.number().int().min(1).max(limits.instancesPageMax),
     cursor: z.string().max(8000).optional(),
   })
   .refine((i) => (i.scopeId === undefined) !== (i.eventId === undefined), { message: 'give exactly one of scopeId and eventId' })
@@ -137,7 +137,8 @@ export const eventsRouter = router({
     .mutation(({ ctx, input }) => ctx.svc.events.delete(ctx.user.id, input.eventId)),
   /**
    * Instances overlapping `[from, to)` of one event or of a scope and its viewable
-   * subtree, sorted by start, overrides applied: `{ items, nextCursor }`. `limit` 1–100.
+   * subtree, sorted by start, overrides applied: `{ items, nextCursor }`. `limit` 1–2,500
+   * (Google Calendar's cap on `events.list` `maxResults`).
    */
   instances: authedProcedure
     .input(InstancesInput)

@@ -170,3 +170,16 @@ describe('events.instances pages after a change', () => {
     expect(await codeOf(page(viewer.client, scopeId, first.nextCursor!))).toMatch(/NOT_FOUND|FORBIDDEN/);
   });
 });
+
+describe('events.instances page size', () => {
+  it('takes pages of up to 2,500 (Google Calendar\'s maxResults cap): one page equals the walk in small pages; 2,501 is BAD_REQUEST', async () => {
+    const { onA } = await owner();
+    const { scopeId } = await calendar(onA, 'big-pages');
+    const walked = (await rest([onA], scopeId, undefined, 7)).map(key);
+    expect(walked.length).toBe(120); // 4 daily series over April
+    const one = await page(onA, scopeId, undefined, 2_500);
+    expect(one.nextCursor).toBeNull();
+    expect(one.items.map(key)).toEqual(walked);
+    expect(await codeOf(page(onA, scopeId, undefined, 2_501))).toBe('BAD_REQUEST');
+  });
+});
