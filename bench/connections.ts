@@ -8,6 +8,9 @@
  *                                [--node-flags "--cpu-prof --cpu-prof-dir=bench/profiles"]
  *                                [--heap-snapshot]
  *
+ *   --heap-snapshot  writes heap snapshots of our server before the N connections open
+ *                    and while they are open (bench/profiles/), for a diff by constructor
+ *
  * - Ours: each client is the SDK's `createClient` (createWSClient with `ws`, superjson,
  *   its keep-alive), subscribing to `messages.onEvent` for its room; it counts as
  *   subscribed at `onStarted` (the server's `started`). 50 users, 20 sockets each (the
@@ -236,9 +239,34 @@ interface Setup {
 
 const roomOf = (i: number, o: Options) => Math.floor((i * o.rooms) / o.connections);
 
-/** Opens one SDK client and subscribes it to `scopeId`; resolves at onStarted. */
-async function oursConn(url: string, token: string, scopeId: string): Promise<Conn> {
-  const client: GuildhallClient = createClient({ url, token });
+/**
+ * The client address of connection `i`: one of 100 loopback addresses. The server lets
+ * one address hold at most 20 sockets without a session (limits.wsConnectionsPerUser),
+ * and a socket counts as one from its open until its token is resolved; 100 opening at
+ * once from one address would be refused (4429), as they would not be from users'
+ * own addresses.
+ */
+const addressOf = (i: number) => `127.0.0.${2 + (i % 100)}`;
+
+/** A `ws` WebSocket class whose sockets connect from `localAddress`. */
+const wsFrom = (localAddress: string) =>
+  class extends WS {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, { localAddress });
+    }
+  };
+
+/** Opens one SDK client (from `localAddress`) and subscribes it to `scopeId`; resolves at onStarted. */
+async function oursConn(url: string, token: string, scopeId: string, localAddress: string): Promise<Conn> {
+  // The SDK takes globalThis.WebSocket when there is one (else `ws`), read once per client.
+  const g = globalThis as { WebSocket?: unknown };
+  g.WebSocket = wsFrom(localAddress);
+  let client: GuildhallClient;
+  try {
+    client = createClient({ url, token });
+  } finally {
+    delete g.WebSocket;
+  }
   await withTimeout(
     new Promise<void>((resolve, reject) => {
       client.messages.onEvent.subscribe({ scopeId }, { onStarted: () => resolve(), onError: reject });
@@ -250,8 +278,8 @@ async function oursConn(url: string, token: string, scopeId: string): Promise<Co
 }
 
 /** Opens one bare ws client: auth, subscribe, ack. */
-async function wsConn(url: string, token: string, room: string): Promise<Conn> {
-  const socket = new WS(url.replace(/^http/, 'ws'));
+async function wsConn(url: string, token: string, room: string, localAddress: string): Promise<Conn> {
+  const socket = new WS(url.replace(/^http/, 'ws'), { localAddress });
   await withTimeout(
     new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -381,26 +409,29 @@ async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string,
   const child = spawnServer(kind, o, env);
   try {
     const url = await withTimeout(child.ready, 120_000, `${kind} server start`);
-    const open = (token: string, room: string) => (kind === 'ours' ? oursConn(url, token, room) : wsConn(url, token, room));
+    const open = (token: string, room: string, i: number) => (kind === 'ours' ? oursConn : wsConn)(url, token, room, addressOf(i));
     // Warm-up: a user of its own (so the measured users' sessions are not cached by it), one room.
-    const warm = await openMany(WARMUP_CONNECTIONS, WARMUP_CONNECTIONS, () => open(setup.warmToken, setup.roomIds[0]!));
+    const warm = await openMany(WARMUP_CONNECTIONS, WARMUP_CONNECTIONS, (i) => open(setup.warmToken, setup.roomIds[0]!, i));
     for (const c of warm.conns) c.close();
     const before = await child.socketsAt(0);
+    const snapshot = async (when: string) => {
+      if (!o.heapSnapshot || kind !== 'ours') return;
+      const file = path.join(BENCH_DIR, 'profiles', `connections-${kind}-${when}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      await child.snapshot(file);
+      console.log(`  heap snapshot ${when}: ${path.relative(process.cwd(), file)}`);
+    };
+    await snapshot('before');
     const srv0 = procStats(child.child.pid!);
     const drv0 = procStats(process.pid);
     const t0 = performance.now();
-    const { conns, lat } = await openMany(o.connections, o.concurrency, (i) => open(setup.tokens[Math.floor(i / SOCKETS_PER_USER)]!, setup.roomIds[roomOf(i, o)]!));
+    const { conns, lat } = await openMany(o.connections, o.concurrency, (i) => open(setup.tokens[Math.floor(i / SOCKETS_PER_USER)]!, setup.roomIds[roomOf(i, o)]!, i));
     const seconds = (performance.now() - t0) / 1000;
     const srv1 = procStats(child.child.pid!);
     const drv1 = procStats(process.pid);
     await sleep(1_000); // let replies and timers settle before the GC
     const during = await child.socketsAt(o.connections);
-    if (o.heapSnapshot && kind === 'ours') {
-      const file = path.join(BENCH_DIR, 'profiles', `connections-${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      await child.snapshot(file);
-      console.log(`  heap snapshot with ${o.connections} connections open: ${path.relative(process.cwd(), file)}`);
-    }
+    await snapshot(`with-${o.connections}`);
     for (const c of conns) c.close();
     const after = await child.socketsAt(0);
     lat.sort((a, b) => a - b);
@@ -432,10 +463,11 @@ const fmtRow = (label: string, r: RoundResult) =>
 
 async function driverMain(): Promise<void> {
   const o = readOptions();
-  if (o.pin && os.availableParallelism() >= 2) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const cpus = os.availableParallelism();
+  if (o.pin && cpus >= 2) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   else o.pin = false;
   console.log(
-    `connections bench: ${os.availableParallelism()} CPUs, node ${process.version}, ${o.pin ? 'servers on CPU 0, clients on CPU 1' : 'unpinned'}; ` +
+    `connections bench: ${cpus} CPUs, node ${process.version}, ${o.pin ? 'servers on CPU 0, clients on CPU 1' : 'unpinned'}; ` +
       `${o.connections} connections in ${o.rooms} rooms, ${o.concurrency} opening at a time, ${o.rounds} rounds`,
   );
   console.log(`loadavg before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);

@@ -10,13 +10,15 @@ import { conflict, unauthorized } from '../errors.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './password.js';
 import type { AuthResult, User } from './types.js';
 import type { SessionEnd, SessionWatch } from './session-watch.js';
+import type { SessionCache } from './session-cache.js';
 
 /** How long a resolved session stays in the cache (ms); a revoke deletes it at once. */
 const SESSION_CACHE_MS = 5 * 60_000;
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 
-interface CachedSession {
+/** A resolved session as the caches keep it (dates as numbers and ISO text). */
+export interface CachedSession {
   sessionId: string;
   expiresAt: number;
   user: { id: string; email: string; displayName: string; createdAt: string };
@@ -24,7 +26,9 @@ interface CachedSession {
 
 /**
  * Accounts and sessions. Passwords are hashed with scrypt; sessions are rows holding the
- * SHA-256 of a random 256-bit bearer token, with an expiry, cached under `session:<hash>`.
+ * SHA-256 of a random 256-bit bearer token, with an expiry, cached under `session:<hash>`
+ * (Redis, or in process) and for a shorter while in this process (SessionCache, which a
+ * sign-out on any instance clears through the bus).
  */
 export class AuthService {
   constructor(
@@ -37,6 +41,8 @@ export class AuthService {
     private readonly hashes: HashQueue,
     /** Ends the subscriptions of a session when it is revoked or expires. */
     private readonly watcher?: SessionWatch,
+    /** Resolved sessions kept in process, dropped on sign-out on any instance. */
+    private readonly local?: SessionCache<CachedSession>,
   ) {}
 
   /**
@@ -88,8 +94,11 @@ export class AuthService {
   /** Revokes the session of `token`; it stops working at once, on every instance and open socket. */
   async signOut(token: string): Promise<void> {
     const hash = sha256(token);
+    this.local?.drop(hash);
     await this.db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.tokenHash, hash));
     await this.cache.del(`session:${hash}`);
+    // Dropped here again: a lookup that ran meanwhile must not keep the session.
+    this.local?.drop(hash);
     await this.watcher?.revoked(hash);
   }
 
@@ -120,6 +129,9 @@ export class AuthService {
   private async session(token: string | null | undefined): Promise<CachedSession | null> {
     if (!token || token.length > 200) return null;
     const hash = sha256(token);
+    const local = this.local?.get(hash);
+    if (local) return local.expiresAt > Date.now() ? local : null;
+    const mark = this.local?.mark() ?? 0;
     const key = `session:${hash}`;
     // A cache outage must not sign everyone out: fall back to the database.
     const cached = await this.cache.get(key).catch(() => null);
@@ -145,6 +157,7 @@ export class AuthService {
       await this.cache.set(key, JSON.stringify(s), Math.min(SESSION_CACHE_MS, s.expiresAt - Date.now())).catch(() => {});
     }
     if (s.expiresAt <= Date.now()) return null;
+    this.local?.set(hash, s, mark);
     return s;
   }
 
