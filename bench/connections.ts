@@ -6,10 +6,11 @@
  *   npm run bench:connections -- [--connections 1000] [--rooms 10] [--rounds 3]
  *                                [--concurrency 100] [--servers ws,ours] [--no-pin]
  *                                [--node-flags "--cpu-prof --cpu-prof-dir=bench/profiles"]
- *                                [--heap-snapshot]
+ *                                [--heap-snapshot] [--profile]
  *
  *   --heap-snapshot  writes heap snapshots of our server before the N connections open
  *                    and while they are open (bench/profiles/), for a diff by constructor
+ *   --profile        a V8 CPU profile of our server while the N open, summarised
  *
  * - Ours: each client is the SDK's `createClient` (createWSClient with `ws`, superjson,
  *   its keep-alive), subscribing to `messages.onEvent` for its room; it counts as
@@ -47,7 +48,8 @@ import v8 from 'node:v8';
 import { Redis } from 'ioredis';
 import WS, { WebSocketServer } from 'ws';
 import { createClient, closeClient, type GuildhallClient } from '../sdk/src/index.js';
-import { adminQuery, cleanRedis, inBatches, median, procStats, sleep, withTimeout } from './fanout.js';
+import { adminQuery, cleanRedis, inBatches, median, post, procStats, sleep, withTimeout } from './fanout.js';
+import { formatSummary, summarise, type CpuProfile } from './cpuprofile-summary.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const BENCH_DIR = path.dirname(SELF);
@@ -66,8 +68,8 @@ interface Mem {
   heapUsed: number;
   sockets: number;
 }
-type ToChild = { type: 'mem'; id: number } | { type: 'snapshot'; id: number; file: string } | { type: 'stop' };
-type FromChild = { type: 'ready'; url: string } | ({ type: 'mem'; id: number } & Mem) | { type: 'snapshot'; id: number };
+type ToChild = { type: 'mem'; id: number } | { type: 'snapshot'; id: number; file: string } | { type: 'profile'; id: number; file?: string } | { type: 'stop' };
+type FromChild = { type: 'ready'; url: string } | ({ type: 'mem'; id: number } & Mem) | { type: 'snapshot'; id: number } | { type: 'profile'; id: number };
 
 // ---------------------------------------------------------------------------------------
 // Servers (child processes)
@@ -134,8 +136,25 @@ async function serverMain(kind: Kind): Promise<void> {
   }
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('the server child needs --expose-gc');
-  process.on('message', (m: ToChild) => {
-    if (m.type === 'mem') {
+  let session: import('node:inspector').Session | null = null;
+  process.on('message', async (m: ToChild) => {
+    if (m.type === 'profile') {
+      // Without a file: start profiling; with one: stop and write the profile there.
+      if (!m.file) {
+        const inspector = await import('node:inspector');
+        session = new inspector.Session();
+        session.connect();
+        await post(session, 'Profiler.enable');
+        await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
+        await post(session, 'Profiler.start');
+      } else if (session) {
+        const { profile } = (await post(session, 'Profiler.stop')) as { profile: unknown };
+        session.disconnect();
+        session = null;
+        fs.writeFileSync(m.file, JSON.stringify(profile));
+      }
+      process.send!({ type: 'profile', id: m.id } satisfies FromChild);
+    } else if (m.type === 'mem') {
       for (let i = 0; i < 3; i++) gc();
       const u = process.memoryUsage();
       process.send!({ type: 'mem', id: m.id, rss: u.rss, heap: u.heapUsed + u.external + u.arrayBuffers, heapUsed: u.heapUsed, sockets: sockets() } satisfies FromChild);
@@ -174,7 +193,7 @@ class ServerChild {
     child.stderr?.on('data', (d: Buffer) => process.stderr.write(`  [${kind} server] ${d}`));
   }
 
-  private ask<T extends FromChild>(m: Omit<ToChild, 'id'> & { type: 'mem' | 'snapshot' }): Promise<T> {
+  private ask<T extends FromChild>(m: { type: 'mem' | 'snapshot' | 'profile' }): Promise<T> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve as (m: FromChild) => void);
@@ -190,12 +209,21 @@ class ServerChild {
     await this.ask({ type: 'snapshot', file } as never);
   }
 
+  /** Starts a CPU profile (no file), or stops it and writes it to `file`. */
+  async profile(file?: string): Promise<void> {
+    await this.ask({ type: 'profile', file } as never);
+  }
+
   /** Waits until the server counts `n` open sockets (or gives up after `ms`). */
-  async socketsAt(n: number, ms = 10_000): Promise<Mem> {
+  async socketsAt(n: number, ms = 60_000): Promise<Mem> {
     const until = performance.now() + ms;
     for (;;) {
       const m = await this.mem();
-      if (m.sockets === n || performance.now() > until) return m;
+      if (m.sockets === n) return m;
+      if (performance.now() > until) {
+        console.log(`  (the ${this.kind} server still counts ${m.sockets} sockets, not ${n}, after ${ms / 1000} s)`);
+        return m;
+      }
       await sleep(100);
     }
   }
@@ -329,6 +357,7 @@ interface Options {
   pin: boolean;
   nodeFlags: string[];
   heapSnapshot: boolean;
+  profile: boolean;
 }
 
 function readOptions(): Options {
@@ -342,6 +371,7 @@ function readOptions(): Options {
       'no-pin': { type: 'boolean', default: false },
       'node-flags': { type: 'string', default: '' },
       'heap-snapshot': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
     },
   });
   const num = (name: string, v: string, min: number, max: number) => {
@@ -361,6 +391,7 @@ function readOptions(): Options {
     pin: !values['no-pin'],
     nodeFlags: values['node-flags'].split(' ').filter(Boolean),
     heapSnapshot: values['heap-snapshot'],
+    profile: values.profile,
   };
 }
 
@@ -422,6 +453,7 @@ async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string,
       console.log(`  heap snapshot ${when}: ${path.relative(process.cwd(), file)}`);
     };
     await snapshot('before');
+    if (o.profile && kind === 'ours') await child.profile();
     const srv0 = procStats(child.child.pid!);
     const drv0 = procStats(process.pid);
     const t0 = performance.now();
@@ -429,11 +461,19 @@ async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string,
     const seconds = (performance.now() - t0) / 1000;
     const srv1 = procStats(child.child.pid!);
     const drv1 = procStats(process.pid);
+    if (o.profile && kind === 'ours') {
+      const file = path.join(BENCH_DIR, 'profiles', `connections-${kind}-open-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      await child.profile(file);
+      console.log(`  CPU profile of our server while the ${o.connections} opened: ${path.relative(process.cwd(), file)}`);
+      console.log(formatSummary(summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile, 25)).replace(/^/gm, '    '));
+    }
     await sleep(1_000); // let replies and timers settle before the GC
     const during = await child.socketsAt(o.connections);
     await snapshot(`with-${o.connections}`);
     for (const c of conns) c.close();
     const after = await child.socketsAt(0);
+    await snapshot('after-close');
     lat.sort((a, b) => a - b);
     const n = o.connections;
     const r: RoundResult = {

@@ -210,7 +210,7 @@ async function serverMain(kind: Kind): Promise<void> {
   process.send!({ type: 'ready', url } satisfies FromChild);
 }
 
-function post(session: import('node:inspector').Session, method: string, params?: object): Promise<unknown> {
+export function post(session: import('node:inspector').Session, method: string, params?: object): Promise<unknown> {
   return new Promise((resolve, reject) =>
     session.post(method, params ?? {}, (err: Error | null, result?: unknown) => (err ? reject(err) : resolve(result))),
   );

@@ -66,6 +66,8 @@ export interface Services {
   typing: TypingService;
   presence: PresenceService;
   auth: AuthService;
+  /** Sessions resolved on this instance, kept for a minute; a sign-out anywhere drops them (src/auth/session-cache.ts). */
+  sessionCache: SessionCache<CachedSession>;
   scopes: ScopeService;
   members: MemberService;
   messages: MessageService;
@@ -186,6 +188,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     seqs: { scope: new SeqReads((ids) => latestSeqs(db, ids)), user: new SeqReads((ids) => latestUserSeqs(db, ids)) },
     typing: new TypingService(bus, cache),
     presence: new PresenceService(bus, redis, config.redisPrefix),
+    sessionCache,
     auth: new AuthService(
       db,
       cache,

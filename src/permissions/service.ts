@@ -324,12 +324,38 @@ export class AccessService {
   // ------------------------------------------------------------ loading
 
   /** The live scope row, its community's id and perm_version, and archive/public facts of its path. */
-  private async probe(scopeId: string): Promise<ScopeProbe | null> {
-    this.probeQuery ??= prepareProbe(this.db);
-    const [r] = await this.probeQuery.execute({ scopeId });
-    if (!r) return null;
-    return { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived };
+  /**
+   * The probe of `scopeId`. Checks of one scope asked in the same turn of the event loop
+   * (a burst of sockets subscribing to one room, sends into one room) share one query,
+   * issued after the last of them (setImmediate), so every caller still reads the
+   * database after its own call: a change committed before a call is always seen.
+   */
+  private probe(scopeId: string): Promise<ScopeProbe | null> {
+    let batch = this.probes;
+    if (!batch) {
+      batch = this.probes = new Map();
+      setImmediate((self: AccessService) => self.runProbes(), this);
+    }
+    let p = batch.get(scopeId);
+    if (!p) {
+      let resolve!: (r: ScopeProbe | null) => void;
+      let reject!: (err: unknown) => void;
+      p = { promise: new Promise((res, rej) => ((resolve = res), (reject = rej))), resolve, reject };
+      batch.set(scopeId, p);
+    }
+    return p.promise;
   }
+
+  private runProbes() {
+    const batch = this.probes!;
+    this.probes = null;
+    this.probeQuery ??= prepareProbe(this.db);
+    for (const [scopeId, p] of batch) {
+      this.probeQuery.execute({ scopeId }).then(([r]) => p.resolve(r ? { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived } : null), p.reject);
+    }
+  }
+
+  private probes: Map<string, { promise: Promise<ScopeProbe | null>; resolve: (r: ScopeProbe | null) => void; reject: (err: unknown) => void }> | null = null;
 
   private probeQuery: ReturnType<typeof prepareProbe> | undefined;
 

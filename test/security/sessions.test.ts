@@ -79,9 +79,11 @@ describe('a revoked or expired session ends every subscription with UNAUTHORIZED
     const { owner, c, u } = await setup();
     const db = env.a.services.database.db;
     const { sql } = await import('drizzle-orm');
-    // Expire the session 1.5 s from now, and drop its cached copy so the expiry is read.
+    // Expire the session 1.5 s from now, and drop its cached copies so the expiry is read.
     await db.execute(sql`update sessions set expires_at = now() + interval '1500 milliseconds' where user_id = ${u.userId}`);
-    await env.a.services.cache.del(`session:${(await import('node:crypto')).createHash('sha256').update(u.token).digest('hex')}`);
+    const hash = (await import('node:crypto')).createHash('sha256').update(u.token).digest('hex');
+    await env.a.services.cache.del(`session:${hash}`);
+    for (const server of [env.a, env.b]) server.services.sessionCache.drop(hash);
     const { ends, close } = await openAll(u.token, c.id, owner.userId);
     try {
       const codes = await within(3_000, Promise.all(ends.map(async (e) => `${e.what}: ${await e.code}`)), 'subscriptions ending');
