@@ -27,6 +27,12 @@ export class ServerChild {
   cpuMs(): number {
     return processCpuMs(this.child.pid!);
   }
+  /** Resident memory of the process now and at its peak, in MB (VmRSS, VmHWM from /proc). */
+  rssMb(): { now: number; peak: number } {
+    const status = fs.readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    const kb = (field: string) => Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? NaN);
+    return { now: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  }
   /** Asks the child to stop (IPC `stop`, or SIGTERM without an IPC channel); SIGKILL after 5 s. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

@@ -230,7 +230,7 @@ async function serverMain(kind: Kind): Promise<void> {
   process.send!({ type: 'ready', url } satisfies FromChild);
 }
 
-function post(session: import('node:inspector').Session, method: string, params?: object): Promise<unknown> {
+export function post(session: import('node:inspector').Session, method: string, params?: object): Promise<unknown> {
   return new Promise((resolve, reject) =>
     session.post(method, params ?? {}, (err: Error | null, result?: unknown) => (err ? reject(err) : resolve(result))),
   );
@@ -469,7 +469,7 @@ interface ProcStats {
 const CLK_TCK = 100;
 
 /** CPU and memory of a process from /proc (schedstat: ns of CPU and of run-queue wait per thread). */
-function procStats(pid: number): ProcStats {
+export function procStats(pid: number): ProcStats {
   let runNs = 0;
   let mainWaitNs = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
@@ -560,7 +560,7 @@ interface Fleet {
 /** Which room each client is in: contiguous blocks, so a user's sockets share few rooms. */
 const roomOfClient = (i: number, o: Options) => Math.floor((i * o.rooms) / o.clients);
 
-async function inBatches(n: number, size: number, fn: (i: number) => Promise<void>): Promise<void> {
+export async function inBatches(n: number, size: number, fn: (i: number) => Promise<void>): Promise<void> {
   for (let start = 0; start < n; start += size) {
     const batch: Promise<void>[] = [];
     for (let i = start; i < Math.min(n, start + size); i++) batch.push(fn(i));
@@ -568,7 +568,7 @@ async function inBatches(n: number, size: number, fn: (i: number) => Promise<voi
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
@@ -808,7 +808,7 @@ interface ServerRun {
 }
 
 const quantile = (sorted: Float64Array, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number, digits = 1) => (Number.isNaN(n) ? 'n/a' : Number.isFinite(n) ? n.toFixed(digits) : '∞');
 
 /** One server: start it, connect the fleet, run the rate ramp, stop it. */
@@ -1140,7 +1140,7 @@ function printStep(s: StepResult, label = '') {
   );
 }
 
-async function cleanRedis(prefix: string) {
+export async function cleanRedis(prefix: string) {
   const redis = new Redis(REDIS_URL);
   try {
     let cursor = '0';
@@ -1155,7 +1155,7 @@ async function cleanRedis(prefix: string) {
   }
 }
 
-async function adminQuery(sql: string) {
+export async function adminQuery(sql: string) {
   const c = new pg.Client({ connectionString: PG_ADMIN_URL });
   await c.connect();
   try {
@@ -1165,7 +1165,7 @@ async function adminQuery(sql: string) {
   }
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return NaN;
   const m = Math.floor(s.length / 2);
@@ -1379,4 +1379,5 @@ const HEADER_LEGEND = [
 
 const role = process.env.FANOUT_ROLE;
 if (role === 'ours' || role === 'ws' || role === 'sio') await serverMain(role);
-else await driverMain();
+// Imported by another bench (bench/connections.ts) for its helpers: run nothing.
+else if (process.argv[1] && path.resolve(process.argv[1]) === SELF) await driverMain();

@@ -4,6 +4,7 @@
  * trigger (the same database, so the same triggers), and publishes.
  *
  *   npm run bench:send [-- --seconds 8 --senders 32 --rounds 1 --small-senders 8]
+ *   npm run bench:send -- --embedded [--seconds 8 --senders 32 --rounds 1]
  *
  * Steps, each a closed loop (every sender waits for its answer before the next send):
  * - baseline and ours with `--senders` senders in one room, then in eight rooms;
@@ -13,8 +14,18 @@
  * message is read from /proc of the server process. Needs PostgreSQL (BENCH_PG_URL, an
  * admin connection: a fresh database is created and dropped) and Redis (BENCH_REDIS_URL;
  * keys under a random prefix).
+ *
+ * `--embedded`: our server as `npm start` runs it with no variables (PGlite, the bus,
+ * cache and presence in process), its data in a fresh directory under ./data/ (deleted
+ * at the end), with the same senders in one room and in eight rooms, reporting msgs/s,
+ * p50, p99, server CPU per message and the server's RSS (VmRSS after the step, VmHWM
+ * peak). The message rate limit is raised as for the other steps. No baseline: it needs
+ * neither PostgreSQL nor Redis.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -35,7 +46,7 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BIG_ROOM = 5_000;
 const SMALL_ROOM = 10;
 
-type Kind = 'ours' | 'baseline';
+type Kind = 'ours' | 'baseline' | 'embedded';
 
 // ------------------------------------------------------------------ server children
 
@@ -44,7 +55,18 @@ async function serverMain(kind: Kind): Promise<void> {
   const prefix = process.env.SEND_PREFIX!;
   let url: string;
   let stop: () => Promise<void>;
-  if (kind === 'ours') {
+  if (kind === 'embedded') {
+    const { createServer } = await import('../src/server.js');
+    const { loadConfig } = await import('../src/config.js');
+    // No DATABASE_URL, no REDIS_URL: PGlite under DATA_DIR, everything else in process.
+    const server = await createServer({
+      ...loadConfig({ DATA_DIR: process.env.SEND_DATA_DIR!, MESSAGE_SEND_RATE: '1000000/1', LOG_LEVEL: 'warn' }),
+      port: 0,
+      host: '127.0.0.1',
+    });
+    url = server.url;
+    stop = () => server.close(200);
+  } else if (kind === 'ours') {
     const { createServer } = await import('../src/server.js');
     const { loadConfig } = await import('../src/config.js');
     // The rate limiter stays on (its round trip is part of the path), with a limit the bench does not reach.
@@ -212,6 +234,48 @@ const ratio = (name: string, ours: StepResult, base: StepResult) =>
 
 // ------------------------------------------------------------------ driver
 
+/** `n` users signed up on `url`, a community with eight rooms, every user a member of all. */
+async function usersAndRooms(url: string, n: number) {
+  const users: { token: string; userId: string; client: ReturnType<typeof createClient> }[] = [];
+  for (let i = 0; i < n; i++) {
+    const anon = createClient({ url });
+    const { token, user } = await anon.auth.signUp.mutate({ email: `sender${i}-${randomUUID()}@example.com`, password: 'correct horse battery', displayName: `sender ${i}` });
+    users.push({ token, userId: user.id, client: createClient({ url, token }) });
+  }
+  const owner = users[0]!.client;
+  const community = await owner.scopes.create.mutate({ kind: 'community', name: 'Bench' });
+  const rooms: string[] = [];
+  for (let i = 0; i < 8; i++) rooms.push((await owner.scopes.create.mutate({ kind: 'room', parentId: community.id, name: `room ${i}` })).id);
+  for (const u of users.slice(1)) await u.client.members.join.mutate({ scopeId: community.id });
+  for (const u of users.slice(1)) for (const r of rooms) await u.client.members.join.mutate({ scopeId: r });
+  return { users, community, rooms };
+}
+
+/** `--embedded`: our server with no variables (PGlite, in-process bus and cache), one room and eight rooms. */
+async function embeddedMain(o: { seconds: number; warmup: number; senders: number; rounds: number }): Promise<void> {
+  const dataDir = path.join('data', `bench-send-${randomBytes(4).toString('hex')}`);
+  const server = spawnRole(SELF, 'embedded', { SEND_DATA_DIR: dataDir }, 'SEND_ROLE', 'SEND_NODE_FLAGS');
+  try {
+    const url = await server.ready;
+    console.log(`embedded server (PGlite in ${dataDir}, in-process bus and cache) at ${url}; RSS at start ${server.rssMb().now.toFixed(0)} MB`);
+    const { users, rooms } = await usersAndRooms(url, o.senders);
+    const senders = await Promise.all(users.map((u) => oursSender(url, u.token)));
+    console.log(`${o.senders} senders in a closed loop, ${o.seconds} s per step after ${o.warmup} s warm-up, node ${process.version}, loadavg ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    for (let round = 1; round <= o.rounds; round++) {
+      console.log(`\nround ${round}`);
+      for (const [label, targets] of [['embedded, one room', [rooms[0]!]], ['embedded, eight rooms', rooms]] as const) {
+        const r = await step(label, server, senders, [...targets], o.seconds, o.warmup);
+        const rss = server.rssMb();
+        console.log(`${fmt(r)}  RSS ${rss.now.toFixed(0)} MB (peak ${rss.peak.toFixed(0)} MB)`);
+      }
+    }
+    for (const s of senders) s.close();
+  } finally {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -221,8 +285,12 @@ async function main(): Promise<void> {
       'small-senders': { type: 'string', default: '8' },
       rounds: { type: 'string', default: '1' },
       only: { type: 'string', default: 'rooms,members' },
+      embedded: { type: 'boolean', default: false },
     },
   });
+  if (values.embedded) {
+    return embeddedMain({ seconds: Number(values.seconds), warmup: Number(values.warmup), senders: Number(values.senders), rounds: Number(values.rounds) });
+  }
   const seconds = Number(values.seconds);
   const warmup = Number(values.warmup);
   const nSenders = Number(values.senders);
@@ -258,20 +326,10 @@ async function main(): Promise<void> {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
 
     // Users, a community with eight rooms (all senders in all), a small and a big room.
-    const users: { token: string; userId: string; client: ReturnType<typeof createClient> }[] = [];
-    for (let i = 0; i < Math.max(nSenders, nSmall); i++) {
-      const anon = createClient({ url: oursUrl });
-      const { token, user } = await anon.auth.signUp.mutate({ email: `sender${i}-${randomUUID()}@example.com`, password: 'correct horse battery', displayName: `sender ${i}` });
-      users.push({ token, userId: user.id, client: createClient({ url: oursUrl, token }) });
-    }
+    const { users, community, rooms } = await usersAndRooms(oursUrl, Math.max(nSenders, nSmall));
     const owner = users[0]!.client;
-    const community = await owner.scopes.create.mutate({ kind: 'community', name: 'Bench' });
-    const rooms: string[] = [];
-    for (let i = 0; i < 8; i++) rooms.push((await owner.scopes.create.mutate({ kind: 'room', parentId: community.id, name: `room ${i}` })).id);
     const small = (await owner.scopes.create.mutate({ kind: 'room', parentId: community.id, name: 'small' })).id;
     const big = (await owner.scopes.create.mutate({ kind: 'room', parentId: community.id, name: 'big' })).id;
-    for (const u of users.slice(1)) await u.client.members.join.mutate({ scopeId: community.id });
-    for (const u of users.slice(1)) for (const r of rooms) await u.client.members.join.mutate({ scopeId: r });
     for (const u of users.slice(1, nSmall)) for (const r of [small, big]) await u.client.members.join.mutate({ scopeId: r });
     // Fill: the small room to 10 members, the big one to 5,000 (users written with SQL).
     const fill = async (scopeId: string, n: number) => {

@@ -6,8 +6,9 @@ import { openDatabase, type Database } from './db/client.js';
 import { MemoryBus, RedisBus, type Bus } from './infra/bus.js';
 import { MemoryCache, RedisCache, type Cache } from './infra/cache.js';
 import { openRedis, redactUrl } from './infra/redis.js';
-import { AuthService } from './auth/service.js';
+import { AuthService, type CachedSession } from './auth/service.js';
 import { SessionWatch } from './auth/session-watch.js';
+import { SessionCache } from './auth/session-cache.js';
 import { LoginProtection } from './auth/login-protection.js';
 import { HashQueue } from './auth/hash-queue.js';
 import { ScopeService } from './scopes/service.js';
@@ -19,6 +20,7 @@ import { PinService } from './messages/pins.js';
 import { ReadStateService } from './readstate/service.js';
 import { createRateLimit } from './infra/ratelimit.js';
 import { ScopeHub } from './realtime/hub.js';
+import { SeqReads } from './realtime/seq-reads.js';
 import { TypingService } from './realtime/typing.js';
 import { PresenceService } from './realtime/presence.js';
 import { latestSeqs } from './messages/log.js';
@@ -61,9 +63,13 @@ export interface Services {
   cache: Cache;
   bus: Bus;
   hub: ScopeHub;
+  /** Batched reads of the last seq of conversations and user streams (a subscription's start). */
+  seqs: { scope: SeqReads; user: SeqReads };
   typing: TypingService;
   presence: PresenceService;
   auth: AuthService;
+  /** Sessions resolved on this instance, kept for a minute; a sign-out anywhere drops them (src/auth/session-cache.ts). */
+  sessionCache: SessionCache<CachedSession>;
   scopes: ScopeService;
   members: MemberService;
   messages: MessageService;
@@ -151,6 +157,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   await hub.start();
   const sessionWatch = new SessionWatch(bus, log);
   await sessionWatch.start();
+  const sessionCache = new SessionCache<CachedSession>(bus, limits.sessionLocalCacheMs, limits.sessionLocalCacheMax);
+  await sessionCache.start();
   const access = new AccessService(db, cache, hub, log);
   const scopes = new ScopeService(db, access);
   const members = new MemberService(db, access, hub);
@@ -181,8 +189,10 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     cache,
     bus,
     hub,
+    seqs: { scope: new SeqReads((ids) => latestSeqs(db, ids)), user: new SeqReads((ids) => latestUserSeqs(db, ids)) },
     typing: new TypingService(bus, cache),
     presence: new PresenceService(bus, redis, config.redisPrefix),
+    sessionCache,
     auth: new AuthService(
       db,
       cache,
@@ -197,6 +207,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
       ),
       new HashQueue(limits.passwordHashConcurrency, limits.passwordHashQueueMax),
       sessionWatch,
+      sessionCache,
     ),
     scopes,
     members,
@@ -242,6 +253,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
       await storage.close();
       await hub.stop().catch(() => {});
       await sessionWatch.stop().catch(() => {});
+      await sessionCache.stop().catch(() => {});
       await bus.close().catch(() => {});
       if (cache instanceof MemoryCache) cache.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());

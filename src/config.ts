@@ -100,6 +100,10 @@ export const limits = {
   banReasonMax: 500,
   /** How long an effective-permissions answer stays cached (ms); the perm_version key makes it exact anyway. */
   permCacheTtlMs: 10 * 60_000,
+  /** How long a resolved session is kept in process (ms); a sign-out on any instance drops it at once (src/auth/session-cache.ts). */
+  sessionLocalCacheMs: 60_000,
+  /** At most this many sessions kept in process. */
+  sessionLocalCacheMax: 50_000,
 
   // ---- calendar events (recurrence limits live in src/events/recurrence/limits.ts)
   eventTitleMax: 200,

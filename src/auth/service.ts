@@ -10,21 +10,15 @@ import { conflict, unauthorized } from '../errors.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './password.js';
 import type { AuthResult, User } from './types.js';
 import type { SessionEnd, SessionWatch } from './session-watch.js';
+import type { SessionCache } from './session-cache.js';
 
 /** How long a resolved session stays in the cache (ms); a revoke deletes it at once. */
 const SESSION_CACHE_MS = 5 * 60_000;
-/**
- * How long an instance trusts its in-memory copy of a session (ms). A sign-out on any
- * instance drops the copies at once (over the bus, SessionWatch); this bounds a copy
- * whose revocation message was lost. The expiry is checked on every use.
- */
-const SESSION_LOCAL_MS = 1_000;
-/** Most sessions held in memory per instance (the oldest go first). */
-const SESSION_LOCAL_MAX = 50_000;
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 
-interface CachedSession {
+/** A resolved session as the caches keep it (dates as numbers and ISO text). */
+export interface CachedSession {
   sessionId: string;
   expiresAt: number;
   user: { id: string; email: string; displayName: string; createdAt: string };
@@ -32,7 +26,9 @@ interface CachedSession {
 
 /**
  * Accounts and sessions. Passwords are hashed with scrypt; sessions are rows holding the
- * SHA-256 of a random 256-bit bearer token, with an expiry, cached under `session:<hash>`.
+ * SHA-256 of a random 256-bit bearer token, with an expiry, cached under `session:<hash>`
+ * (Redis, or in process) and for a shorter while in this process (SessionCache, which a
+ * sign-out on any instance clears through the bus).
  */
 export class AuthService {
   constructor(
@@ -45,22 +41,9 @@ export class AuthService {
     private readonly hashes: HashQueue,
     /** Ends the subscriptions of a session when it is revoked or expires. */
     private readonly watcher?: SessionWatch,
-  ) {
-    watcher?.onRevoked((hash) => {
-      this.localEpoch++;
-      if (hash === null) this.local.clear();
-      else this.local.delete(hash);
-    });
-  }
-
-  /**
-   * This instance's copies of sessions, by token hash, each trusted for SESSION_LOCAL_MS:
-   * a busy caller's calls then cost no Redis read. Only with a SessionWatch that listens
-   * to the bus, which drops a copy as soon as its session is revoked anywhere.
-   */
-  private readonly local = new Map<string, { s: CachedSession; until: number }>();
-  /** Bumped by every revocation: a lookup that started before one does not keep its answer. */
-  private localEpoch = 0;
+    /** Resolved sessions kept in process, dropped on sign-out on any instance. */
+    private readonly local?: SessionCache<CachedSession>,
+  ) {}
 
   /**
    * Creates an account from client address `ip` and signs it in.
@@ -111,9 +94,9 @@ export class AuthService {
   /** Revokes the session of `token`; it stops working at once, on every instance and open socket. */
   async signOut(token: string): Promise<void> {
     const hash = sha256(token);
+    this.local?.drop(hash);
     await this.db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.tokenHash, hash));
     await this.cache.del(`session:${hash}`);
-    this.local.delete(hash);
     await this.watcher?.revoked(hash);
   }
 
@@ -123,8 +106,7 @@ export class AuthService {
    */
   async forgetCached(token: string): Promise<void> {
     const hash = sha256(token);
-    this.localEpoch++;
-    this.local.delete(hash);
+    this.local?.drop(hash);
     await this.cache.del(`session:${hash}`);
   }
 
@@ -158,9 +140,9 @@ export class AuthService {
   private async session(token: string | null | undefined, shared = false): Promise<CachedSession | null> {
     if (!token || token.length > 200) return null;
     const hash = sha256(token);
-    const mine = shared ? undefined : this.local.get(hash);
-    if (mine && mine.until > Date.now()) return mine.s.expiresAt > Date.now() ? mine.s : null;
-    const epoch = this.localEpoch;
+    const local = shared ? null : (this.local?.get(hash) ?? null);
+    if (local) return local.expiresAt > Date.now() ? local : null;
+    const mark = this.local?.mark() ?? 0;
     const key = `session:${hash}`;
     // A cache outage must not sign everyone out: fall back to the database.
     const cached = await this.cache.get(key).catch(() => null);
@@ -186,11 +168,7 @@ export class AuthService {
       await this.cache.set(key, JSON.stringify(s), Math.min(SESSION_CACHE_MS, s.expiresAt - Date.now())).catch(() => {});
     }
     if (s.expiresAt <= Date.now()) return null;
-    if (this.watcher?.listening && epoch === this.localEpoch) {
-      this.local.delete(hash);
-      this.local.set(hash, { s, until: Date.now() + SESSION_LOCAL_MS });
-      if (this.local.size > SESSION_LOCAL_MAX) this.local.delete(this.local.keys().next().value!);
-    }
+    this.local?.set(hash, s, mark);
     return s;
   }
 

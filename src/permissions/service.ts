@@ -369,17 +369,46 @@ export class AccessService {
   // ------------------------------------------------------------ loading
 
   /** The live scope row, its community's id and perm_version, and archive/public facts of its path. */
-  private async probe(scopeId: string): Promise<ScopeProbe | null> {
-    this.probeQuery ??= prepareProbe(this.db);
-    const [r] = await this.probeQuery.execute({ scopeId });
-    if (!r) {
-      this.probes.delete(scopeId);
-      return null;
+  /**
+   * The probe of `scopeId`. Checks of one scope asked in the same turn of the event loop
+   * (a burst of sockets subscribing to one room, sends into one room) share one query,
+   * issued after the last of them (setImmediate), so every caller still reads the
+   * database after its own call: a change committed before a call is always seen.
+   */
+  private probe(scopeId: string): Promise<ScopeProbe | null> {
+    let batch = this.pendingProbes;
+    if (!batch) {
+      batch = this.pendingProbes = new Map();
+      setImmediate((self: AccessService) => self.runProbes(), this);
     }
-    const probe = { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived };
-    this.probes.set(scopeId, probe, PROBE_MEMORY_MS);
-    return probe;
+    let p = batch.get(scopeId);
+    if (!p) {
+      let resolve!: (r: ScopeProbe | null) => void;
+      let reject!: (err: unknown) => void;
+      p = { promise: new Promise((res, rej) => ((resolve = res), (reject = rej))), resolve, reject };
+      batch.set(scopeId, p);
+    }
+    return p.promise;
   }
+
+  private runProbes() {
+    const batch = this.pendingProbes!;
+    this.pendingProbes = null;
+    this.probeQuery ??= prepareProbe(this.db);
+    for (const [scopeId, p] of batch) {
+      this.probeQuery.execute({ scopeId }).then(([r]) => {
+        if (!r) {
+          this.probes.delete(scopeId);
+          return p.resolve(null);
+        }
+        const probe = { row: r.row, rootId: r.rootId, rootVersion: Number(r.rootVersion), archived: r.archived };
+        this.probes.set(scopeId, probe, PROBE_MEMORY_MS);
+        p.resolve(probe);
+      }, p.reject);
+    }
+  }
+
+  private pendingProbes: Map<string, { promise: Promise<ScopeProbe | null>; resolve: (r: ScopeProbe | null) => void; reject: (err: unknown) => void }> | null = null;
 
   /**
    * The last probe of each scope read on this instance, for `requireStamped` only: a write

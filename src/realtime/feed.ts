@@ -91,6 +91,8 @@ export class ScopeFeed implements ScopeListener {
   private grouped = false;
   /** True from the user's own member.left until access is re-checked: nothing more is delivered meanwhile. */
   private held = false;
+  /** A poke came while the feed was starting (or catching up): the start reads the database. */
+  private pokedWhileCatching = false;
 
   constructor(readonly o: FeedOptions) {}
 
@@ -119,7 +121,10 @@ export class ScopeFeed implements ScopeListener {
         if (!this.o.emit(this.o.resync(current, current - from))) return this.stop();
       }
     }
-    await this.catchUp();
+    // Starting live with nothing newer shown by the bus meanwhile: nothing to read (what
+    // commits later is published after this feed's subscription was active).
+    if (this.o.lastEventId == null && this.highestSeen <= this.last && !this.pokedWhileCatching) this.catching = false;
+    else await this.catchUp();
     if (this.o.ephemeral && !this.stopped) {
       this.stopEphemeral = await this.o.ephemeral((event) => {
         if (!this.stopped && !this.o.emit(WireEvent.keyed(this.o.key, this.lastSeq, event))) void this.stop();
@@ -156,6 +161,7 @@ export class ScopeFeed implements ScopeListener {
    * reconnected, or when the periodic sweep sees the scope ahead of it).
    */
   poke(latestSeq?: number): void {
+    if (this.catching) this.pokedWhileCatching = true;
     if (this.stopped || this.catching) return;
     if (latestSeq !== undefined && latestSeq <= this.lastSeq) return;
     this.o.group?.release(this);

@@ -146,26 +146,21 @@ export class SocketGroups {
 
   /** The FeedGroup of one feed that writes with `writer` (a direct FrameWriter). */
   handle(channel: string, writer: FrameWriter): FeedGroup {
-    const key = `${channel}\n${writer.headKey}`;
-    let group: SocketGroup | null = null;
-    return {
-      subscribe: (feed) => {
-        let g = this.groups.get(key);
-        if (!g) {
-          const created = new SocketGroup(this.hub, channel, () => {
-            if (this.groups.get(key) === created) this.groups.delete(key);
-          });
-          this.groups.set(key, created);
-          g = created;
-        }
-        group = g;
-        return g.add(feed, writer);
-      },
-      get last() {
-        return group?.last ?? 0;
-      },
-      release: (feed) => group?.release(feed),
-    };
+    return new GroupHandle(this, channel, writer);
+  }
+
+  /** @internal The group of `channel` and `headKey`, created when there is none. */
+  groupFor(channel: string, headKey: string): SocketGroup {
+    const key = `${channel}\n${headKey}`;
+    let g = this.groups.get(key);
+    if (!g) {
+      const created = new SocketGroup(this.hub, channel, () => {
+        if (this.groups.get(key) === created) this.groups.delete(key);
+      });
+      this.groups.set(key, created);
+      g = created;
+    }
+    return g;
   }
 
   /** Number of groups (for tests and metrics). */
@@ -178,5 +173,29 @@ export class SocketGroups {
     let n = 0;
     for (const g of this.groups.values()) n += g.memberCount;
     return n;
+  }
+}
+
+/** One feed's way into its socket group (an object per feed, no closures). */
+class GroupHandle implements FeedGroup {
+  private group: SocketGroup | null = null;
+
+  constructor(
+    private readonly groups: SocketGroups,
+    private readonly channel: string,
+    private readonly writer: FrameWriter,
+  ) {}
+
+  subscribe(feed: ScopeFeed): Promise<() => Promise<void>> {
+    const g = (this.group = this.groups.groupFor(this.channel, this.writer.headKey));
+    return g.add(feed, this.writer);
+  }
+
+  get last(): number {
+    return this.group?.last ?? 0;
+  }
+
+  release(feed: ScopeFeed): void {
+    this.group?.release(feed);
   }
 }

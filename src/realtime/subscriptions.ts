@@ -3,10 +3,9 @@ import type { Services } from '../app.js';
 import type { Scope } from '../scopes/types.js';
 import { scopeChannel, userChannel } from './hub.js';
 import { ScopeSubscription } from './stream.js';
-import { latestUserSeqs, userEventsAfter } from './user-log.js';
+import { userEventsAfter } from './user-log.js';
 import type { UserEvent } from './user-events.js';
 import { WireEvent } from './wire.js';
-import { latestSeqs } from '../messages/log.js';
 
 /**
  * The subscription of `userId` to a conversation it was allowed to view: replay after
@@ -40,7 +39,7 @@ export function conversationSubscription(
     scopePath: [...scope.path, scope.id],
     userId: o.userId,
     lastEventId: o.lastEventId,
-    currentSeq: async () => (await latestSeqs(svc.database.db, [scope.id])).get(scope.id) ?? 0,
+    currentSeq: () => svc.seqs.scope.get(scope.id),
     stillAllowed: o.stillAllowed,
     floor: o.floor ?? 0,
     pageSize: limits.replayPageSize,
@@ -66,7 +65,7 @@ export function userSubscription(
     scopePath: [],
     userId: o.userId,
     lastEventId: o.lastEventId,
-    currentSeq: async () => (await latestUserSeqs(db, [o.userId])).get(o.userId) ?? 0,
+    currentSeq: () => svc.seqs.user.get(o.userId),
     stillAllowed: async () => true,
     pageSize: limits.replayPageSize,
     maxReplay: Number.MAX_SAFE_INTEGER,

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
@@ -11,7 +12,6 @@ import {
   TRPCError,
   type AnyRouter,
 } from '@trpc/server';
-import { handleKeepAlive } from '@trpc/server/adapters/ws';
 import { parseConnectionParamsFromUnknown, parseTRPCMessage } from '@trpc/server/unstable-core-do-not-import';
 import type { Context } from '../trpc.js';
 import { AppError } from '../errors.js';
@@ -85,309 +85,22 @@ function callIdOf(call: unknown): SubId | null {
  * (src/realtime/socket-group.ts), one write each. Every other procedure goes through
  * tRPC's own callProcedure, with its middlewares, inputs and error formatter.
  *
- * @returns `broadcastReconnectNotification()`, which tells every client to reconnect.
+ * Per-connection state is one `Connection` object (methods on its prototype, not
+ * closures per socket: under tsx, whose esbuild keeps function names, each named closure
+ * costs about 360 bytes), and one instance-wide timer runs the keep-alive and the
+ * presence heartbeats of every socket, instead of two or three timers per socket.
+ *
+ * @returns `broadcastReconnectNotification()`, which tells every client to reconnect,
+ *   and `subscriptionCount()`, the open subscriptions of every socket.
  */
 export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotification: () => void; subscriptionCount: () => number } {
-  const config = o.router._def._config;
-  const transformer = config.transformer;
-  /** Open connections by `user:<id>` (signed in) or `address:<remote address>` (no session). */
-  const connections = new Map<string, number>();
-  /** The subscriptions of every open socket (for the subscriptions gauge). */
-  const allSubs = new Set<Map<SubId, unknown>>();
-
-  o.wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
-    const subs = new Map<SubId, { abort: () => void }>();
-    allSubs.add(subs);
-    let ctx: Context | undefined;
-    /** connectionParams `wire: "compact"` (the SDK's): conversation events in their compact form (src/realtime/compact.ts). */
-    let compact = false;
-    let userId: string | null = null;
-    /** The key this socket is counted under in `connections`, once counted. */
-    let countedAs: string | null = null;
-    let closed = false;
-    const connId = randomUUID();
-    let heartbeat: NodeJS.Timeout | null = null;
-
-    const send = (msg: unknown) => {
-      if (socket.readyState !== OPEN) return;
-      socket.send(JSON.stringify(transformTRPCResponse(config, msg as never)));
-    };
-    const errorShape = (error: TRPCError, type: string, path: string | undefined, input: unknown) =>
-      getErrorShape({ config, error, type: type as never, path, input, ctx });
-    const report = (error: TRPCError, path?: string) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) o.log.error({ err: error.cause ?? error, path }, 'procedure failed (ws)');
-      // Refused before it reached a procedure (too many subscriptions, a duplicate id): still one line.
-      if (!wasRecorded(error)) recordCall(o.log, null, { requestId: randomUUID(), connectionId: connId, procedure: path ?? null, transport: 'ws', userId, ms: null, code: codeOf(error) });
-    };
-
-    handleKeepAlive(socket, o.keepAlive.pingMs, o.keepAlive.pongWaitMs);
-
-    const ip = clientIp(req, o.trustProxy);
-    const who = (key: string) => (key.startsWith('user:') ? 'per user' : 'without a session per address');
-    /** Counts this socket under `key` (once); closes it with 4429 past the cap. */
-    const count = (key: string): boolean => {
-      countedAs = key;
-      const n = (connections.get(key) ?? 0) + 1;
-      connections.set(key, n);
-      if (n <= o.maxConnectionsPerUser) return true;
-      socket.close(4429, `too many connections: at most ${o.maxConnectionsPerUser} ${who(key)}`);
-      return false;
-    };
-    const uncount = () => {
-      if (!countedAs) return;
-      const n = (connections.get(countedAs) ?? 1) - 1;
-      if (n <= 0) connections.delete(countedAs);
-      else connections.set(countedAs, n);
-      countedAs = null;
-    };
-
-    const makeContext = async (connectionParams: Record<string, string> | null): Promise<Context> => {
-      const token = typeof connectionParams?.['token'] === 'string' ? connectionParams['token'] : null;
-      const c: Context = { app: o.app, requestId: connId, connectionId: connId, token, transport: 'ws', ip };
-      ctx = c;
-      userId = await o.userIdOf(token).catch(() => null);
-      if (closed) return c;
-      // Signed-in sockets count per user; sockets without a session per client address.
-      uncount();
-      if (count(userId ? `user:${userId}` : `address:${ip}`) && userId && o.presence) {
-        const uid = userId;
-        const warn = (err: unknown) => o.log.warn({ err }, 'presence update failed');
-        void o.presence.connected(uid, connId).catch(warn);
-        heartbeat = setInterval(() => void o.presence!.heartbeat(uid, connId).catch(warn), PRESENCE_HEARTBEAT_MS).unref();
-      }
-      return c;
-    };
-
-    const wantsParams = new URL(req.url ?? '/', 'http://x').searchParams.get('connectionParams') === '1';
-    let ctxPromise: Promise<Context> | null = wantsParams ? null : makeContext(null);
-    // Waiting for connectionParams: counted as a socket without a session, and closed if they never come.
-    let authTimer: NodeJS.Timeout | null = null;
-    if (wantsParams && count(`address:${ip}`)) {
-      authTimer = setTimeout(() => socket.close(4408, `send connectionParams within ${o.authTimeoutMs} ms of opening`), o.authTimeoutMs);
-    }
-
-    socket.on('message', (raw, isBinary) => {
-      const text = raw.toString();
-      if (!isBinary && text === 'PONG') return;
-      if (!isBinary && text === 'PING') return void socket.send('PONG');
-      if (!ctxPromise) {
-        // The first frame carries the connectionParams; a malformed one closes this socket only.
-        try {
-          const msg = JSON.parse(text) as { method?: unknown; data?: unknown };
-          if (msg?.method !== 'connectionParams') throw new Error('expected connectionParams');
-          // A client that has no token yet may send `{ token: null }`: drop non-string values.
-          const data = msg.data && typeof msg.data === 'object' ? Object.fromEntries(Object.entries(msg.data).filter(([, v]) => typeof v === 'string')) : msg.data;
-          const params = parseConnectionParamsFromUnknown(data) as Record<string, string> | null;
-          compact = params?.['wire'] === 'compact';
-          if (authTimer) clearTimeout(authTimer);
-          ctxPromise = makeContext(params);
-        } catch (cause) {
-          const error = new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
-          send({ id: null, error: errorShape(error, 'unknown', undefined, undefined) });
-          setImmediate(() => socket.close());
-        }
-        return;
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text) as unknown;
-      } catch (cause) {
-        const error = new TRPCError({ code: 'PARSE_ERROR', cause });
-        send({ id: null, error: errorShape(error, 'unknown', undefined, undefined) });
-        return;
-      }
-      if (Array.isArray(json) && json.length > o.maxBatchSize) {
-        // Every call gets its own error, so a client can tell which of its calls failed.
-        const error = new TRPCError({ code: 'BAD_REQUEST', message: `a frame holds at most ${o.maxBatchSize} calls (got ${json.length})` });
-        const shape = errorShape(error, 'unknown', undefined, undefined);
-        const answerable = json.map(callIdOf).filter((id): id is SubId => id !== null);
-        if (answerable.length === 0) send({ id: null, error: shape });
-        for (const id of answerable) send({ id, error: shape });
-        return;
-      }
-      (Array.isArray(json) ? json : [json]).forEach((m: unknown, index) => {
-        let msg: ReturnType<typeof parseTRPCMessage>;
-        try {
-          msg = parseTRPCMessage(m, transformer);
-        } catch (cause) {
-          // Answered under the call's own id when it has a usable one, so the client knows which call failed.
-          const message = 'malformed call: expected { id, method, params: { path, input } } with input as superjson ({ "json": … })';
-          const error = new TRPCError({ code: 'PARSE_ERROR', message, cause });
-          send({ id: callIdOf(m), error: errorShape(error, 'unknown', undefined, undefined) });
-          return;
-        }
-        void handle(msg, index).catch((err) => o.log.error({ err }, 'websocket request failed'));
-      });
-    });
-
-    async function handle(msg: ReturnType<typeof parseTRPCMessage>, batchIndex: number) {
-      const { id, jsonrpc } = msg as { id: SubId | null; jsonrpc?: '2.0' };
-      if (id === null || id === undefined) {
-        const error = new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' });
-        send({ id: null, jsonrpc, error: errorShape(error, 'unknown', undefined, undefined) });
-        return;
-      }
-      if (msg.method === 'subscription.stop') {
-        subs.get(id)?.abort();
-        return;
-      }
-      const { path, lastEventId } = msg.params;
-      let input = msg.params.input as unknown;
-      const type = msg.method;
-      if (lastEventId !== undefined) {
-        input = input && typeof input === 'object' ? { ...(input as object), lastEventId } : (input ?? { lastEventId });
-      }
-      if (type === 'subscription' && subs.has(id)) {
-        const error = new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` });
-        report(error, path);
-        send({ id, jsonrpc, error: errorShape(error, type, path, input) });
-        return;
-      }
-      if (type === 'subscription' && subs.size >= o.maxSubscriptionsPerSocket) {
-        const error = new TRPCError({
-          code: 'TOO_MANY_REQUESTS',
-          message: `too many subscriptions on this connection: at most ${o.maxSubscriptionsPerSocket}; stop one first`,
-        });
-        report(error, path);
-        send({ id, jsonrpc, error: errorShape(error, type, path, input) });
-        return;
-      }
-      const abortController = new AbortController();
-      const entry = { abort: () => abortController.abort() };
-      if (type === 'subscription') subs.set(id, entry);
-      const fail = (cause: unknown) => {
-        if (type === 'subscription' && isUnavailable(cause)) {
-          // The database or Redis is briefly gone: an error would end the subscription for
-          // good; a closed socket makes the client reconnect and resume from its lastEventId.
-          o.log.warn({ err: cause, path }, 'subscription failed while a dependency is unavailable; closing the socket so the client resumes');
-          socket.close(1012, 'service restarting: reconnect and resume');
-          return;
-        }
-        const error = getTRPCErrorFromUnknown(cause);
-        report(error, path);
-        send({ id, jsonrpc, error: errorShape(error, type, path, input) });
-      };
-      const finish = () => {
-        if (subs.get(id) === entry) subs.delete(id);
-        if (type === 'subscription') send({ id, jsonrpc, result: { type: 'stopped' } });
-      };
-      try {
-        const c = await ctxPromise!;
-        if (abortController.signal.aborted || closed) return void subs.delete(id);
-        const result = await callTRPCProcedure({
-          router: o.router,
-          path,
-          getRawInput: async () => input,
-          // Each call has its own request id in the log; the connection's is connectionId.
-          ctx: { ...c, requestId: randomUUID() },
-          type,
-          signal: abortController.signal,
-          batchIndex,
-        });
-        if (type !== 'subscription') {
-          send({ id, jsonrpc, result: { type: 'data', data: result } });
-          return;
-        }
-        if (abortController.signal.aborted || closed) return void subs.delete(id);
-        send({ id, jsonrpc, result: { type: 'started' } });
-        if (result instanceof ScopeSubscription) {
-          await runFast(result, id, jsonrpc, abortController.signal, fail);
-        } else {
-          await runIterable(result as AsyncIterable<unknown>, id, jsonrpc, abortController.signal);
-        }
-      } catch (cause) {
-        fail(cause);
-      } finally {
-        if (type === 'subscription' && !closed) finish();
-        else subs.delete(id);
-        // Whatever the procedure bound to the call's signal is cleaned up once it ends.
-        if (type === 'subscription') abortController.abort();
-      }
-    }
-
-    /**
-     * The fast path: pre-encoded frames written straight to the socket, by the socket
-     * group's loop while the feed is in step, else by the feed itself through `emit`.
-     */
-    async function runFast(sub: ScopeSubscription, id: SubId, jsonrpc: '2.0' | undefined, signal: AbortSignal, fail: (e: unknown) => void) {
-      const writer = new FrameWriter(socket, id, jsonrpc, compact && sub.options.kind === 'scope');
-      const raw = writer.raw;
-      let failure: { error: unknown } | null = null;
-      let done!: () => void;
-      const ended = new Promise<void>((r) => (done = r));
-      const feed = new ScopeFeed({
-        ...sub.options,
-        group: writer.direct ? socketGroupsOf(sub.options.hub).handle(sub.options.channel, writer) : undefined,
-        emit: (w: WireEvent) => {
-          if (socket.readyState !== OPEN) return false;
-          // bufferedAmount is only worth reading once the kernel stopped taking bytes.
-          if (raw.writableNeedDrain && socket.bufferedAmount > o.maxBufferedBytes) {
-            // A slow reader: drop the socket; the client reconnects and resumes from its last id.
-            o.log.warn({ userId, key: w.key, buffered: socket.bufferedAmount }, 'dropping a slow reader');
-            socket.terminate();
-            done();
-            return false;
-          }
-          writer.write(w);
-          return true;
-        },
-        fail: (error) => {
-          failure = { error };
-          done();
-        },
-      });
-      const onAbort = () => done();
-      signal.addEventListener('abort', onAbort);
-      try {
-        await feed.start();
-        await ended;
-        if (failure) fail((failure as { error: unknown }).error);
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        await feed.stop();
-      }
-    }
-
-    /** Any other subscription: iterate and send, as tRPC's adapter does. */
-    async function runIterable(iterable: AsyncIterable<unknown>, id: SubId, jsonrpc: '2.0' | undefined, signal: AbortSignal) {
-      const iterator = iterable[Symbol.asyncIterator]();
-      const aborted = new Promise<'abort'>((r) => signal.addEventListener('abort', () => r('abort'), { once: true }));
-      try {
-        for (;;) {
-          const next = await Promise.race([iterator.next(), aborted]);
-          if (next === 'abort' || next.done) break;
-          const value = next.value;
-          if (isTrackedEnvelope(value)) {
-            const [trackedId, data] = value;
-            send({ id, jsonrpc, result: { type: 'data', id: trackedId, data: { id: trackedId, data } } });
-          } else {
-            send({ id, jsonrpc, result: { type: 'data', data: value } });
-          }
-        }
-      } finally {
-        await iterator.return?.();
-      }
-    }
-
-    socket.on('error', (err) => o.log.debug({ err }, 'websocket error'));
-    socket.once('close', () => {
-      closed = true;
-      for (const s of subs.values()) s.abort();
-      subs.clear();
-      allSubs.delete(subs);
-      if (heartbeat) {
-        clearInterval(heartbeat);
-        void o.presence!.disconnected(userId!, connId).catch((err) => o.log.warn({ err }, 'presence update failed'));
-      }
-      if (authTimer) clearTimeout(authTimer);
-      uncount();
-    });
-  });
-
+  const shared = new Shared(o);
+  o.wss.on('connection', (socket: WebSocket, req: IncomingMessage) => void new Connection(shared, socket, req));
+  o.wss.once('close', () => shared.stop());
   return {
     subscriptionCount() {
       let n = 0;
-      for (const s of allSubs) n += s.size;
+      for (const c of shared.live) n += c.subs.size;
       return n;
     },
     broadcastReconnectNotification() {
@@ -395,4 +108,403 @@ export function applyWsHandler(o: WsHandlerOptions): { broadcastReconnectNotific
       for (const c of o.wss.clients) if (c.readyState === OPEN) c.send(data);
     },
   };
+}
+
+/** What every connection of one server shares: options, counts and the one keep-alive timer. */
+class Shared {
+  readonly config: AnyRouter['_def']['_config'];
+  /** Open connections by `user:<id>` (signed in) or `address:<remote address>` (no session). */
+  readonly connections = new Map<string, number>();
+  /** Every open connection (keep-alive, presence heartbeats, the subscriptions gauge). */
+  readonly live = new Set<Connection>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(readonly o: WsHandlerOptions) {
+    this.config = o.router._def._config;
+    // Granularity of the keep-alive: a fifth of the shorter of its two delays (1 s by default).
+    const tickMs = Math.max(50, Math.min(o.keepAlive.pingMs, o.keepAlive.pongWaitMs) / 5);
+    this.timer = setInterval(() => this.tick(), tickMs).unref();
+  }
+
+  /**
+   * The keep-alive of @trpc/server's adapter (handleKeepAlive), for every socket at once:
+   * a socket quiet for `pingMs` gets PING; one that then sends nothing for `pongWaitMs`
+   * is terminated. And each signed-in socket refreshes its presence every 20 s.
+   */
+  private tick() {
+    const now = Date.now();
+    const { pingMs, pongWaitMs } = this.o.keepAlive;
+    for (const c of this.live) {
+      if (c.pingedAt !== 0) {
+        if (now - c.pingedAt >= pongWaitMs) c.socket.terminate();
+      } else if (now - c.lastSeen >= pingMs) {
+        c.pingedAt = now;
+        if (c.socket.readyState === OPEN) c.socket.send('PING');
+      }
+      if (c.presenceUser !== null && now - c.heartbeatAt >= PRESENCE_HEARTBEAT_MS) {
+        c.heartbeatAt = now;
+        void this.o.presence!.heartbeat(c.presenceUser, c.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+      }
+    }
+  }
+
+  stop() {
+    clearInterval(this.timer);
+  }
+}
+
+type Parsed = ReturnType<typeof parseTRPCMessage>;
+
+/** One WebSocket connection: its session, its calls and subscriptions. */
+class Connection {
+  /** Open calls by id; a subscription's controller stays until it ends. */
+  readonly subs = new Map<SubId, AbortController>();
+  readonly connId = randomUUID();
+  private readonly o: WsHandlerOptions;
+  private readonly ip: string;
+  private ctx: Context | undefined;
+  private userId: string | null = null;
+  /** connectionParams `wire: "compact"` (the SDK's): conversation events in their compact form (src/realtime/compact.ts). */
+  private compact = false;
+  /** The key this socket is counted under in `connections`, once counted. */
+  private countedAs: string | null = null;
+  private closed = false;
+  private ctxPromise: Promise<Context> | null = null;
+  private authTimer: NodeJS.Timeout | null = null;
+  /** Keep-alive: when the last frame came (ms since the epoch); when PING was sent, 0 if not. */
+  lastSeen = Date.now();
+  pingedAt = 0;
+  /** The signed-in user whose presence this socket keeps, and its last heartbeat (ms). */
+  presenceUser: string | null = null;
+  heartbeatAt = 0;
+
+  constructor(
+    private readonly shared: Shared,
+    readonly socket: WebSocket,
+    req: IncomingMessage,
+  ) {
+    const o = (this.o = shared.o);
+    this.ip = clientIp(req, o.trustProxy);
+    shared.live.add(this);
+    const wantsParams = new URL(req.url ?? '/', 'http://x').searchParams.get('connectionParams') === '1';
+    if (!wantsParams) this.ctxPromise = this.makeContext(null);
+    // Waiting for connectionParams: counted as a socket without a session, and closed if they never come.
+    else if (this.count(`address:${this.ip}`)) {
+      this.authTimer = setTimeout(
+        (c: Connection) => c.socket.close(4408, `send connectionParams within ${c.o.authTimeoutMs} ms of opening`),
+        o.authTimeoutMs,
+        this,
+      );
+    }
+    socket.on('message', (raw: Buffer, isBinary: boolean) => this.onMessage(raw, isBinary));
+    socket.on('error', (err: Error) => this.o.log.debug({ err }, 'websocket error'));
+    socket.once('close', () => this.onClose());
+  }
+
+  private send(msg: unknown) {
+    if (this.socket.readyState !== OPEN) return;
+    this.socket.send(JSON.stringify(transformTRPCResponse(this.shared.config, msg as never)));
+  }
+
+  private errorShape(error: TRPCError, type: string, path: string | undefined, input: unknown) {
+    return getErrorShape({ config: this.shared.config, error, type: type as never, path, input, ctx: this.ctx });
+  }
+
+  private report(error: TRPCError, path?: string) {
+    if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) this.o.log.error({ err: error.cause ?? error, path }, 'procedure failed (ws)');
+    // Refused before it reached a procedure (too many subscriptions, a duplicate id): still one line.
+    if (!wasRecorded(error)) {
+      recordCall(this.o.log, null, { requestId: randomUUID(), connectionId: this.connId, procedure: path ?? null, transport: 'ws', userId: this.userId, ms: null, code: codeOf(error) });
+    }
+  }
+
+  /** Counts this socket under `key` (once); closes it with 4429 past the cap. */
+  private count(key: string): boolean {
+    this.countedAs = key;
+    const connections = this.shared.connections;
+    const n = (connections.get(key) ?? 0) + 1;
+    connections.set(key, n);
+    if (n <= this.o.maxConnectionsPerUser) return true;
+    const who = key.startsWith('user:') ? 'per user' : 'without a session per address';
+    this.socket.close(4429, `too many connections: at most ${this.o.maxConnectionsPerUser} ${who}`);
+    return false;
+  }
+
+  private uncount() {
+    if (!this.countedAs) return;
+    const connections = this.shared.connections;
+    const n = (connections.get(this.countedAs) ?? 1) - 1;
+    if (n <= 0) connections.delete(this.countedAs);
+    else connections.set(this.countedAs, n);
+    this.countedAs = null;
+  }
+
+  private async makeContext(connectionParams: Record<string, string> | null): Promise<Context> {
+    const token = typeof connectionParams?.['token'] === 'string' ? connectionParams['token'] : null;
+    const c: Context = { app: this.o.app, requestId: this.connId, connectionId: this.connId, token, transport: 'ws', ip: this.ip };
+    this.ctx = c;
+    const userId = (this.userId = await this.o.userIdOf(token).catch(() => null));
+    if (this.closed) return c;
+    // Signed-in sockets count per user; sockets without a session per client address.
+    this.uncount();
+    if (this.count(userId ? `user:${userId}` : `address:${this.ip}`) && userId && this.o.presence) {
+      this.presenceUser = userId;
+      this.heartbeatAt = Date.now();
+      void this.o.presence.connected(userId, this.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+    }
+    return c;
+  }
+
+  private onMessage(raw: Buffer, isBinary: boolean) {
+    this.lastSeen = Date.now();
+    this.pingedAt = 0;
+    const text = raw.toString();
+    if (!isBinary && text === 'PONG') return;
+    if (!isBinary && text === 'PING') return void this.socket.send('PONG');
+    if (!this.ctxPromise) {
+      // The first frame carries the connectionParams; a malformed one closes this socket only.
+      try {
+        const msg = JSON.parse(text) as { method?: unknown; data?: unknown };
+        if (msg?.method !== 'connectionParams') throw new Error('expected connectionParams');
+        // A client that has no token yet may send `{ token: null }`: drop non-string values.
+        const data = msg.data && typeof msg.data === 'object' ? Object.fromEntries(Object.entries(msg.data).filter(([, v]) => typeof v === 'string')) : msg.data;
+        const params = parseConnectionParamsFromUnknown(data) as Record<string, string> | null;
+        this.compact = params?.['wire'] === 'compact';
+        if (this.authTimer) clearTimeout(this.authTimer);
+        this.authTimer = null;
+        this.ctxPromise = this.makeContext(params);
+      } catch (cause) {
+        const error = new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
+        this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
+        setImmediate((s: WebSocket) => s.close(), this.socket);
+      }
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text) as unknown;
+    } catch (cause) {
+      const error = new TRPCError({ code: 'PARSE_ERROR', cause });
+      this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
+      return;
+    }
+    if (Array.isArray(json) && json.length > this.o.maxBatchSize) {
+      // Every call gets its own error, so a client can tell which of its calls failed.
+      const error = new TRPCError({ code: 'BAD_REQUEST', message: `a frame holds at most ${this.o.maxBatchSize} calls (got ${json.length})` });
+      const shape = this.errorShape(error, 'unknown', undefined, undefined);
+      const answerable = json.map(callIdOf).filter((id): id is SubId => id !== null);
+      if (answerable.length === 0) this.send({ id: null, error: shape });
+      for (const id of answerable) this.send({ id, error: shape });
+      return;
+    }
+    const calls: unknown[] = Array.isArray(json) ? json : [json];
+    for (let index = 0; index < calls.length; index++) {
+      const m = calls[index];
+      let msg: Parsed;
+      try {
+        msg = parseTRPCMessage(m, this.shared.config.transformer);
+      } catch (cause) {
+        // Answered under the call's own id when it has a usable one, so the client knows which call failed.
+        const message = 'malformed call: expected { id, method, params: { path, input } } with input as superjson ({ "json": … })';
+        const error = new TRPCError({ code: 'PARSE_ERROR', message, cause });
+        this.send({ id: callIdOf(m), error: this.errorShape(error, 'unknown', undefined, undefined) });
+        continue;
+      }
+      this.handle(msg, index).catch((err: unknown) => this.o.log.error({ err }, 'websocket request failed'));
+    }
+  }
+
+  /** Answers a call that failed (or ends a subscription with its error). */
+  private fail(cause: unknown, id: SubId, jsonrpc: '2.0' | undefined, type: string, path: string, input: unknown) {
+    if (type === 'subscription' && isUnavailable(cause)) {
+      // The database or Redis is briefly gone: an error would end the subscription for
+      // good; a closed socket makes the client reconnect and resume from its lastEventId.
+      this.o.log.warn({ err: cause, path }, 'subscription failed while a dependency is unavailable; closing the socket so the client resumes');
+      this.socket.close(1012, 'service restarting: reconnect and resume');
+      return;
+    }
+    const error = getTRPCErrorFromUnknown(cause);
+    this.report(error, path);
+    this.send({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
+  }
+
+  private async handle(msg: Parsed, batchIndex: number) {
+    const { id, jsonrpc } = msg as { id: SubId | null; jsonrpc?: '2.0' };
+    if (id === null || id === undefined) {
+      const error = new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' });
+      this.send({ id: null, jsonrpc, error: this.errorShape(error, 'unknown', undefined, undefined) });
+      return;
+    }
+    const subs = this.subs;
+    if (msg.method === 'subscription.stop') {
+      subs.get(id)?.abort();
+      return;
+    }
+    const { path, lastEventId } = msg.params;
+    let input = msg.params.input as unknown;
+    const type = msg.method;
+    if (lastEventId !== undefined) {
+      input = input && typeof input === 'object' ? { ...(input as object), lastEventId } : (input ?? { lastEventId });
+    }
+    if (type === 'subscription' && subs.has(id)) {
+      const error = new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` });
+      this.report(error, path);
+      this.send({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
+      return;
+    }
+    if (type === 'subscription' && subs.size >= this.o.maxSubscriptionsPerSocket) {
+      const error = new TRPCError({
+        code: 'TOO_MANY_REQUESTS',
+        message: `too many subscriptions on this connection: at most ${this.o.maxSubscriptionsPerSocket}; stop one first`,
+      });
+      this.report(error, path);
+      this.send({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
+      return;
+    }
+    const abortController = new AbortController();
+    const signal = abortController.signal;
+    if (type === 'subscription') subs.set(id, abortController);
+    try {
+      const c = await this.ctxPromise!;
+      if (signal.aborted || this.closed) return void subs.delete(id);
+      const result = await callTRPCProcedure({
+        router: this.o.router,
+        path,
+        getRawInput: async () => input,
+        // Each call has its own request id in the log; the connection's is connectionId.
+        ctx: { ...c, requestId: randomUUID() },
+        type,
+        signal,
+        batchIndex,
+      });
+      if (type !== 'subscription') {
+        this.send({ id, jsonrpc, result: { type: 'data', data: result } });
+        return;
+      }
+      if (signal.aborted || this.closed) return void subs.delete(id);
+      this.send({ id, jsonrpc, result: { type: 'started' } });
+      const failure = result instanceof ScopeSubscription ? await this.runFast(result, id, jsonrpc, signal) : await this.runIterable(result as AsyncIterable<unknown>, id, jsonrpc, signal);
+      if (failure) this.fail(failure.error, id, jsonrpc, type, path, input);
+    } catch (cause) {
+      this.fail(cause, id, jsonrpc, type, path, input);
+    } finally {
+      if (type === 'subscription' && !this.closed) {
+        if (subs.get(id) === abortController) subs.delete(id);
+        this.send({ id, jsonrpc, result: { type: 'stopped' } });
+      } else subs.delete(id);
+      // Whatever the procedure bound to the call's signal is cleaned up once it ends.
+      if (type === 'subscription') abortController.abort();
+    }
+  }
+
+  /**
+   * The fast path: pre-encoded frames written straight to the socket, by the socket
+   * group's loop while the feed is in step, else by the feed itself through `emit`.
+   * Resolves when the subscription ends: with its error, or null.
+   */
+  private async runFast(sub: ScopeSubscription, id: SubId, jsonrpc: '2.0' | undefined, signal: AbortSignal): Promise<{ error: unknown } | null> {
+    const run = new FastRun(this, new FrameWriter(this.socket, id, jsonrpc, this.compact && sub.options.kind === 'scope'));
+    const feed = new ScopeFeed({
+      ...sub.options,
+      group: run.writer.direct ? socketGroupsOf(sub.options.hub).handle(sub.options.channel, run.writer) : undefined,
+      emit: run.emit.bind(run),
+      fail: run.fail.bind(run),
+    });
+    const onAbort = run.done.bind(run);
+    signal.addEventListener('abort', onAbort);
+    try {
+      await feed.start();
+      await run.ended;
+      return run.failure;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      await feed.stop();
+    }
+  }
+
+  /** Any other subscription: iterate and send, as tRPC's adapter does. Resolves with null when it ends. */
+  private async runIterable(iterable: AsyncIterable<unknown>, id: SubId, jsonrpc: '2.0' | undefined, signal: AbortSignal): Promise<null> {
+    const iterator = iterable[Symbol.asyncIterator]();
+    const aborted = new Promise<'abort'>((r) => signal.addEventListener('abort', () => r('abort'), { once: true }));
+    try {
+      for (;;) {
+        const next = await Promise.race([iterator.next(), aborted]);
+        if (next === 'abort' || next.done) break;
+        const value = next.value;
+        if (isTrackedEnvelope(value)) {
+          const [trackedId, data] = value;
+          this.send({ id, jsonrpc, result: { type: 'data', id: trackedId, data: { id: trackedId, data } } });
+        } else {
+          this.send({ id, jsonrpc, result: { type: 'data', data: value } });
+        }
+      }
+    } finally {
+      await iterator.return?.();
+    }
+    return null;
+  }
+
+  /** @internal A slow reader: drop the socket; the client reconnects and resumes from its last id. */
+  dropSlowReader(key: string) {
+    this.o.log.warn({ userId: this.userId, key, buffered: this.socket.bufferedAmount }, 'dropping a slow reader');
+    this.socket.terminate();
+  }
+
+  /** @internal */
+  get maxBufferedBytes(): number {
+    return this.o.maxBufferedBytes;
+  }
+
+  private onClose() {
+    this.closed = true;
+    for (const s of this.subs.values()) s.abort();
+    this.subs.clear();
+    this.shared.live.delete(this);
+    if (this.presenceUser !== null) {
+      void this.o.presence!.disconnected(this.presenceUser, this.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+      this.presenceUser = null;
+    }
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+    this.uncount();
+  }
+}
+
+/** The delivery side of one fast-path subscription: what its feed calls to write or end. */
+class FastRun {
+  failure: { error: unknown } | null = null;
+  readonly ended: Promise<void>;
+  private resolve!: () => void;
+  private readonly raw: Socket;
+
+  constructor(
+    private readonly conn: Connection,
+    readonly writer: FrameWriter,
+  ) {
+    this.raw = writer.raw;
+    this.ended = new Promise<void>((r) => (this.resolve = r));
+  }
+
+  /** Writes one event; false when the socket is closed or the reader too slow (then the run ends). */
+  emit(w: WireEvent): boolean {
+    const socket = this.conn.socket;
+    if (socket.readyState !== OPEN) return false;
+    // bufferedAmount is only worth reading once the kernel stopped taking bytes.
+    if (this.raw.writableNeedDrain && socket.bufferedAmount > this.conn.maxBufferedBytes) {
+      this.conn.dropSlowReader(w.key);
+      this.done();
+      return false;
+    }
+    this.writer.write(w);
+    return true;
+  }
+
+  fail(error: unknown) {
+    this.failure = { error };
+    this.done();
+  }
+
+  done() {
+    this.resolve();
+  }
 }
