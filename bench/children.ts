@@ -80,3 +80,14 @@ export function serveChild(url: string, stop: () => Promise<void>): void {
 
 /** The p-th percentile of sorted numbers (nearest rank below); NaN when empty. */
 export const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+/** Runs a bench's driver: exit 0 when it is done, 1 (after printing the error) when it fails. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -38,7 +38,8 @@ import superjson from 'superjson';
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import type { AppRouter } from '../src/router.js';
 import { createClient } from '../sdk/src/index.js';
-import { pct, serveChild, spawnRole, type ServerChild } from './children.js';
+import { deleteRedisKeys, migrateDatabase } from './services.js';
+import { pct, runMain, serveChild, spawnRole, type ServerChild } from './children.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -307,17 +308,11 @@ async function main(): Promise<void> {
     await Promise.all(children.map((c) => c.stop().catch(() => {})));
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err) => console.error(`could not drop ${dbName}: ${err}`));
     await admin.end();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await deleteRedisKeys(REDIS_URL, prefix);
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
-    const { openDatabase } = await import('../src/db/client.js');
-    const database = await openDatabase({ databaseUrl, dataDir: 'unused' });
-    await database.migrate();
-    await database.close();
+    await migrateDatabase(databaseUrl);
     const env = { SEND_DATABASE_URL: databaseUrl, SEND_PREFIX: prefix };
     const ours = spawnRole(SELF, 'ours', env, 'SEND_ROLE', 'SEND_NODE_FLAGS');
     const base = spawnRole(SELF, 'baseline', env, 'SEND_ROLE', 'SEND_NODE_FLAGS');
@@ -380,11 +375,4 @@ async function main(): Promise<void> {
 
 const role = process.env.SEND_ROLE as Kind | undefined;
 if (role) void serverMain(role);
-else
-  main().then(
-    () => process.exit(0),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+else runMain(main);

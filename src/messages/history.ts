@@ -13,17 +13,10 @@ export interface JoinedSeqs {
  * ancestor: they hold everything below); under `joined`, the seq of the member's
  * member.joined, as Matrix's `joined` history visibility: what came after the join.
  * A member who leaves and comes back starts again from the new join.
+ * `messages.list` applies the same rule inside its statement (list-sql.ts).
  */
 export async function historyFloor(members: JoinedSeqs, access: Pick<Access, 'scope' | 'isOwner'>, userId: string): Promise<number> {
-  if (!joinFloorApplies(access)) return 0;
+  if (access.scope.historyVisibility !== 'joined' || access.isOwner) return 0;
   return members.joinedSeq(access.scope.id, userId);
 }
 
-/**
- * Whether the caller's floor is the seq of their member.joined (historyVisibility
- * `joined`, not an owner) rather than 0; for reads that look the join up in their own
- * statement (messages/list-sql.ts).
- */
-export function joinFloorApplies(access: Pick<Access, 'scope' | 'isOwner'>): boolean {
-  return access.scope.historyVisibility === 'joined' && !access.isOwner;
-}

@@ -14,11 +14,14 @@ import type { Message, MessageMentions, ReactionSummary } from './types.js';
  * PostgreSQL, planned once per connection, and reads no `search` tsvector.
  *
  * The two windows (service.ts `list` turns each cursor into them):
- * - `d`: seq < $4, newest first, at most $5 rows, of which the first $6 are hydrated;
- * - `a`: seq > $7, oldest first, at most $8 rows, of which the first $9 are hydrated.
+ * - `d`: seq < $3, newest first, at most $4 rows, of which the first $5 are hydrated;
+ * - `a`: seq > $6, oldest first, at most $7 rows, of which the first $8 are hydrated.
  * Rows past the hydrated ones only answer "is there more" (one row each at most).
- * $3 applies the member's join floor (history.ts: historyVisibility `joined`, not an
- * owner): no message with seq ≤ the seq of their member.joined.
+ * `fl` is the history floor of the viewer $2 (history.ts `historyFloor`, in SQL): under
+ * historyVisibility `joined`, for a viewer who owns neither the scope nor an ancestor,
+ * the seq of their member.joined; else 0. The statement needs nothing from the
+ * permission check, so the router runs the two at once (it answers only once access is
+ * granted). A scope that does not exist gives no rows.
  *
  * The aggregates keep the order hydrate (rows.ts) gives: mention ids sorted; reactions
  * one entry per emoji in the order it was first used, its users oldest first; attachments
@@ -26,7 +29,7 @@ import type { Message, MessageMentions, ReactionSummary } from './types.js';
  */
 /**
  * The most rows one window reads (a page of `limits.pageMax` and the row that says there
- * is more). A constant, not the `$5`/`$8` parameter, bounds the index scans, so the
+ * is more). A constant, not the `$4`/`$7` parameter, bounds the index scans, so the
  * generic plan PostgreSQL caches for the prepared statement estimates a page's worth of
  * rows (with a parameter it guesses 10% of the room, which on a large room priced the
  * plan past `jit_above_cost`: a JIT compile of ~250 ms on every call). The parameters
@@ -36,29 +39,31 @@ const TAKE_MAX = limits.pageMax + 1;
 
 const PAGE_TEXT = `
 with fl as (
-  select case when $3::boolean
+  select case when s.history_visibility = 'joined'
+               and not exists (select 1 from memberships o where o.user_id = $2::uuid and o.is_owner and o.scope_id = any (s.path || s.id))
               then coalesce((select joined_seq from memberships where scope_id = $1::uuid and user_id = $2::uuid), 0)
               else 0 end::bigint as floor
+    from scopes s where s.id = $1::uuid
 ), d as (
-  select y.*, y.rn <= $6::int as keep
+  select y.*, y.rn <= $5::int as keep
     from (select x.*, row_number() over (order by x.seq desc) as rn
             from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
                          m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
                     from messages m
                    where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
-                     and m.seq > (select floor from fl) and m.seq < $4::bigint
+                     and m.seq > (select floor from fl) and m.seq < $3::bigint
                    order by m.seq desc limit ${TAKE_MAX}) x) y
-   where y.rn <= $5::int
+   where y.rn <= $4::int
 ), a as (
-  select y.*, y.rn <= $9::int as keep
+  select y.*, y.rn <= $8::int as keep
     from (select x.*, row_number() over (order by x.seq) as rn
             from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
                          m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
                     from messages m
                    where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
-                     and m.seq > greatest($7::bigint, (select floor from fl))
+                     and m.seq > greatest($6::bigint, (select floor from fl))
                    order by m.seq limit ${TAKE_MAX}) x) y
-   where y.rn <= $8::int
+   where y.rn <= $7::int
 ), p as (
   select 'd' as part, * from d union all select 'a' as part, * from a
 )
@@ -109,14 +114,13 @@ export interface WindowResult {
 }
 
 /**
- * Runs the page statement (PAGE_TEXT) for `scopeId`: window `d` newest first, window `a`
- * oldest first. `joinedFloorOf`: the user whose join floor applies (history.ts), or null.
+ * Runs the page statement (PAGE_TEXT) for `scopeId` as `viewerId` sees it (their history
+ * floor): window `d` newest first, window `a` oldest first. It checks no permission.
  */
-export async function listWindows(db: Db, scopeId: string, joinedFloorOf: string | null, d: PageWindow, a: PageWindow): Promise<{ d: WindowResult; a: WindowResult }> {
+export async function listWindows(db: Db, scopeId: string, viewerId: string, d: PageWindow, a: PageWindow): Promise<{ d: WindowResult; a: WindowResult }> {
   const rows = await queryPrepared<PageRow>(db, 'guildhall_messages_page', PAGE_TEXT, [
     scopeId,
-    joinedFloorOf ?? '00000000-0000-0000-0000-000000000000',
-    joinedFloorOf !== null,
+    viewerId,
     d.bound,
     d.take,
     d.keep,

@@ -8,7 +8,7 @@ import { LastEventId } from '../realtime/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
 import type { Access } from '../permissions/service.js';
-import { historyFloor, joinFloorApplies } from './history.js';
+import { historyFloor } from './history.js';
 import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
 import { AttachmentId } from '../media/schemas.js';
 
@@ -125,8 +125,15 @@ export const messagesRouter = router({
    * Errors: BAD_REQUEST for two cursors or a bad limit; NOT_FOUND; FORBIDDEN.
    */
   list: authedProcedure.input(ListMessagesInput).output(MessagePageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages', tags: ['messages'], summary: 'History, keyset-paged on seq' } }).query(async ({ ctx, input }) => {
-    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.messages.list(input.scopeId, input, input.limit, joinFloorApplies(a) ? ctx.user.id : null);
+    // The page statement needs nothing from the check (it applies the history floor
+    // itself), so both run at once: one round trip less. Nothing is answered before access is granted.
+    const [allowed, page] = await Promise.allSettled([
+      ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory),
+      ctx.svc.messages.list(input.scopeId, input, input.limit, ctx.user.id),
+    ]);
+    if (allowed.status === 'rejected') throw allowed.reason;
+    if (page.status === 'rejected') throw page.reason;
+    return page.value;
   }),
 
   /**

@@ -359,18 +359,19 @@ export class MessageService {
    *   ⌊limit/2⌋ after it (jumping to a message).
    * `nextBeforeSeq` / `nextAfterSeq` continue towards older / newer messages (null when
    * there are none now).
-   * One statement (list-sql.ts), prepared on PostgreSQL.
+   * One statement (list-sql.ts), prepared on PostgreSQL. It checks no permission: the
+   * caller must (the router runs the check at the same time and answers after it).
    * @param limit 1 to 100.
-   * @param joinedFloorOf the caller, when their history floor is their join (history.ts
-   *   `joinFloorApplies`): no message with seq ≤ the seq of their member.joined; null: none.
+   * @param viewerId whose history floor applies (history.ts `historyFloor`, computed in the
+   *   statement): no message with seq ≤ floor.
    */
-  async list(scopeId: string, cursor: ListCursor, limit: number, joinedFloorOf: string | null = null): Promise<MessagePage> {
+  async list(scopeId: string, cursor: ListCursor, limit: number, viewerId: string): Promise<MessagePage> {
     const none = { bound: 0, take: 0, keep: 0 };
     if (cursor.aroundSeq !== undefined) {
       const around = cursor.aroundSeq;
       const olderN = Math.ceil(limit / 2);
       const newerN = limit - olderN;
-      const { d, a } = await listWindows(this.db, scopeId, joinedFloorOf, { bound: around + 1, take: olderN + 1, keep: olderN }, { bound: around, take: newerN + 1, keep: newerN });
+      const { d, a } = await listWindows(this.db, scopeId, viewerId, { bound: around + 1, take: olderN + 1, keep: olderN }, { bound: around, take: newerN + 1, keep: newerN });
       const items = [...d.items.reverse(), ...a.items];
       return {
         items,
@@ -381,7 +382,7 @@ export class MessageService {
     if (cursor.afterSeq !== undefined) {
       const after = cursor.afterSeq;
       // Window d reads one row at most: is there anything at or before afterSeq?
-      const { d, a } = await listWindows(this.db, scopeId, joinedFloorOf, { bound: after + 1, take: 1, keep: 0 }, { bound: after, take: limit + 1, keep: limit });
+      const { d, a } = await listWindows(this.db, scopeId, viewerId, { bound: after + 1, take: 1, keep: 0 }, { bound: after, take: limit + 1, keep: limit });
       const items = a.items;
       return {
         items,
@@ -394,7 +395,7 @@ export class MessageService {
     const { d, a } = await listWindows(
       this.db,
       scopeId,
-      joinedFloorOf,
+      viewerId,
       { bound: before ?? NO_SEQ_ABOVE, take: limit + 1, keep: limit },
       before !== undefined ? { bound: before - 1, take: 1, keep: 0 } : none,
     );
