@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import { runNamed } from '../db/named.js';
 import type { MessageMentions } from './types.js';
 
 /**
@@ -45,13 +46,7 @@ interface SendRow {
 /** The statement's result: the new message's seq and times, or the id of the message that already holds the nonce. */
 export type SendResult = { dupId: string } | { dupId: null; seq: number; createdAt: Date; eventAt: Date };
 
-type PgPool = { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }> };
-type PgliteClient = { exec: unknown; query(text: string, values: unknown[]): Promise<{ rows: unknown[] }> };
-
-/**
- * Runs the one-statement send (see SEND_TEXT) on the database's own client: pg's Pool with
- * a named statement, or PGlite.
- */
+/** Runs the one-statement send (see SEND_TEXT) as a named statement (src/db/named.ts). */
 export async function insertMessage(
   db: Db,
   m: { scopeId: string; authorId: string; id: string; body: string; nonce: string | null; mentions: MessageMentions & { readers: string[] } },
@@ -59,12 +54,7 @@ export async function insertMessage(
   const kinds = [...m.mentions.userIds.map(() => 'user'), ...m.mentions.roleIds.map(() => 'role')];
   const readers = m.mentions.userIds.length > 0 ? m.mentions.readers.join(',') || '-none-' : '';
   const values = [m.scopeId, m.authorId, m.id, m.body, m.nonce, m.mentions.everyone, kinds, [...m.mentions.userIds, ...m.mentions.roleIds], readers];
-  const client = (db as unknown as { $client: PgPool | PgliteClient }).$client;
-  const res =
-    'exec' in client
-      ? await client.query(SEND_TEXT, values)
-      : await (client as PgPool).query({ name: 'guildhall_messages_send', text: SEND_TEXT, values });
-  const row = res.rows[0] as SendRow;
+  const row = (await runNamed(db, 'guildhall_messages_send', SEND_TEXT, values))[0] as SendRow;
   if (row.dup_id) return { dupId: row.dup_id };
   return { dupId: null, seq: Number(row.seq), createdAt: new Date(row.created_at!), eventAt: new Date(row.event_at!) };
 }

@@ -1,0 +1,114 @@
+import type { Db } from '../db/client.js';
+import { runNamed } from '../db/named.js';
+import type { pollOptions, polls } from '../db/schema/index.js';
+
+type PollRow = typeof polls.$inferSelect;
+type OptionRow = typeof pollOptions.$inferSelect;
+
+/** What `poll_cast_vote` (drizzle/0048) answers; see there for each status. */
+export type VoteStatus = 'missing' | 'stale' | 'count' | 'stranger' | 'closed' | 'final' | 'locked' | 'same' | 'changed';
+
+/** The outcome of one call: the status, and (unless missing or stale) the poll, its options and the voter's choices after it. */
+export interface VoteOutcome {
+  status: VoteStatus;
+  /** For 'stranger': the option id that is not the poll's. */
+  detail: string | null;
+  poll: PollRow | null;
+  options: OptionRow[];
+  mine: string[];
+}
+
+const VOTE_TEXT = 'select status, detail, poll, options, mine from poll_cast_vote($1::uuid, $2::text, $3::boolean, $4::uuid[])';
+
+const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+
+/** A polls row from row_to_json (snake_case keys, times as text). */
+function pollOf(j: Record<string, unknown>): PollRow {
+  return {
+    id: j.id as string,
+    scopeId: j.scope_id as string,
+    messageId: j.message_id as string,
+    createdBy: j.created_by as string,
+    question: j.question as string,
+    minChoices: j.min_choices as number,
+    maxChoices: j.max_choices as number,
+    anonymous: j.anonymous as boolean,
+    resultsVisibility: j.results_visibility as PollRow['resultsVisibility'],
+    closesAt: date(j.closes_at),
+    closedAt: date(j.closed_at),
+    allowVoteChange: j.allow_vote_change as boolean,
+    allowAddOptions: j.allow_add_options as boolean,
+    quiz: j.quiz as boolean,
+    explanation: (j.explanation as string | null) ?? null,
+    voterCount: j.voter_count as number,
+    tallyVersion: Number(j.tally_version),
+    createdAt: date(j.created_at)!,
+  };
+}
+
+function optionOf(j: Record<string, unknown>): OptionRow {
+  return {
+    id: j.id as string,
+    pollId: j.poll_id as string,
+    position: j.position as number,
+    text: j.text as string,
+    emoji: (j.emoji as string | null) ?? null,
+    correct: j.correct as boolean,
+    addedBy: (j.added_by as string | null) ?? null,
+    voteCount: j.vote_count as number,
+  };
+}
+
+/**
+ * A vote (`optionIds`) or, with null, a retraction, in one statement and one round trip:
+ * `poll_cast_vote` locks the poll row, checks, deletes and inserts the voter's rows (the
+ * triggers of drizzle/0035 enforce every rule on those statements) and returns the poll as
+ * it is then. The poll's row lock is held for that one call. `voter` is the column value
+ * (voter-key.ts); `anonymous` the kind of value the caller computed.
+ * @throws the database's refusals (the triggers' constraint names), for carriedWriteError.
+ */
+export async function castVote(db: Db, pollId: string, voter: string, anonymous: boolean, optionIds: readonly string[] | null): Promise<VoteOutcome> {
+  const [row] = (await runNamed(db, 'guildhall_polls_vote', VOTE_TEXT, [pollId, voter, anonymous, optionIds])) as {
+    status: VoteStatus;
+    detail: string | null;
+    poll: Record<string, unknown> | null;
+    options: Record<string, unknown>[] | null;
+    mine: string[] | null;
+  }[];
+  if (!row) return { status: 'missing', detail: null, poll: null, options: [], mine: [] };
+  return {
+    status: row.status,
+    detail: row.detail,
+    poll: row.poll ? pollOf(row.poll) : null,
+    options: (row.options ?? []).map(optionOf),
+    mine: row.mine ?? [],
+  };
+}
+
+const APPEND_TEXT =
+  'select status, retry_ms, seq, created_at from result_event_append($1::text, $2::uuid, $3::uuid, $4::bigint, $5::integer, $6::text, $7::jsonb)';
+
+/** What `result_event_append` (drizzle/0048) did; see there. */
+export type AppendOutcome = { status: 'sent'; seq: number; createdAt: Date } | { status: 'gone' | 'covered' } | { status: 'later'; retryMs: number };
+
+/**
+ * The write of one coalesced live-results event in one round trip: scope lock, the
+ * open-and-present check after it, the conditional move of the mark, the event.
+ */
+export async function appendResultEvent(
+  db: Db,
+  e: { kind: 'poll' | 'survey'; targetId: string; scopeId: string; version: number; intervalMs: number; type: string; payload: Record<string, unknown> },
+): Promise<AppendOutcome> {
+  const [row] = (await runNamed(db, 'guildhall_results_append', APPEND_TEXT, [
+    e.kind,
+    e.targetId,
+    e.scopeId,
+    e.version,
+    Math.round(e.intervalMs),
+    e.type,
+    JSON.stringify(e.payload),
+  ])) as { status: AppendOutcome['status']; retry_ms: number | null; seq: string | number | null; created_at: Date | string | null }[];
+  if (!row || row.status === 'gone' || row.status === 'covered') return { status: row?.status === 'covered' ? 'covered' : 'gone' };
+  if (row.status === 'later') return { status: 'later', retryMs: row.retry_ms ?? e.intervalMs };
+  return { status: 'sent', seq: Number(row.seq), createdAt: new Date(row.created_at!) };
+}
