@@ -14,6 +14,7 @@ import type { OptionCount, ResultsVisibility } from './events.js';
 import { publishEvents, type LiveResults, type LiveSnapshot, type LiveSource } from './live.js';
 import { carriedWriteError, dueToClose, lockScope, resultsBehind } from './sql.js';
 import { castVote } from './vote-sql.js';
+import { shapeResultsFor } from './shape.js';
 import type { PollOptionView, PollView, PollVoterPage } from './schemas.js';
 import { isClosed, resultsVisible, sameSet, sharedResults } from './visibility.js';
 import type { VoterKey } from './voter-key.js';
@@ -411,12 +412,12 @@ export class PollService implements LiveSource {
    * counts only when the receiver voted in it or it has closed since.
    */
   async shapeFor(userId: string, events: ScopeEvent[]): Promise<ScopeEvent[]> {
-    const ids = [...new Set(events.flatMap((e) => (e.type === 'poll.updated' && e.counts !== null && e.resultsVisibility === 'afterVote' ? [e.pollId] : [])))];
-    if (ids.length === 0) return events;
-    const rows = await this.db.select().from(polls).where(inArray(polls.id, ids));
-    const visible = new Set<string>();
-    for (const row of rows) if (resultsVisible(row.resultsVisibility, isClosed(row), await this.hasVoted(userId, row))) visible.add(row.id);
-    return events.map((e) => (e.type === 'poll.updated' && ids.includes(e.pollId) && !visible.has(e.pollId) ? { ...e, counts: null } : e));
+    return shapeResultsFor(events, {
+      target: (e) => (e.type === 'poll.updated' && e.counts !== null && e.resultsVisibility === 'afterVote' ? e.pollId : null),
+      rows: (ids) => this.db.select().from(polls).where(inArray(polls.id, ids)),
+      took: (row) => this.hasVoted(userId, row),
+      hide: (e) => ({ ...e, counts: null }) as ScopeEvent,
+    });
   }
 
   // ------------------------------------------------------------ helpers
