@@ -20,44 +20,18 @@ export interface VoteOutcome {
 
 const VOTE_TEXT = 'select status, detail, poll, options, mine from poll_cast_vote($1::uuid, $2::text, $3::boolean, $4::uuid[])';
 
-const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
-
-/** A polls row from row_to_json (snake_case keys, times as text). */
-function pollOf(j: Record<string, unknown>): PollRow {
-  return {
-    id: j.id as string,
-    scopeId: j.scope_id as string,
-    messageId: j.message_id as string,
-    createdBy: j.created_by as string,
-    question: j.question as string,
-    minChoices: j.min_choices as number,
-    maxChoices: j.max_choices as number,
-    anonymous: j.anonymous as boolean,
-    resultsVisibility: j.results_visibility as PollRow['resultsVisibility'],
-    closesAt: date(j.closes_at),
-    closedAt: date(j.closed_at),
-    allowVoteChange: j.allow_vote_change as boolean,
-    allowAddOptions: j.allow_add_options as boolean,
-    quiz: j.quiz as boolean,
-    explanation: (j.explanation as string | null) ?? null,
-    voterCount: j.voter_count as number,
-    tallyVersion: Number(j.tally_version),
-    createdAt: date(j.created_at)!,
-  };
+/**
+ * A row from row_to_json (snake_case keys, times as text) as drizzle would give it:
+ * camelCase keys, `dates` as Date (null stays null). Bigints arrive as JSON numbers.
+ */
+function rowOf<T>(j: Record<string, unknown>, dates: readonly string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(j)) out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+  for (const d of dates) out[d] = out[d] === null || out[d] === undefined ? null : new Date(out[d] as string);
+  return out as T;
 }
 
-function optionOf(j: Record<string, unknown>): OptionRow {
-  return {
-    id: j.id as string,
-    pollId: j.poll_id as string,
-    position: j.position as number,
-    text: j.text as string,
-    emoji: (j.emoji as string | null) ?? null,
-    correct: j.correct as boolean,
-    addedBy: (j.added_by as string | null) ?? null,
-    voteCount: j.vote_count as number,
-  };
-}
+const POLL_DATES = ['closesAt', 'closedAt', 'createdAt'] as const;
 
 /**
  * A vote (`optionIds`) or, with null, a retraction, in one statement and one round trip:
@@ -79,8 +53,8 @@ export async function castVote(db: Db, pollId: string, voter: string, anonymous:
   return {
     status: row.status,
     detail: row.detail,
-    poll: row.poll ? pollOf(row.poll) : null,
-    options: (row.options ?? []).map(optionOf),
+    poll: row.poll ? rowOf<PollRow>(row.poll, POLL_DATES) : null,
+    options: (row.options ?? []).map((o) => rowOf<OptionRow>(o, [])),
     mine: row.mine ?? [],
   };
 }
