@@ -114,3 +114,19 @@ BEGIN
   created_at := e.created_at;
   RETURN NEXT;
 END $$;
+--> statement-breakpoint
+-- The carrying message's body is the poll's question (history and search show it): once
+-- anyone has voted it cannot be edited either (polls_check_update guards the poll row).
+-- Deleting the message (which blanks the body) still goes through.
+CREATE FUNCTION messages_carried_settled() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM polls WHERE message_id = NEW.id AND voter_count > 0) THEN
+    RAISE EXCEPTION 'message % carries a poll with votes: its body cannot change', NEW.id
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'messages_carried_settled';
+  END IF;
+  RETURN NEW;
+END $$;
+--> statement-breakpoint
+CREATE TRIGGER messages_carried_settled BEFORE UPDATE OF body ON messages
+  FOR EACH ROW WHEN (OLD.body IS DISTINCT FROM NEW.body AND NEW.deleted_at IS NULL)
+  EXECUTE FUNCTION messages_carried_settled();

@@ -126,6 +126,15 @@ export function pgErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** The constraint a database error names (RAISE … CONSTRAINT, or a key), looking through drizzle's wrapper. */
+export function pgConstraint(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e && i < 4; e = (e as { cause?: unknown }).cause, i++) {
+    const c = (e as { constraint?: unknown }).constraint;
+    if (typeof c === 'string') return c;
+  }
+  return undefined;
+}
+
 /** The message of the database error under drizzle's wrapper (for trigger refusals). */
 export function pgErrorMessage(err: unknown): string {
   for (let e: unknown = err, i = 0; e && i < 4; e = (e as { cause?: unknown }).cause, i++) {
