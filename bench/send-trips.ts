@@ -1,7 +1,9 @@
 /**
  * Counts the round trips of one `messages.send`: PostgreSQL queries (every `query` call
  * of a pg client, BEGIN and COMMIT included) and Redis commands, in this process, for a
- * plain send, a send with a nonce, its retry, and a reply (the transaction path).
+ * plain send, a send with a nonce, its retry, and a reply (the transaction path); and of
+ * one `polls.vote` (a first vote, a changed vote), counted with the coalesced
+ * `poll.updated` that follows each (flushes run 250 ms apart, so each count waits 300 ms).
  *
  *   npx tsx bench/send-trips.ts
  *
@@ -65,12 +67,12 @@ async function main(): Promise<void> {
       // Warm caches (session, permissions) the way a busy sender has them.
       for (let i = 0; i < 3; i++) await client.messages.send.mutate({ scopeId: room.id, body: `warm ${i}` });
       // `n` calls back to back, as a busy sender makes them: the figures are per call (the
-      // session's copy in memory is re-read from Redis once a second, so it shows as a fraction).
-      const count = async (label: string, f: (i: number) => Promise<unknown>, n = 1) => {
-        await new Promise((r) => setTimeout(r, 50));
+      // session's copy in memory is re-read from Redis now and then, so it shows as a fraction).
+      const count = async (label: string, f: (i: number) => Promise<unknown>, n = 1, settleMs = 50) => {
+        await new Promise((r) => setTimeout(r, settleMs));
         const [p0, r0] = [pgCalls, redisCalls];
         for (let i = 0; i < n; i++) await f(i);
-        await new Promise((r) => setTimeout(r, 50)); // the publish after the answer
+        await new Promise((r) => setTimeout(r, settleMs)); // the publish after the answer (and the coalesced event)
         const per = (x: number) => (n === 1 ? String(x) : (x / n).toFixed(2));
         console.log(`${label.padEnd(36)} PostgreSQL ${per(pgCalls - p0)}, Redis ${per(redisCalls - r0)}`);
       };
@@ -81,6 +83,12 @@ async function main(): Promise<void> {
       await count('send with a nonce', () => client.messages.send.mutate({ scopeId: room.id, body: 'once', nonce }));
       await count('retry of that nonce', () => client.messages.send.mutate({ scopeId: room.id, body: 'once', nonce }));
       await count('reply (transaction path)', () => client.messages.send.mutate({ scopeId: room.id, body: 'reply', replyToId: root.id }));
+      const poll = await client.polls.create.mutate({ scopeId: room.id, question: 'Trips?', options: [{ text: 'a' }, { text: 'b' }] });
+      const [a, b] = poll.options.map((o) => o.id);
+      await client.polls.get.query({ pollId: poll.id }); // the poll's facts cached, as on a busy poll
+      await count('vote, with its poll.updated', () => client.polls.vote.mutate({ pollId: poll.id, optionIds: [a!] }), 1, 300);
+      await count('vote change, with its poll.updated', () => client.polls.vote.mutate({ pollId: poll.id, optionIds: [b!] }), 1, 300);
+      await count('the same vote again', () => client.polls.vote.mutate({ pollId: poll.id, optionIds: [b!] }), 1, 300);
       wsClient.close();
     } finally {
       await server.close(100);

@@ -90,6 +90,8 @@ interface PhaseResult {
   p50: number;
   p99: number;
   errors: number;
+  /** The distinct error messages of the phase, with how many times each came. */
+  errorKinds: Map<string, number>;
   eventsPerSubscriber: number;
 }
 
@@ -180,6 +182,7 @@ async function main() {
       const before = counts.map((c) => c[kind]);
       const latencies: number[] = [];
       let errors = 0;
+      const errorKinds = new Map<string, number>();
       const start = performance.now();
       const end = start + SECONDS * 1000;
       await Promise.all(
@@ -189,8 +192,10 @@ async function main() {
             try {
               await call(i, k);
               latencies.push(performance.now() - t0);
-            } catch {
+            } catch (err) {
               errors++;
+              const what = `${(err as { data?: { code?: string } }).data?.code ?? 'no code'}: ${(err as Error).message}`.slice(0, 160);
+              errorKinds.set(what, (errorKinds.get(what) ?? 0) + 1);
             }
           }
         }),
@@ -207,6 +212,7 @@ async function main() {
         p50: quantile(latencies, 0.5),
         p99: quantile(latencies, 0.99),
         errors,
+        errorKinds,
         eventsPerSubscriber: delivered.reduce((a, b) => a + b, 0) / Math.max(1, SUBSCRIBERS),
       };
     };
@@ -230,6 +236,7 @@ async function main() {
           `${r.name.padEnd(16)} ${r.perSec.toFixed(1).padStart(7)} ${r.p50.toFixed(1).padStart(10)} ${r.p99.toFixed(1).padStart(9)} ${String(r.errors).padStart(8)} ${r.eventsPerSubscriber.toFixed(1).padStart(12)}`,
         );
       }
+      for (const r of results) for (const [what, n] of r.errorKinds) console.log(`  ${r.name}: ${n} × ${what}`);
       ratios.push(
         `round ${round}: votes/s ÷ sends/s = ${(results[1]!.perSec / results[0]!.perSec).toFixed(2)}× (1 poll vs 1 room), ${(results[3]!.perSec / results[2]!.perSec).toFixed(2)}× (100 polls vs 100 rooms)`,
       );

@@ -175,7 +175,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const events = new EventService(db, access, eventReads, hub, rsvps, reminders);
   const storage = await openStorage(config);
   const voterKey = await loadVoterKey({ voterKey: config.polls.voterKey, dataDir: config.dataDir, serviceMode: !!config.databaseUrl, log });
-  const liveResults = new LiveResults(db, hub, log, limits.resultsEventIntervalMs);
+  const liveResults = new LiveResults(database.background, hub, log, limits.resultsEventIntervalMs);
   const polls = new PollService(db, access, hub, messages, voterKey, () => liveResults);
   liveResults.register('poll', polls);
   const surveys = new SurveyService(db, access, hub, messages, voterKey, () => liveResults);

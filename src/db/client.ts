@@ -11,6 +11,12 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** A database handle plus what it takes to migrate, probe and close it. */
 export interface Database {
   db: Db;
+  /**
+   * The same database through a small pool of its own (2 connections on PostgreSQL; PGlite:
+   * `db`), for background writes that must not queue behind request traffic for the
+   * main pool's connections: the live-results coalescer (src/polls/live.ts).
+   */
+  background: Db;
   driver: 'pg' | 'pglite';
   /** Runs the drizzle migrations under a PostgreSQL advisory lock. */
   migrate(): Promise<void>;
@@ -46,8 +52,13 @@ async function openPg(url: string): Promise<Database> {
   // pool's: without this one the process crashes. Its pending query fails instead.
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzle(pool, { schema }) as unknown as Db;
+  const side = new Pool({ connectionString: url, max: 2, idleTimeoutMillis: 30_000 });
+  side.on('error', () => {});
+  side.on('connect', (client) => client.on('error', () => {}));
+  const background = drizzle(side, { schema }) as unknown as Db;
   return {
     db,
+    background,
     driver: 'pg',
     poolStats: () => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount }),
     async migrate() {
@@ -67,7 +78,7 @@ async function openPg(url: string): Promise<Database> {
       await pool.query('select 1');
     },
     async close() {
-      await pool.end();
+      await Promise.all([pool.end(), side.end()]);
     },
   };
 }
@@ -85,6 +96,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
+    background: db,
     driver: 'pglite',
     poolStats: () => null,
     async migrate() {
@@ -110,6 +122,15 @@ export function pgErrorCode(err: unknown): string | undefined {
   for (let e: unknown = err, i = 0; e && i < 4; e = (e as { cause?: unknown }).cause, i++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** The constraint a database error names (RAISE … CONSTRAINT, or a key), looking through drizzle's wrapper. */
+export function pgConstraint(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e && i < 4; e = (e as { cause?: unknown }).cause, i++) {
+    const c = (e as { constraint?: unknown }).constraint;
+    if (typeof c === 'string') return c;
   }
   return undefined;
 }

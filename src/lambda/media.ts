@@ -26,6 +26,13 @@ const VARIANT_NAMES = VARIANT_SIZES.map((s) => String(s) as '160' | '640' | '128
 
 /** Bytes the type sniffer reads of a file that is not an image (file-type needs ≤ 4,100). */
 const SNIFF_BYTES = 4_100;
+/**
+ * An image upload no larger than this (bytes; the default image limit, 25 MiB) is read
+ * while the claim is asked, as HeadObject is: on the usual path the claim's round trip
+ * then costs nothing. The bytes are used only once the claim is ours and the size checks
+ * pass; otherwise they are dropped (a duplicate event read them for nothing).
+ */
+const PREFETCH_MAX_BYTES = 25 * 1024 * 1024;
 
 /**
  * Builds the media pipeline handler: a function of the standard S3 event (the shape AWS
@@ -64,6 +71,10 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
   // HeadObject runs while the claim is asked; its answer is used only once the claim is ours.
   const headP = headOrNull(deps.s3, bucket, key);
   headP.catch(() => {});
+  const prefetchP = headP.then((h) =>
+    h && (h.ContentLength ?? Infinity) <= PREFETCH_MAX_BYTES && isImageType(h.ContentType ?? '') ? getBytes(deps.s3, bucket, key) : null,
+  );
+  prefetchP.catch(() => {});
   const claim = await deps.api.media.claim.mutate({ key });
   if (!claim.claimed) {
     log.info({ key, reason: claim.reason }, 'media: event skipped');
@@ -89,7 +100,9 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
     }
     const declared = claim.declaredType;
     const image = isImageType(declared);
-    const body = await getBytes(deps.s3, bucket, key, image ? undefined : SNIFF_BYTES);
+    const early = image ? await prefetchP.catch(() => null) : null;
+    // The prefetched bytes are those HeadObject measured unless the object was replaced in between.
+    const body = early && early.length === size ? early : await getBytes(deps.s3, bucket, key, image ? undefined : SNIFF_BYTES);
     const sniffed = (await fileTypeFromBuffer(body))?.mime;
     if (isImageType(declared)) {
       if (sniffed !== declared) {

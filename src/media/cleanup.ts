@@ -3,18 +3,20 @@ import { inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { limits } from '../config.js';
 import type { Db } from '../db/client.js';
-import { attachments } from '../db/schema/index.js';
+import { attachments, mediaObjectDeletions } from '../db/schema/index.js';
 import type { Storage } from '../infra/storage.js';
 
 /**
  * The one media cleanup job. Each tick it takes (SKIP LOCKED, so several instances share
  * the work) up to `limits.mediaCleanupBatch` attachments that are either marked for
- * deletion (their message was deleted or purged: trigger of drizzle/0036; a replaced avatar
- * or icon) or were never attached and are older than `pendingExpiryMs` (24 h by default),
+ * deletion (their message was deleted or purged: trigger of drizzle/0036; their scope was
+ * deleted: drizzle/0049; a replaced avatar or icon) or were never attached and are older than `pendingExpiryMs` (24 h by default),
  * marks the latter too, deletes every object of each (upload, re-encoded image, variants)
  * and then the rows. All its state is in the database: a restart, or an instance dying
  * between the two steps, leaves the rows marked and the next tick of any instance finishes
- * them (deleting an object twice is harmless).
+ * them (deleting an object twice is harmless). Then it deletes the objects of attachment
+ * rows that something else removed (a cascade), whose keys a trigger queued
+ * (`media_object_deletions`, drizzle/0049).
  */
 export class MediaCleanup {
   private timer: NodeJS.Timeout | null = null;
@@ -43,7 +45,7 @@ export class MediaCleanup {
 
   /**
    * One tick (also for tests and operators).
-   * @returns how many attachments it deleted.
+   * @returns how many attachments it deleted, plus the queued keys of removed rows it deleted.
    */
   runOnce(): Promise<number> {
     this.running ??= this.tick().finally(() => (this.running = null));
@@ -51,6 +53,11 @@ export class MediaCleanup {
   }
 
   private async tick(): Promise<number> {
+    return (await this.attachmentsDue()) + (await this.queuedObjects());
+  }
+
+  /** Marked and expired attachments: their objects, then their rows. */
+  private async attachmentsDue(): Promise<number> {
     const expiry = sql`now() - make_interval(secs => ${this.opts.pendingExpiryMs / 1000})`;
     const doomed = await this.db
       .update(attachments)
@@ -68,6 +75,41 @@ export class MediaCleanup {
       .returning({ id: attachments.id, key: attachments.key, displayKey: attachments.displayKey, variants: attachments.variants });
     if (doomed.length === 0) return 0;
     const keys = doomed.flatMap((d) => [d.key, ...(d.displayKey ? [d.displayKey] : []), ...d.variants.map((v) => v.key)]);
+    await this.deleteObjects(keys);
+    await this.db.transaction(async (tx) => {
+      // Their objects are gone: the queueing trigger of drizzle/0049 skips these rows.
+      await tx.execute(sql`select set_config('guildhall.media_objects_deleted', 'on', true)`);
+      await tx.delete(attachments).where(inArray(attachments.id, doomed.map((d) => d.id)));
+    });
+    this.log.info({ deleted: doomed.length, objects: keys.length }, 'media cleanup');
+    return doomed.length;
+  }
+
+  /**
+   * Object keys left by attachment rows that a cascade removed (a scope or user row
+   * deleted; trigger of drizzle/0049): the objects, then the queue rows, in one
+   * transaction that holds them (SKIP LOCKED, so instances share the queue). An instance
+   * dying in between leaves the keys queued for the next tick.
+   */
+  private async queuedObjects(): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ key: mediaObjectDeletions.key })
+        .from(mediaObjectDeletions)
+        .orderBy(mediaObjectDeletions.queuedAt)
+        .limit(limits.mediaCleanupBatch)
+        .for('update', { skipLocked: true });
+      if (rows.length === 0) return 0;
+      const keys = rows.map((r) => r.key);
+      await this.deleteObjects(keys);
+      await tx.delete(mediaObjectDeletions).where(inArray(mediaObjectDeletions.key, keys));
+      this.log.info({ objects: keys.length }, 'media cleanup of objects whose rows were removed');
+      return keys.length;
+    });
+  }
+
+  /** Deletes `keys` from the bucket, 1,000 per request (a missing key is fine). @throws when storage refuses one. */
+  private async deleteObjects(keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const res = await this.storage.client.send(
         new DeleteObjectsCommand({ Bucket: this.storage.bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
@@ -75,8 +117,5 @@ export class MediaCleanup {
       const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
       if (failed.length > 0) throw new Error(`deleting ${failed.length} objects failed: ${failed[0]!.Code} ${failed[0]!.Message}`);
     }
-    await this.db.delete(attachments).where(inArray(attachments.id, doomed.map((d) => d.id)));
-    this.log.info({ deleted: doomed.length, objects: keys.length }, 'media cleanup');
-    return doomed.length;
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, inArray, isNull, lte, max, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { pgErrorCode } from '../db/client.js';
+import { pgConstraint, pgErrorCode } from '../db/client.js';
 import { messageEdits, messageMentions, messages, pins, reactions, scopeEvents, scopes } from '../db/schema/index.js';
 import { limits } from '../config.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
@@ -220,7 +220,8 @@ export class MessageService {
    * @returns the message as edited and its `message.edited` event (none for no change).
    * @throws NotFound for a message not in this scope; Forbidden for another author, or a
    *   new @everyone without MentionEveryone; Invalid for a blank body, too many mentions,
-   *   or a deleted message.
+   *   or a deleted message; Conflict when the message carries a poll that has votes (its
+   *   body is the poll's question, settled once anyone voted).
    */
   async edit(userId: string, input: { scopeId: string; messageId: string; body: string }): Promise<MessageWrite> {
     if (input.body.trim() === '') throw invalid('body must contain some text');
@@ -229,26 +230,32 @@ export class MessageService {
     if (current.deletedAt) throw invalid('this message was deleted; it cannot be edited');
     if (current.body === input.body) return { message: await hydrateOne(this.db, current), events: [] };
     const mentions = await this.checkMentions(userId, input.scopeId, input.body);
-    return this.db.transaction(async (tx) => {
-      const ev = await appendEvent(tx, { scopeId: input.scopeId, type: 'message.edited', actorId: userId, messageId: input.messageId });
-      const before = await this.row(tx, input.scopeId, input.messageId, true);
-      if (before.deletedAt) throw invalid('this message was deleted; it cannot be edited');
-      const [{ last } = { last: null }] = await tx
-        .select({ last: max(messageEdits.version) })
-        .from(messageEdits)
-        .where(eq(messageEdits.messageId, before.id));
-      const now = new Date();
-      await tx.insert(messageEdits).values({ messageId: before.id, version: (last ?? 0) + 1, previousBody: before.body, replacedAt: now });
-      const [row] = await tx
-        .update(messages)
-        .set({ body: input.body, editedAt: now, mentionEveryone: mentions.everyone })
-        .where(eq(messages.id, before.id))
-        .returning(messageColumns);
-      await tx.delete(messageMentions).where(eq(messageMentions.messageId, before.id));
-      await this.insertMentions(tx, before.id, input.scopeId, mentions);
-      const message = await hydrateOne(tx, row!);
-      return { message, events: [toScopeEvent(ev, message)] };
-    });
+    try {
+      return await this.db.transaction(async (tx) => {
+        const ev = await appendEvent(tx, { scopeId: input.scopeId, type: 'message.edited', actorId: userId, messageId: input.messageId });
+        const before = await this.row(tx, input.scopeId, input.messageId, true);
+        if (before.deletedAt) throw invalid('this message was deleted; it cannot be edited');
+        const [{ last } = { last: null }] = await tx
+          .select({ last: max(messageEdits.version) })
+          .from(messageEdits)
+          .where(eq(messageEdits.messageId, before.id));
+        const now = new Date();
+        await tx.insert(messageEdits).values({ messageId: before.id, version: (last ?? 0) + 1, previousBody: before.body, replacedAt: now });
+        const [row] = await tx
+          .update(messages)
+          .set({ body: input.body, editedAt: now, mentionEveryone: mentions.everyone })
+          .where(eq(messages.id, before.id))
+          .returning(messageColumns);
+        await tx.delete(messageMentions).where(eq(messageMentions.messageId, before.id));
+        await this.insertMentions(tx, before.id, input.scopeId, mentions);
+        const message = await hydrateOne(tx, row!);
+        return { message, events: [toScopeEvent(ev, message)] };
+      });
+    } catch (err) {
+      // drizzle/0048: the body of a message carrying a poll with votes is its settled question.
+      if (pgConstraint(err) === 'messages_carried_settled') throw conflict('this message carries a poll that has votes: its question cannot be edited any more');
+      throw err;
+    }
   }
 
   /**

@@ -1,9 +1,9 @@
-import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
-import { appendEvent, type Tx } from '../messages/log.js';
+import type { Tx } from '../messages/log.js';
 import { toScopeEvent, type ScopeEvent } from '../messages/events.js';
 import type { ScopeHub } from '../realtime/hub.js';
+import { appendResultEvent } from './vote-sql.js';
 
 /** What a poll or survey reads for its live-results event, in one statement (one snapshot). */
 export interface LiveSnapshot {
@@ -41,9 +41,9 @@ interface Pending {
  *
  * The shared state is a row of `result_event_marks` (tally version sent, when): the flush
  * appends the event and moves the mark in one transaction, under a conditional upsert, so
- * two instances never send twice in one window. The tally is read in one statement while
- * the scope row is locked (lock order: scope, then poll, then mark, as every writer), and
- * never locks the poll row that every vote holds. If the instance that took a vote dies
+ * two instances never send twice in one window (lock order: scope, then poll, then mark,
+ * as every writer). The tally is read in one statement that never locks the poll row
+ * every vote holds. `db` should be the database's background pool (Database.background). If the instance that took a vote dies
  * before flushing, `sweep` (run by every instance's close scheduler) finds the poll behind
  * and flushes it.
  */
@@ -120,39 +120,33 @@ export class LiveResults {
   }
 
   /**
-   * One attempt: sends the event when the tally moved on and the window allows.
+   * One attempt: sends the event when the tally moved on and the window allows. Two round
+   * trips, on the coalescer's own connections (so a burst of votes queueing for the main
+   * pool does not hold the event back): the snapshot, then `result_event_append`
+   * (vote-sql.ts), which takes the scope lock, re-checks after it that the target is
+   * still open (a close appends the final tally under the same lock), moves the mark and
+   * appends the event. A snapshot read before the lock is never older than the mark it
+   * moves past: the mark only moves to a higher tally version, and a vote after the
+   * snapshot touches again, so the next flush sends it.
    * @returns null when done, else the ms after which to try again.
    */
   private async flush(kind: 'poll' | 'survey', id: string): Promise<number | null> {
     const source = this.sources.get(kind)!;
     const snap = await source.snapshot(this.db, id);
     if (!snap || snap.closed) return null; // deleted, or closed (poll.closed carried the final tally)
-    const [mark] = (
-      (await this.db.execute(
-        sql`select event_version, (extract(epoch from clock_timestamp() - event_at) * 1000)::float8 as age_ms from result_event_marks where target_id = ${id}`,
-      )) as unknown as { rows: { event_version: string; age_ms: number }[] }
-    ).rows;
-    if (mark && Number(mark.event_version) >= snap.version) return null;
-    if (mark && mark.age_ms < this.intervalMs) return Math.ceil(this.intervalMs - mark.age_ms);
-    const sent = await this.db.transaction(async (tx) => {
-      await tx.execute(sql`select 1 from scopes where id = ${snap.scopeId} for no key update`);
-      const now = await source.snapshot(tx, id);
-      if (!now || now.closed) return 'done' as const;
-      const moved = (
-        (await tx.execute(sql`
-          insert into result_event_marks (target_id, event_version, event_at) values (${id}, ${now.version}, clock_timestamp())
-          on conflict (target_id) do update set event_version = excluded.event_version, event_at = excluded.event_at
-          where result_event_marks.event_version < excluded.event_version
-            and result_event_marks.event_at <= clock_timestamp() - make_interval(secs => ${this.intervalMs / 1000})
-          returning target_id`)) as unknown as { rows: unknown[] }
-      ).rows;
-      if (moved.length === 0) return 'later' as const;
-      const row = await appendEvent(tx, { scopeId: now.scopeId, type: now.type, actorId: null, payload: now.payload });
-      return { event: toScopeEvent(row, null), personal: now.personal };
+    const out = await appendResultEvent(this.db, {
+      kind,
+      targetId: id,
+      scopeId: snap.scopeId,
+      version: snap.version,
+      intervalMs: this.intervalMs,
+      type: snap.type,
+      payload: snap.payload,
     });
-    if (sent === 'done') return null;
-    if (sent === 'later') return this.intervalMs;
-    await this.hub.publish(sent.event, sent.personal);
+    if (out.status === 'later') return out.retryMs;
+    if (out.status !== 'sent') return null;
+    const row = { scopeId: snap.scopeId, seq: out.seq, type: snap.type, actorId: null, messageId: null, payload: snap.payload, createdAt: out.createdAt };
+    await this.hub.publish(toScopeEvent(row, null), snap.personal);
     return null;
   }
 }

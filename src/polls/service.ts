@@ -13,12 +13,18 @@ import type { ScopeHub } from '../realtime/hub.js';
 import type { OptionCount, ResultsVisibility } from './events.js';
 import { publishEvents, type LiveResults, type LiveSnapshot, type LiveSource } from './live.js';
 import { carriedWriteError, dueToClose, lockScope, resultsBehind } from './sql.js';
+import { castVote } from './vote-sql.js';
+import { shapeResultsFor } from './shape.js';
 import type { PollOptionView, PollView, PollVoterPage } from './schemas.js';
 import { isClosed, resultsVisible, sameSet, sharedResults } from './visibility.js';
 import type { VoterKey } from './voter-key.js';
 
 type PollRow = typeof polls.$inferSelect;
 type OptionRow = typeof pollOptions.$inferSelect;
+/** A poll's scope and anonymity: fixed once it exists (see PollService.facts). */
+type PollFacts = { scopeId: string; anonymous: boolean };
+/** Polls whose facts a process keeps (the oldest go first). */
+const POLL_FACTS_MAX = 10_000;
 
 /** What `polls.create` takes (already bounded by the router's zod schema). */
 export interface CreatePoll {
@@ -178,39 +184,7 @@ export class PollService implements LiveSource {
    *   concurrent vote of the same member), Forbidden (no VoteInPolls), NotFound.
    */
   async vote(userId: string, pollId: string, optionIds: string[]): Promise<PollView> {
-    const poll = await this.row(this.db, pollId);
-    await requireCarried(this.access, userId, poll.scopeId, Permission.View | Permission.VoteInPolls, `poll ${poll.id}`);
-    if (new Set(optionIds).size !== optionIds.length) throw invalid('optionIds holds the same option twice');
-    if (optionIds.length < poll.minChoices || optionIds.length > poll.maxChoices) {
-      throw invalid(
-        poll.minChoices === poll.maxChoices
-          ? `choose exactly ${poll.maxChoices} option${poll.maxChoices > 1 ? 's' : ''}`
-          : `choose between ${poll.minChoices} and ${poll.maxChoices} options`,
-      );
-    }
-    const options = await this.options(this.db, pollId);
-    const known = new Set(options.map((o) => o.id));
-    const stranger = optionIds.find((id) => !known.has(id));
-    if (stranger) throw invalid(`option ${stranger} is not an option of this poll`);
-    if (isClosed(poll)) throw conflict('this poll is closed');
-    const voter = this.key.voter(pollId, userId, poll.anonymous);
-    const changed = await this.write(async (tx) => {
-      await tx.select({ id: polls.id }).from(polls).where(eq(polls.id, pollId)).for('update');
-      const held = (await tx.select({ optionId: pollVotes.optionId }).from(pollVotes).where(and(eq(pollVotes.pollId, pollId), eq(pollVotes.voter, voter)))).map(
-        (r) => r.optionId,
-      );
-      if (held.length > 0) {
-        if (sameSet(held, optionIds)) return false;
-        if (poll.quiz) throw conflict('a quiz vote is final');
-        if (!poll.allowVoteChange) throw conflict('you already voted, and this poll does not allow changing a vote');
-        await tx.delete(pollVotes).where(and(eq(pollVotes.pollId, pollId), eq(pollVotes.voter, voter)));
-      }
-      const votedAt = poll.anonymous ? null : new Date();
-      await tx.insert(pollVotes).values(optionIds.map((optionId) => ({ pollId, optionId, voter, votedAt })));
-      return true;
-    });
-    if (changed) this.live().touch('poll', pollId);
-    return this.view(userId, await this.row(this.db, pollId));
+    return this.cast(userId, pollId, optionIds);
   }
 
   /**
@@ -218,19 +192,76 @@ export class PollService implements LiveSource {
    * @throws Conflict (closed, or the poll does not allow it), NotFound, Forbidden.
    */
   async retract(userId: string, pollId: string): Promise<PollView> {
-    const poll = await this.row(this.db, pollId);
-    await requireCarried(this.access, userId, poll.scopeId, Permission.View | Permission.VoteInPolls, `poll ${poll.id}`);
-    if (poll.quiz) throw conflict('a quiz vote is final');
-    if (!poll.allowVoteChange) throw conflict('this poll does not allow taking a vote back');
-    if (isClosed(poll)) throw conflict('this poll is closed');
-    const voter = this.key.voter(pollId, userId, poll.anonymous);
-    const removed = await this.write(async (tx) => {
-      const rows = await tx.delete(pollVotes).where(and(eq(pollVotes.pollId, pollId), eq(pollVotes.voter, voter))).returning({ o: pollVotes.optionId });
-      return rows.length > 0;
-    });
-    if (removed) this.live().touch('poll', pollId);
-    return this.view(userId, await this.row(this.db, pollId));
+    return this.cast(userId, pollId, null);
   }
+
+  /**
+   * A vote (`optionIds`) or a retraction (null): the permission check on the poll's
+   * cached scope (PollFacts), then one statement that checks and writes under the poll's
+   * row lock and returns the poll as it is then (vote-sql.ts `castVote`). The rules run
+   * in the order people meet them: choice count, foreign option, closed, then the
+   * voter's own state (same vote, quiz final, no vote change).
+   */
+  private async cast(userId: string, pollId: string, optionIds: string[] | null): Promise<PollView> {
+    let facts = await this.facts(pollId);
+    await requireCarried(this.access, userId, facts.scopeId, Permission.View | Permission.VoteInPolls, `poll ${pollId}`);
+    if (optionIds && new Set(optionIds).size !== optionIds.length) throw invalid('optionIds holds the same option twice');
+    const run = (f: PollFacts) => castVote(this.db, pollId, this.key.voter(pollId, userId, f.anonymous), f.anonymous, optionIds).catch((err: unknown) => {
+      throw carriedWriteError(err);
+    });
+    let out = await run(facts);
+    if (out.status === 'stale') {
+      // The poll changed its anonymity since it was cached (only raw SQL can, before any vote).
+      this.pollFacts.delete(pollId);
+      facts = await this.facts(pollId);
+      out = await run(facts);
+    }
+    const poll = out.poll;
+    if (out.status === 'missing' || out.status === 'stale' || !poll) {
+      this.pollFacts.delete(pollId);
+      throw notFound(`poll ${pollId} not found`);
+    }
+    switch (out.status) {
+      case 'count':
+        throw invalid(
+          poll.minChoices === poll.maxChoices
+            ? `choose exactly ${poll.maxChoices} option${poll.maxChoices > 1 ? 's' : ''}`
+            : `choose between ${poll.minChoices} and ${poll.maxChoices} options`,
+        );
+      case 'stranger':
+        throw invalid(`option ${out.detail} is not an option of this poll`);
+      case 'closed':
+        throw conflict('this poll is closed');
+      case 'final':
+        throw conflict('a quiz vote is final');
+      case 'locked':
+        throw conflict(optionIds ? 'you already voted, and this poll does not allow changing a vote' : 'this poll does not allow taking a vote back');
+      case 'changed':
+        this.live().touch('poll', pollId);
+        break;
+      case 'same':
+        break;
+    }
+    return this.present(userId, poll, out.options, out.mine);
+  }
+
+  /**
+   * What a vote needs before its statement: the poll's scope (for the permission check)
+   * and whether it is anonymous (for the voter value). Neither changes after creation (no
+   * procedure edits them; the triggers refuse once anyone voted), so they are kept in
+   * process; `poll_cast_vote` checks the anonymity it is told against the row ('stale').
+   */
+  private async facts(pollId: string): Promise<PollFacts> {
+    const hit = this.pollFacts.get(pollId);
+    if (hit) return hit;
+    const row = await this.row(this.db, pollId);
+    const facts = { scopeId: row.scopeId, anonymous: row.anonymous };
+    if (this.pollFacts.size >= POLL_FACTS_MAX) this.pollFacts.delete(this.pollFacts.keys().next().value!);
+    this.pollFacts.set(pollId, facts);
+    return facts;
+  }
+
+  private readonly pollFacts = new Map<string, PollFacts>();
 
   /**
    * Closes the poll now: its author, or a holder of ManageMessages. Sends `poll.closed`
@@ -398,12 +429,12 @@ export class PollService implements LiveSource {
    * counts only when the receiver voted in it or it has closed since.
    */
   async shapeFor(userId: string, events: ScopeEvent[]): Promise<ScopeEvent[]> {
-    const ids = [...new Set(events.flatMap((e) => (e.type === 'poll.updated' && e.counts !== null && e.resultsVisibility === 'afterVote' ? [e.pollId] : [])))];
-    if (ids.length === 0) return events;
-    const rows = await this.db.select().from(polls).where(inArray(polls.id, ids));
-    const visible = new Set<string>();
-    for (const row of rows) if (resultsVisible(row.resultsVisibility, isClosed(row), await this.hasVoted(userId, row))) visible.add(row.id);
-    return events.map((e) => (e.type === 'poll.updated' && ids.includes(e.pollId) && !visible.has(e.pollId) ? { ...e, counts: null } : e));
+    return shapeResultsFor(events, {
+      target: (e) => (e.type === 'poll.updated' && e.counts !== null && e.resultsVisibility === 'afterVote' ? e.pollId : null),
+      rows: (ids) => this.db.select().from(polls).where(inArray(polls.id, ids)),
+      took: (row) => this.hasVoted(userId, row),
+      hide: (e) => ({ ...e, counts: null }) as ScopeEvent,
+    });
   }
 
   // ------------------------------------------------------------ helpers
@@ -414,6 +445,11 @@ export class PollService implements LiveSource {
     const mine = (await this.db.select({ o: pollVotes.optionId }).from(pollVotes).where(and(eq(pollVotes.pollId, row.id), eq(pollVotes.voter, voter)))).map(
       (r) => r.o,
     );
+    return this.present(userId, row, options, mine);
+  }
+
+  /** The poll as `userId` may see it, from its row, its options and the caller's choices. */
+  private present(userId: string, row: PollRow, options: OptionRow[], mine: string[]): PollView {
     const closed = isClosed(row);
     const voted = mine.length > 0;
     const visible = resultsVisible(row.resultsVisibility, closed, voted);

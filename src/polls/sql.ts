@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import type { polls, surveys } from '../db/schema/index.js';
 import { limits } from '../config.js';
 import { AppError, conflict, invalid } from '../errors.js';
-import { pgErrorCode } from '../db/client.js';
+import { pgConstraint, pgErrorCode } from '../db/client.js';
 import type { Tx } from '../messages/log.js';
 
 /**
@@ -37,15 +37,6 @@ export async function dueToClose(db: Db, table: typeof polls | typeof surveys): 
   return result.rows.map((r) => r.id);
 }
 
-/** The constraint a database error names (RAISE … CONSTRAINT, or a key), through drizzle's wrapper. */
-function constraintOf(err: unknown): string | undefined {
-  for (let e: unknown = err, i = 0; e && i < 4; e = (e as { cause?: unknown }).cause, i++) {
-    const c = (e as { constraint?: unknown }).constraint;
-    if (typeof c === 'string') return c;
-  }
-  return undefined;
-}
-
 const REFUSALS: Record<string, () => AppError> = {
   poll_votes_poll_open: () => conflict('this poll is closed'),
   poll_votes_max_choices: () => conflict('you voted at the same moment from somewhere else; your vote is the one already counted'),
@@ -70,7 +61,7 @@ export function carriedWriteError(err: unknown): unknown {
   if (err instanceof AppError) return err;
   const code = pgErrorCode(err);
   if (code === '23514' || code === '23505' || code === '23503') {
-    const make = REFUSALS[constraintOf(err) ?? ''];
+    const make = REFUSALS[pgConstraint(err) ?? ''];
     if (make) return make();
   }
   return err;

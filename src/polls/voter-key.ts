@@ -26,15 +26,19 @@ export class VoterKey {
 
 /**
  * Loads the key: POLL_VOTER_KEY when set (service mode: every instance must share it), else
- * the key file under DATA_DIR, created on first start (embedded mode). A service-mode
+ * the key file under DATA_DIR, created on first start (embedded mode; with DATA_DIR
+ * `memory://`, where nothing is kept, a random key for the process). A service-mode
  * start without the variable works from the file too, with a warning, since instances on
- * different hosts would then disagree. With `DATA_DIR=memory://` (nothing kept) the key is
- * random and kept in memory for the life of the process, like the database.
+ * different hosts would then disagree.
  * @throws Error when the key file exists but does not hold a key.
  */
 export async function loadVoterKey(o: { voterKey: string | undefined; dataDir: string; serviceMode: boolean; log: Logger }): Promise<VoterKey> {
   if (o.voterKey) return new VoterKey(Buffer.from(o.voterKey, 'utf8'));
-  if (o.dataDir === 'memory://') return new VoterKey(randomBytes(32));
+  if (o.dataDir === 'memory://') {
+    // Nothing is kept in this mode (PGlite and storage in memory): a key for this process only.
+    if (o.serviceMode) o.log.warn('POLL_VOTER_KEY is not set and DATA_DIR is memory://: anonymous votes use a key that ends with this process');
+    return new VoterKey(randomBytes(32));
+  }
   const file = path.join(o.dataDir, VOTER_KEY_FILE);
   await mkdir(o.dataDir, { recursive: true });
   try {

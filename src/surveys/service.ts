@@ -14,6 +14,7 @@ import type { ScopeHub } from '../realtime/hub.js';
 import type { ResultsVisibility } from '../polls/events.js';
 import { publishEvents, type LiveResults, type LiveSnapshot, type LiveSource } from '../polls/live.js';
 import { carriedWriteError, dueToClose, lockScope, resultsBehind } from '../polls/sql.js';
+import { shapeResultsFor } from '../polls/shape.js';
 import { isClosed, resultsVisible, sharedResults } from '../polls/visibility.js';
 import type { VoterKey } from '../polls/voter-key.js';
 import { aggregate, TEXT_TYPES } from './aggregate.js';
@@ -330,12 +331,12 @@ export class SurveyService implements LiveSource {
 
   /** Shapes `survey.updated` of `afterVote` surveys for one receiver (aggregates only once responded, or closed). */
   async shapeFor(userId: string, events: ScopeEvent[]): Promise<ScopeEvent[]> {
-    const ids = [...new Set(events.flatMap((e) => (e.type === 'survey.updated' && e.aggregates !== null && e.resultsVisibility === 'afterVote' ? [e.surveyId] : [])))];
-    if (ids.length === 0) return events;
-    const rows = await this.db.select().from(surveys).where(inArray(surveys.id, ids));
-    const visible = new Set<string>();
-    for (const row of rows) if (resultsVisible(row.resultsVisibility, isClosed(row), await this.hasResponded(userId, row))) visible.add(row.id);
-    return events.map((e) => (e.type === 'survey.updated' && ids.includes(e.surveyId) && !visible.has(e.surveyId) ? { ...e, aggregates: null } : e));
+    return shapeResultsFor(events, {
+      target: (e) => (e.type === 'survey.updated' && e.aggregates !== null && e.resultsVisibility === 'afterVote' ? e.surveyId : null),
+      rows: (ids) => this.db.select().from(surveys).where(inArray(surveys.id, ids)),
+      took: (row) => this.hasResponded(userId, row),
+      hide: (e) => ({ ...e, aggregates: null }) as ScopeEvent,
+    });
   }
 
   // ------------------------------------------------------------ helpers

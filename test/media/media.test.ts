@@ -405,6 +405,33 @@ describe('lifecycle: one cleanup job deletes the objects', () => {
     expect((await pool.query('select 1 from attachments where id = $1', [id])).rowCount).toBe(0);
   });
 
+  it("deleting a scope deletes the objects of its subtree's attachments (scopes.delete of the community)", async () => {
+    const alice = await user('scopedeleter');
+    const { community, room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const { id } = await readyImage(alice, r.id, sub);
+    const pending = await alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'later.pdf', contentType: 'application/pdf', size: pdf().length });
+    await alice.client.messages.send.mutate({ scopeId: r.id, body: 'soon', attachmentIds: [pending.attachmentId] });
+    sub.stop();
+    await alice.client.scopes.delete.mutate({ scopeId: community.id });
+    await server.services.mediaCleanup.runOnce();
+    expect(await keysUnder(`media/${id}/`)).toEqual([]);
+    expect((await pool.query('select id from attachments where id = any($1)', [[id, pending.attachmentId]])).rowCount).toBe(0);
+  });
+
+  it('attachment rows removed by a cascade (a scope row deleted by raw SQL) still get their objects deleted', async () => {
+    const alice = await user('cascade');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const { id } = await readyImage(alice, r.id, sub);
+    sub.stop();
+    await pool.query('delete from scopes where id = $1', [r.id]);
+    expect((await pool.query('select 1 from attachments where id = $1', [id])).rowCount).toBe(0);
+    await server.services.mediaCleanup.runOnce();
+    expect(await keysUnder(`media/${id}/`)).toEqual([]);
+    expect((await pool.query('select 1 from media_object_deletions')).rowCount).toBe(0);
+  });
+
   it('an upload never attached expires after 24 h; one still in its 24 h stays', async () => {
     const alice = await user('expiry');
     const { room: r } = await room(alice);

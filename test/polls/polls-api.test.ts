@@ -98,6 +98,18 @@ describe('polls.vote / retract / close', () => {
     expect(await codeOf(v.client.polls.retract.mutate({ pollId: p.id }))).toBe('CONFLICT');
   });
 
+  it("once anyone voted, the carrying message's body (the question) cannot be edited; deleting it still works", async () => {
+    const owner = await user('editor');
+    const v = await user('editvoter');
+    const { room: r } = await room(owner, [v]);
+    const p = await owner.client.polls.create.mutate({ scopeId: r.id, question: 'Lunch?', options: opts('pizza', 'soup') });
+    await v.client.polls.vote.mutate({ pollId: p.id, optionIds: [p.options[0]!.id] });
+    expect(await codeOf(owner.client.messages.edit.mutate({ scopeId: r.id, messageId: p.messageId, body: 'Dinner?' }))).toBe('CONFLICT');
+    expect((await owner.client.messages.get.query({ scopeId: r.id, messageId: p.messageId })).body).toBe('Lunch?');
+    await owner.client.messages.delete.mutate({ scopeId: r.id, messageId: p.messageId });
+    expect(await codeOf(owner.client.polls.get.query({ pollId: p.id }))).toBe('NOT_FOUND');
+  });
+
   it('refuses an option of another poll, a vote change when not allowed, and a vote without VoteInPolls', async () => {
     const owner = await user('owner');
     const v = await user('voter');

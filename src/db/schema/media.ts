@@ -21,8 +21,10 @@ export interface StoredVariant {
  * `purpose` says what it is for: a message (attached by `messages.send`, `message_id`),
  * a user's avatar or a scope's icon (`attached_at` set when it became the current one).
  * `delete_requested_at` marks it for the cleanup job, which deletes its objects and then
- * the row: set by the trigger of drizzle/0036 when its message is deleted, and by
- * `users.setAvatar` / `scopes.setIcon` for the image they replace.
+ * the row: set by the trigger of drizzle/0036 when its message is deleted, by that of
+ * drizzle/0049 when its scope is deleted, and by `users.setAvatar` / `scopes.setIcon` for
+ * the image they replace. A row deleted any other way (a cascade) leaves its object keys
+ * in `media_object_deletions` (trigger of drizzle/0049).
  */
 export const attachments = pgTable(
   'attachments',
@@ -66,6 +68,7 @@ export const attachments = pgTable(
     uniqueIndex('attachments_key_idx').on(t.key),
     index('attachments_owner_created_idx').on(t.ownerId, t.createdAt),
     index('attachments_message_idx').on(t.messageId),
+    index('attachments_scope_idx').on(t.scopeId),
     index('attachments_cleanup_idx').on(t.createdAt).where(sql`${t.messageId} is null and ${t.attachedAt} is null`),
     index('attachments_delete_idx').on(t.deleteRequestedAt).where(sql`${t.deleteRequestedAt} is not null`),
     uniqueIndex('attachments_current_avatar_idx')
@@ -78,3 +81,14 @@ export const attachments = pgTable(
     check('attachments_declared_size', sql`${t.declaredSize} > 0`),
   ],
 );
+
+/**
+ * Object keys whose attachment rows are gone (removed by a cascade: a scope or user row
+ * deleted) while the objects may still be in storage. Filled by the trigger of
+ * drizzle/0049; the media cleanup job (src/media/cleanup.ts) deletes the objects, then the
+ * rows.
+ */
+export const mediaObjectDeletions = pgTable('media_object_deletions', {
+  key: text('key').primaryKey(),
+  queuedAt: timestamp('queued_at', { withTimezone: true }).notNull().defaultNow(),
+});
