@@ -66,7 +66,8 @@ async function stop(p: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promis
 
 /**
  * Polls `GET /readyz` of `url` every 50 ms until stopped; `notReady` resolves at the
- * first 503 or failed request (a dead process), `ready()` at the next 200 after it.
+ * first 503 or failed request (a dead process, or no answer within 10 s), `ready()` at the
+ * next 200 after it.
  */
 function watchReady(url: string) {
   let stopped = false;
@@ -78,7 +79,9 @@ function watchReady(url: string) {
   void (async () => {
     let wentDown = false;
     while (!stopped) {
-      const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3_000) }).then((r) => r.status, () => 'down' as const);
+      // A dead process fails at once (connection refused); a live one on a loaded host may take
+      // seconds to answer its 503 (the readiness pings wait up to 2 s), and that answer is what counts.
+      const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status, () => 'down' as const);
       seen.push(status);
       if (status !== 200 && !wentDown) {
         wentDown = true;
