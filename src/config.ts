@@ -25,6 +25,12 @@ export const limits = {
   httpMaxBodyBytes: 1024 * 1024,
   /** Open WebSocket connections one user may hold at once. */
   wsConnectionsPerUser: 20,
+  /**
+   * Open WebSocket connections without a session (anonymous, or waiting for their
+   * connectionParams, at most WS_AUTH_TIMEOUT_MS) one client address may hold at once:
+   * room for an office or carrier NAT connecting at the same moment.
+   */
+  wsAnonymousPerAddress: 256,
   /** Open subscriptions one WebSocket connection may hold at once. */
   wsSubscriptionsPerSocket: 200,
   /** Events replayed per database page while a subscriber catches up. */

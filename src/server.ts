@@ -137,6 +137,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     log,
     userIdOf: async (token) => (await services.auth.authenticate(token))?.id ?? null,
     maxConnectionsPerUser: limits.wsConnectionsPerUser,
+    maxAnonymousPerAddress: limits.wsAnonymousPerAddress,
     maxSubscriptionsPerSocket: limits.wsSubscriptionsPerSocket,
     // A client may open all the subscriptions a socket may hold in one tick.
     maxBatchSize: limits.wsSubscriptionsPerSocket,

@@ -6,7 +6,7 @@ import { codeOf } from './helpers/errors.js';
 import { freePort } from './helpers/process.js';
 import { rawSocket } from './helpers/ws-client.js';
 import { signUpClient, startServer, testPrefix, closeClient } from './helpers/server.js';
-import { loadConfig, ConfigError } from '../src/config.js';
+import { limits, loadConfig, ConfigError } from '../src/config.js';
 import { createServer, type GuildhallServer } from '../src/server.js';
 import pino from 'pino';
 
@@ -113,7 +113,7 @@ describe('WebSocket transport', () => {
     closeClient(u.client);
   });
 
-  it('closes the 21st socket of one user, and the 21st socket without a session from one address, with 4429', async () => {
+  it('closes the 21st socket of one user, and the 257th socket without a session from one address, with 4429', async () => {
     const u = await signUpClient(server.url, 'many');
     const open = async (token: string | null) => {
       const ws = await rawSocket(server.url, '?connectionParams=1');
@@ -124,9 +124,9 @@ describe('WebSocket transport', () => {
       await reply;
       return ws;
     };
-    for (const token of [u.token, null]) {
+    for (const [token, cap] of [[u.token, limits.wsConnectionsPerUser], [null, limits.wsAnonymousPerAddress]] as const) {
       const kept: WebSocket[] = [];
-      for (let i = 0; i < 20; i++) kept.push(await open(token));
+      for (let i = 0; i < cap; i++) kept.push(await open(token));
       const extra = await rawSocket(server.url, '?connectionParams=1');
       const code = closed(extra);
       extra.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
@@ -142,6 +142,29 @@ describe('WebSocket transport', () => {
       }));
     }
     closeClient(u.client);
+  });
+
+  it('takes 30 users behind one address (an office NAT) opening their sockets at the same moment', async () => {
+    const users = await Promise.all(Array.from({ length: 30 }, (_, i) => signUpClient(server.url, `nat${i}`)));
+    // Every socket is open, and so counted as not yet signed in, before any sends its connectionParams.
+    const opened = await Promise.all(users.map(() => rawSocket(server.url, '?connectionParams=1').then((ws) => ({ ws, code: closed(ws) }))));
+    const sockets = opened.map((o) => o.ws);
+    const codes = opened.map((o) => o.code);
+    const ids = await Promise.all(
+      sockets.map((ws, i) => {
+        const reply = Promise.race([nextMessage(ws), codes[i]!.then((code) => JSON.stringify({ closed: code }))]);
+        ws.send(JSON.stringify({ method: 'connectionParams', data: { token: users[i]!.token } }));
+        ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+        return reply.then((r) => {
+          const m = JSON.parse(r) as { result?: { data: { json: { id: string } } }; closed?: number };
+          return m.result?.data.json.id ?? `closed ${m.closed}`;
+        });
+      }),
+    );
+    expect(ids).toEqual(users.map((u) => u.userId));
+    for (const ws of sockets) ws.close();
+    expect(new Set(await Promise.all(codes))).toEqual(new Set([1005]));
+    for (const u of users) closeClient(u.client);
   });
 
   it('answers queries over WebSocket with the token from connectionParams', async () => {

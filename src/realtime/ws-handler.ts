@@ -34,8 +34,15 @@ export interface WsHandlerOptions {
   log: Logger;
   /** Resolves a token to a user id, for the per-user connection cap. */
   userIdOf: (token: string | null) => Promise<string | null>;
-  /** Open sockets per signed-in user, and per remote address for sockets without a session; past it: close 4429. */
+  /** Open sockets per signed-in user; past it: close 4429. */
   maxConnectionsPerUser: number;
+  /**
+   * Open sockets without a session (not signed in, or not yet past their connectionParams)
+   * per remote address; past it: close 4429. Higher than the per-user cap: many people
+   * share one address behind an office or carrier NAT, and each socket counts here until
+   * its connectionParams are read.
+   */
+  maxAnonymousPerAddress: number;
   /** A socket with more bytes buffered than this is a slow reader: it is dropped and resumes later. */
   maxBufferedBytes: number;
   keepAlive: { pingMs: number; pongWaitMs: number };
@@ -224,9 +231,10 @@ class Connection {
     const connections = this.shared.connections;
     const n = (connections.get(key) ?? 0) + 1;
     connections.set(key, n);
-    if (n <= this.o.maxConnectionsPerUser) return true;
-    const who = key.startsWith('user:') ? 'per user' : 'without a session per address';
-    this.socket.close(4429, `too many connections: at most ${this.o.maxConnectionsPerUser} ${who}`);
+    const perUser = key.startsWith('user:');
+    const cap = perUser ? this.o.maxConnectionsPerUser : this.o.maxAnonymousPerAddress;
+    if (n <= cap) return true;
+    this.socket.close(4429, `too many connections: at most ${cap} ${perUser ? 'per user' : 'without a session per address'}`);
     return false;
   }
 

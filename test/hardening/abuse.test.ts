@@ -5,6 +5,7 @@ import type { GuildhallServer } from '../../src/server.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { signUpClient, startServer, testPrefix } from '../helpers/server.js';
 import { rawSocket } from '../helpers/ws-client.js';
+import { limits } from '../../src/config.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 /** Behind one trusted proxy (TRUST_PROXY=1), with short limits so the tests are quick. */
@@ -41,7 +42,7 @@ async function signInFrom(server: GuildhallServer, ip: string, email: string, pa
 
 describe('sockets that never authenticate', () => {
   it('are closed after the auth timeout (4408) and count against the cap for sockets without a session until then', async () => {
-    const sockets = await Promise.all(Array.from({ length: 20 }, () => rawSocket(proxied.url, '?connectionParams=1')));
+    const sockets = await Promise.all(Array.from({ length: limits.wsAnonymousPerAddress }, () => rawSocket(proxied.url, '?connectionParams=1')));
     const ends = sockets.map(closed);
     const extra = await rawSocket(proxied.url, '?connectionParams=1');
     const refused = await closed(extra);
