@@ -68,7 +68,7 @@ export interface Services {
   typing: TypingService;
   presence: PresenceService;
   auth: AuthService;
-  /** Sessions resolved on this instance, kept for a minute; a sign-out anywhere drops them (src/auth/session-cache.ts). */
+  /** Sessions resolved on this instance, kept for 5 s; a sign-out anywhere drops them (src/auth/session-cache.ts). */
   sessionCache: SessionCache<CachedSession>;
   scopes: ScopeService;
   members: MemberService;

@@ -107,7 +107,7 @@ export const limits = {
   /** How long an effective-permissions answer stays cached (ms); the perm_version key makes it exact anyway. */
   permCacheTtlMs: 10 * 60_000,
   /** How long a resolved session is kept in process (ms); a sign-out on any instance drops it at once (src/auth/session-cache.ts). */
-  sessionLocalCacheMs: 60_000,
+  sessionLocalCacheMs: 5_000,
   /** At most this many sessions kept in process. */
   sessionLocalCacheMax: 50_000,
 
