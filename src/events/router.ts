@@ -50,8 +50,8 @@ export const InstancesInput = z
   .object({
     scopeId: ScopeId.optional(),
     eventId: EventId.optional(),
-    from: z.coerce.date(),
-    to: z.coerce.date(),
+    from: z.coerce.date({ error: 'from must be a date-time, e.g. 2026-01-01T00:00:00Z' }),
+    to: z.coerce.date({ error: 'to must be a date-time, e.g. 2027-01-01T00:00:00Z' }),
     limit: z.number().int().min(1).max(limits.instancesPageMax),
     cursor: z.string().max(8000).optional(),
   })

@@ -1,6 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import { invalid } from '../errors.js';
-import { DEFAULT_LIMITS, parseRRule, WEEKDAYS, type NormalizedSeries, type RRule } from './recurrence/index.js';
+import { DEFAULT_LIMITS, expandSeries, parseRRule, WEEKDAYS, type NormalizedSeries, type RRule } from './recurrence/index.js';
 import { parseInstant, parseLocalDateTime, zonedFromWallClock } from './recurrence/time.js';
 
 /*
@@ -84,6 +84,27 @@ export function checkListable(n: NormalizedSeries): void {
       `this RRULE repeats every ${rule.interval > 1 ? `${rule.interval} ${every}s` : every} but its BY… parts leave up to ` +
         `${Math.round(gapPeriods).toLocaleString('en')} ${every}s without an instance, more than the ${budget.toLocaleString('en')} a listing may step through; ` +
         'use a coarser FREQ for the same instances (FREQ=DAILY with BYHOUR, or FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29 rather than FREQ=SECONDLY with those parts)',
+    );
+  }
+}
+
+/**
+ * Refuses a rule that matches no date from its start to HORIZON_YEAR, such as
+ * `FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30` or `BYMONTHDAY=31;BYMONTH=4,6,9,11`: the series
+ * would be stored and never listed. RFC 5545 (§3.3.10) skips invalid dates such as
+ * February 30 rather than moving them; Google Calendar does the same. A series with an
+ * RDATE has an instance and is accepted. Call after checkListable and checkHorizon.
+ * @throws Invalid naming `rrule`.
+ */
+export function checkHasInstance(n: NormalizedSeries): void {
+  if (!n.rrule || n.rdates.length > 0) return;
+  const from = `${n.start.slice(0, 10)}T00:00:00Z`;
+  const to = `${HORIZON_YEAR + 1}-01-01T00:00:00Z`;
+  const r = expandSeries({ ...n, end: null }, { from: new Date(Date.parse(from) - 2 * 86_400_000), to, limit: 1 });
+  if (r.instances.length === 0 && !r.truncated) {
+    throw invalid(
+      `rrule: this rule matches no date from the start (${n.start}) to year ${HORIZON_YEAR}, so the series would never show; ` +
+        'check that BYMONTH and BYMONTHDAY name days that exist (February has at most 29 days, April, June, September and November 30)',
     );
   }
 }

@@ -27,7 +27,7 @@ import { lockEvent, overridesOf, type EventReads } from './reads.js';
 import { buildIcs } from './ics.js';
 import { decodeCursor, listInstances, listingRow } from './listing.js';
 import { carryExceptions } from './exceptions.js';
-import { checkHorizon, checkListable, shiftedStart } from './saving.js';
+import { checkHasInstance, checkHorizon, checkListable, shiftedStart } from './saving.js';
 import { Temporal } from 'temporal-polyfill';
 import { keyShift, shiftKeys, type Anchor } from './remap.js';
 
@@ -409,6 +409,7 @@ function normalize(f: SeriesFields, notices?: string[]): NormalizedSeries {
   const n = validateSeries(series);
   checkListable(n);
   checkHorizon(n);
+  checkHasInstance(n);
   return n;
 }
 

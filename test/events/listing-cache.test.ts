@@ -42,7 +42,7 @@ async function owner() {
   const u = await signUpClient(a.url, 'owner');
   const onB = createClient({ url: b.url, token: u.token });
   cleanup.push(() => closeClient(u.client), () => closeClient(onB));
-  return { onA: u.client, onB, userId: u.userId };
+  return { onA: u.client, onB, userId: u.userId, token: u.token };
 }
 
 /** A community with a room, each holding daily series at different hours (UTC). */
@@ -173,7 +173,7 @@ describe('events.instances pages after a change', () => {
 
 describe('events.instances page size', () => {
   it('takes pages of up to 2,500 (Google Calendar\'s maxResults cap): one page equals the walk in small pages; 2,501 is BAD_REQUEST', async () => {
-    const { onA } = await owner();
+    const { onA, token } = await owner();
     const { scopeId } = await calendar(onA, 'big-pages');
     const walked = (await rest([onA], scopeId, undefined, 7)).map(key);
     expect(walked.length).toBe(120); // 4 daily series over April
@@ -181,5 +181,9 @@ describe('events.instances page size', () => {
     expect(one.nextCursor).toBeNull();
     expect(one.items.map(key)).toEqual(walked);
     expect(await codeOf(page(onA, scopeId, undefined, 2_501))).toBe('BAD_REQUEST');
+    // A date that is not one says what a date-time looks like (REST, as other languages call it).
+    const res = await fetch(`${a.url}/api/events/instances?scopeId=${scopeId}&from=notadate&to=2026-05-01T00:00:00Z&limit=10`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/from must be a date-time, e\.g\. 2026-01-01T00:00:00Z/);
   });
 });

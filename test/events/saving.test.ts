@@ -71,6 +71,19 @@ describe('refused at save', () => {
       /UNTIL is before the start/,
     );
   });
+
+  it('a rule that matches no date at all (February 30, the 31st of 30-day months), on create and update', async () => {
+    for (const rrule of ['FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30', 'FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=4,6,9,11']) {
+      expect(await refusal(client.events.create.mutate({ scopeId, ...base, rrule }))).toMatch(/rrule: this rule matches no date from the start .* to year 2200/);
+    }
+    const ok = await client.events.create.mutate({ scopeId, ...base, rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29' });
+    expect(await refusal(client.events.update.mutate({ eventId: ok.id, rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30' }))).toMatch(/matches no date/);
+    expect((await client.events.get.query({ eventId: ok.id })).rrule).toBe(ok.rrule);
+    // With an RDATE the series still has an instance: accepted.
+    const withRdate = await client.events.create.mutate({ scopeId, ...base, rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30', rdates: ['2026-03-01T09:00:00'] });
+    await client.events.delete.mutate({ eventId: withRdate.id });
+    await client.events.delete.mutate({ eventId: ok.id });
+  });
 });
 
 describe('a spring-forward gap', () => {
