@@ -72,9 +72,15 @@ describe('WebSocket transport', () => {
     const good = await signUpClient(server.url, 'good');
     const community = await good.client.scopes.create.mutate({ kind: 'community', name: 'c' });
     const bad = await rawSocket(server.url, '?connectionParams=1');
-    const badClosed = closed(bad);
+    const badClosed = new Promise<[number, string]>((r) => bad.once('close', (code, reason) => r([code, reason.toString()])));
     bad.send('this is not json {');
-    await badClosed;
+    // Closed with a code and a reason that says what the first frame must be.
+    expect(await badClosed).toEqual([4400, 'the first frame must be {"method":"connectionParams","data":{"token":"…"}}']);
+    // A call sent first, before the connectionParams, gets the same answer.
+    const early = await rawSocket(server.url, '?connectionParams=1');
+    const earlyClosed = new Promise<number>((r) => early.once('close', (code) => r(code)));
+    early.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+    expect(await earlyClosed).toBe(4400);
     // Another client's socket and the server are unaffected.
     const msg = await good.client.messages.send.mutate({ scopeId: community.id, body: 'still here' });
     expect(msg.seq).toBe(1);

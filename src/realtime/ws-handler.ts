@@ -163,6 +163,9 @@ class Shared {
 type Parsed = ReturnType<typeof parseTRPCMessage>;
 
 /** One WebSocket connection: its session, its calls and subscriptions. */
+/** What a socket opened with `?connectionParams=1` must send first (the close reason, 4400, when it does not). */
+const FIRST_FRAME = 'the first frame must be {"method":"connectionParams","data":{"token":"…"}}';
+
 class Connection {
   /** Open calls by id; a subscription's controller stays until it ends. */
   readonly subs = new Map<SubId, AbortController>();
@@ -282,9 +285,9 @@ class Connection {
         this.authTimer = null;
         this.ctxPromise = this.makeContext(params);
       } catch (cause) {
-        const error = new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
+        const error = new TRPCError({ code: 'PARSE_ERROR', message: `Malformed TRPCConnectionParamsMessage: ${FIRST_FRAME}`, cause });
         this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
-        setImmediate((s: WebSocket) => s.close(), this.socket);
+        setImmediate((s: WebSocket) => s.close(4400, FIRST_FRAME), this.socket);
       }
       return;
     }
