@@ -37,7 +37,7 @@ export const mediaRouter = router({
    * the caller's quotas (10 uploads waiting to be processed, a daily byte quota), creates a
    * pending attachment and returns `{ attachmentId, url, fields, expiresAt, maxBytes }`: a
    * presigned POST whose policy fixes the key, the Content-Type and a content-length-range
-   * of 1 to `size` bytes. Send `fields` then the file (`file`) as multipart/form-data to
+   * of exactly `size` bytes (the pipeline fails a stored file of any other size). Send `fields` then the file (`file`) as multipart/form-data to
    * `url`, then pass `attachmentId` to `messages.send` (at once: the message shows it
    * pending until the pipeline's `attachment.updated` event).
    * Errors: BAD_REQUEST for a bad type, a size over the limit, an avatar or icon that is

@@ -89,8 +89,8 @@ export class MediaService {
 
   /**
    * Creates a pending attachment and a presigned POST for it. The POST policy fixes the
-   * key, the Content-Type and a content-length-range of 1 to `size` bytes, so S3 itself
-   * refuses a larger body (the pipeline checks the stored size again: not every store
+   * key, the Content-Type and a content-length-range of exactly `size` bytes, so S3 itself
+   * refuses a body of any other size (the pipeline checks the stored size again: not every store
    * enforces a policy). The caller checked the scope permission (AttachFiles, or
    * ManageScope for an icon).
    * @param input.size the file's size in bytes, as the client declares it.
@@ -145,7 +145,7 @@ export class MediaService {
       Bucket: this.storage.bucket,
       Key: key,
       Conditions: [
-        ['content-length-range', 1, input.size],
+        ['content-length-range', input.size, input.size],
         ['eq', '$Content-Type', type],
       ],
       Fields: { 'Content-Type': type },

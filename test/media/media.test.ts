@@ -113,6 +113,9 @@ describe('media pipeline through the SDK, embedded s3rver and the real handler',
     expect(message.attachments).toMatchObject([{ id: ticket.attachmentId, status: 'pending', filename: 'holiday.jpg', contentType: 'image/jpeg' }]);
     expect(ticket.fields).toMatchObject({ key: `uploads/${ticket.attachmentId}`, 'Content-Type': 'image/jpeg' });
     expect(ticket.maxBytes).toBe(jpeg.length);
+    // The POST policy S3 enforces takes exactly the declared size, as the pipeline does.
+    const policy = JSON.parse(Buffer.from(ticket.fields['Policy']!, 'base64').toString('utf8')) as { conditions: unknown[] };
+    expect(policy.conditions).toContainEqual(['content-length-range', jpeg.length, jpeg.length]);
 
     const ev = await updateOf(sub, ticket.attachmentId);
     expect(ev.seq).toBeGreaterThan(message.seq);
