@@ -116,7 +116,18 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     if (url === '/metrics') return void serveMetrics(req, res, services.metrics, config.metricsToken);
     if (url.startsWith('/calendar/')) return serveCalendarFeed(services.calendarFeeds, log, req, res);
     if (rest(req, res)) return;
-    sendJson(res, 404, { error: 'not found: tRPC is served at /trpc, REST at /api (see /openapi.json and /docs)' });
+    sendJson(res, 404, { code: 'NOT_FOUND', message: 'not found: tRPC is served at /trpc, REST at /api (see /openapi.json and /docs)' });
+  });
+  // Requests Node's parser refuses before any route (headers over 16 KiB, malformed requests)
+  // get the REST view's error shape instead of a bare status line.
+  httpServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const [status, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', 'the request line and headers are over 16 KiB: send long inputs in a POST body, not in the URL']
+        : [400, 'BAD_REQUEST', 'malformed HTTP request'];
+    const body = JSON.stringify({ code, message });
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
 
   // No compression: conversation frames are pre-encoded once per event (src/realtime/frames.ts).

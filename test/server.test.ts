@@ -67,6 +67,19 @@ describe('health and readiness', () => {
   });
 });
 
+describe('HTTP errors outside the procedures', () => {
+  it('an unknown path and a request whose headers are too large both answer { code, message }', async () => {
+    const missing = await fetch(`${server.url}/nowhere`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ code: 'NOT_FOUND', message: expect.stringMatching(/tRPC is served at \/trpc, REST at \/api/) });
+    // Node refuses headers over 16 KiB before any route runs; a 64 KiB query string is one.
+    const huge = await fetch(`${server.url}/api/events/instances?scopeId=${'x'.repeat(65_536)}`);
+    expect(huge.status).toBe(431);
+    expect(await huge.json()).toEqual({ code: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: expect.stringMatching(/16 KiB/) });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
+
 describe('WebSocket transport', () => {
   it('closes only the socket whose first frame is malformed', async () => {
     const good = await signUpClient(server.url, 'good');
