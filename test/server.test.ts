@@ -94,6 +94,11 @@ describe('WebSocket transport', () => {
     const earlyClosed = new Promise<number>((r) => early.once('close', (code) => r(code)));
     early.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
     expect(await earlyClosed).toBe(4400);
+    // A token that is not a string is named as the problem, not taken as "no token".
+    const wrong = await rawSocket(server.url, '?connectionParams=1');
+    const wrongClosed = new Promise<[number, string]>((r) => wrong.once('close', (code, reason) => r([code, reason.toString()])));
+    wrong.send(JSON.stringify({ method: 'connectionParams', data: { token: 12345 } }));
+    expect(await wrongClosed).toEqual([4400, 'connectionParams.token must be a string (the token from auth.signIn) or null']);
     // Another client's socket and the server are unaffected.
     const msg = await good.client.messages.send.mutate({ scopeId: community.id, body: 'still here' });
     expect(msg.seq).toBe(1);

@@ -165,6 +165,8 @@ type Parsed = ReturnType<typeof parseTRPCMessage>;
 /** One WebSocket connection: its session, its calls and subscriptions. */
 /** What a socket opened with `?connectionParams=1` must send first (the close reason, 4400, when it does not). */
 const FIRST_FRAME = 'the first frame must be {"method":"connectionParams","data":{"token":"…"}}';
+/** The close reason (4400) of connectionParams whose token is neither a string nor null. */
+const BAD_TOKEN = 'connectionParams.token must be a string (the token from auth.signIn) or null';
 
 class Connection {
   /** Open calls by id; a subscription's controller stays until it ends. */
@@ -209,6 +211,13 @@ class Connection {
     socket.on('message', (raw: Buffer, isBinary: boolean) => this.onMessage(raw, isBinary));
     socket.on('error', (err: Error) => this.o.log.debug({ err }, 'websocket error'));
     socket.once('close', () => this.onClose());
+  }
+
+  /** Answers a bad first frame with a PARSE_ERROR saying `why`, then closes the socket with 4400 and `why`. */
+  private refuseFirstFrame(why: string, cause?: unknown) {
+    const error = new TRPCError({ code: 'PARSE_ERROR', message: `Malformed TRPCConnectionParamsMessage: ${why}`, cause });
+    this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
+    setImmediate((s: WebSocket) => s.close(4400, why), this.socket);
   }
 
   private send(msg: unknown) {
@@ -277,6 +286,8 @@ class Connection {
       try {
         const msg = JSON.parse(text) as { method?: unknown; data?: unknown };
         if (msg?.method !== 'connectionParams') throw new Error('expected connectionParams');
+        const token = (msg.data as { token?: unknown } | null)?.token;
+        if (token !== undefined && token !== null && typeof token !== 'string') return this.refuseFirstFrame(BAD_TOKEN);
         // A client that has no token yet may send `{ token: null }`: drop non-string values.
         const data = msg.data && typeof msg.data === 'object' ? Object.fromEntries(Object.entries(msg.data).filter(([, v]) => typeof v === 'string')) : msg.data;
         const params = parseConnectionParamsFromUnknown(data) as Record<string, string> | null;
@@ -285,9 +296,7 @@ class Connection {
         this.authTimer = null;
         this.ctxPromise = this.makeContext(params);
       } catch (cause) {
-        const error = new TRPCError({ code: 'PARSE_ERROR', message: `Malformed TRPCConnectionParamsMessage: ${FIRST_FRAME}`, cause });
-        this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
-        setImmediate((s: WebSocket) => s.close(4400, FIRST_FRAME), this.socket);
+        this.refuseFirstFrame(FIRST_FRAME, cause);
       }
       return;
     }
