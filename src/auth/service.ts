@@ -97,6 +97,9 @@ export class AuthService {
     this.local?.drop(hash);
     await this.db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.tokenHash, hash));
     await this.cache.del(`session:${hash}`);
+    // Dropped again: a lookup that began after the first drop may have read the session
+    // before the row was revoked, and must not keep it.
+    this.local?.drop(hash);
     await this.watcher?.revoked(hash);
   }
 
