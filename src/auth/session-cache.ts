@@ -1,4 +1,5 @@
 import type { Bus } from '../infra/bus.js';
+import { LocalCache } from '../infra/local-cache.js';
 import { REVOKED_CHANNEL } from './session-watch.js';
 
 /**
@@ -14,7 +15,7 @@ import { REVOKED_CHANNEL } from './session-watch.js';
  * revoked session back.
  */
 export class SessionCache<T> {
-  private readonly entries = new Map<string, { value: T; until: number }>();
+  private readonly entries: LocalCache<T>;
   private epoch = 0;
   private stopBus: (() => Promise<void>) | null = null;
 
@@ -23,8 +24,10 @@ export class SessionCache<T> {
     /** How long an entry is used (ms). */
     private readonly ttlMs: number,
     /** At most this many entries; past it the oldest go. */
-    private readonly max: number,
-  ) {}
+    max: number,
+  ) {
+    this.entries = new LocalCache<T>(max);
+  }
 
   /** Listens for sign-outs from every instance. Call once at start. */
   async start(): Promise<void> {
@@ -39,11 +42,7 @@ export class SessionCache<T> {
 
   /** The entry of `hash` while it is fresh, else null. */
   get(hash: string): T | null {
-    const e = this.entries.get(hash);
-    if (!e) return null;
-    if (e.until > Date.now()) return e.value;
-    this.entries.delete(hash);
-    return null;
+    return this.entries.get(hash);
   }
 
   /** A mark to take before loading an entry and give to `set`. */
@@ -54,9 +53,7 @@ export class SessionCache<T> {
   /** Keeps `value` for `hash`, unless a revocation arrived since `mark` was taken. */
   set(hash: string, value: T, mark: number): void {
     if (mark !== this.epoch) return;
-    this.entries.delete(hash);
-    this.entries.set(hash, { value, until: Date.now() + this.ttlMs });
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(hash, value, this.ttlMs);
   }
 
   /** Forgets `hash` (a sign-out, here or on another instance). */

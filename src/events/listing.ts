@@ -4,6 +4,7 @@ import { DEFAULT_LIMITS, expandSeries, formatRRule, parseRRule } from './recurre
 import { seriesInstances, type EventRow, type OverrideRow } from './expansion.js';
 import { formatUtc } from './recurrence/time.js';
 import type { EventInstance, FailedSeries, InstancePage } from './types.js';
+import { setBounded } from '../infra/local-cache.js';
 
 /*
  * Listing instances of many series: a lazy k-way merge. Each series is a stream that
@@ -116,8 +117,7 @@ export function listingRow(row: EventRow): EventRow {
       const until = row.allDay ? { kind: 'date' as const, date: last.startLocal } : { kind: 'utc' as const, utc: formatUtc(Date.parse(last.start)) };
       rule = formatRRule({ ...parsed, count: null, until });
     }
-    if (countUntil.size >= COUNT_UNTIL_ENTRIES) countUntil.delete(countUntil.keys().next().value!);
-    countUntil.set(key, rule);
+    setBounded(countUntil, key, rule, COUNT_UNTIL_ENTRIES);
   }
   return rule ? { ...row, rrule: rule } : row;
 }
@@ -165,8 +165,7 @@ class SeriesStream {
     const usable = known && (known.origin === null || (cursor !== null && notBefore(cursor, known.origin)));
     this.state = usable ? known : { origin: cursor, items: [], last: cursor, done: false, chunk };
     if (!usable) {
-      if (expanded.size >= EXPANDED_SERIES) expanded.delete(expanded.keys().next().value!);
-      expanded.set(this.key, this.state);
+      setBounded(expanded, this.key, this.state, EXPANDED_SERIES);
     }
     if (cursor) {
       // The first cached instance after the cursor.
@@ -337,7 +336,6 @@ export function listInstances(
   // Positions of very many series would not fit a GET's URL; the next page then resumes every series from `s`.
   const carried = p.length <= POSITIONS_MAX_CHARS ? { h: name, p } : {};
   const nextCursor: ListingCursor = { s, e: last.eventId, o: last.originalStart, ...carried };
-  if (merges.size >= MERGES_KEPT) merges.delete(merges.keys().next().value!);
-  merges.set(mergeKey(name, fromMs, toMs, nextCursor), merge);
+  setBounded(merges, mergeKey(name, fromMs, toMs, nextCursor), merge, MERGES_KEPT);
   return { items, nextCursor: encodeCursor(nextCursor), failed };
 }

@@ -17,6 +17,7 @@ import {
   type PathLevel,
 } from './compute.js';
 import { ALL_PERMISSIONS, Permission, parsePermissions, toNames, type PermissionName } from './flags.js';
+import { LocalCache } from '../infra/local-cache.js';
 
 /**
  * What every member of a direct conversation may do there. DMs have no roles and no
@@ -109,27 +110,6 @@ interface ScopeProbe {
 /** A timeout ends by the clock, not by a write: never cache past its end (ms). */
 function cacheTtl(c: CachedPerms): number {
   return c.t && c.t > Date.now() ? Math.min(limits.permCacheTtlMs, c.t - Date.now()) : limits.permCacheTtlMs;
-}
-
-/** A map with a time to live per entry, holding at most `max` entries (the oldest go first). */
-class LocalCache<V> {
-  private readonly entries = new Map<string, { value: V; until: number }>();
-  constructor(private readonly max: number) {}
-  get(key: string): V | null {
-    const e = this.entries.get(key);
-    if (!e) return null;
-    if (e.until > Date.now()) return e.value;
-    this.entries.delete(key);
-    return null;
-  }
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-  set(key: string, value: V, ttlMs: number): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, until: Date.now() + ttlMs });
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
-  }
 }
 
 /**

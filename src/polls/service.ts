@@ -13,6 +13,7 @@ import type { ScopeHub } from '../realtime/hub.js';
 import type { OptionCount, ResultsVisibility } from './events.js';
 import { publishEvents, type LiveResults, type LiveSnapshot, type LiveSource } from './live.js';
 import { carriedWriteError, dueToClose, lockScope, resultsBehind } from './sql.js';
+import { setBounded } from '../infra/local-cache.js';
 import { castVote } from './vote-sql.js';
 import { shapeResultsFor } from './shape.js';
 import type { PollOptionView, PollView, PollVoterPage } from './schemas.js';
@@ -256,8 +257,7 @@ export class PollService implements LiveSource {
     if (hit) return hit;
     const row = await this.row(this.db, pollId);
     const facts = { scopeId: row.scopeId, anonymous: row.anonymous };
-    if (this.pollFacts.size >= POLL_FACTS_MAX) this.pollFacts.delete(this.pollFacts.keys().next().value!);
-    this.pollFacts.set(pollId, facts);
+    setBounded(this.pollFacts, pollId, facts, POLL_FACTS_MAX);
     return facts;
   }
 

@@ -1,5 +1,6 @@
 import type { Temporal } from 'temporal-polyfill';
 import { invalid } from '../../errors.js';
+import { setBounded } from '../../infra/local-cache.js';
 import { resolveLimits, type RecurrenceLimits } from './limits.js';
 import { compileSeries, type CompiledSeries, type Series } from './series.js';
 import {
@@ -132,8 +133,7 @@ function compiledWithDefaults(series: Series, L: RecurrenceLimits): CompiledSeri
   let c = compiledSeries.get(key);
   if (!c) {
     c = compileSeries(series, L);
-    if (compiledSeries.size >= COMPILED_SERIES_KEPT) compiledSeries.delete(compiledSeries.keys().next().value!);
-    compiledSeries.set(key, c);
+    setBounded(compiledSeries, key, c, COMPILED_SERIES_KEPT);
   }
   return c;
 }
