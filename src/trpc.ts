@@ -192,12 +192,10 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next, type, sig
   }
   ctx.call.userId = user.id;
   const token = ctx.token!;
-  if (type !== 'subscription') return next({ ctx: { user, token } });
+  const run = () => next({ ctx: { user, token } });
+  if (type !== 'subscription') return run();
   // HTTP (SSE) subscriptions are capped per user; WebSocket ones per socket (src/realtime/ws-handler.ts).
-  const result =
-    ctx.transport === 'http'
-      ? await withSseSlot(ctx.svc, user.id, limits.sseSubscriptionsPerUser, signal, () => next({ ctx: { user, token } }))
-      : await next({ ctx: { user, token } });
+  const result = ctx.transport === 'http' ? await withSseSlot(ctx.svc, user.id, limits.sseSubscriptionsPerUser, signal, run) : await run();
   if (!result.ok) return result;
   return { ...result, data: guarded(result.data, (end) => ctx.svc.auth.watch(token, end)) };
 });

@@ -1,4 +1,5 @@
 import type { ScopeStreamEvent } from '../messages/events.js';
+import { mentionCount, noMentions } from '../messages/mentions.js';
 import type { Message, MessageMentions } from '../messages/types.js';
 
 /**
@@ -35,7 +36,7 @@ export function isCompact(data: unknown): data is CompactEvent {
   return typeof data === 'object' && data !== null && !('json' in data) && typeof (data as { type?: unknown }).type === 'string';
 }
 
-const emptyMentions = (m: MessageMentions | undefined) => !m || (m.userIds.length === 0 && m.roleIds.length === 0 && !m.everyone);
+const emptyMentions = (m: MessageMentions | undefined) => !m || mentionCount(m) === 0;
 
 function compactMessage(m: Message, seq: number, actorId: string | null, at: Date | undefined): Record<string, unknown> {
   const { scopeId: _scopeId, seq: mseq, authorId, createdAt, editedAt, deletedAt, mentions, reactions, attachments, ...rest } = m;
@@ -113,7 +114,7 @@ function expandMessage(m: Record<string, unknown>, scopeId: string, seq: number,
     threadReplyCount: m['threadReplyCount'] ?? 0,
     editedAt: date(m['editedAt']),
     deletedAt: date(m['deletedAt']),
-    mentions: m['mentions'] ?? { userIds: [], roleIds: [], everyone: false },
+    mentions: m['mentions'] ?? noMentions(),
     reactions: m['reactions'] ?? [],
     attachments: attachments.map((a) => ({ ...a, createdAt: new Date(a['createdAt'] as number) })),
   } as Message;

@@ -45,10 +45,10 @@ export class FrameWriter {
   ) {
     this.raw = (socket as unknown as { _socket: Socket })._socket;
     this.direct = socket.extensions === '';
-    this.headKey = `${JSON.stringify(subscriptionId)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
+    const id = `${JSON.stringify(subscriptionId)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
     // Compact and superjson frames differ after the head: the key keeps them apart (frameOf, socket groups).
-    if (compact) this.headKey += ' compact';
-    this.head = Buffer.from(`{"id":${JSON.stringify(subscriptionId)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''},"result":{"type":"data","id":"`);
+    this.headKey = compact ? `${id} compact` : id;
+    this.head = Buffer.from(`{"id":${id},"result":{"type":"data","id":"`);
   }
 
   /** Writes the event's frame: one write of shared bytes. */

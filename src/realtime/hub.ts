@@ -167,7 +167,10 @@ export class ScopeHub {
       const late = new Map<string, ScopeFeed[]>();
       for (const feed of feeds) {
         const missing = due.get(feed.o.key);
-        if (missing !== undefined && missing > feed.lastSeq) late.set(feed.o.key, [...(late.get(feed.o.key) ?? []), feed]);
+        if (missing === undefined || missing <= feed.lastSeq) continue;
+        const behind = late.get(feed.o.key);
+        if (behind) behind.push(feed);
+        else late.set(feed.o.key, [feed]);
       }
       for (const [key, behind] of late) {
         this.stats.sweepRepairs++;

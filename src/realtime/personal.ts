@@ -1,4 +1,5 @@
 import type { ScopeEvent } from '../messages/events.js';
+import { sharedResults } from '../polls/visibility.js';
 
 /**
  * True when what a subscriber may see of `event` depends on who it is: the live results
@@ -8,5 +9,5 @@ import type { ScopeEvent } from '../messages/events.js';
  * from the log the same way.
  */
 export function isPersonal(event: ScopeEvent): boolean {
-  return (event.type === 'poll.updated' || event.type === 'survey.updated') && event.resultsVisibility === 'afterVote';
+  return (event.type === 'poll.updated' || event.type === 'survey.updated') && !sharedResults(event.resultsVisibility);
 }

@@ -162,12 +162,12 @@ class Shared {
 
 type Parsed = ReturnType<typeof parseTRPCMessage>;
 
-/** One WebSocket connection: its session, its calls and subscriptions. */
 /** What a socket opened with `?connectionParams=1` must send first (the close reason, 4400, when it does not). */
 const FIRST_FRAME = 'the first frame must be {"method":"connectionParams","data":{"token":"…"}}';
 /** The close reason (4400) of connectionParams whose token is neither a string nor null. */
 const BAD_TOKEN = 'connectionParams.token must be a string (the token from auth.signIn) or null';
 
+/** One WebSocket connection: its session, its calls and subscriptions. */
 class Connection {
   /** Open calls by id; a subscription's controller stays until it ends. */
   readonly subs = new Map<SubId, AbortController>();
