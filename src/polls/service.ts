@@ -172,9 +172,27 @@ export class PollService implements LiveSource {
       .select()
       .from(polls)
       .where(and(eq(polls.scopeId, scopeId), inArray(polls.messageId, [...new Set(messageIds)])));
+    if (rows.length === 0) return [];
     const order = new Map(messageIds.map((id, i) => [id, i]));
     rows.sort((a, b) => order.get(a.messageId)! - order.get(b.messageId)!);
-    return Promise.all(rows.map((row) => this.view(userId, row)));
+    // Every poll's options, and the caller's choices in each, in one query apiece (not two per poll).
+    const ids = rows.map((r) => r.id);
+    const voters = new Map(rows.map((r) => [r.id, this.key.voter(r.id, userId, r.anonymous)]));
+    const [options, votes] = await Promise.all([
+      this.db.select().from(pollOptions).where(inArray(pollOptions.pollId, ids)).orderBy(asc(pollOptions.position)),
+      this.db
+        .select({ pollId: pollVotes.pollId, voter: pollVotes.voter, o: pollVotes.optionId })
+        .from(pollVotes)
+        .where(and(inArray(pollVotes.pollId, ids), inArray(pollVotes.voter, [...new Set(voters.values())]))),
+    ]);
+    return rows.map((row) =>
+      this.present(
+        userId,
+        row,
+        options.filter((o) => o.pollId === row.id),
+        votes.filter((v) => v.pollId === row.id && v.voter === voters.get(row.id)).map((v) => v.o),
+      ),
+    );
   }
 
   /**
