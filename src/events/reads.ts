@@ -1,4 +1,4 @@
-import { and, arrayContains, asc, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { calendarEvents, eventOverrides, scopes } from '../db/schema/index.js';
 import { limits } from '../config.js';
@@ -61,20 +61,10 @@ export class EventReads {
    */
   async listable(userId: string, scopeId: string, fromMs: number, toMs: number): Promise<Listable> {
     // The scope's own check runs beside the subtree's query (two connections, one round trip of waiting).
-    const [subtree, own] = await Promise.all([
-      rowsOf<{ id: string; version: string }>(
-        this.db,
-        sql`select s.id, coalesce(v.version, 0)::text as version from ${scopes} s left join calendar_versions v on v.scope_id = s.id
-            where (s.id = ${scopeId} or s.path @> array[${scopeId}]::uuid[]) and s.deleted_at is null`,
-      ),
-      this.access.allows(userId, scopeId, Permission.View),
-    ]);
+    const [subtree, own] = await Promise.all([this.subtree(scopeId), this.access.allows(userId, scopeId, Permission.View)]);
     // The scope itself not viewable (or not there): the same error as every other check.
     if (!own) await this.access.require(userId, scopeId, Permission.View);
-    const allowed = await Promise.all(
-      subtree.map(async (s) => (s.id === scopeId || (await this.access.allows(userId, s.id, Permission.View)) ? s : null)),
-    );
-    const viewable = allowed.filter((x): x is { id: string; version: string } => x !== null);
+    const viewable = await this.viewableOf(userId, subtree, scopeId);
     const version = listableKey(viewable, fromMs, toMs);
     const hit = this.cache.get(version);
     if (hit) return hit;
@@ -106,12 +96,22 @@ export class EventReads {
 
   /** `scopeId` and the live scopes below it that the caller may view. */
   async viewableSubtree(userId: string, scopeId: string): Promise<string[]> {
-    const rows = await this.db
-      .select({ id: scopes.id })
-      .from(scopes)
-      .where(and(or(eq(scopes.id, scopeId), arrayContains(scopes.path, [scopeId])), isNull(scopes.deletedAt)));
-    const allowed = await Promise.all(rows.map(async (r) => ((await this.access.allows(userId, r.id, Permission.View)) ? r.id : null)));
-    return allowed.filter((x): x is string => x !== null);
+    return (await this.viewableOf(userId, await this.subtree(scopeId))).map((s) => s.id);
+  }
+
+  /** `scopeId` and the live scopes below it, each with its calendar version (drizzle/0042; 0 before any event). */
+  private subtree(scopeId: string): Promise<{ id: string; version: string }[]> {
+    return rowsOf<{ id: string; version: string }>(
+      this.db,
+      sql`select s.id, coalesce(v.version, 0)::text as version from ${scopes} s left join calendar_versions v on v.scope_id = s.id
+          where (s.id = ${scopeId} or s.path @> array[${scopeId}]::uuid[]) and s.deleted_at is null`,
+    );
+  }
+
+  /** The scopes of `rows` the caller may view, in order; `checked` is one already known viewable. */
+  private async viewableOf<S extends { id: string }>(userId: string, rows: S[], checked?: string): Promise<S[]> {
+    const allowed = await Promise.all(rows.map(async (s) => (s.id === checked || (await this.access.allows(userId, s.id, Permission.View)) ? s : null)));
+    return allowed.filter((x): x is Awaited<S> => x !== null);
   }
 }
 

@@ -110,7 +110,7 @@ export function checkHasInstance(n: NormalizedSeries): void {
 }
 
 /** The latest year a calendar event may start, end its series (UNTIL) or add an instance (RDATE) in. */
-export const HORIZON_YEAR = 2200;
+const HORIZON_YEAR = 2200;
 
 /**
  * Refuses dates past HORIZON_YEAR: a DTSTART or RDATE, or an RRULE UNTIL (such as

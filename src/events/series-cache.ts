@@ -19,9 +19,9 @@ export interface Listable {
 }
 
 /** Scopes and their calendar versions, and the window, as one key. */
-export function listableKey(scopes: readonly { id: string; version: string }[], fromMs: number | undefined, toMs: number | undefined): string {
+export function listableKey(scopes: readonly { id: string; version: string }[], fromMs: number, toMs: number): string {
   const parts = scopes.map((s) => `${s.id}:${s.version}`).sort();
-  return createHash('sha256').update(`${parts.join(',')}|${fromMs ?? ''}|${toMs ?? ''}`).digest('base64url').slice(0, 16);
+  return createHash('sha256').update(`${parts.join(',')}|${fromMs}|${toMs}`).digest('base64url').slice(0, 16);
 }
 
 /**

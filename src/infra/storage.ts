@@ -62,7 +62,7 @@ export async function openStorage(config: Config): Promise<Storage> {
  * store, from the page's origin): POST and GET from the allowed origins (CORS_ORIGINS),
  * any request header. A real S3 bucket needs the same rule (deploy/template.yaml has it).
  */
-export function bucketCorsXml(origins: readonly string[]): string {
+function bucketCorsXml(origins: readonly string[]): string {
   const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const allowed = origins.map((o) => `<AllowedOrigin>${esc(o)}</AllowedOrigin>`).join('');
   return `<CORSConfiguration><CORSRule>${allowed}<AllowedMethod>POST</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
