@@ -31,32 +31,40 @@ export interface BadTextIssue {
  */
 export function findBadText(input: unknown): BadTextIssue | null {
   const seen = new Set<object>();
-  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: input, path: [] }];
+  // Each entry links to its parent's; the path is built only for the string that is bad.
+  type Step = { value: unknown; key: string | number | null; parent: Step | null };
+  const pathOf = (step: Step | null): (string | number)[] => {
+    const path: (string | number)[] = [];
+    for (let s = step; s && s.key !== null; s = s.parent) path.push(s.key);
+    return path.reverse();
+  };
+  const stack: Step[] = [{ value: input, key: null, parent: null }];
   while (stack.length > 0) {
-    const { value, path } = stack.pop()!;
+    const step = stack.pop()!;
+    const { value } = step;
     if (typeof value === 'string') {
       const message = badText(value);
-      if (message) return { path, message };
+      if (message) return { path: pathOf(step), message };
       continue;
     }
     if (value === null || typeof value !== 'object' || seen.has(value)) continue;
     seen.add(value);
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] });
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: i, parent: step });
     } else if (value instanceof Map) {
       let i = 0;
       for (const [k, v] of value) {
-        stack.push({ value: k, path: [...path, i] }, { value: v, path: [...path, typeof k === 'string' ? k : i] });
+        stack.push({ value: k, key: i, parent: step }, { value: v, key: typeof k === 'string' ? k : i, parent: step });
         i++;
       }
     } else if (value instanceof Set) {
       let i = 0;
-      for (const v of value) stack.push({ value: v, path: [...path, i++] });
+      for (const v of value) stack.push({ value: v, key: i++, parent: step });
     } else {
       for (const key of Object.keys(value).reverse()) {
         const message = badText(key);
-        if (message) return { path, message: `a key: ${message}` };
-        stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+        if (message) return { path: pathOf(step), message: `a key: ${message}` };
+        stack.push({ value: (value as Record<string, unknown>)[key], key, parent: step });
       }
     }
   }
