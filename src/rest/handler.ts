@@ -129,7 +129,7 @@ export function createRestHandler(o: RestHandlerOptions): (req: http.IncomingMes
       };
       const body: RestError = { code: shape.data?.code ?? error.code, message: shape.message };
       if (error.cause instanceof ZodError) body.issues = error.cause.issues;
-      send(shape.data?.httpStatus ?? 500, JSON.stringify(body));
+      send(shape.data?.httpStatus ?? 500, restJson(body));
     }
   };
 }

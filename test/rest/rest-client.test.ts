@@ -245,4 +245,13 @@ describe('REST with plain JSON under /api', () => {
     expect(read.body.closesAt).toBeNull();
   });
 
+  it('refuses a negative permission bitfield with 400 and the reason (its issues hold a bigint), not a 500', async () => {
+    const alice = await signUp('alice');
+    const community = await call('POST', '/scopes', { token: alice.token, body: { kind: 'community', name: 'Bits' } });
+    const bad = await call('POST', `/scopes/${community.body.id}/roles`, { token: alice.token, body: { name: 'r', permissions: '-1' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/permissions must not be negative/) });
+    const roles = await call('GET', `/scopes/${community.body.id}/roles`, { token: alice.token });
+    expect((roles.body as { name: string }[]).some((r) => r.name === 'r')).toBe(false);
+  });
 });
