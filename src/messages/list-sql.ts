@@ -16,7 +16,8 @@ import type { Message, MessageMentions, ReactionSummary } from './types.js';
  * The two windows (service.ts `list` turns each cursor into them):
  * - `d`: seq < $3, newest first, at most $4 rows, of which the first $5 are hydrated;
  * - `a`: seq > $6, oldest first, at most $7 rows, of which the first $8 are hydrated.
- * Rows past the hydrated ones only answer "is there more" (one row each at most).
+ * Rows past the hydrated ones only answer "is there more" (one row each at most). A
+ * window of 0 rows reads no index (`$4 > 0`, `$7 > 0` are one-time filters).
  * `fl` is the history floor of the viewer $2 (history.ts `historyFloor`, in SQL): under
  * historyVisibility `joined`, for a viewer who owns neither the scope nor an ancestor,
  * the seq of their member.joined; else 0. The statement needs nothing from the
@@ -25,7 +26,12 @@ import type { Message, MessageMentions, ReactionSummary } from './types.js';
  *
  * The aggregates keep the order hydrate (rows.ts) gives: mention ids sorted; reactions
  * one entry per emoji in the order it was first used, its users oldest first; attachments
- * oldest first, those marked for deletion left out.
+ * oldest first, those marked for deletion left out. Each aggregate runs only for a row
+ * that goes out (`keep`) and whose hint column (`has_mentions`, `has_reactions`,
+ * `has_attachments`: true once a child row was written, never false while one exists,
+ * drizzle/0050) says there may be rows: inside `case when … then (subquery) end` the
+ * subquery is not run at all for the other rows, where a `WHERE` condition would still
+ * start its aggregate and sort nodes once per row.
  */
 /**
  * The most rows one window reads (a page of `limits.pageMax` and the row that says there
@@ -48,9 +54,9 @@ with fl as (
   select y.*, y.rn <= $5::int as keep
     from (select x.*, row_number() over (order by x.seq desc) as rn
             from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
-                         m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
+                         m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at, m.has_mentions, m.has_reactions, m.has_attachments
                     from messages m
-                   where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
+                   where $4::int > 0 and m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
                      and m.seq > (select floor from fl) and m.seq < $3::bigint
                    order by m.seq desc limit ${TAKE_MAX}) x) y
    where y.rn <= $4::int
@@ -58,9 +64,9 @@ with fl as (
   select y.*, y.rn <= $8::int as keep
     from (select x.*, row_number() over (order by x.seq) as rn
             from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
-                         m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at
+                         m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at, m.has_mentions, m.has_reactions, m.has_attachments
                     from messages m
-                   where m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
+                   where $7::int > 0 and m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
                      and m.seq > greatest($6::bigint, (select floor from fl))
                    order by m.seq limit ${TAKE_MAX}) x) y
    where y.rn <= $7::int
@@ -70,20 +76,20 @@ with fl as (
 select p.part, p.keep, p.id, p.scope_id as "scopeId", p.seq, p.author_id as "authorId", p.body, p.nonce,
        p.reply_to_id as "replyToId", p.thread_root_id as "threadRootId", p.mention_everyone as "mentionEveryone",
        p.thread_reply_count as "threadReplyCount", p.created_at as "createdAt", p.edited_at as "editedAt", p.deleted_at as "deletedAt",
-       (select json_build_object(
+       case when p.keep and p.has_mentions then (select json_build_object(
                  'userIds', coalesce(json_agg(mm.target_id order by mm.target_id) filter (where mm.kind = 'user'), '[]'::json),
                  'roleIds', coalesce(json_agg(mm.target_id order by mm.target_id) filter (where mm.kind = 'role'), '[]'::json))
-          from message_mentions mm where p.keep and mm.message_id = p.id having count(*) > 0) as mentions,
-       (select json_agg(json_build_object('emoji', e.emoji, 'count', e.n, 'userIds', e.users) order by e.first_at, e.emoji)
+          from message_mentions mm where mm.message_id = p.id having count(*) > 0) end as mentions,
+       case when p.keep and p.has_reactions then (select json_agg(json_build_object('emoji', e.emoji, 'count', e.n, 'userIds', e.users) order by e.first_at, e.emoji)
           from (select r.emoji, count(*)::int as n, json_agg(r.user_id order by r.created_at, r.user_id) as users, min(r.created_at) as first_at
-                  from reactions r where p.keep and r.message_id = p.id group by r.emoji) e) as reactions,
-       (select json_agg(j) from (select json_build_object(
+                  from reactions r where r.message_id = p.id group by r.emoji) e) end as reactions,
+       case when p.keep and p.has_attachments then (select json_agg(j) from (select json_build_object(
                  'id', t.id, 'purpose', t.purpose, 'scopeId', t.scope_id, 'messageId', t.message_id, 'ownerId', t.owner_id,
                  'filename', t.filename, 'contentType', t.content_type, 'declaredType', t.declared_type, 'size', t.size,
                  'declaredSize', t.declared_size, 'status', t.status, 'failureReason', t.failure_reason, 'displayKey', t.display_key,
                  'width', t.width, 'height', t.height, 'animated', t.animated, 'thumbhash', t.thumbhash, 'variants', t.variants,
                  'createdAt', t.created_at) as j
-          from attachments t where p.keep and t.message_id = p.id and t.delete_requested_at is null order by t.created_at, t.id) s) as attachments
+          from attachments t where t.message_id = p.id and t.delete_requested_at is null order by t.created_at, t.id) s) end as attachments
   from p
  order by p.part = 'a', case when p.part = 'a' then p.seq else -p.seq end`;
 

@@ -6,16 +6,17 @@ import type { Message, MessageMentions, ReactionSummary } from './types.js';
 import { attachmentsOfMessages } from '../media/views.js';
 import type { Attachment } from '../media/types.js';
 
-const { search: _search, ...messageColumnsWithoutSearch } = getTableColumns(messages);
+const { search: _search, hasMentions: _m, hasReactions: _r, hasAttachments: _a, ...messageColumnsWithoutSearch } = getTableColumns(messages);
 
 /**
  * The columns of `messages` a read needs: all but the generated `search` tsvector, which
- * only the search query's WHERE uses (fetching it cost bytes and parsing on every page).
+ * only the search query's WHERE uses (fetching it cost bytes and parsing on every page),
+ * and the hints only the page statement reads (list-sql.ts).
  */
 export const messageColumns = messageColumnsWithoutSearch;
 
 /** A `messages` row as reads fetch it (`messageColumns`). */
-export type MessageRow = Omit<typeof messages.$inferSelect, 'search'>;
+export type MessageRow = Omit<typeof messages.$inferSelect, 'search' | 'hasMentions' | 'hasReactions' | 'hasAttachments'>;
 
 /**
  * Turns message rows into client messages, loading their mentions and reactions in two

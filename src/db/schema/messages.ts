@@ -54,6 +54,15 @@ export const messages = pgTable(
     editedAt: timestamp('edited_at', { withTimezone: true }),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
     search: tsvector('search').generatedAlwaysAs(sql`to_tsvector('simple', coalesce(body, ''))`),
+    /**
+     * Hints for the history page (src/messages/list-sql.ts): the message may have
+     * mentions, reactions, attachments. Set to true by triggers on the child tables in the
+     * transaction that writes the child row, never back to false (drizzle/0050): true may
+     * be stale (the rows were removed), false never is. Not part of a message's output.
+     */
+    hasMentions: boolean('has_mentions').notNull().default(false),
+    hasReactions: boolean('has_reactions').notNull().default(false),
+    hasAttachments: boolean('has_attachments').notNull().default(false),
   },
   (t) => [
     unique('messages_scope_seq_key').on(t.scopeId, t.seq),
