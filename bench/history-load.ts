@@ -9,7 +9,9 @@
  * - messages: seq base+1 … base+n (base: the room's last_seq before), two authors in turn,
  *   one in 500 a thread reply to the message before it (its root's `thread_reply_count`),
  *   one in 1,000 soft-deleted (empty body, `deleted_at`);
- * - reactions on one live main-timeline message in 10 (and a second emoji on one in 20);
+ * - reactions on one live main-timeline message in 10 (and a second emoji on one in 20):
+ *   the messages are inserted with `has_reactions` (the hint the reactions trigger would
+ *   set, drizzle/0050) and the reactions go on exactly those messages;
  * - scope_events: `message.created` at each message's seq, then `reaction.added` and
  *   `message.deleted` after the last message, gapless;
  * - the room's `last_seq`, `message_total`, `message_count`, `last_message_at`, and the
@@ -71,13 +73,14 @@ export async function loadHistory(pool: pg.Pool, t: LoadTarget, n: number, log: 
     for (let from = 1; from <= n; from += CHUNK) {
       const to = Math.min(n, from + CHUNK - 1);
       await q(
-        `insert into messages (id, scope_id, seq, author_id, body, thread_root_id, created_at, deleted_at)
+        `insert into messages (id, scope_id, seq, author_id, body, thread_root_id, created_at, deleted_at, has_reactions)
          select md5($1::text || ':' || ($2::bigint + g))::uuid, $1::uuid, $2::bigint + g,
                 case when g % 2 = 0 then $3::uuid else $4::uuid end,
                 case when g % 1000 = 7 then '' else 'message ' || g || ' of the history bench: lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod' end,
                 case when g % 500 = 0 then md5($1::text || ':' || ($2::bigint + g - 1))::uuid end,
                 ${t0} + interval '100 ms' * g,
-                case when g % 1000 = 7 then now() + interval '1 second' end
+                case when g % 1000 = 7 then now() + interval '1 second' end,
+                g % 10 = 3 and g % 1000 <> 7 and g % 500 <> 0
            from generate_series($6::bigint, $7::bigint) g`,
         [t.roomId, base, t.authorIds[0], t.authorIds[1], n, from, to],
       );
@@ -100,7 +103,7 @@ export async function loadHistory(pool: pg.Pool, t: LoadTarget, n: number, log: 
       `insert into reactions (message_id, emoji, user_id, created_at)
        select id, e.emoji, e.user_id, now()
          from messages, (values ('👍', $3::uuid, 10), ('🎉', $4::uuid, 20)) as e(emoji, user_id, every)
-        where scope_id = $1 and seq > $2 and deleted_at is null and thread_root_id is null and (seq - $2) % e.every = 3`,
+        where scope_id = $1 and seq > $2 and has_reactions and (seq - $2) % e.every = 3`,
       [t.roomId, base, t.authorIds[1], t.authorIds[0]],
     );
     // After the last message: its reactions, then its deletions, each with the next seq.
