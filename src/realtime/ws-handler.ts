@@ -150,10 +150,17 @@ class Shared {
       }
       if (c.presenceUser !== null && now - c.heartbeatAt >= PRESENCE_HEARTBEAT_MS) {
         c.heartbeatAt = now;
-        void this.o.presence!.heartbeat(c.presenceUser, c.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+        void this.o.presence!.heartbeat(c.presenceUser, c.connId).catch(this.presenceFailed);
       }
     }
   }
+
+  /**
+   * Logs a failed presence update. One function for every socket: a closure made per
+   * call would hold its Connection (socket, buffers, feeds) until Redis answers, which
+   * under load is long after the socket closed.
+   */
+  readonly presenceFailed = (err: unknown) => this.o.log.warn({ err }, 'presence update failed');
 
   stop() {
     clearInterval(this.timer);
@@ -270,7 +277,7 @@ class Connection {
     if (this.count(userId ? `user:${userId}` : `address:${this.ip}`) && userId && this.o.presence) {
       this.presenceUser = userId;
       this.heartbeatAt = Date.now();
-      void this.o.presence.connected(userId, this.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+      void this.o.presence.connected(userId, this.connId).catch(this.shared.presenceFailed);
     }
     return c;
   }
@@ -481,7 +488,7 @@ class Connection {
     this.subs.clear();
     this.shared.live.delete(this);
     if (this.presenceUser !== null) {
-      void this.o.presence!.disconnected(this.presenceUser, this.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+      void this.o.presence!.disconnected(this.presenceUser, this.connId).catch(this.shared.presenceFailed);
       this.presenceUser = null;
     }
     if (this.authTimer) clearTimeout(this.authTimer);
