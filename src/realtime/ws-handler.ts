@@ -21,6 +21,7 @@ import { ScopeSubscription } from './stream.js';
 import type { WireEvent } from './wire.js';
 import { FrameWriter } from './frames.js';
 import { socketGroupsOf } from './socket-group.js';
+import { unnamed } from './unnamed.js';
 import { codeOf, recordCall, wasRecorded } from '../ops/calls.js';
 import { clientIp } from '../guard/client-ip.js';
 import { isUnavailable } from '../guard/unavailable.js';
@@ -397,7 +398,7 @@ class Connection {
       const result = await callTRPCProcedure({
         router: this.o.router,
         path,
-        getRawInput: async () => input,
+        getRawInput: unnamed(async () => input),
         // Each call has its own request id in the log; the connection's is connectionId.
         ctx: { ...c, requestId: randomUUID() },
         type,
