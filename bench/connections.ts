@@ -6,11 +6,13 @@
  *   npm run bench:connections -- [--connections 1000] [--rooms 10] [--rounds 3]
  *                                [--concurrency 100] [--servers ws,ours] [--no-pin]
  *                                [--node-flags "--cpu-prof --cpu-prof-dir=bench/profiles"]
- *                                [--heap-snapshot] [--profile]
+ *                                [--heap-snapshot] [--profile] [--trips]
  *
  *   --heap-snapshot  writes heap snapshots of our server before the N connections open
  *                    and while they are open (bench/profiles/), for a diff by constructor
  *   --profile        a V8 CPU profile of our server while the N open, summarised
+ *   --trips          counts our server's PostgreSQL queries and Redis commands (by
+ *                    command) while the N open and while they close, per connection
  *
  * - Ours: each client is the SDK's `createClient` (createWSClient with `ws`, superjson,
  *   its keep-alive), subscribing to `messages.onEvent` for its room; it counts as
@@ -29,7 +31,10 @@
  *   /proc schedstat) per connection while opening; then, after a forced GC in the server
  *   (three `gc()` calls), the growth per connection of RSS and of the V8 heap
  *   (heapUsed + external + arrayBuffers) against before the N opened; and again after
- *   they closed (what was not given back).
+ *   they closed and the server settled (what was not given back): once the server counts
+ *   no socket, the heap is read every 250 ms until two readings in a row differ by less
+ *   than 0.1 kB per connection (at most 10 s), for both servers alike, so work still
+ *   running for the closed sockets (presence updates) is not counted as kept.
  *
  * Needs PostgreSQL (BENCH_PG_URL, an admin connection: a fresh database is created and
  * dropped) and Redis (BENCH_REDIS_URL; keys under a random prefix, deleted at the end).
@@ -68,8 +73,41 @@ interface Mem {
   heapUsed: number;
   sockets: number;
 }
-type ToChild = { type: 'mem'; id: number } | { type: 'snapshot'; id: number; file: string } | { type: 'profile'; id: number; file?: string } | { type: 'stop' };
-type FromChild = { type: 'ready'; url: string } | ({ type: 'mem'; id: number } & Mem) | { type: 'snapshot'; id: number } | { type: 'profile'; id: number };
+/** Round trips counted in our server (--trips): PostgreSQL queries, and Redis commands by name. */
+type Trips = Record<string, number>;
+type ToChild =
+  | { type: 'mem'; id: number }
+  | { type: 'snapshot'; id: number; file: string }
+  | { type: 'profile'; id: number; file?: string }
+  | { type: 'trips'; id: number }
+  | { type: 'stop' };
+type FromChild =
+  | { type: 'ready'; url: string }
+  | ({ type: 'mem'; id: number } & Mem)
+  | { type: 'snapshot'; id: number }
+  | { type: 'profile'; id: number }
+  | { type: 'trips'; id: number; trips: Trips };
+
+/** Counts every PostgreSQL query and Redis command of this process from now on (the server child, --trips). */
+async function countTrips(prefix: string): Promise<Trips> {
+  const trips: Trips = {};
+  const pg = (await import('pg')).default;
+  const clientQuery = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+    trips['pg query'] = (trips['pg query'] ?? 0) + 1;
+    return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof clientQuery;
+  const sendCommand = Redis.prototype.sendCommand;
+  Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<typeof sendCommand>) {
+    // By command, and for a key of ours by its kind (`session:…`, `perm:…`).
+    const key = String(args[0].args[0] ?? '');
+    const kind = key.startsWith(prefix) ? key.slice(prefix.length).split(':')[0] : '';
+    const name = `redis ${args[0].name}${kind ? ` ${kind}:` : ''}`;
+    trips[name] = (trips[name] ?? 0) + 1;
+    return sendCommand.apply(this, args);
+  };
+  return trips;
+}
 
 // ---------------------------------------------------------------------------------------
 // Servers (child processes)
@@ -78,6 +116,7 @@ async function serverMain(kind: Kind): Promise<void> {
   const prefix = process.env.CONN_PREFIX!;
   let url: string;
   let sockets: () => number;
+  const trips = process.env.CONN_TRIPS ? await countTrips(prefix) : {};
   if (kind === 'ours') {
     const { createServer } = await import('../src/server.js');
     const { loadConfig } = await import('../src/config.js');
@@ -154,6 +193,8 @@ async function serverMain(kind: Kind): Promise<void> {
         fs.writeFileSync(m.file, JSON.stringify(profile));
       }
       process.send!({ type: 'profile', id: m.id } satisfies FromChild);
+    } else if (m.type === 'trips') {
+      process.send!({ type: 'trips', id: m.id, trips: { ...trips } } satisfies FromChild);
     } else if (m.type === 'mem') {
       for (let i = 0; i < 3; i++) gc();
       const u = process.memoryUsage();
@@ -193,7 +234,7 @@ class ServerChild {
     child.stderr?.on('data', (d: Buffer) => process.stderr.write(`  [${kind} server] ${d}`));
   }
 
-  private ask<T extends FromChild>(m: { type: 'mem' | 'snapshot' | 'profile' }): Promise<T> {
+  private ask<T extends FromChild>(m: { type: 'mem' | 'snapshot' | 'profile' | 'trips' }): Promise<T> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve as (m: FromChild) => void);
@@ -207,6 +248,27 @@ class ServerChild {
 
   async snapshot(file: string): Promise<void> {
     await this.ask({ type: 'snapshot', file } as never);
+  }
+
+  /** The round trips counted so far (--trips). */
+  async trips(): Promise<Trips> {
+    return (await this.ask<{ type: 'trips'; id: number; trips: Trips }>({ type: 'trips' })).trips;
+  }
+
+  /**
+   * Once the server counts no socket: the heap read every 250 ms until two readings in a
+   * row differ by less than `epsilon` bytes (at most `ms`), so work still running for the
+   * closed sockets is done.
+   */
+  async settled(epsilon: number, ms = 10_000): Promise<Mem> {
+    let m = await this.socketsAt(0);
+    const until = performance.now() + ms;
+    for (;;) {
+      await sleep(250);
+      const next = await this.mem();
+      if (Math.abs(next.heap - m.heap) < epsilon || performance.now() > until) return next;
+      m = next;
+    }
   }
 
   /** Starts a CPU profile (no file), or stops it and writes it to `file`. */
@@ -358,6 +420,7 @@ interface Options {
   nodeFlags: string[];
   heapSnapshot: boolean;
   profile: boolean;
+  trips: boolean;
 }
 
 function readOptions(): Options {
@@ -372,6 +435,7 @@ function readOptions(): Options {
       'node-flags': { type: 'string', default: '' },
       'heap-snapshot': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      trips: { type: 'boolean', default: false },
     },
   });
   const num = (name: string, v: string, min: number, max: number) => {
@@ -392,6 +456,7 @@ function readOptions(): Options {
     nodeFlags: values['node-flags'].split(' ').filter(Boolean),
     heapSnapshot: values['heap-snapshot'],
     profile: values.profile,
+    trips: values.trips,
   };
 }
 
@@ -454,6 +519,7 @@ async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string,
     };
     await snapshot('before');
     if (o.profile && kind === 'ours') await child.profile();
+    const trips0 = o.trips ? await child.trips() : {};
     const srv0 = procStats(child.child.pid!);
     const drv0 = procStats(process.pid);
     const t0 = performance.now();
@@ -461,6 +527,7 @@ async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string,
     const seconds = (performance.now() - t0) / 1000;
     const srv1 = procStats(child.child.pid!);
     const drv1 = procStats(process.pid);
+    const trips1 = o.trips ? await child.trips() : {};
     if (o.profile && kind === 'ours') {
       const file = path.join(BENCH_DIR, 'profiles', `connections-${kind}-open-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
       fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -472,8 +539,17 @@ async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string,
     const during = await child.socketsAt(o.connections);
     await snapshot(`with-${o.connections}`);
     for (const c of conns) c.close();
-    const after = await child.socketsAt(0);
+    const after = await child.settled(0.1 * 1024 * o.connections);
     await snapshot('after-close');
+    if (o.trips && kind === 'ours') {
+      const trips2 = await child.trips();
+      console.log(`  queries and commands per connection of our server while the ${o.connections} opened | while they closed:`);
+      for (const name of [...new Set([...Object.keys(trips1), ...Object.keys(trips2)])].sort()) {
+        const opening = ((trips1[name] ?? 0) - (trips0[name] ?? 0)) / o.connections;
+        const closing = ((trips2[name] ?? 0) - (trips1[name] ?? 0)) / o.connections;
+        if (opening > 0 || closing > 0) console.log(`    ${name.padEnd(28)} ${opening.toFixed(2).padStart(6)} | ${closing.toFixed(2).padStart(6)}`);
+      }
+    }
     lat.sort((a, b) => a - b);
     const n = o.connections;
     const r: RoundResult = {
@@ -525,7 +601,7 @@ async function driverMain(): Promise<void> {
   await adminQuery(`CREATE DATABASE ${dbName}`);
   const results: RoundResult[] = [];
   try {
-    const env = { CONN_PREFIX: prefix, CONN_DATABASE_URL: databaseUrl };
+    const env = { CONN_PREFIX: prefix, CONN_DATABASE_URL: databaseUrl, ...(o.trips ? { CONN_TRIPS: '1' } : {}) };
     const setupServer = spawnServer('ours', o, env);
     let setup: Setup;
     try {

@@ -45,6 +45,9 @@ export class AuthService {
     private readonly local?: SessionCache<CachedSession>,
   ) {}
 
+  /** Session lookups in flight, by token hash, with the SessionCache mark each began at. */
+  private readonly loading = new Map<string, { mark: number; p: Promise<CachedSession | null> }>();
+
   /**
    * Creates an account from client address `ip` and signs it in.
    * @throws Conflict when the email (compared without case) is taken; RateLimited when
@@ -119,7 +122,10 @@ export class AuthService {
    * checked the token. Returns the function that stops watching.
    */
   async watch(token: string, onEnd: SessionEnd): Promise<() => void> {
-    const s = await this.session(token, true);
+    // From this instance's memory like every call: a revocation drops that copy and ends
+    // the watched subscriptions in the same bus message, and one that arrived before this
+    // watch began has dropped the copy, so the session is read again and found revoked.
+    const s = await this.session(token);
     if (!s || !this.watcher) {
       if (!s) onEnd(unauthorized('your session has expired or was revoked; sign in again'));
       return () => {};
@@ -138,14 +144,28 @@ export class AuthService {
 
   /**
    * The live session of a token (cached), or null when missing, unknown, revoked or
-   * expired. `shared`: skip this instance's memory (a subscription's watch reads the cache).
+   * expired.
    */
-  private async session(token: string | null | undefined, shared = false): Promise<CachedSession | null> {
+  private async session(token: string | null | undefined): Promise<CachedSession | null> {
     if (!token || token.length > 200) return null;
     const hash = sha256(token);
-    const local = shared ? null : (this.local?.get(hash) ?? null);
+    const local = this.local?.get(hash) ?? null;
     if (local) return local.expiresAt > Date.now() ? local : null;
-    const mark = this.local?.mark() ?? 0;
+    if (!this.local) return this.load(hash, 0);
+    // Lookups of one token asked while one is on its way (a client's sockets opening at
+    // once) share it, unless a revocation reached this instance since it began.
+    const mark = this.local.mark();
+    const inFlight = this.loading.get(hash);
+    if (inFlight && inFlight.mark === mark) return inFlight.p;
+    const p = this.load(hash, mark).finally(() => {
+      if (this.loading.get(hash)?.p === p) this.loading.delete(hash);
+    });
+    this.loading.set(hash, { mark, p });
+    return p;
+  }
+
+  /** The session of `hash` from the shared cache, else its row (then cached); kept in memory unless revoked since `mark`. */
+  private async load(hash: string, mark: number): Promise<CachedSession | null> {
     const key = `session:${hash}`;
     // A cache outage must not sign everyone out: fall back to the database.
     const cached = await this.cache.get(key).catch(() => null);

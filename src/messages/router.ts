@@ -11,6 +11,7 @@ import type { Access } from '../permissions/service.js';
 import { historyFloor } from './history.js';
 import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
 import { AttachmentId } from '../media/schemas.js';
+import { unnamed } from '../realtime/unnamed.js';
 
 export const MessageId = z.uuid({ message: 'messageId must be a message id (uuid)' });
 const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -236,10 +237,11 @@ export const messagesRouter = router({
       signal,
       floor,
       // Access holds while the flags do and the history floor is the one this feed applies.
-      stillAllowed: async () => {
+      // unnamed(): no keepNames property array on this per-subscription closure.
+      stillAllowed: unnamed(async () => {
         const now = await ctx.svc.access.require(ctx.user.id, scope.id, flags).catch(() => null);
         return now !== null && (await floorOf(ctx.svc, now, ctx.user.id)) === floor;
-      },
+      }),
     });
   }),
 });

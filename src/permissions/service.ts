@@ -208,33 +208,17 @@ export class AccessService {
 
   private async resolveWith(probe: ScopeProbe, userId: string, scopeId: string): Promise<Access> {
     const key = `perm:${probe.rootId}:${probe.rootVersion}:${scopeId}:${userId}`;
-    let cached: CachedPerms | null = this.local.get(key);
+    let cached = this.local.get(key);
     if (!cached) {
-      try {
-        const raw = await this.cache.get(key);
-        if (raw) this.local.set(key, (cached = JSON.parse(raw) as CachedPerms), cacheTtl(cached));
-      } catch (err) {
-        this.log.warn({ err }, 'permission cache read failed; computing');
+      // Checks of one key asked while it is being loaded share that load (a user's sockets
+      // subscribing at once): the key holds the perm_version their probes read, and every
+      // change of access bumps it, so the answer is the one each would have loaded.
+      let loading = this.loading.get(key);
+      if (!loading) {
+        loading = this.load(key, userId, scopeId).finally(() => this.loading.delete(key));
+        this.loading.set(key, loading);
       }
-    }
-    if (!cached) {
-      const { input, preview } = await this.loadPath(userId, scopeId, new Date());
-      const eff = computePermissions(input);
-      cached = {
-        p: eff.permissions.toString(),
-        o: eff.isOwner,
-        m: input.isMember,
-        b: input.banned === true,
-        h: eff.highestRolePosition,
-        t: input.timedOutUntil ? input.timedOutUntil.getTime() : null,
-        v: preview && input.banned !== true,
-      };
-      const od = input.path.findIndex((level) => level.ownerIds.includes(userId));
-      if (eff.isOwner && od >= 0) cached.od = od;
-      // A timeout ends by the clock, not by a write: never cache past its end.
-      const ttl = cacheTtl(cached);
-      this.local.set(key, cached, ttl);
-      await this.cache.set(key, JSON.stringify(cached), ttl).catch((err) => this.log.warn({ err }, 'permission cache write failed'));
+      cached = await loading;
     }
     let permissions = BigInt(cached.p);
     if (probe.archived) permissions &= ~ARCHIVE_MASKED;
@@ -251,6 +235,41 @@ export class AccessService {
       timedOutUntil,
       visible: (permissions & Permission.View) !== 0n || cached.v,
     };
+  }
+
+  /**
+   * The permissions of `key` (= userId in scopeId) from the Redis cache, else computed from
+   * the database and cached there and in memory.
+   */
+  private async load(key: string, userId: string, scopeId: string): Promise<CachedPerms> {
+    try {
+      const raw = await this.cache.get(key);
+      if (raw) {
+        const hit = JSON.parse(raw) as CachedPerms;
+        this.local.set(key, hit, cacheTtl(hit));
+        return hit;
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'permission cache read failed; computing');
+    }
+    const { input, preview } = await this.loadPath(userId, scopeId, new Date());
+    const eff = computePermissions(input);
+    const cached: CachedPerms = {
+      p: eff.permissions.toString(),
+      o: eff.isOwner,
+      m: input.isMember,
+      b: input.banned === true,
+      h: eff.highestRolePosition,
+      t: input.timedOutUntil ? input.timedOutUntil.getTime() : null,
+      v: preview && input.banned !== true,
+    };
+    const od = input.path.findIndex((level) => level.ownerIds.includes(userId));
+    if (eff.isOwner && od >= 0) cached.od = od;
+    // A timeout ends by the clock, not by a write: never cache past its end.
+    const ttl = cacheTtl(cached);
+    this.local.set(key, cached, ttl);
+    await this.cache.set(key, JSON.stringify(cached), ttl).catch((err) => this.log.warn({ err }, 'permission cache write failed'));
+    return cached;
   }
 
   /**
@@ -404,6 +423,9 @@ export class AccessService {
    * never stale either; it saves the Redis read and the parse on a busy sender's path.
    */
   private readonly local = new LocalCache<CachedPerms>(10_000);
+
+  /** Loads in flight, by the same keys as `local` (each removed when it settles). */
+  private readonly loading = new Map<string, Promise<CachedPerms>>();
 
   /**
    * The inputs of computePermissions for (user, scope): one query over the path, root

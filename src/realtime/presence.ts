@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Bus } from '../infra/bus.js';
 
@@ -13,14 +14,58 @@ export interface PresenceEvent {
 /** A connection counts as live for this long after its last heartbeat (ms). */
 export const PRESENCE_TTL_MS = 60_000;
 
-/** Where live connections are kept: keys with a TTL in Redis (shared by every instance), or memory. */
-interface PresenceStore {
-  touch(userId: string, connId: string, expiresAt: number): Promise<void>;
-  drop(userId: string, connId: string): Promise<void>;
-  live(userId: string, now: number): Promise<number>;
-  setIdle(userId: string, idle: boolean, ttlMs: number): Promise<void>;
-  isIdle(userId: string): Promise<boolean>;
+/** A user's status just before and just after one change, read in the same step as the change. */
+interface Change {
+  before: PresenceStatus;
+  after: PresenceStatus;
 }
+
+/**
+ * Where live connections are kept: keys with a TTL in Redis (shared by every instance), or
+ * memory. Each change reads the status before and after it in one atomic step (one Redis
+ * round trip), so of many connections of one user opening at once exactly one sees
+ * offline → online, and one presence event goes out, not one per connection.
+ */
+interface PresenceStore {
+  /** Adds or refreshes `connId`, live until `expiresAt` (ms since the epoch). */
+  touch(userId: string, connId: string, expiresAt: number, now: number): Promise<Change>;
+  /** Refreshes `connId` without reading the status (a heartbeat). */
+  refresh(userId: string, connId: string, expiresAt: number): Promise<void>;
+  drop(userId: string, connId: string, now: number): Promise<Change>;
+  setIdle(userId: string, idle: boolean, ttlMs: number, now: number): Promise<Change>;
+  status(userId: string, now: number): Promise<PresenceStatus>;
+}
+
+/**
+ * The status of a user, with the expired connections dropped first (KEYS[1]: the sorted
+ * set of connections scored by expiry, KEYS[2]: the idle flag; ARGV[1]: now in ms).
+ */
+const STATUS_LUA = `
+local function status()
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+  if redis.call('ZCARD', KEYS[1]) == 0 then return 'offline' end
+  if redis.call('EXISTS', KEYS[2]) == 1 then return 'idle' end
+  return 'online'
+end
+`;
+/** ARGV[2]: the operation; ARGV[3..]: its arguments. Returns { before, after }. */
+const CHANGE_LUA = `${STATUS_LUA}
+local op = ARGV[2]
+if op == 'status' then return status() end
+local before = status()
+if op == 'touch' then
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+elseif op == 'drop' then
+  redis.call('ZREM', KEYS[1], ARGV[3])
+elseif op == 'idle' then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+elseif op == 'back' then
+  redis.call('DEL', KEYS[2])
+end
+return { before, status() }
+`;
+const CHANGE_SHA = createHash('sha1').update(CHANGE_LUA).digest('hex');
 
 class RedisPresenceStore implements PresenceStore {
   constructor(
@@ -29,49 +74,74 @@ class RedisPresenceStore implements PresenceStore {
   ) {}
   private conns = (u: string) => `${this.prefix}presence:conns:${u}`;
   private idle = (u: string) => `${this.prefix}presence:idle:${u}`;
-  async touch(userId: string, connId: string, expiresAt: number) {
+
+  /** Runs CHANGE_LUA by its hash (the script is sent once per Redis server, when it does not know it). */
+  private async run(userId: string, args: (string | number)[]): Promise<unknown> {
+    const keys = [this.conns(userId), this.idle(userId)];
+    try {
+      return await this.redis.evalsha(CHANGE_SHA, 2, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(CHANGE_LUA, 2, ...keys, ...args);
+    }
+  }
+  private async change(userId: string, args: (string | number)[]): Promise<Change> {
+    const [before, after] = (await this.run(userId, args)) as [PresenceStatus, PresenceStatus];
+    return { before, after };
+  }
+  touch(userId: string, connId: string, expiresAt: number, now: number) {
+    return this.change(userId, [now, 'touch', connId, expiresAt, PRESENCE_TTL_MS * 2]);
+  }
+  async refresh(userId: string, connId: string, expiresAt: number) {
     await this.redis.multi().zadd(this.conns(userId), expiresAt, connId).pexpire(this.conns(userId), PRESENCE_TTL_MS * 2).exec();
   }
-  async drop(userId: string, connId: string) {
-    await this.redis.zrem(this.conns(userId), connId);
+  drop(userId: string, connId: string, now: number) {
+    return this.change(userId, [now, 'drop', connId]);
   }
-  async live(userId: string, now: number) {
-    await this.redis.zremrangebyscore(this.conns(userId), '-inf', now);
-    return this.redis.zcard(this.conns(userId));
+  setIdle(userId: string, idle: boolean, ttlMs: number, now: number) {
+    return this.change(userId, idle ? [now, 'idle', ttlMs] : [now, 'back']);
   }
-  async setIdle(userId: string, idle: boolean, ttlMs: number) {
-    if (idle) await this.redis.set(this.idle(userId), '1', 'PX', ttlMs);
-    else await this.redis.del(this.idle(userId));
-  }
-  async isIdle(userId: string) {
-    return (await this.redis.exists(this.idle(userId))) === 1;
+  async status(userId: string, now: number) {
+    return (await this.run(userId, [now, 'status'])) as PresenceStatus;
   }
 }
 
 class MemoryPresenceStore implements PresenceStore {
   private readonly conns = new Map<string, Map<string, number>>();
   private readonly idleUntil = new Map<string, number>();
-  async touch(userId: string, connId: string, expiresAt: number) {
+  private statusOf(userId: string, now: number): PresenceStatus {
+    const m = this.conns.get(userId);
+    if (m) for (const [c, exp] of m) if (exp <= now) m.delete(c);
+    if (!m || m.size === 0) {
+      this.conns.delete(userId);
+      return 'offline';
+    }
+    return (this.idleUntil.get(userId) ?? 0) > now ? 'idle' : 'online';
+  }
+  private change(userId: string, now: number, apply: () => void): Change {
+    const before = this.statusOf(userId, now);
+    apply();
+    return { before, after: this.statusOf(userId, now) };
+  }
+  async touch(userId: string, connId: string, expiresAt: number, now: number) {
+    return this.change(userId, now, () => void this.refreshNow(userId, connId, expiresAt));
+  }
+  async refresh(userId: string, connId: string, expiresAt: number) {
+    this.refreshNow(userId, connId, expiresAt);
+  }
+  private refreshNow(userId: string, connId: string, expiresAt: number) {
     let m = this.conns.get(userId);
     if (!m) this.conns.set(userId, (m = new Map()));
     m.set(connId, expiresAt);
   }
-  async drop(userId: string, connId: string) {
-    this.conns.get(userId)?.delete(connId);
+  async drop(userId: string, connId: string, now: number) {
+    return this.change(userId, now, () => void this.conns.get(userId)?.delete(connId));
   }
-  async live(userId: string, now: number) {
-    const m = this.conns.get(userId);
-    if (!m) return 0;
-    for (const [c, exp] of m) if (exp <= now) m.delete(c);
-    if (m.size === 0) this.conns.delete(userId);
-    return m.size;
+  async setIdle(userId: string, idle: boolean, ttlMs: number, now: number) {
+    return this.change(userId, now, () => void (idle ? this.idleUntil.set(userId, now + ttlMs) : this.idleUntil.delete(userId)));
   }
-  async setIdle(userId: string, idle: boolean, ttlMs: number) {
-    if (idle) this.idleUntil.set(userId, Date.now() + ttlMs);
-    else this.idleUntil.delete(userId);
-  }
-  async isIdle(userId: string) {
-    return (this.idleUntil.get(userId) ?? 0) > Date.now();
+  async status(userId: string, now: number) {
+    return this.statusOf(userId, now);
   }
 }
 
@@ -92,37 +162,36 @@ export class PresenceService {
     this.store = redis ? new RedisPresenceStore(redis, prefix) : new MemoryPresenceStore();
   }
 
-  /** The status of each user. */
+  /** The status of each user (one Redis round trip per user, sent together). */
   async status(userIds: readonly string[]): Promise<PresenceEvent[]> {
     const now = Date.now();
-    return Promise.all(
-      userIds.map(async (userId) => {
-        const live = await this.store.live(userId, now);
-        const status: PresenceStatus = live === 0 ? 'offline' : (await this.store.isIdle(userId)) ? 'idle' : 'online';
-        return { userId, status };
-      }),
-    );
+    return Promise.all(userIds.map(async (userId) => ({ userId, status: await this.store.status(userId, now) })));
   }
 
-  /** A connection opened (or is still alive: call again as a heartbeat). */
+  /**
+   * A connection opened (one Redis round trip; the presence event only when the user was
+   * offline). Also usable as a heartbeat that tells a change, but `heartbeat` is cheaper.
+   */
   async connected(userId: string, connId: string): Promise<void> {
-    await this.changing(userId, () => this.store.touch(userId, connId, Date.now() + PRESENCE_TTL_MS));
+    const now = Date.now();
+    await this.changed(userId, await this.store.touch(userId, connId, now + PRESENCE_TTL_MS, now));
   }
 
   /** Keeps a live connection counted (one Redis command; call every ~20 s). */
   async heartbeat(userId: string, connId: string): Promise<void> {
-    await this.store.touch(userId, connId, Date.now() + PRESENCE_TTL_MS);
+    await this.store.refresh(userId, connId, Date.now() + PRESENCE_TTL_MS);
   }
 
-  /** A connection closed. */
+  /** A connection closed (one Redis round trip; the presence event only when it was the user's last). */
   async disconnected(userId: string, connId: string): Promise<void> {
-    await this.changing(userId, () => this.store.drop(userId, connId));
+    await this.changed(userId, await this.store.drop(userId, connId, Date.now()));
   }
 
   /** The client reports the user idle (away from keyboard) or back. */
   async setIdle(userId: string, idle: boolean): Promise<PresenceEvent> {
-    await this.changing(userId, () => this.store.setIdle(userId, idle, PRESENCE_TTL_MS * 10));
-    return (await this.status([userId]))[0]!;
+    const c = await this.store.setIdle(userId, idle, PRESENCE_TTL_MS * 10, Date.now());
+    await this.changed(userId, c);
+    return { userId, status: c.after };
   }
 
   /** Subscribes to the presence changes of `userIds`; returns the function that stops it. */
@@ -135,10 +204,8 @@ export class PresenceService {
     };
   }
 
-  private async changing(userId: string, change: () => Promise<void>) {
-    const [before] = await this.status([userId]);
-    await change();
-    const [after] = await this.status([userId]);
-    if (before!.status !== after!.status) await this.bus.publish(`presence:${userId}`, JSON.stringify(after));
+  /** Publishes the user's new status when the change altered it. */
+  private async changed(userId: string, c: Change) {
+    if (c.before !== c.after) await this.bus.publish(`presence:${userId}`, JSON.stringify({ userId, status: c.after } satisfies PresenceEvent));
   }
 }

@@ -6,6 +6,7 @@ import { ScopeSubscription } from './stream.js';
 import { userEventsAfter } from './user-log.js';
 import type { UserEvent } from './user-events.js';
 import { WireEvent } from './wire.js';
+import { unnamed } from './unnamed.js';
 
 /**
  * The subscription of `userId` to a conversation it was allowed to view: replay after
@@ -31,15 +32,16 @@ export function conversationSubscription(
     key: scope.id,
     channel: scopeChannel(scope.id),
     // Live results are shaped per receiver (results visibility of polls and surveys).
-    read: async (after, limit) => {
+    // unnamed(): closures made per subscription, without keepNames' property array (src/realtime/unnamed.ts).
+    read: unnamed(async (after: number, limit: number) => {
       const events = await svc.messages.eventsAfter(scope.id, after, limit);
       return (await svc.surveys.shapeFor(o.userId, await svc.polls.shapeFor(o.userId, events))).map((e) => WireEvent.of(e));
-    },
-    resync: (latest, missed) => WireEvent.of({ type: 'resync.required', scopeId: scope.id, seq: latest, missed }),
+    }),
+    resync: unnamed((latest: number, missed: number) => WireEvent.of({ type: 'resync.required', scopeId: scope.id, seq: latest, missed })),
     scopePath: [...scope.path, scope.id],
     userId: o.userId,
     lastEventId: o.lastEventId,
-    currentSeq: () => svc.seqs.scope.get(scope.id),
+    currentSeq: unnamed(() => svc.seqs.scope.get(scope.id)),
     stillAllowed: o.stillAllowed,
     floor: o.floor ?? 0,
     pageSize: limits.replayPageSize,

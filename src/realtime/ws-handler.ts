@@ -21,6 +21,7 @@ import { ScopeSubscription } from './stream.js';
 import type { WireEvent } from './wire.js';
 import { FrameWriter } from './frames.js';
 import { socketGroupsOf } from './socket-group.js';
+import { unnamed } from './unnamed.js';
 import { codeOf, recordCall, wasRecorded } from '../ops/calls.js';
 import { clientIp } from '../guard/client-ip.js';
 import { isUnavailable } from '../guard/unavailable.js';
@@ -150,10 +151,17 @@ class Shared {
       }
       if (c.presenceUser !== null && now - c.heartbeatAt >= PRESENCE_HEARTBEAT_MS) {
         c.heartbeatAt = now;
-        void this.o.presence!.heartbeat(c.presenceUser, c.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+        void this.o.presence!.heartbeat(c.presenceUser, c.connId).catch(this.presenceFailed);
       }
     }
   }
+
+  /**
+   * Logs a failed presence update. One function for every socket: a closure made per
+   * call would hold its Connection (socket, buffers, feeds) until Redis answers, which
+   * under load is long after the socket closed.
+   */
+  readonly presenceFailed = (err: unknown) => this.o.log.warn({ err }, 'presence update failed');
 
   stop() {
     clearInterval(this.timer);
@@ -270,7 +278,7 @@ class Connection {
     if (this.count(userId ? `user:${userId}` : `address:${this.ip}`) && userId && this.o.presence) {
       this.presenceUser = userId;
       this.heartbeatAt = Date.now();
-      void this.o.presence.connected(userId, this.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+      void this.o.presence.connected(userId, this.connId).catch(this.shared.presenceFailed);
     }
     return c;
   }
@@ -390,7 +398,7 @@ class Connection {
       const result = await callTRPCProcedure({
         router: this.o.router,
         path,
-        getRawInput: async () => input,
+        getRawInput: unnamed(async () => input),
         // Each call has its own request id in the log; the connection's is connectionId.
         ctx: { ...c, requestId: randomUUID() },
         type,
@@ -481,7 +489,7 @@ class Connection {
     this.subs.clear();
     this.shared.live.delete(this);
     if (this.presenceUser !== null) {
-      void this.o.presence!.disconnected(this.presenceUser, this.connId).catch((err: unknown) => this.o.log.warn({ err }, 'presence update failed'));
+      void this.o.presence!.disconnected(this.presenceUser, this.connId).catch(this.shared.presenceFailed);
       this.presenceUser = null;
     }
     if (this.authTimer) clearTimeout(this.authTimer);
