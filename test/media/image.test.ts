@@ -67,6 +67,19 @@ describe('stripJpegMetadata', () => {
     expect(stripJpegMetadata(Buffer.from('not a jpeg'))).toBeNull();
     expect(stripJpegMetadata(Buffer.from([0xff, 0xd8, 0xff, 0xe1, 0xff, 0xff]))).toBeNull();
   });
+
+  it('gives a JPEG without metadata back as it came, and cuts EXIF, XMP and data after EOI', async () => {
+    const plain = await sharp({ create: { width: 64, height: 48, channels: 3, background: 'teal' } }).jpeg().toBuffer();
+    expect(stripJpegMetadata(plain)!.equals(plain)).toBe(true);
+    const trailing = Buffer.concat([plain, Buffer.from('GPS 48.85 N')]);
+    expect(stripJpegMetadata(trailing)!.equals(plain)).toBe(true);
+    const tagged = await uprightGpsJpeg();
+    const cut = stripJpegMetadata(tagged)!;
+    expect(cut.includes(Buffer.from('GPS'))).toBe(false);
+    expect(cut.includes(Buffer.from('xmpmeta'))).toBe(false);
+    const [a, b] = await Promise.all([sharp(tagged).raw().toBuffer(), sharp(cut).raw().toBuffer()]);
+    expect(a.equals(b)).toBe(true);
+  });
 });
 
 describe('media rules', () => {
