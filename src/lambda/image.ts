@@ -134,10 +134,19 @@ async function allSettledOrThrow<T extends readonly unknown[]>(ps: { [K in keyof
   return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/** ThumbHash of the first frame (the format wants at most 100 × 100 RGBA). */
+/**
+ * Long side (px) of the RGBA the ThumbHash is computed from. The format takes up to
+ * 100 × 100, but it keeps at most 7 cosine terms per axis and decodes to 32 px, so 32 px
+ * carry what it stores: the placeholder decoded from either differs by a few levels of 255
+ * (test/media/image.test.ts). rgbaToThumbHash's cost grows with the pixel count: ~2 ms at
+ * 100 × 75, ~0.1 ms at 32 × 24, on the main thread while sharp still encodes.
+ */
+const THUMBHASH_INPUT = 32;
+
+/** ThumbHash of the first frame. */
 async function thumbhashOf(image: Sharp): Promise<string> {
   const { data, info } = await image
-    .resize({ width: 100, height: 100, fit: 'inside' })
+    .resize({ width: THUMBHASH_INPUT, height: THUMBHASH_INPUT, fit: 'inside' })
     .ensureAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
