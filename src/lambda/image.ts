@@ -86,47 +86,67 @@ export async function processImage(
   try {
     const base = sharp(input, { ...guard, animated, autoOrient: true });
     const long = Math.max(width, height);
+    // The variants go to libuv's threadpool first: the 1280 px one is the longest job, and
+    // nothing below (the lossless cut, the full image's write) should delay its start.
+    const encoded = VARIANT_SIZES.map((size) =>
+      base.clone().resize({ width: size, height: size, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer(),
+    );
+    // From the smallest variant (its first frame) as soon as it is encoded, while the larger
+    // ones still are: a decode of a few kilobytes, not of the upload.
+    const thumbhash = encoded[0]!.then((body) => thumbhashOf(sharp(body)));
+    const variants = VARIANT_SIZES.map(async (size, i) => {
+      const body = await encoded[i]!;
+      const scale = Math.min(1, size / long);
+      const name = String(size) as VariantName;
+      return emit(name, {
+        name,
+        body,
+        contentType: 'image/webp',
+        width: Math.max(1, Math.round(width * scale)),
+        height: Math.max(1, Math.round(height * scale)),
+      });
+    });
     // A JPEG that needs no rotation keeps its pixels: only the metadata segments go.
     const upright = (meta.orientation ?? 1) === 1;
     const lossless = type === 'image/jpeg' && upright ? stripJpegMetadata(input) : null;
-    const [display, ...variants] = await Promise.all([
-      (async () => emit('full', { body: lossless ?? (await ENCODE[type](base.clone()).toBuffer()), contentType: type, width, height }))(),
-      ...VARIANT_SIZES.map(async (size) => {
-        const body = await base
-          .clone()
-          .resize({ width: size, height: size, fit: 'inside', withoutEnlargement: true })
-          .webp({ quality: 80 })
-          .toBuffer();
-        const scale = Math.min(1, size / long);
-        const name = String(size) as VariantName;
-        return emit(name, {
-          name,
-          body,
-          contentType: 'image/webp',
-          width: Math.max(1, Math.round(width * scale)),
-          height: Math.max(1, Math.round(height * scale)),
-        });
-      }),
-    ]);
-    // From the smallest variant (its first frame): a decode of a few kilobytes, not of the upload.
-    const thumbhash = await thumbhashOf(sharp(variants[0]!.body));
+    const display = (async () => emit('full', { body: lossless ?? (await ENCODE[type](base.clone()).toBuffer()), contentType: type, width, height }))();
+    // Every output settles before a failure is thrown, so the caller's cleanup runs after the
+    // last write that will ever land.
+    const [displayOut, hash, ...variantsOut] = await allSettledOrThrow([display, thumbhash, ...variants]);
     return {
       width,
       height,
       animated,
-      thumbhash,
-      display,
-      variants,
+      thumbhash: hash,
+      display: displayOut,
+      variants: variantsOut,
     };
   } catch (err) {
     throw new ImageRejected(`the image could not be decoded: ${reason(err)}`);
   }
 }
 
-/** ThumbHash of the first frame (the format wants at most 100 × 100 RGBA). */
+/** Like Promise.all, but waits for every promise to settle, then throws the first rejection. */
+async function allSettledOrThrow<T extends readonly unknown[]>(ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(ps);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/**
+ * Long side (px) of the RGBA the ThumbHash is computed from. The format takes up to
+ * 100 × 100, but it keeps at most 7 cosine terms per axis and decodes to 32 px, so 32 px
+ * carry what it stores: the placeholder decoded from either differs by a few levels of 255
+ * (test/media/image.test.ts). rgbaToThumbHash's cost grows with the pixel count: ~2 ms at
+ * 100 × 75, ~0.1 ms at 32 × 24, on the main thread while sharp still encodes.
+ */
+const THUMBHASH_INPUT = 32;
+
+/** ThumbHash of the first frame. */
 async function thumbhashOf(image: Sharp): Promise<string> {
   const { data, info } = await image
-    .resize({ width: 100, height: 100, fit: 'inside' })
+    .resize({ width: THUMBHASH_INPUT, height: THUMBHASH_INPUT, fit: 'inside' })
     .ensureAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });

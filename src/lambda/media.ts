@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { fileTypeFromBuffer } from 'file-type';
 import { createClient, type GuildhallClient } from '../../sdk/src/index.js';
@@ -28,9 +28,9 @@ const VARIANT_NAMES = VARIANT_SIZES.map((s) => String(s) as '160' | '640' | '128
 const SNIFF_BYTES = 4_100;
 /**
  * An image upload no larger than this (bytes; the default image limit, 25 MiB) is read
- * while the claim is asked, as HeadObject is: on the usual path the claim's round trip
- * then costs nothing. The bytes are used only once the claim is ours and the size checks
- * pass; otherwise they are dropped (a duplicate event read them for nothing).
+ * while the claim is asked: on the usual path the claim's round trip then costs nothing.
+ * The bytes are used only once the claim is ours and the size checks pass; otherwise they
+ * are dropped (a duplicate event read them for nothing).
  */
 const PREFETCH_MAX_BYTES = 25 * 1024 * 1024;
 
@@ -40,8 +40,9 @@ const PREFETCH_MAX_BYTES = 25 * 1024 * 1024;
  * `uploads/`:
  * 1. claims the upload through `media.claim` (a duplicate or late event is skipped here:
  *    S3 delivers at least once, and one claim means one set of variants);
- * 2. HeadObject: the stored size must equal the declared one and stay within the limit of
- *    its type (not every store enforces the POST policy; s3rver enforces none);
+ * 2. the stored size (GetObject's headers, asked while the claim is) must equal the
+ *    declared one and stay within the limit of its type (not every store enforces the POST
+ *    policy; s3rver enforces none);
  * 3. sniffs the real type from the bytes (file-type); a declared image whose bytes are
  *    another format fails;
  * 4. images: `processImage` (pixel limit, auto-orient, metadata stripped, WebP variants,
@@ -68,12 +69,11 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
   // Keys in S3 events are URL-encoded, spaces as '+'.
   const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
   if (!key.startsWith(UPLOAD_PREFIX)) return 'skipped';
-  // HeadObject runs while the claim is asked; its answer is used only once the claim is ours.
-  const headP = headOrNull(deps.s3, bucket, key);
-  headP.catch(() => {});
-  const prefetchP = headP.then((h) =>
-    h && (h.ContentLength ?? Infinity) <= PREFETCH_MAX_BYTES && isImageType(h.ContentType ?? '') ? getBytes(deps.s3, bucket, key) : null,
-  );
+  // The upload is opened (one GetObject: its headers serve as HeadObject's) while the claim
+  // is asked; what it says is used only once the claim is ours.
+  const openP = openUpload(deps.s3, bucket, key);
+  openP.catch(() => {});
+  const prefetchP = openP.then((u) => u?.bytes ?? null);
   prefetchP.catch(() => {});
   const claim = await deps.api.media.claim.mutate({ key });
   if (!claim.claimed) {
@@ -88,12 +88,12 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
     return 'failed';
   };
   try {
-    const head = await headP;
+    const head = await openP;
     if (!head) {
       await deps.api.media.complete.mutate({ attachmentId: id, result: { status: 'failed', reason: 'the upload is gone from storage; upload the file again' } });
       return 'failed';
     }
-    const size = head.ContentLength ?? 0;
+    const size = head.size;
     if (size > claim.maxBytes) return await fail(`the file is ${formatBytes(size)}, over the limit of ${formatBytes(claim.maxBytes)}`);
     if (size !== claim.declaredSize) {
       return await fail(`the stored file is ${size} bytes but ${claim.declaredSize} were declared; upload it again with its real size`);
@@ -101,7 +101,7 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
     const declared = claim.declaredType;
     const image = isImageType(declared);
     const early = image ? await prefetchP.catch(() => null) : null;
-    // The prefetched bytes are those HeadObject measured unless the object was replaced in between.
+    // The prefetched bytes are those the headers measured (a body cut short is read again).
     const body = early && early.length === size ? early : await getBytes(deps.s3, bucket, key, image ? undefined : SNIFF_BYTES);
     const sniffed = (await fileTypeFromBuffer(body))?.mime;
     if (isImageType(declared)) {
@@ -166,14 +166,36 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
   }
 }
 
-async function headOrNull(s3: S3Client, bucket: string, key: string) {
+/** An upload as one GetObject found it: its stored size, and its bytes when they are being read. */
+interface OpenedUpload {
+  /** ContentLength, bytes. */
+  size: number;
+  /** The whole body, for an image type within PREFETCH_MAX_BYTES; null otherwise (the body was not read). */
+  bytes: Promise<Buffer> | null;
+}
+
+/**
+ * GetObject of the upload: its headers answer what HeadObject would (the stored size), and
+ * for an image upload within PREFETCH_MAX_BYTES (by the stored Content-Type) the body is read
+ * on. Any other body is dropped unread, so a 100 MiB file is not downloaded to be sniffed.
+ * @returns null when the object does not exist (404).
+ */
+async function openUpload(s3: S3Client, bucket: string, key: string): Promise<OpenedUpload | null> {
+  let res;
   try {
-    return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 404) return null;
     throw err;
   }
+  const size = res.ContentLength ?? 0;
+  if (size <= PREFETCH_MAX_BYTES && isImageType(res.ContentType ?? '')) {
+    const body = res.Body!;
+    return { size, bytes: body.transformToByteArray().then((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) };
+  }
+  (res.Body as { destroy?: () => void } | undefined)?.destroy?.();
+  return { size, bytes: null };
 }
 
 async function getBytes(s3: S3Client, bucket: string, key: string, firstBytes?: number): Promise<Buffer> {

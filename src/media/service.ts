@@ -207,9 +207,6 @@ export class MediaService {
    */
   async complete(attachmentId: string, result: Completion): Promise<{ changed: boolean; attachment: Attachment }> {
     const { changed, row, events } = await this.db.transaction(async (tx) => {
-      const [current] = await tx.select().from(attachments).where(eq(attachments.id, attachmentId)).for('update');
-      if (!current) throw notFound('no such attachment');
-      if (current.status !== 'processing') return { changed: false, row: current, events: [] as ScopeEvent[] };
       const set =
         result.status === 'ready'
           ? {
@@ -225,20 +222,31 @@ export class MediaService {
               completedAt: new Date(),
             }
           : { status: 'failed' as const, failureReason: result.reason, completedAt: new Date() };
-      const [row] = await tx.update(attachments).set(set).where(eq(attachments.id, attachmentId)).returning();
+      // One statement on the usual path: only a claimed row changes (the UPDATE locks it, so
+      // a concurrent completion waits, then finds it no longer 'processing').
+      const [row] = await tx
+        .update(attachments)
+        .set(set)
+        .where(and(eq(attachments.id, attachmentId), eq(attachments.status, 'processing')))
+        .returning();
+      if (!row) {
+        const [current] = await tx.select().from(attachments).where(eq(attachments.id, attachmentId));
+        if (!current) throw notFound('no such attachment');
+        return { changed: false, row: current, events: [] as ScopeEvent[] };
+      }
       const events: ScopeEvent[] = [];
-      const visible = row!.messageId !== null || (row!.purpose === 'icon' && row!.attachedAt !== null);
-      if (visible && row!.scopeId && !row!.deleteRequestedAt) {
-        const { createdAt: _createdAt, ...attachment } = toAttachment(row!);
+      const visible = row.messageId !== null || (row.purpose === 'icon' && row.attachedAt !== null);
+      if (visible && row.scopeId && !row.deleteRequestedAt) {
+        const { createdAt: _createdAt, ...attachment } = toAttachment(row);
         const ev = await appendEvent(tx, {
-          scopeId: row!.scopeId,
+          scopeId: row.scopeId,
           type: 'attachment.updated',
           actorId: null,
-          payload: { messageId: row!.messageId, attachment },
+          payload: { messageId: row.messageId, attachment },
         });
         events.push(toScopeEvent(ev, null));
       }
-      return { changed: true, row: row!, events };
+      return { changed: true, row, events };
     });
     for (const e of events) await this.events.publish(e);
     if (changed) this.log.info({ attachmentId, status: row.status, reason: row.failureReason ?? undefined }, 'attachment processed');

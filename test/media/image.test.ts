@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { rgbaToThumbHash, thumbHashToRGBA } from 'thumbhash';
 import { describe, expect, it } from 'vitest';
 import { processImage, ImageRejected } from '../../src/lambda/image.js';
 import { stripJpegMetadata } from '../../src/lambda/jpeg.js';
@@ -30,6 +31,22 @@ describe('processImage (the handler\'s image work)', () => {
     const [a, b] = await Promise.all([sharp(input).raw().toBuffer(), sharp(out.display.body).raw().toBuffer()]);
     expect(a.equals(b)).toBe(true);
     expect(out.display.body.length).toBeLessThan(input.length);
+  });
+
+  it('the ThumbHash (from 32 px) decodes to the placeholder a 100 px input gives, within a few levels', async () => {
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="2048" height="1536"><rect width="100%" height="100%" fill="#2a6"/>' +
+        '<circle cx="600" cy="600" r="460" fill="#e22"/><rect x="1230" y="850" width="610" height="540" fill="#fd0"/></svg>',
+    );
+    const input = await sharp(svg).jpeg({ quality: 90 }).toBuffer();
+    const out = await processImage(input, 'image/jpeg', LIMIT);
+    const small = out.variants.find((v) => v.name === '160')!.body;
+    const { data, info } = await sharp(small).resize({ width: 100, height: 100, fit: 'inside' }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const reference = thumbHashToRGBA(rgbaToThumbHash(info.width, info.height, data));
+    const ours = thumbHashToRGBA(Buffer.from(out.thumbhash, 'base64'));
+    expect([ours.w, ours.h]).toEqual([reference.w, reference.h]);
+    const worst = Math.max(...Array.from(ours.rgba, (x, i) => Math.abs(x - reference.rgba[i]!)));
+    expect(worst).toBeLessThanOrEqual(8);
   });
 
   it('keeps animation: an animated GIF gives animated WebP variants', async () => {
@@ -66,6 +83,19 @@ describe('stripJpegMetadata', () => {
   it('returns null for what is not a well-formed JPEG', () => {
     expect(stripJpegMetadata(Buffer.from('not a jpeg'))).toBeNull();
     expect(stripJpegMetadata(Buffer.from([0xff, 0xd8, 0xff, 0xe1, 0xff, 0xff]))).toBeNull();
+  });
+
+  it('gives a JPEG without metadata back as it came, and cuts EXIF, XMP and data after EOI', async () => {
+    const plain = await sharp({ create: { width: 64, height: 48, channels: 3, background: 'teal' } }).jpeg().toBuffer();
+    expect(stripJpegMetadata(plain)!.equals(plain)).toBe(true);
+    const trailing = Buffer.concat([plain, Buffer.from('GPS 48.85 N')]);
+    expect(stripJpegMetadata(trailing)!.equals(plain)).toBe(true);
+    const tagged = await uprightGpsJpeg();
+    const cut = stripJpegMetadata(tagged)!;
+    expect(cut.includes(Buffer.from('GPS'))).toBe(false);
+    expect(cut.includes(Buffer.from('xmpmeta'))).toBe(false);
+    const [a, b] = await Promise.all([sharp(tagged).raw().toBuffer(), sharp(cut).raw().toBuffer()]);
+    expect(a.equals(b)).toBe(true);
   });
 });
 

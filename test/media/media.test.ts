@@ -263,6 +263,21 @@ describe('duplicate S3 events', () => {
     sub.stop();
   });
 
+  it('media.complete changes only a claimed attachment: a second report changes nothing, an unknown id is NOT_FOUND', async () => {
+    const alice = await user('twice');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const { ticket } = await sendWith(alice, r.id, { body: await png(320, 200), type: 'image/png', name: 'small.png' });
+    expect((await updateOf(sub, ticket.attachmentId)).attachment.status).toBe('ready');
+    const api = createClient({ url: server.url, token: server.services.media.serviceToken });
+    const again = await api.media.complete.mutate({ attachmentId: ticket.attachmentId, result: { status: 'failed', reason: 'late report' } });
+    expect(again.changed).toBe(false);
+    expect(again.attachment).toMatchObject({ id: ticket.attachmentId, status: 'ready' });
+    expect(await codeOf(api.media.complete.mutate({ attachmentId: crypto.randomUUID(), result: { status: 'failed', reason: 'x' } }))).toBe('NOT_FOUND');
+    closeClient(api);
+    sub.stop();
+  });
+
   it('a user token cannot call the pipeline procedures', async () => {
     const mallory = await user('mallory');
     expect(await codeOf(mallory.client.media.claim.mutate({ key: 'uploads/x' }))).toBe('UNAUTHORIZED');

@@ -45,7 +45,7 @@ export const attachments = pgTable(
     status: text('status', { enum: ['pending', 'processing', 'ready', 'failed'] }).notNull().default('pending'),
     /** Sniffed from the bytes by the pipeline; what downloads are served as. */
     contentType: text('content_type'),
-    /** The stored size as HeadObject reported it (bytes). */
+    /** The stored size as the upload's GetObject reported it (bytes). */
     size: bigint('size', { mode: 'number' }),
     /** Images: the object downloads of the full image are served from (re-encoded, no metadata). */
     displayKey: text('display_key'),
