@@ -140,7 +140,7 @@ async function main() {
     const walkBase: number[] = [];
     const walkInProcess: number[] = [];
     const walkInProcessBig: number[] = [];
-    const output: { zod: number[]; serialize: number[]; stringify: number[]; parse: number[]; deserialize: number[] } = { zod: [], serialize: [], stringify: [], parse: [], deserialize: [] };
+    const output: { zod: number[]; serialize: number[]; stringify: number[]; parse: number[]; deserialize: number[]; inPlace: number[] } = { zod: [], serialize: [], stringify: [], parse: [], deserialize: [], inPlace: [] };
     let bytes = 0;
     const walkBig: number[] = [];
     let bigPages = 0;
@@ -207,6 +207,8 @@ async function main() {
       bytes = texts.reduce((n, x) => n + Buffer.byteLength(x), 0);
       const parsed = step(output.parse, () => texts.map((x) => (JSON.parse(x) as { result: { data: SuperJSONResult } }).result.data));
       step(output.deserialize, () => parsed.map((p) => superjson.deserialize(p)));
+      // What the SDK's step would cost reading in place (the parsed JSON is its own; superjson copies it first otherwise).
+      step(output.inPlace, () => parsed.map((p) => superjson.deserialize(p, { inPlace: true })));
       // The transport's floor: as many calls of a trivial procedure (scopes.get) as the walk made pages.
       const t3 = performance.now();
       for (let k = 0; k < pages; k++) await client.scopes.get.query({ scopeId });
@@ -222,7 +224,7 @@ async function main() {
     console.log(`  in process 2500: ours ${f(median(walkInProcessBig))} ms (pages of 2500 through the service), ratio ${(median(walkInProcessBig) / median(walkBase)).toFixed(2)}`);
     const o = output;
     console.log(
-      `  output of those: zod ${f(median(o.zod))} ms, superjson ${f(median(o.serialize))} ms, stringify ${f(median(o.stringify))} ms | client: parse ${f(median(o.parse))} ms, superjson ${f(median(o.deserialize))} ms; ${(bytes / 1e6).toFixed(1)} MB`,
+      `  output of those: zod ${f(median(o.zod))} ms, superjson ${f(median(o.serialize))} ms, stringify ${f(median(o.stringify))} ms | client: parse ${f(median(o.parse))} ms, superjson ${f(median(o.deserialize))} ms (in place: ${f(median(o.inPlace))} ms); ${(bytes / 1e6).toFixed(1)} MB`,
     );
     console.log(`  HTTP floor:      ${f(median(floor))} ms (as many scopes.get calls as pages), ratio ${(median(floor) / median(walkBase)).toFixed(2)}`);
     console.log(`create a series:   median ${f(median(createMs))} ms, max ${f(Math.max(...createMs))} ms (${createMs.length} series)`);
