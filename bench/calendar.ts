@@ -13,8 +13,10 @@
  *   handling): the first 100 of each rule merged and sorted, cut to 100 (first page); every
  *   instance in the window merged and sorted (full walk).
  * - also, after each full walk: the same walk through the events service in this process
- *   (what the listing costs without the transport), and the transport's floor (as many
- *   scopes.get calls over HTTP as the walk had pages).
+ *   (what the listing costs without the transport), in pages of 100 and of 2,500; what the
+ *   transport does with the 2,500-pages, step by step (the output check, superjson and
+ *   JSON.stringify as the server does, JSON.parse and superjson as the SDK does); and the
+ *   transport's floor (as many scopes.get calls over HTTP as the walk had pages).
  *
  *   npx tsx bench/calendar.ts [--runs 5] [--series 200]
  */
@@ -23,10 +25,12 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import pino from 'pino';
+import superjson, { type SuperJSONResult } from 'superjson';
 import { RRuleTemporal } from 'rrule-temporal';
 import { Temporal } from 'temporal-polyfill';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
+import { InstancePageOutput } from '../src/events/outputs.js';
 import { createClient, closeClient } from '../sdk/src/index.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, series: { type: 'string', default: '200' } } });
@@ -135,6 +139,9 @@ async function main() {
     const walkOurs: number[] = [];
     const walkBase: number[] = [];
     const walkInProcess: number[] = [];
+    const walkInProcessBig: number[] = [];
+    const output: { zod: number[]; serialize: number[]; stringify: number[]; parse: number[]; deserialize: number[]; inPlace: number[] } = { zod: [], serialize: [], stringify: [], parse: [], deserialize: [], inPlace: [] };
+    let bytes = 0;
     const walkBig: number[] = [];
     let bigPages = 0;
     const floor: number[] = [];
@@ -178,6 +185,30 @@ async function main() {
         inCursor = p.nextCursor;
       }
       walkInProcess.push(performance.now() - t2);
+      // The same walk in pages of 2,500 through the service, then what the transport does with those pages, step by step:
+      // the output check (zod), superjson and JSON.stringify on the server, JSON.parse and superjson on the client.
+      const t5 = performance.now();
+      const bigPagesIn: Awaited<ReturnType<typeof server.services.events.instances>>[] = [];
+      for (let c: string | undefined; ; ) {
+        const p = await server.services.events.instances(user.id, { scopeId, from: FROM, to: TO, limit: 2_500, cursor: c });
+        bigPagesIn.push(p);
+        if (!p.nextCursor) break;
+        c = p.nextCursor;
+      }
+      walkInProcessBig.push(performance.now() - t5);
+      const step = <T,>(into: number[], f: () => T): T => {
+        const [ms, v] = time(f);
+        into.push(ms);
+        return v;
+      };
+      const checked = step(output.zod, () => bigPagesIn.map((p) => InstancePageOutput.parse(p)));
+      const sj = step(output.serialize, () => checked.map((p) => superjson.serialize(p)));
+      const texts = step(output.stringify, () => sj.map((p) => JSON.stringify({ result: { data: p } })));
+      bytes = texts.reduce((n, x) => n + Buffer.byteLength(x), 0);
+      const parsed = step(output.parse, () => texts.map((x) => (JSON.parse(x) as { result: { data: SuperJSONResult } }).result.data));
+      step(output.deserialize, () => parsed.map((p) => superjson.deserialize(p)));
+      // What the SDK's step would cost reading in place (the parsed JSON is its own; superjson copies it first otherwise).
+      step(output.inPlace, () => parsed.map((p) => superjson.deserialize(p, { inPlace: true })));
       // The transport's floor: as many calls of a trivial procedure (scopes.get) as the walk made pages.
       const t3 = performance.now();
       for (let k = 0; k < pages; k++) await client.scopes.get.query({ scopeId });
@@ -190,6 +221,11 @@ async function main() {
     console.log(`full walk:         ours ${f(median(walkOurs))} ms, baseline ${f(median(walkBase))} ms, ratio ${(median(walkOurs) / median(walkBase)).toFixed(2)} (target <= 3)`);
     console.log(`  pages of 2500:   ours ${f(median(walkBig))} ms in ${bigPages} pages, ratio ${(median(walkBig) / median(walkBase)).toFixed(2)} (target <= 3)`);
     console.log(`  in process:      ours ${f(median(walkInProcess))} ms (the same walk through the events service, no HTTP), ratio ${(median(walkInProcess) / median(walkBase)).toFixed(2)}`);
+    console.log(`  in process 2500: ours ${f(median(walkInProcessBig))} ms (pages of 2500 through the service), ratio ${(median(walkInProcessBig) / median(walkBase)).toFixed(2)}`);
+    const o = output;
+    console.log(
+      `  output of those: zod ${f(median(o.zod))} ms, superjson ${f(median(o.serialize))} ms, stringify ${f(median(o.stringify))} ms | client: parse ${f(median(o.parse))} ms, superjson ${f(median(o.deserialize))} ms (in place: ${f(median(o.inPlace))} ms); ${(bytes / 1e6).toFixed(1)} MB`,
+    );
     console.log(`  HTTP floor:      ${f(median(floor))} ms (as many scopes.get calls as pages), ratio ${(median(floor) / median(walkBase)).toFixed(2)}`);
     console.log(`create a series:   median ${f(median(createMs))} ms, max ${f(Math.max(...createMs))} ms (${createMs.length} series)`);
     console.log(`create BYWEEKNO:   median ${f(median(weekNoMs))} ms, max ${f(Math.max(...weekNoMs))} ms (${weekNoMs.length} series)`);

@@ -229,24 +229,36 @@ class HeadHeap {
       k = p;
     }
   }
+  /** The first head, without taking it out. */
+  peek(): Head | undefined {
+    return this.items[0];
+  }
   pop(): Head | undefined {
     const a = this.items;
     const top = a[0];
     const end = a.pop();
     if (a.length > 0 && end) {
       a[0] = end;
-      for (let k = 0; ; ) {
-        const l = 2 * k + 1;
-        const r = l + 1;
-        let m = k;
-        if (l < a.length && before(a[l]!, a[m]!)) m = l;
-        if (r < a.length && before(a[r]!, a[m]!)) m = r;
-        if (m === k) break;
-        [a[k], a[m]] = [a[m]!, a[k]!];
-        k = m;
-      }
+      this.down();
     }
     return top;
+  }
+  /** Restores the order after the first head's key was raised in place (one sift down instead of a pop and a push). */
+  down() {
+    const a = this.items;
+    const n = a.length;
+    const h = a[0]!;
+    let k = 0;
+    for (;;) {
+      const l = 2 * k + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const m = r < n && before(a[r]!, a[l]!) ? r : l;
+      if (!before(a[m]!, h)) break;
+      a[k] = a[m]!;
+      k = m;
+    }
+    a[k] = h;
   }
 }
 
@@ -310,21 +322,28 @@ export function listInstances(
   const listed = merge.rows;
   // A page of `limit` spread over the series it touches: about limit / series each, a few more to spare.
   const chunk = Math.max(4, Math.ceil(limit / listed.length) + 2);
-  const advance = (k: number) => {
+  // The first head is taken (its instance listed), its series' next instance put in its place, and sifted down.
+  const items: EventInstance[] = [];
+  while (items.length < limit) {
+    const h = heap.peek();
+    if (!h) break;
+    if (h.i) items.push(h.i);
+    const k = h.k;
     const row = listed[k]!;
+    let n: { ms: number; i: EventInstance } | null = null;
     try {
       const stream = (streams[k] ??= new SeriesStream(row, overrides.get(row.id) ?? NO_OVERRIDES, fromMs, toMs, cursor, chunk));
-      const n = stream.next();
-      if (n) heap.push({ ms: n.ms, i: n.i, k });
+      n = stream.next();
     } catch (err) {
       failed.push({ eventId: row.id, title: row.title, message: err instanceof Error ? err.message : String(err) });
     }
-  };
-  const items: EventInstance[] = [];
-  while (items.length < limit && heap.size > 0) {
-    const h = heap.pop()!;
-    if (h.i) items.push(h.i);
-    advance(h.k);
+    if (n) {
+      h.ms = n.ms;
+      h.i = n.i;
+      heap.down();
+    } else {
+      heap.pop();
+    }
   }
   const last = items.at(-1);
   if (heap.size === 0 || !last) return { items, nextCursor: null, failed };

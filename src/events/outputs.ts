@@ -35,10 +35,18 @@ export const SeriesEditOutput = SeriesSavedOutput.extend({
   ),
 }) satisfies z.ZodType<SeriesEdit>;
 
+/**
+ * A series or scope id in a listed instance: described as `z.guid()` describes it (format
+ * and pattern, so the OpenAPI document is the same) and checked as a string. The ids come
+ * from uuid columns; matching the guid pattern twice per instance was most of the output
+ * check's cost on a page of 2,500 instances (about 1.3 of 1.5 ms, bench/calendar.ts).
+ */
+const ListedId = z.string().meta({ format: 'uuid', pattern: '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$' });
+
 /** One instance with its override applied (`EventInstance`); `originalStart` is its RECURRENCE-ID. */
 export const EventInstanceOutput = z.object({
-  eventId: z.guid(),
-  scopeId: z.guid(),
+  eventId: ListedId,
+  scopeId: ListedId,
   originalStart: z.string(),
   start: z.string(),
   end: z.string(),
@@ -57,7 +65,7 @@ export const InstancePageOutput = z.object({
   items: z.array(EventInstanceOutput),
   nextCursor: z.string().nullable(),
   /** Series that could not be expanded and are left out; the others are listed. */
-  failed: z.array(z.object({ eventId: z.guid(), title: z.string(), message: z.string() })),
+  failed: z.array(z.object({ eventId: ListedId, title: z.string(), message: z.string() })),
 }) satisfies z.ZodType<InstancePage>;
 
 const RsvpStatusOutput = z.enum(['going', 'maybe', 'declined', 'waitlisted']);
