@@ -12,6 +12,7 @@ import { recordCall, codeOf, roundMs, type CallRecord } from './ops/calls.js';
 import { findBadText } from './guard/text.js';
 import { withSseSlot } from './guard/sse-slots.js';
 import { isUnavailable } from './guard/unavailable.js';
+import { isTokenForm, MALFORMED_TOKEN } from './auth/token.js';
 
 // ---------------------------------------------------------------- context
 
@@ -179,10 +180,13 @@ export const publicProcedure = t.procedure.use(storableText).use(withServices);
  * expired while a WebSocket stays open stops working at once; a subscription, which
  * outlives its call, ends with UNAUTHORIZED when its session is revoked (on any
  * instance) or expires.
- * @throws UNAUTHORIZED without a valid token; TOO_MANY_REQUESTS for an HTTP (SSE)
+ * @throws UNAUTHORIZED without a valid token (`the bearer token is malformed: …` for a value
+ *   that is not a token at all); TOO_MANY_REQUESTS for an HTTP (SSE)
  *   subscription past 50 open ones of the user on this instance.
  */
 export const authedProcedure = publicProcedure.use(async ({ ctx, next, type, signal }) => {
+  // A value that cannot be a token is the client's mistake, not an ended session.
+  if (ctx.token !== null && !isTokenForm(ctx.token)) throw new TRPCError({ code: 'UNAUTHORIZED', message: `the bearer token ${MALFORMED_TOKEN}` });
   const user = await ctx.svc.auth.authenticate(ctx.token);
   if (!user) {
     throw new TRPCError({
