@@ -2,7 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { inputTransformer } from './input-transformer.js';
 import type { ErrorData } from './error-shape.js';
-import { ZodError } from 'zod';
+import { z, ZodError } from 'zod';
 import { AppError, invalid, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
@@ -13,6 +13,7 @@ import { findBadText } from './guard/text.js';
 import { withSseSlot } from './guard/sse-slots.js';
 import { isUnavailable } from './guard/unavailable.js';
 import { isTokenForm, MALFORMED_TOKEN } from './auth/token.js';
+import { intMessages } from './guard/int-messages.js';
 
 // ---------------------------------------------------------------- context
 
@@ -64,6 +65,9 @@ function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
   const { stack: _stack, ...rest } = data;
   return rest;
 }
+
+// Integers past 2^53 and fractions get a message a person can act on, in every input schema.
+z.config({ customError: intMessages });
 
 /** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
 const t = initTRPC.context<Context>().meta<RestMeta>().create({
