@@ -19,6 +19,8 @@ export const limits = {
    * `events.list` `maxResults`, so a client walking a year of a busy calendar needs few pages.
    */
   instancesPageMax: 2_500,
+  /** The page size of `events.instances` when the call gives no `limit`: 250, Google Calendar's default `maxResults`. */
+  instancesPageDefault: 250,
   /** Largest WebSocket frame the server accepts (bytes). */
   wsMaxPayloadBytes: 256 * 1024,
   /** Largest HTTP request body the server accepts (bytes). */

@@ -1,5 +1,4 @@
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -17,6 +16,7 @@ import { parseOriginList } from './http/origins.js';
 import { restSurface } from './rest/mount.js';
 import { codeOf, recordCall, roundMs, wasRecorded } from './ops/calls.js';
 import { serveMetrics } from './ops/endpoint.js';
+import { requestIdOf } from './ops/request-id.js';
 import { startEmbeddedPipeline, type EmbeddedPipeline } from './media/pipeline.js';
 import { handleS3Webhook, S3_WEBHOOK_PATH } from './media/webhook.js';
 import { serveCalendarFeed } from './events/feed-http.js';
@@ -70,7 +70,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   });
   const httpContext = (req: http.IncomingMessage, transport: 'http' | 'rest'): Context => ({
     app,
-    requestId: (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID(),
+    requestId: requestIds.get(req) ?? requestIdOf(req),
     token: bearer(req.headers.authorization),
     transport,
     ip: clientIp(req, config.guard.trustProxy),
@@ -89,7 +89,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     createContext: (req) => httpContext(req, 'rest'),
     maxBodyBytes: limits.httpMaxBodyBytes,
     onError: ({ error, path, ctx }) => reportError(error, path, ctx),
-    onFailure: (err) => log.error({ err }, 'REST request failed'),
+    onFailure: (err, requestId) => log.error({ err, requestId }, 'REST request failed'),
     onRejected: ({ ctx, code, ms }) =>
       recordCall(log, services.metrics, { requestId: ctx.requestId, procedure: null, transport: 'rest', userId: null, ms: roundMs(ms), code }),
   });
@@ -99,7 +99,12 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   let pipeline: EmbeddedPipeline | null = null;
   /** True once a drain began (SIGTERM): `/readyz` answers 503 while the instance still serves. */
   let draining = false;
+  /** The request id of each request, set on its response before any route runs (src/ops/request-id.ts). */
+  const requestIds = new WeakMap<http.IncomingMessage, string>();
   const httpServer = http.createServer(async (req, res) => {
+    const requestId = requestIdOf(req);
+    requestIds.set(req, requestId);
+    res.setHeader('x-request-id', requestId);
     if (await applyCors(req, res).catch(() => false)) return;
     const url = req.url ?? '/';
     if (url === S3_WEBHOOK_PATH && pipeline) {

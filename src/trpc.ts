@@ -2,7 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { inputTransformer } from './input-transformer.js';
 import type { ErrorData } from './error-shape.js';
-import { ZodError } from 'zod';
+import { z, ZodError } from 'zod';
 import { AppError, invalid, toTRPCCode } from './errors.js';
 import { limits } from './config.js';
 import { servicesOf, type AppHandle } from './app.js';
@@ -12,6 +12,8 @@ import { recordCall, codeOf, roundMs, type CallRecord } from './ops/calls.js';
 import { findBadText } from './guard/text.js';
 import { withSseSlot } from './guard/sse-slots.js';
 import { isUnavailable } from './guard/unavailable.js';
+import { isTokenForm, MALFORMED_TOKEN } from './auth/token.js';
+import { intMessages } from './guard/int-messages.js';
 
 // ---------------------------------------------------------------- context
 
@@ -63,6 +65,9 @@ function withoutStack<T extends { stack?: string }>(data: T): Omit<T, 'stack'> {
   const { stack: _stack, ...rest } = data;
   return rest;
 }
+
+// Integers past 2^53 and fractions get a message a person can act on, in every input schema.
+z.config({ customError: intMessages });
 
 /** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
 const t = initTRPC.context<Context>().meta<RestMeta>().create({
@@ -179,10 +184,13 @@ export const publicProcedure = t.procedure.use(storableText).use(withServices);
  * expired while a WebSocket stays open stops working at once; a subscription, which
  * outlives its call, ends with UNAUTHORIZED when its session is revoked (on any
  * instance) or expires.
- * @throws UNAUTHORIZED without a valid token; TOO_MANY_REQUESTS for an HTTP (SSE)
+ * @throws UNAUTHORIZED without a valid token (`the bearer token is malformed: …` for a value
+ *   that is not a token at all); TOO_MANY_REQUESTS for an HTTP (SSE)
  *   subscription past 50 open ones of the user on this instance.
  */
 export const authedProcedure = publicProcedure.use(async ({ ctx, next, type, signal }) => {
+  // A value that cannot be a token is the client's mistake, not an ended session.
+  if (ctx.token !== null && !isTokenForm(ctx.token)) throw new TRPCError({ code: 'UNAUTHORIZED', message: `the bearer token ${MALFORMED_TOKEN}` });
   const user = await ctx.svc.auth.authenticate(ctx.token);
   if (!user) {
     throw new TRPCError({

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestDatabase } from './helpers/db.js';
@@ -103,6 +104,54 @@ describe('WebSocket transport', () => {
     const msg = await good.client.messages.send.mutate({ scopeId: community.id, body: 'still here' });
     expect(msg.seq).toBe(1);
     closeClient(good.client);
+  });
+
+  it('refuses at once a token that is not a token at all, and still takes a well-formed unknown one (answered UNAUTHORIZED on use)', async () => {
+    /** Sends `data` as connectionParams; resolves with the error frame's message and the close code and reason. */
+    const refused = async (data: unknown) => {
+      const ws = await rawSocket(server.url, '?connectionParams=1');
+      const frame = nextMessage(ws);
+      const close = new Promise<[number, string]>((r) => ws.once('close', (code, reason) => r([code, reason.toString()])));
+      ws.send(JSON.stringify({ method: 'connectionParams', data }));
+      return { message: JSON.parse(await frame).error.json.message as string, close: await close };
+    };
+    const MALFORMED = 'connectionParams.token is malformed: expected the 43-character token from auth.signUp or auth.signIn';
+    // `jq -r .token` of an error body prints "null"; a pasted header keeps its "Bearer ".
+    for (const token of ['garbage', 'null', '', `Bearer ${'a'.repeat(43)}`, 'a'.repeat(42), 'é'.repeat(43)]) {
+      const r = await refused({ token });
+      expect(r.close, JSON.stringify(token)).toEqual([4400, MALFORMED]);
+      expect(r.message).toContain(MALFORMED);
+    }
+    // A token of the right form that names no live session is still a socket without a
+    // session (it may be one that expired a moment ago): its calls answer UNAUTHORIZED as before.
+    const ws = await rawSocket(server.url, '?connectionParams=1');
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: randomBytes(32).toString('base64url') } }));
+    const reply = nextMessage(ws);
+    ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+    const error = JSON.parse(await reply).error.json;
+    expect([error.data.code, error.message]).toEqual(['UNAUTHORIZED', 'your session has expired or was revoked; sign in again']);
+    ws.close();
+  });
+
+  it('refuses connectionParams whose wire is not one it speaks, naming the field and the values it takes', async () => {
+    const u = await signUpClient(server.url, 'wire');
+    const WIRE = 'connectionParams.wire must be "compact" or "superjson" (the default when it is absent)';
+    for (const wire of [5, 'Compact', 'binary', true, null]) {
+      const ws = await rawSocket(server.url, '?connectionParams=1');
+      const close = new Promise<[number, string]>((r) => ws.once('close', (code, reason) => r([code, reason.toString()])));
+      ws.send(JSON.stringify({ method: 'connectionParams', data: { token: u.token, wire } }));
+      expect(await close, JSON.stringify(wire)).toEqual([4400, WIRE]);
+    }
+    // Both values it speaks, and no value at all, are served.
+    for (const data of [{ token: u.token, wire: 'compact' }, { token: u.token, wire: 'superjson' }, { token: u.token }]) {
+      const ws = await rawSocket(server.url, '?connectionParams=1');
+      ws.send(JSON.stringify({ method: 'connectionParams', data }));
+      const reply = nextMessage(ws);
+      ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+      expect(JSON.parse(await reply).result.data.json.id, JSON.stringify(data)).toBe(u.userId);
+      ws.close();
+    }
+    closeClient(u.client);
   });
 
   it('closes a socket that sends a frame over maxPayload, and keeps serving', async () => {
@@ -252,6 +301,21 @@ describe('abuse', () => {
     expect(deep.status).toBe(400);
     expect(JSON.stringify(await deep.json())).not.toContain('call stack');
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('tells a malformed bearer token from an expired one over HTTP and REST', async () => {
+    const malformed = 'the bearer token is malformed: expected the 43-character token from auth.signUp or auth.signIn';
+    const me = (token: string) => fetch(`${server.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${token}` } });
+    type Body = { error: { json: { message: string } }; message: string };
+    // What `TOKEN=$(… | jq -r .token)` holds when the sign-up failed.
+    const bad = await me('null');
+    expect(bad.status).toBe(401);
+    expect(((await bad.json()) as Body).error.json.message).toBe(malformed);
+    const rest = await fetch(`${server.url}/api/auth/me`, { headers: { authorization: 'Bearer garbage' } });
+    expect([rest.status, ((await rest.json()) as Body).message]).toEqual([401, malformed]);
+    const unknown = await me(randomBytes(32).toString('base64url'));
+    expect(unknown.status).toBe(401);
+    expect(((await unknown.json()) as Body).error.json.message).toBe('your session has expired or was revoked; sign in again');
   });
 
   it('accepts connectionParams with a null token as an anonymous connection', async () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { pgErrorCode } from '../db/client.js';
@@ -11,6 +11,7 @@ import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './password.js'
 import type { AuthResult, User } from './types.js';
 import type { SessionEnd, SessionWatch } from './session-watch.js';
 import type { SessionCache } from './session-cache.js';
+import { newSessionToken } from './token.js';
 
 /** How long a resolved session stays in the cache (ms); a revoke deletes it at once. */
 const SESSION_CACHE_MS = 5 * 60_000;
@@ -196,7 +197,7 @@ export class AuthService {
   }
 
   private async startSession(user: User): Promise<AuthResult> {
-    const token = randomBytes(32).toString('base64url');
+    const token = newSessionToken();
     const expiresAt = new Date(Date.now() + this.sessionTtlMs);
     await this.db.insert(sessions).values({ userId: user.id, tokenHash: sha256(token), expiresAt });
     return { token, expiresAt, user };

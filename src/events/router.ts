@@ -52,7 +52,7 @@ export const InstancesInput = z
     eventId: EventId.optional(),
     from: z.coerce.date({ error: 'from must be a date-time, e.g. 2026-01-01T00:00:00Z' }),
     to: z.coerce.date({ error: 'to must be a date-time, e.g. 2027-01-01T00:00:00Z' }),
-    limit: z.number().int().min(1).max(limits.instancesPageMax),
+    limit: z.number().int().min(1).max(limits.instancesPageMax).default(limits.instancesPageDefault),
     cursor: z.string().max(8000).optional(),
   })
   .refine((i) => (i.scopeId === undefined) !== (i.eventId === undefined), { message: 'give exactly one of scopeId and eventId' })
@@ -137,8 +137,8 @@ export const eventsRouter = router({
     .mutation(({ ctx, input }) => ctx.svc.events.delete(ctx.user.id, input.eventId)),
   /**
    * Instances overlapping `[from, to)` of one event or of a scope and its viewable
-   * subtree, sorted by start, overrides applied: `{ items, nextCursor }`. `limit` 1–2,500
-   * (Google Calendar's cap on `events.list` `maxResults`).
+   * subtree, sorted by start, overrides applied: `{ items, nextCursor }`. `limit` 1–2,500,
+   * default 250 (Google Calendar's cap and default of `events.list` `maxResults`).
    */
   instances: authedProcedure
     .input(InstancesInput)

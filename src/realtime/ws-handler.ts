@@ -25,6 +25,7 @@ import { unnamed } from './unnamed.js';
 import { codeOf, recordCall, wasRecorded } from '../ops/calls.js';
 import { clientIp } from '../guard/client-ip.js';
 import { isUnavailable } from '../guard/unavailable.js';
+import { isTokenForm, MALFORMED_TOKEN } from '../auth/token.js';
 
 const OPEN = 1;
 
@@ -174,6 +175,10 @@ type Parsed = ReturnType<typeof parseTRPCMessage>;
 const FIRST_FRAME = 'the first frame must be {"method":"connectionParams","data":{"token":"…"}}';
 /** The close reason (4400) of connectionParams whose token is neither a string nor null. */
 const BAD_TOKEN = 'connectionParams.token must be a string (the token from auth.signIn) or null';
+/** The close reason (4400) of a token string that cannot be a token (src/auth/token.ts); a well-formed unknown one is let in. */
+const MALFORMED = `connectionParams.token ${MALFORMED_TOKEN}`;
+/** The close reason (4400) of a `wire` the server does not speak. */
+const BAD_WIRE = 'connectionParams.wire must be "compact" or "superjson" (the default when it is absent)';
 
 /** One WebSocket connection: its session, its calls and subscriptions. */
 class Connection {
@@ -294,12 +299,14 @@ class Connection {
       try {
         const msg = JSON.parse(text) as { method?: unknown; data?: unknown };
         if (msg?.method !== 'connectionParams') throw new Error('expected connectionParams');
-        const token = (msg.data as { token?: unknown } | null)?.token;
+        const { token, wire } = (msg.data ?? {}) as { token?: unknown; wire?: unknown };
         if (token !== undefined && token !== null && typeof token !== 'string') return this.refuseFirstFrame(BAD_TOKEN);
+        if (typeof token === 'string' && !isTokenForm(token)) return this.refuseFirstFrame(MALFORMED);
+        if (wire !== undefined && wire !== 'compact' && wire !== 'superjson') return this.refuseFirstFrame(BAD_WIRE);
         // A client that has no token yet may send `{ token: null }`: drop non-string values.
         const data = msg.data && typeof msg.data === 'object' ? Object.fromEntries(Object.entries(msg.data).filter(([, v]) => typeof v === 'string')) : msg.data;
         const params = parseConnectionParamsFromUnknown(data) as Record<string, string> | null;
-        this.compact = params?.['wire'] === 'compact';
+        this.compact = wire === 'compact';
         if (this.authTimer) clearTimeout(this.authTimer);
         this.authTimer = null;
         this.ctxPromise = this.makeContext(params);

@@ -69,8 +69,10 @@ export function createRestHandler(o: RestHandlerOptions): (req: http.IncomingMes
       return reject(400, 'BAD_REQUEST', 'a path parameter has a malformed %-escape');
     }
     if ('allowed' in found) {
-      if (found.allowed.length === 0) return reject(404, 'NOT_FOUND', `no REST route ${method} /api${path}; the routes are in /openapi.json`);
-      return reject(405, 'METHOD_NOT_SUPPORTED', `${method} is not served on /api${path}; use ${[...found.allowed].sort().join(', ')}`, {
+      // `…/messages/$MESSAGE` with MESSAGE unset ends in `/`: say so rather than only "no route".
+      const hint = /.\/$/.test(path) ? '; the path has an empty segment: is a variable in it unset?' : '';
+      if (found.allowed.length === 0) return reject(404, 'NOT_FOUND', `no REST route ${method} /api${path}; the routes are in /openapi.json${hint}`);
+      return reject(405, 'METHOD_NOT_SUPPORTED', `${method} is not served on /api${path}; use ${[...found.allowed].sort().join(', ')}${hint}`, {
         allow: [...found.allowed].sort().join(', '),
       });
     }

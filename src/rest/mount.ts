@@ -1,7 +1,6 @@
 import type http from 'node:http';
 import { createRequire } from 'node:module';
 import type { AnyRouter } from '@trpc/server';
-import type { Context } from '../trpc.js';
 import { createRestHandler, type RestHandlerOptions } from './handler.js';
 import { openApiDocument } from './openapi.js';
 import { serveDocs } from './docs-page.js';
@@ -13,7 +12,7 @@ const packageVersion = (createRequire(import.meta.url)('../../package.json') as 
  * `GET /openapi.json` (generated once, on first request) and `/docs` (Swagger UI).
  * @returns a request listener part that answers and returns true for those paths, else false.
  */
-export function restSurface(o: RestHandlerOptions & { router: AnyRouter; onFailure: (err: unknown, ctx?: Context) => void }) {
+export function restSurface(o: RestHandlerOptions & { router: AnyRouter; onFailure: (err: unknown, requestId: string | undefined) => void }) {
   const handler = createRestHandler(o);
   let document: string | null = null;
   return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
@@ -21,9 +20,11 @@ export function restSurface(o: RestHandlerOptions & { router: AnyRouter; onFailu
     const path = url.split('?')[0]!;
     if (path === '/api' || path.startsWith('/api/')) {
       handler(req, res).catch((err) => {
-        o.onFailure(err);
+        // The server set the request's id on the response before any route ran.
+        const requestId = res.getHeader('x-request-id') as string | undefined;
+        o.onFailure(err, requestId);
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 'INTERNAL_SERVER_ERROR', message: 'internal server error' }));
+        res.end(JSON.stringify({ code: 'INTERNAL_SERVER_ERROR', message: `internal server error (request ${requestId ?? 'unknown'})` }));
       });
       return true;
     }

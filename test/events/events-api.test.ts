@@ -269,6 +269,25 @@ describe('series, overrides and splits', () => {
   });
 });
 
+describe('events.instances page size', () => {
+  it('defaults limit to 250 (Google Calendar\'s maxResults) over the SDK and REST, and keeps the cap of 2,500', async () => {
+    const owner = await user('pages');
+    const scopeId = (await owner.client.scopes.create.mutate({ kind: 'community', name: 'pages' })).id;
+    await owner.client.events.create.mutate({ scopeId, title: 'daily', start: '2026-01-01T09:00:00', end: '2026-01-01T09:30:00', timeZone: 'UTC', rrule: 'FREQ=DAILY' });
+    const window = { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2028-01-01T00:00:00Z') };
+    const first = await owner.client.events.instances.query({ scopeId, ...window });
+    expect(first.items).toHaveLength(250);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const rest = await fetch(`${server.url}/api/events/instances?scopeId=${scopeId}&from=2026-01-01T00:00:00Z&to=2028-01-01T00:00:00Z`, {
+      headers: { authorization: `Bearer ${owner.token}` },
+    });
+    const page = (await rest.json()) as { items: unknown[]; nextCursor: string | null };
+    expect([rest.status, page.items.length, typeof page.nextCursor]).toEqual([200, 250, 'string']);
+    expect((await owner.client.events.instances.query({ scopeId, ...window, limit: 2_500 })).items).toHaveLength(730);
+    expect(await codeOf(owner.client.events.instances.query({ scopeId, ...window, limit: 2_501 }))).toBe('BAD_REQUEST');
+  });
+});
+
 describe('permissions', () => {
   it('needs CreateEvents to create, creator or ManageEvents to change, View to read', async () => {
     const owner = await user('owner');

@@ -193,3 +193,33 @@ describe('malformed requests', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('integers past 2^53', () => {
+  it('are BAD_REQUEST naming the field and the largest integer taken, over tRPC and REST; a fraction is "must be an integer"', async () => {
+    const owner = await user('bigint');
+    const { room: r } = await room(owner, []);
+    const SAFE = `must be a safe integer (≤ ${Number.MAX_SAFE_INTEGER})`;
+    const cases: [string, () => Promise<unknown>][] = [
+      ['beforeSeq', () => owner.client.messages.list.query({ scopeId: r.id, beforeSeq: 2 ** 53 + 2 })],
+      ['afterSeq', () => owner.client.messages.thread.query({ scopeId: r.id, rootId: randomUUID(), afterSeq: 1e300 })],
+      ['seq', () => owner.client.readState.mark.mutate({ scopeId: r.id, seq: 2 ** 60 })],
+      ['limit', () => owner.client.messages.list.query({ scopeId: r.id, limit: 2 ** 60 })],
+      ['cursor', () => owner.client.audit.list.query({ scopeId: r.id, cursor: 2 ** 53 })],
+    ];
+    for (const [field, call] of cases) {
+      const f = await failure(call());
+      expect(f, field).toEqual({ code: 'BAD_REQUEST', message: `invalid input: ${field}: ${SAFE}` });
+    }
+    const below = await failure(owner.client.messages.list.query({ scopeId: r.id, aroundSeq: -(2 ** 60) }));
+    expect(below.message).toBe(`invalid input: aroundSeq: must be a safe integer (≥ ${Number.MIN_SAFE_INTEGER})`);
+    const fraction = await failure(owner.client.messages.list.query({ scopeId: r.id, limit: 1.5 }));
+    expect(fraction.message).toBe('invalid input: limit: must be an integer');
+    // REST: the query string's digits, and a JSON body's number.
+    const headers = { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json' };
+    const get = await fetch(`${ctx.a.url}/api/scopes/${r.id}/messages?beforeSeq=9007199254740993`, { headers });
+    expect([get.status, ((await get.json()) as { message: string }).message]).toEqual([400, `invalid input: beforeSeq: ${SAFE}`]);
+    const put = await fetch(`${ctx.a.url}/api/scopes/${r.id}/read-state`, { method: 'PUT', headers, body: '{"seq":18446744073709551616}' });
+    const body = (await put.json()) as { message: string; issues: { message: string }[] };
+    expect([put.status, body.message, body.issues[0]!.message]).toEqual([400, `invalid input: seq: ${SAFE}`, SAFE]);
+  });
+});

@@ -133,6 +133,50 @@ describe('request logs: one pino line per call', () => {
     expect(calls().find((l) => l.procedure === 'messages.list')).toMatchObject({ level: 50, code: 'INTERNAL_SERVER_ERROR', transport: 'rest' });
   });
 
+  it('gives every HTTP response an x-request-id, the one of its log lines: REST and tRPC errors (a 500 too), successes, and requests that reached no procedure', async () => {
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const linesOf = (id: string | null) => lines.filter((l) => l.requestId === id);
+    const original = server.services.messages.list;
+    server.services.messages.list = async () => {
+      throw new Error('the disk is on fire');
+    };
+    try {
+      // REST 500: the id in the header, in the message and in both log lines (the call and the stack).
+      const rest500 = await fetch(`${server.url}/api/scopes/${scopeId}/messages`, { headers: { authorization: `Bearer ${token}` } });
+      const id = rest500.headers.get('x-request-id');
+      expect(id).toMatch(UUID);
+      expect(((await rest500.json()) as { message: string }).message).toBe(`internal server error (request ${id})`);
+      expect(linesOf(id).map((l) => l.msg).sort()).toEqual(['call', 'procedure failed']);
+      // The same over /trpc.
+      const input = encodeURIComponent(JSON.stringify({ json: { scopeId } }));
+      const trpc500 = await fetch(`${server.url}/trpc/messages.list?input=${input}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(trpc500.status).toBe(500);
+      const trpcId = trpc500.headers.get('x-request-id');
+      expect(trpcId).toMatch(UUID);
+      expect(JSON.stringify(await trpc500.json())).toContain(`internal server error (request ${trpcId})`);
+      expect(linesOf(trpcId).map((l) => l.msg).sort()).toEqual(['call', 'procedure failed']);
+    } finally {
+      server.services.messages.list = original;
+    }
+    // A sane id the client sent is kept (a proxy's or a client's own), in the header and the log.
+    const own = await fetch(`${server.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'client-req_42.a:b' } });
+    expect([own.status, own.headers.get('x-request-id')]).toEqual([200, 'client-req_42.a:b']);
+    expect(linesOf('client-req_42.a:b')).toMatchObject([{ msg: 'call', procedure: 'auth.me', code: 'OK' }]);
+    // One that is not (spaces, quotes, over 128 characters) is replaced by a fresh id.
+    for (const bad of ['two words', '"quoted"', 'x'.repeat(129)]) {
+      const r = await fetch(`${server.url}/api/auth/me`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': bad } });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-request-id'), bad).toMatch(UUID);
+      expect(linesOf(r.headers.get('x-request-id'))).toMatchObject([{ msg: 'call', procedure: 'auth.me', transport: 'rest' }]);
+    }
+    // Requests that reached no procedure, and those outside tRPC and REST.
+    for (const path of ['/trpc/no.such.procedure', '/api/nowhere', '/nowhere', '/healthz']) {
+      const r = await fetch(`${server.url}${path}`);
+      expect(r.headers.get('x-request-id'), path).toMatch(UUID);
+      if (path.startsWith('/trpc') || path.startsWith('/api')) expect(linesOf(r.headers.get('x-request-id')), path).toMatchObject([{ msg: 'call', procedure: path === '/api/nowhere' ? null : 'no.such.procedure' }]);
+    }
+  });
+
   it('logs a request that reached no procedure', async () => {
     await fetch(`${server.url}/api/nowhere`);
     await fetch(`${server.url}/trpc/no.such.procedure`);

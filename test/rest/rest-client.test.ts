@@ -147,6 +147,16 @@ describe('REST with plain JSON under /api', () => {
     const wrongMethod = await call('PUT', `/scopes/${community.body.id}/messages`, { token: bob.token, body: {} });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, POST');
+    // An unset shell variable leaves an empty segment (`…/messages/$MESSAGE` with no MESSAGE): said so.
+    const unset = await call('PATCH', `/scopes/${community.body.id}/messages/`, { token: bob.token, body: { body: 'x' } });
+    expect(unset.status).toBe(405);
+    expect(unset.body.message).toMatch(/; the path has an empty segment: is a variable in it unset\?$/);
+    const unknown = await call('GET', `/scopes/${community.body.id}/nothing/`, { token: bob.token });
+    expect([unknown.status, unknown.body.message]).toEqual([404, expect.stringMatching(/empty segment/)]);
+    // One inside the path is an empty parameter, which its schema names.
+    const inside = await call('GET', '/scopes//messages', { token: bob.token });
+    expect([inside.status, inside.body.message]).toEqual([400, 'invalid input: scopeId: scopeId must be a scope id (uuid)']);
+    expect((await call('GET', '/nowhere', { token: bob.token })).body.message).not.toMatch(/empty segment/);
   });
 
   it('reads query strings by the schema: numbers, booleans stay strict, arrays from repeated keys', async () => {
