@@ -5,7 +5,7 @@ import superjson from 'superjson';
  * (`{ "json": <input> }`, plus `meta` when the input holds a Date, a BigInt, a Map…).
  * An input without `meta` is plain JSON, freshly parsed for this call: it is taken as it
  * is, without superjson's deep copy of it (most calls, `messages.send` among them).
- * Anything else goes to superjson unchanged, with its own errors. Outputs stay superjson.
+ * Anything else goes to superjson unchanged, with its own errors. Outputs: src/output-transformer.ts.
  */
 export const inputTransformer = {
   serialize: (value: unknown) => superjson.serialize(value),

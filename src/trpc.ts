@@ -1,6 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import superjson from 'superjson';
 import { inputTransformer } from './input-transformer.js';
+import { outputTransformer } from './output-transformer.js';
 import type { ErrorData } from './error-shape.js';
 import { z, ZodError } from 'zod';
 import { AppError, invalid, toTRPCCode } from './errors.js';
@@ -71,8 +71,9 @@ z.config({ customError: intMessages });
 
 /** `meta.openapi` (trpc-to-openapi) places a query or mutation in the REST view under `/api`. */
 const t = initTRPC.context<Context>().meta<RestMeta>().create({
-  // Inputs without superjson meta are read as plain JSON (src/input-transformer.ts).
-  transformer: { input: inputTransformer, output: superjson },
+  // Inputs without superjson meta are read as plain JSON (src/input-transformer.ts); outputs
+  // are superjson's payload, written without its walk when they are JSON and Dates (src/output-transformer.ts).
+  transformer: { input: inputTransformer, output: outputTransformer },
   // Subscriptions over SSE (GET /trpc/…): a ping comment every 15 s keeps proxies from
   // closing a quiet stream; httpSubscriptionLink reconnects after 30 s without one.
   sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
