@@ -69,8 +69,8 @@ function walk(v: unknown, seen: Set<object>): Annotation | typeof BAIL {
       return BAIL; // undefined, bigint, symbol, function
   }
   if (v === null) return undefined;
-  if (seen.has(v)) return BAIL; // referential equalities
-  seen.add(v);
+  const before = seen.size;
+  if (seen.add(v).size === before) return BAIL; // reached twice: referential equalities
   // An object tagged "Symbol" is a symbol to superjson.
   if ((v as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] !== undefined) return BAIL;
   const proto = Object.getPrototypeOf(v);
