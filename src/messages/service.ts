@@ -213,6 +213,9 @@ export class MessageService {
       attachments: [],
     };
     const event = { scopeId, seq: res.seq, type: 'message.created', actorId: authorId, messageId: id, payload: {}, createdAt: res.eventAt };
+    // The point of this author's next send, taken now: its command shares the write of the
+    // publish that follows in this tick, and the next send skips a round trip (ratelimit.ts).
+    this.sendRate.reserveNext(authorId);
     return { message, events: [toScopeEvent(event, message)] };
   }
 
@@ -548,6 +551,7 @@ export class MessageService {
     }
     // Only those who can read the message are notified (the mention trigger reads them
     // from `guildhall.mention_readers`, drizzle/0013); the rest stay text, as in Discord.
+    if (mentions.userIds.length === 0) return { ...mentions, readers: [] };
     const can = await Promise.all(mentions.userIds.map((id) => this.access.allows(id, scopeId, Permission.View | Permission.ReadHistory)));
     return { ...mentions, readers: mentions.userIds.filter((_, i) => can[i]) };
   }
