@@ -85,7 +85,7 @@ export class MessageService {
     await this.sendRate.consume(authorId);
     const id = randomUUID();
     try {
-      return await this.db.transaction(async (tx) => {
+      const write = await this.db.transaction(async (tx) => {
         const ev = await appendEvent(tx, { scopeId: input.scopeId, type: 'message.created', actorId: authorId, messageId: id });
         const threadRootId = input.threadRootId ?? null;
         if (threadRootId) await this.checkThreadRoot(tx, input.scopeId, threadRootId);
@@ -109,6 +109,9 @@ export class MessageService {
         const message = await hydrateOne(tx, row!);
         return { message, events: [toScopeEvent(ev, message), ...(carry ? await carry(tx, message) : [])] };
       });
+      // As sendPlain: the next send's point, in the write of the publish that follows.
+      this.sendRate.reserveNext(authorId);
+      return write;
     } catch (err) {
       if (nonce && pgErrorCode(err) === '23505') {
         const original = await this.byNonce(authorId, nonce);
