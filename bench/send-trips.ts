@@ -1,6 +1,7 @@
 /**
  * Counts the round trips of one `messages.send`: PostgreSQL queries (every `query` call
- * of a pg client, BEGIN and COMMIT included) and Redis commands, in this process, for a
+ * of a pg client, BEGIN and COMMIT included) and Redis commands (and the writes they went
+ * out in: commands of one tick share one), in this process, for a
  * plain send, a send with a nonce, its retry, and a reply (the transaction path); and of
  * one `polls.vote` (a first vote, a changed vote), counted with the coalesced
  * `poll.updated` that follows each (flushes run 250 ms apart, so each count waits 300 ms).
@@ -13,6 +14,7 @@
  * server side; it needs shared_preload_libraries, which a shared server may not have.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -35,6 +37,15 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   pgCalls++;
   return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof clientQuery;
+// Writes to Redis's socket: commands of one tick share one (auto-pipelining).
+let redisWrites = 0;
+const redisPort = Number(new URL(REDIS_URL).port || 6379);
+const socketProto = net.Socket.prototype as unknown as { _writeGeneric: (...a: unknown[]) => unknown };
+const writeGeneric = socketProto._writeGeneric;
+socketProto._writeGeneric = function (this: net.Socket, ...args: unknown[]) {
+  if (this.remotePort === redisPort) redisWrites++;
+  return writeGeneric.apply(this, args);
+};
 const sendCommand = Redis.prototype.sendCommand;
 Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<typeof sendCommand>) {
   redisCalls++;
@@ -70,11 +81,11 @@ async function main(): Promise<void> {
       // session's copy in memory is re-read from Redis now and then, so it shows as a fraction).
       const count = async (label: string, f: (i: number) => Promise<unknown>, n = 1, settleMs = 50) => {
         await new Promise((r) => setTimeout(r, settleMs));
-        const [p0, r0] = [pgCalls, redisCalls];
+        const [p0, r0, w0] = [pgCalls, redisCalls, redisWrites];
         for (let i = 0; i < n; i++) await f(i);
         await new Promise((r) => setTimeout(r, settleMs)); // the publish after the answer (and the coalesced event)
         const per = (x: number) => (n === 1 ? String(x) : (x / n).toFixed(2));
-        console.log(`${label.padEnd(36)} PostgreSQL ${per(pgCalls - p0)}, Redis ${per(redisCalls - r0)}`);
+        console.log(`${label.padEnd(36)} PostgreSQL ${per(pgCalls - p0)}, Redis ${per(redisCalls - r0)} (in ${per(redisWrites - w0)} writes)`);
       };
       const root = await client.messages.send.mutate({ scopeId: room.id, body: 'root' });
       await count('plain send', () => client.messages.send.mutate({ scopeId: room.id, body: 'hello' }));

@@ -290,7 +290,7 @@ export interface Config {
   realtime: { maxBufferedBytes: number; replayMaxEvents: number; sweepMs: number };
   /** After SIGTERM, how long the instance answers `/readyz` 503 while it still serves, before it closes (ms). */
   shutdownDrainMs: number;
-  /** Sends one user may make per window (rate-limiter-flexible: Redis when configured, else memory). */
+  /** Sends one user may make per window (src/infra/ratelimit.ts: Redis when configured, else memory). */
   messageSendRate: { points: number; durationSec: number };
   /** Calendar events: how often the reminder scheduler polls (ms). */
   events: { reminderPollMs: number };

@@ -1,4 +1,4 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { inputTransformer } from './input-transformer.js';
 import { outputTransformer } from './output-transformer.js';
 import type { ErrorData } from './error-shape.js';
@@ -139,72 +139,97 @@ const t = initTRPC.context<Context>().meta<RestMeta>().create({
 // ---------------------------------------------------------------- procedures
 
 /**
- * Loads the instance's services into `ctx.svc`, and records the call when it ends: one
- * log line and its metrics (src/ops/calls.ts), on every transport.
- */
-const withServices = t.middleware(async ({ ctx, path, next }) => {
-  const svc = servicesOf(ctx.app);
-  const call: CallRecord = { userId: null };
-  const started = performance.now();
-  const result = await next({ ctx: { svc, call } });
-  const line = {
-    requestId: ctx.requestId,
-    ...(ctx.connectionId ? { connectionId: ctx.connectionId } : {}),
-    procedure: path,
-    transport: ctx.transport,
-    userId: call.userId,
-    ms: roundMs(performance.now() - started),
-    code: result.ok ? 'OK' : codeOf(result.error),
-  };
-  recordCall(svc.log, svc.metrics, line, result.ok ? undefined : result.error);
-  return result;
-});
-
-/**
  * Refuses, before any schema or service, an input holding a string PostgreSQL cannot
- * store (NUL, a lone surrogate; src/guard/text.ts). Every procedure is built on this, so
+ * store (NUL, a lone surrogate; src/guard/text.ts). Every procedure starts with this, so
  * one check covers every string of every input, present and future.
  * @throws BAD_REQUEST `invalid input: <field>: text must not contain NUL (U+0000)`.
  */
-const storableText = t.middleware(async ({ getRawInput, next }) => {
+async function refuseUnstorable(getRawInput: () => Promise<unknown>): Promise<void> {
   const issue = findBadText(await getRawInput());
   if (issue) {
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
     throw new TRPCError({ code: 'BAD_REQUEST', cause: invalid(`invalid input: ${where}${issue.message}`) });
   }
-  return next();
-});
+}
+
+/**
+ * Runs the rest of a call with the instance's services (`run` gets them and the call's
+ * record), and records the call when it ends, however it ends: one log line and its
+ * metrics (src/ops/calls.ts), on every transport. An error thrown by `run` is recorded
+ * and thrown as the TRPCError the client gets.
+ */
+async function recorded<R extends { ok: true } | { ok: false; error: TRPCError }>(
+  ctx: Context,
+  path: string,
+  run: (svc: ReturnType<typeof servicesOf>, call: CallRecord) => Promise<R>,
+): Promise<R> {
+  const svc = servicesOf(ctx.app);
+  const call: CallRecord = { userId: null };
+  const started = performance.now();
+  const record = (error: TRPCError | undefined) => {
+    const line = {
+      requestId: ctx.requestId,
+      ...(ctx.connectionId ? { connectionId: ctx.connectionId } : {}),
+      procedure: path,
+      transport: ctx.transport,
+      userId: call.userId,
+      ms: roundMs(performance.now() - started),
+      code: error ? codeOf(error) : 'OK',
+    };
+    recordCall(svc.log, svc.metrics, line, error);
+  };
+  let result: R;
+  try {
+    result = await run(svc, call);
+  } catch (cause) {
+    const error = getTRPCErrorFromUnknown(cause);
+    record(error);
+    throw error;
+  }
+  record(result.ok ? undefined : result.error);
+  return result;
+}
 
 export const router = t.router;
 
-/** Anyone may call: sign-up, sign-in, health. */
-export const publicProcedure = t.procedure.use(storableText).use(withServices);
+/**
+ * Anyone may call: sign-up, sign-in, health. One middleware: the storable-text check,
+ * then the services in `ctx.svc` and the call's record in `ctx.call` (tRPC copies the
+ * options and the context at every middleware level, so the levels are kept few).
+ */
+export const publicProcedure = t.procedure.use(async ({ ctx, path, getRawInput, next }) => {
+  await refuseUnstorable(getRawInput);
+  return recorded(ctx, path, (svc, call) => next({ ctx: { svc, call } }));
+});
 
 /**
  * Needs a valid session. The token is checked on every call, so a session revoked or
  * expired while a WebSocket stays open stops working at once; a subscription, which
  * outlives its call, ends with UNAUTHORIZED when its session is revoked (on any
- * instance) or expires.
+ * instance) or expires. One middleware, as publicProcedure's plus the session.
  * @throws UNAUTHORIZED without a valid token (`the bearer token is malformed: …` for a value
  *   that is not a token at all); TOO_MANY_REQUESTS for an HTTP (SSE)
  *   subscription past 50 open ones of the user on this instance.
  */
-export const authedProcedure = publicProcedure.use(async ({ ctx, next, type, signal }) => {
-  // A value that cannot be a token is the client's mistake, not an ended session.
-  if (ctx.token !== null && !isTokenForm(ctx.token)) throw new TRPCError({ code: 'UNAUTHORIZED', message: `the bearer token ${MALFORMED_TOKEN}` });
-  const user = await ctx.svc.auth.authenticate(ctx.token);
-  if (!user) {
-    throw new TRPCError({
-      code: 'UNAUTHORIZED',
-      message: ctx.token ? 'your session has expired or was revoked; sign in again' : 'sign in first: send a bearer token',
-    });
-  }
-  ctx.call.userId = user.id;
-  const token = ctx.token!;
-  const run = () => next({ ctx: { user, token } });
-  if (type !== 'subscription') return run();
-  // HTTP (SSE) subscriptions are capped per user; WebSocket ones per socket (src/realtime/ws-handler.ts).
-  const result = ctx.transport === 'http' ? await withSseSlot(ctx.svc, user.id, limits.sseSubscriptionsPerUser, signal, run) : await run();
-  if (!result.ok) return result;
-  return { ...result, data: guarded(result.data, (end) => ctx.svc.auth.watch(token, end)) };
+export const authedProcedure = t.procedure.use(async ({ ctx, path, type, signal, getRawInput, next }) => {
+  await refuseUnstorable(getRawInput);
+  return recorded(ctx, path, async (svc, call) => {
+    // A value that cannot be a token is the client's mistake, not an ended session.
+    if (ctx.token !== null && !isTokenForm(ctx.token)) throw new TRPCError({ code: 'UNAUTHORIZED', message: `the bearer token ${MALFORMED_TOKEN}` });
+    const user = await svc.auth.authenticate(ctx.token);
+    if (!user) {
+      throw new TRPCError({
+        code: 'UNAUTHORIZED',
+        message: ctx.token ? 'your session has expired or was revoked; sign in again' : 'sign in first: send a bearer token',
+      });
+    }
+    call.userId = user.id;
+    const token = ctx.token!;
+    const run = () => next({ ctx: { svc, call, user, token } });
+    if (type !== 'subscription') return run();
+    // HTTP (SSE) subscriptions are capped per user; WebSocket ones per socket (src/realtime/ws-handler.ts).
+    const result = ctx.transport === 'http' ? await withSseSlot(svc, user.id, limits.sseSubscriptionsPerUser, signal, run) : await run();
+    if (!result.ok) return result;
+    return { ...result, data: guarded(result.data, (end) => svc.auth.watch(token, end)) };
+  });
 });

@@ -15,6 +15,8 @@ const EVERYONE = /(?:^|[^\w@.<])@everyone(?![\w@])/i;
  * whether it mentions everyone.
  */
 export function parseMentions(body: string): MessageMentions {
+  // Every mention holds an @: most bodies have none, and need no regular expression.
+  if (!body.includes('@')) return noMentions();
   const distinct = (re: RegExp) => [...new Set([...body.matchAll(re)].map((m) => m[1]!.toLowerCase()))].sort();
   return { userIds: distinct(USER), roleIds: distinct(ROLE), everyone: EVERYONE.test(body) };
 }

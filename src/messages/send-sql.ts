@@ -44,14 +44,14 @@ with dup as (
   select m.id, $1::uuid, x.kind, x.target_id from m, readers, unnest($7::text[], $8::uuid[]) as x(kind, target_id)
 )
 select (select id from dup) as dup_id, (select ok from allowed) as allowed, (select seq from ev) as seq,
-       (select created_at from m) as created_at, (select created_at from ev) as event_at`;
+       (select floor(extract(epoch from created_at) * 1000)::int8 from m) as at_ms`;
 
 interface SendRow {
   dup_id: string | null;
   allowed: boolean;
   seq: string | number | null;
-  created_at: Date | string | null;
-  event_at: Date | string | null;
+  /** The message's and the event's `created_at` (both `now()` of the statement), in whole ms since the epoch: a number, not a timestamp to parse. */
+  at_ms: string | number | null;
 }
 
 /** The statement's result: the new message's seq and times, or the id of the message that already holds the nonce. */
@@ -74,5 +74,6 @@ export async function insertMessage(
   if (!row) throw new Error('the send statement returned no row');
   if (row.dup_id) return { stale: false, dupId: row.dup_id };
   if (!row.allowed) return { stale: true, dupId: null };
-  return { stale: false, dupId: null, seq: Number(row.seq), createdAt: new Date(row.created_at!), eventAt: new Date(row.event_at!) };
+  const at = Number(row.at_ms);
+  return { stale: false, dupId: null, seq: Number(row.seq), createdAt: new Date(at), eventAt: new Date(at) };
 }

@@ -85,7 +85,7 @@ export class MessageService {
     await this.sendRate.consume(authorId);
     const id = randomUUID();
     try {
-      return await this.db.transaction(async (tx) => {
+      const write = await this.db.transaction(async (tx) => {
         const ev = await appendEvent(tx, { scopeId: input.scopeId, type: 'message.created', actorId: authorId, messageId: id });
         const threadRootId = input.threadRootId ?? null;
         if (threadRootId) await this.checkThreadRoot(tx, input.scopeId, threadRootId);
@@ -109,6 +109,9 @@ export class MessageService {
         const message = await hydrateOne(tx, row!);
         return { message, events: [toScopeEvent(ev, message), ...(carry ? await carry(tx, message) : [])] };
       });
+      // As sendPlain: the next send's point, in the write of the publish that follows.
+      this.sendRate.reserveNext(authorId);
+      return write;
     } catch (err) {
       if (nonce && pgErrorCode(err) === '23505') {
         const original = await this.byNonce(authorId, nonce);
@@ -213,6 +216,9 @@ export class MessageService {
       attachments: [],
     };
     const event = { scopeId, seq: res.seq, type: 'message.created', actorId: authorId, messageId: id, payload: {}, createdAt: res.eventAt };
+    // The point of this author's next send, taken now: its command shares the write of the
+    // publish that follows in this tick, and the next send skips a round trip (ratelimit.ts).
+    this.sendRate.reserveNext(authorId);
     return { message, events: [toScopeEvent(event, message)] };
   }
 
@@ -548,6 +554,7 @@ export class MessageService {
     }
     // Only those who can read the message are notified (the mention trigger reads them
     // from `guildhall.mention_readers`, drizzle/0013); the rest stay text, as in Discord.
+    if (mentions.userIds.length === 0) return { ...mentions, readers: [] };
     const can = await Promise.all(mentions.userIds.map((id) => this.access.allows(id, scopeId, Permission.View | Permission.ReadHistory)));
     return { ...mentions, readers: mentions.userIds.filter((_, i) => can[i]) };
   }

@@ -396,12 +396,14 @@ class Connection {
       this.send({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
       return;
     }
-    const abortController = new AbortController();
-    const signal = abortController.signal;
-    if (type === 'subscription') subs.set(id, abortController);
+    // Only a subscription can be stopped (subscription.stop, the socket closing): a query or
+    // mutation runs to its end and gets no signal (an AbortController per call costs).
+    const abortController = type === 'subscription' ? new AbortController() : null;
+    const signal = abortController?.signal;
+    if (abortController) subs.set(id, abortController);
     try {
       const c = await this.ctxPromise!;
-      if (signal.aborted || this.closed) return void subs.delete(id);
+      if (signal?.aborted || this.closed) return void subs.delete(id);
       const result = await callTRPCProcedure({
         router: this.o.router,
         path,
@@ -416,9 +418,9 @@ class Connection {
         this.send({ id, jsonrpc, result: { type: 'data', data: result } });
         return;
       }
-      if (signal.aborted || this.closed) return void subs.delete(id);
+      if (signal!.aborted || this.closed) return void subs.delete(id);
       this.send({ id, jsonrpc, result: { type: 'started' } });
-      const failure = result instanceof ScopeSubscription ? await this.runFast(result, id, jsonrpc, signal) : await this.runIterable(result as AsyncIterable<unknown>, id, jsonrpc, signal);
+      const failure = result instanceof ScopeSubscription ? await this.runFast(result, id, jsonrpc, signal!) : await this.runIterable(result as AsyncIterable<unknown>, id, jsonrpc, signal!);
       if (failure) this.fail(failure.error, id, jsonrpc, type, path, input);
     } catch (cause) {
       this.fail(cause, id, jsonrpc, type, path, input);
@@ -428,7 +430,7 @@ class Connection {
         this.send({ id, jsonrpc, result: { type: 'stopped' } });
       } else subs.delete(id);
       // Whatever the procedure bound to the call's signal is cleaned up once it ends.
-      if (type === 'subscription') abortController.abort();
+      abortController?.abort();
     }
   }
 

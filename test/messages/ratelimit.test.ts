@@ -32,6 +32,18 @@ describe('rate limit', () => {
     }
   });
 
+  it('holds for sends one after another, whose points are taken ahead (each send takes the next one with its publish)', async () => {
+    const carol = await user('carol');
+    const { room: r } = await room(carol);
+    const points = 20;
+    for (let i = 0; i < points; i++) await carol.client.messages.send.mutate({ scopeId: r.id, body: `one by one ${i}` });
+    expect(await codeOf(carol.client.messages.send.mutate({ scopeId: r.id, body: 'one too many' }))).toBe('TOO_MANY_REQUESTS');
+    expect((await carol.client.scopes.get.query({ scopeId: r.id })).lastSeq).toBe(points);
+    // The other instance shares the count, points taken ahead included.
+    const onB = createClient({ url: ctx.b.url, token: carol.token });
+    expect(await codeOf(onB.messages.send.mutate({ scopeId: r.id, body: 'via b' }))).toBe('TOO_MANY_REQUESTS');
+  });
+
   it('limits in process too when there is no Redis (RateLimiterMemory)', async () => {
     const solo = await startServer({ databaseUrl: ctx.db.url, redisPrefix: testPrefix(), redis: false, env: { MESSAGE_SEND_RATE: '2/60' } });
     try {
