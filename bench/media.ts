@@ -33,15 +33,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
-import pg from 'pg';
 import pino from 'pino';
 import S3rver from 's3rver';
 import sharp from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import { createMediaHandler } from '../src/lambda/media.js';
 import { closeClient, createClient } from '../sdk/src/index.js';
-import { runMain, serveChild, spawnRole, type ServerChild } from './children.js';
-import { deleteRedisKeys, migrateDatabase } from './services.js';
+import { runMain, serveChild, spawnRole } from './children.js';
+import { freshRun } from './services.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -153,21 +152,8 @@ async function services(dir: string, token: string): Promise<Services> {
       },
     };
   }
-  const dbName = `bench_media_${randomBytes(4).toString('hex')}`;
-  const prefix = `bench:${randomBytes(4).toString('hex')}:`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
-  const children: ServerChild[] = [];
-  const stop = async () => {
-    await Promise.all(children.map((c) => c.stop().catch(() => {})));
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err) => console.error(`could not drop ${dbName}: ${err}`));
-    await admin.end();
-    await deleteRedisKeys(REDIS_URL, prefix);
-  };
+  const { databaseUrl, prefix, children, cleanup: stop } = await freshRun('media', PG_ADMIN_URL, REDIS_URL);
   try {
-    await migrateDatabase(databaseUrl);
     const storage = spawnRole(SELF, 'storage', { MEDIA_S3_DIR: path.join(dir, 's3') }, 'MEDIA_ROLE', 'MEDIA_NODE_FLAGS');
     children.push(storage);
     const endpoint = await storage.ready;

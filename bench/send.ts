@@ -38,7 +38,7 @@ import superjson from 'superjson';
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import type { AppRouter } from '../src/router.js';
 import { createClient } from '../sdk/src/index.js';
-import { deleteRedisKeys, migrateDatabase } from './services.js';
+import { freshRun } from './services.js';
 import { pct, runMain, serveChild, spawnRole, type ServerChild } from './children.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -297,22 +297,9 @@ async function main(): Promise<void> {
   const nSenders = Number(values.senders);
   const nSmall = Number(values['small-senders']);
   const only = new Set(values.only!.split(','));
-  const dbName = `bench_send_${randomBytes(4).toString('hex')}`;
-  const prefix = `bench:${randomBytes(4).toString('hex')}:`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
-  const children: ServerChild[] = [];
-  const cleanup = async () => {
-    await Promise.all(children.map((c) => c.stop().catch(() => {})));
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err) => console.error(`could not drop ${dbName}: ${err}`));
-    await admin.end();
-    await deleteRedisKeys(REDIS_URL, prefix);
-  };
+  const { databaseUrl, prefix, children, cleanup } = await freshRun('send', PG_ADMIN_URL, REDIS_URL);
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
-    await migrateDatabase(databaseUrl);
     const env = { SEND_DATABASE_URL: databaseUrl, SEND_PREFIX: prefix };
     const ours = spawnRole(SELF, 'ours', env, 'SEND_ROLE', 'SEND_NODE_FLAGS');
     const base = spawnRole(SELF, 'baseline', env, 'SEND_ROLE', 'SEND_NODE_FLAGS');
