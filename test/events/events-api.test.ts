@@ -103,6 +103,19 @@ describe('series, overrides and splits', () => {
   });
   const window = { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') };
 
+  it('lists a short sub-daily series (FREQ=SECONDLY with COUNT or UNTIL) in a window of months, and reports no failure', async () => {
+    // The listing rewrites COUNT as the equivalent UNTIL; the walk past UNTIL once charged two days of periods
+    // (172,800 for SECONDLY), over the 20,000 budget: `failed` for any window over about 5.5 h.
+    const scopeId = (await owner.client.scopes.create.mutate({ kind: 'community', name: 'cal seconds' })).id;
+    const byCount = await owner.client.events.create.mutate({ scopeId, title: 'countdown', start: '2026-06-01T09:00:00', end: '2026-06-01T09:00:01', timeZone: 'America/New_York', rrule: 'FREQ=SECONDLY;COUNT=5' });
+    const byUntil = await owner.client.events.create.mutate({ scopeId, title: 'countdown 2', start: '2026-06-01T09:00:00', end: '2026-06-01T09:00:01', timeZone: 'America/New_York', rrule: 'FREQ=SECONDLY;UNTIL=20260601T130009Z' });
+    for (const [ev, n] of [[byCount, 5], [byUntil, 10]] as const) {
+      const page = await owner.client.events.instances.query({ eventId: ev.id, ...window });
+      expect(page.failed).toEqual([]);
+      expect(page.items.map((i) => i.start)).toEqual(Array.from({ length: n }, (_, k) => `2026-06-01T09:00:0${k}-04:00`));
+    }
+  });
+
   it('keeps overrides across series edits, moving them with the series', async () => {
     const stream = collect<ScopeStreamEvent>((h) => owner.client.messages.onEvent.subscribe({ scopeId, lastEventId: '0' }, h));
     const ev = await owner.client.events.create.mutate({

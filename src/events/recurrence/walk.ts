@@ -4,7 +4,7 @@ import { invalid } from '../../errors.js';
 import type { RecurrenceLimits } from './limits.js';
 import { WEEKDAYS, formatWeekdayNum, type Frequency, type RRule } from './rrule.js';
 import type { CompiledSeries } from './series.js';
-import { DAY_MS, instantOfWall, wallAt, wallFromMs, wallMs, zonedAt, zonedStartOfDay } from './time.js';
+import { DAY_MS, instantOfWall, transitionSlackMs, wallAt, wallFromMs, wallMs, zonedAt, zonedStartOfDay } from './time.js';
 
 /*
  * Walking an RRULE's instances through rrule-temporal.
@@ -217,8 +217,10 @@ export function walkRule(c: CompiledSeries, rule: RRule, limits: RecurrenceLimit
     untilWallMs = wallMs(Temporal.PlainDate.from(rule.until.date).toPlainDateTime()) + LAST_SECOND_OF_DAY_MS;
   } else if (rule.until?.kind === 'utc') {
     untilUtcMs = Temporal.Instant.from(rule.until.utc).epochMilliseconds;
-    // Any instance at or before UNTIL has a nominal wall-clock time within a day of UNTIL's (offsets differ by < 27 h).
-    untilWallMs = wallMs(wallAt(untilUtcMs, c.tz)) + 2 * DAY_MS;
+    // An instance at or before UNTIL has a nominal wall-clock start at most UNTIL's wall-clock time plus the offset
+    // changes near it (transitionSlackMs). A fixed two days here charged a sub-daily rule's walk for 2 days of
+    // periods past its last instance: a FREQ=SECONDLY;COUNT=5 series ran out of budget in any window over 5.5 h.
+    untilWallMs = wallMs(wallAt(untilUtcMs, c.tz)) + transitionSlackMs(c.tz, untilUtcMs) + 1000;
   }
   const boundMs = Math.min(untilWallMs, options.highWallMs);
   if (boundMs < dtstartMs) return;
