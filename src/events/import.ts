@@ -71,7 +71,7 @@ const text = (c: ICAL.Component, name: string): string | undefined => {
  * one that cannot be taken (an unknown zone, a rule the engine refuses, a second RRULE,
  * a lone RECURRENCE-ID without its series) is skipped with its reason and the rest go
  * in. Other components (VTODO, VJOURNAL, VFREEBUSY) are reported, not imported.
- * Needs CreateEvents in the scope (checked by `events.create`).
+ * Needs CreateEvents in the scope, checked before any event (then again by `events.create`).
  * @throws TooLarge over `eventIcsImportMaxBytes` bytes or `eventIcsImportMaxSeries`
  *   series; Invalid when the text is not iCalendar; NotFound, Forbidden for the scope.
  */
@@ -96,6 +96,8 @@ async function importIcs(events: EventService, userId: string, scopeId: string, 
     throw invalid(`this is not an iCalendar document (${err instanceof Error ? err.message : String(err)})`);
   }
   if (cal.name !== 'vcalendar') throw invalid('an .ics import must be one VCALENDAR');
+  // Refused as a whole when the caller may not create events there, not event by event.
+  await events.requireCreate(userId, scopeId);
   const report: ImportReport = { created: [], skipped: [] };
   for (const c of cal.getAllSubcomponents()) {
     if (c.name !== 'vevent' && c.name !== 'vtimezone') report.skipped.push({ uid: text(c, 'uid') ?? c.name.toUpperCase(), title: text(c, 'summary') ?? null, reason: `${c.name.toUpperCase()} is not an event` });

@@ -81,6 +81,16 @@ export class EventService {
   // ------------------------------------------------------------ series
 
   /**
+   * Checks that `userId` may create events in `scopeId` (View and CreateEvents, not a
+   * direct conversation), as `create` does, for callers that create several at once.
+   * @throws NotFound (scope), Forbidden (no CreateEvents), Invalid (dm scope).
+   */
+  async requireCreate(userId: string, scopeId: string): Promise<void> {
+    const a = await this.access.require(userId, scopeId, Permission.View | Permission.CreateEvents);
+    if (a.scope.kind === 'dm') throw invalid('events live in communities, groups and rooms, not in direct conversations');
+  }
+
+  /**
    * Creates a series in a community, group or room.
    * @throws NotFound (scope), Forbidden (no CreateEvents), Invalid (bad series, dm scope).
    */

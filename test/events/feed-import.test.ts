@@ -167,4 +167,12 @@ describe('events.importIcs', () => {
     expect(await codeOf(u.client.events.importIcs.mutate({ scopeId, ics: huge }))).toBe('PAYLOAD_TOO_LARGE');
     expect((await u.client.events.instances.query({ scopeId, ...window, limit: 10 })).items).toEqual([]);
   });
+
+  it('refuses a caller who may not create events there as a whole: FORBIDDEN, not a report of skips', async () => {
+    const owner = await user('import-owner');
+    const outsider = await user('import-outsider');
+    const scopeId = (await owner.client.scopes.create.mutate({ kind: 'community', name: 'not yours' })).id;
+    expect(await codeOf(outsider.client.events.importIcs.mutate({ scopeId, ics: ICS }))).toBe('FORBIDDEN');
+    expect((await owner.client.events.instances.query({ scopeId, ...window, limit: 10 })).items).toEqual([]);
+  });
 });
