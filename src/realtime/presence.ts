@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Bus } from '../infra/bus.js';
 
@@ -65,25 +64,24 @@ elseif op == 'back' then
 end
 return { before, status() }
 `;
-const CHANGE_SHA = createHash('sha1').update(CHANGE_LUA).digest('hex');
+/** The client with CHANGE_LUA as a command (ioredis defineCommand: EVALSHA, EVAL once when the server does not know the script), as src/infra/ratelimit.ts defines its own. */
+type WithChange = Redis & { guildhallPresenceChange(connsKey: string, idleKey: string, ...args: (string | number)[]): Promise<unknown> };
 
 class RedisPresenceStore implements PresenceStore {
+  private readonly redis: WithChange;
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.redis = redis as WithChange;
+    if (typeof this.redis.guildhallPresenceChange !== 'function') this.redis.defineCommand('guildhallPresenceChange', { numberOfKeys: 2, lua: CHANGE_LUA });
+  }
   private conns = (u: string) => `${this.prefix}presence:conns:${u}`;
   private idle = (u: string) => `${this.prefix}presence:idle:${u}`;
 
-  /** Runs CHANGE_LUA by its hash (the script is sent once per Redis server, when it does not know it). */
-  private async run(userId: string, args: (string | number)[]): Promise<unknown> {
-    const keys = [this.conns(userId), this.idle(userId)];
-    try {
-      return await this.redis.evalsha(CHANGE_SHA, 2, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.eval(CHANGE_LUA, 2, ...keys, ...args);
-    }
+  /** Runs CHANGE_LUA on the user's two keys. */
+  private run(userId: string, args: (string | number)[]): Promise<unknown> {
+    return this.redis.guildhallPresenceChange(this.conns(userId), this.idle(userId), ...args);
   }
   private async change(userId: string, args: (string | number)[]): Promise<Change> {
     const [before, after] = (await this.run(userId, args)) as [PresenceStatus, PresenceStatus];
