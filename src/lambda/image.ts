@@ -84,13 +84,26 @@ export async function processImage(
   const width = swap ? frameHeight : meta.width;
   const height = swap ? meta.width : frameHeight;
   try {
-    const base = sharp(input, { ...guard, animated, autoOrient: true });
+    // A new instance per output, not `clone()`: sharp's clone deep-copies its options, the
+    // input buffer among them (1.3 MB per variant for a 3 MP JPEG, and the collections that
+    // follow).
+    const open = () => sharp(input, { ...guard, animated, autoOrient: true });
     const long = Math.max(width, height);
-    // The variants go to libuv's threadpool first: the 1280 px one is the longest job, and
-    // nothing below (the lossless cut, the full image's write) should delay its start.
-    const encoded = VARIANT_SIZES.map((size) =>
-      base.clone().resize({ width: size, height: size, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer(),
-    );
+    const encode = (size: number) => open().resize({ width: size, height: size, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
+    // The largest variant is the longest job and sets when the image is done: it starts
+    // first and has a core to itself, while the smaller ones run one after the other beside
+    // it (sharp runs each pipeline on one libuv thread, and three at once on two cores share
+    // them; bench/README.md, "Media, largest variant first"). 160 px first: the ThumbHash is
+    // taken from it.
+    const largest = VARIANT_SIZES.length - 1;
+    const encoded: Promise<Buffer>[] = [];
+    encoded[largest] = encode(VARIANT_SIZES[largest]!);
+    let previous: Promise<unknown> = Promise.resolve();
+    for (let i = 0; i < largest; i++) {
+      const size = VARIANT_SIZES[i]!;
+      encoded[i] = previous.then(() => encode(size));
+      previous = encoded[i]!.catch(() => {});
+    }
     // From the smallest variant (its first frame) as soon as it is encoded, while the larger
     // ones still are: a decode of a few kilobytes, not of the upload.
     const thumbhash = encoded[0]!.then((body) => thumbhashOf(sharp(body)));
@@ -109,7 +122,10 @@ export async function processImage(
     // A JPEG that needs no rotation keeps its pixels: only the metadata segments go.
     const upright = (meta.orientation ?? 1) === 1;
     const lossless = type === 'image/jpeg' && upright ? stripJpegMetadata(input) : null;
-    const display = (async () => emit('full', { body: lossless ?? (await ENCODE[type](base.clone()).toBuffer()), contentType: type, width, height }))();
+    // The full image (its encoding or the write of the cut original, a megabyte or more to
+    // storage) joins the queue of the smaller variants: it runs beside the largest variant
+    // instead of taking the cores from it.
+    const display = previous.then(async () => emit('full', { body: lossless ?? (await ENCODE[type](open()).toBuffer()), contentType: type, width, height }));
     // Every output settles before a failure is thrown, so the caller's cleanup runs after the
     // last write that will ever land.
     const [displayOut, hash, ...variantsOut] = await allSettledOrThrow([display, thumbhash, ...variants]);

@@ -230,7 +230,7 @@ export async function handler(event: S3Event): Promise<{ outcomes: RecordOutcome
     if (!url || !token) throw new Error('set GUILDHALL_URL and GUILDHALL_SERVICE_TOKEN');
     const endpoint = process.env.S3_ENDPOINT;
     const s3 = new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
-    lambdaHandler = createMediaHandler({ s3, api: createClient({ url, token }) });
+    lambdaHandler = createMediaHandler({ s3, api: createClient({ url, token, batch: false }) });
   }
   return { outcomes: await lambdaHandler(event) };
 }

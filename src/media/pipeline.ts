@@ -22,7 +22,7 @@ export interface EmbeddedPipeline {
  * target); S3 itself notifies the Lambda instead.
  */
 export function startEmbeddedPipeline(opts: { storage: Storage; url: string; serviceToken: string; log: Logger }): EmbeddedPipeline {
-  const api = createClient({ url: opts.url, token: opts.serviceToken });
+  const api = createClient({ url: opts.url, token: opts.serviceToken, batch: false });
   const run = createMediaHandler({ s3: opts.storage.client, api, log: opts.log.child({ component: 'media-pipeline' }) });
   let tail: Promise<void> = Promise.resolve();
   let stopped = false;
