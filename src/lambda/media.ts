@@ -1,8 +1,8 @@
-import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { fileTypeFromBuffer } from 'file-type';
 import { createClient, type GuildhallClient } from '../../sdk/src/index.js';
-import { VARIANT_SIZES, displayKey, formatBytes, isImageType, servedFileType, UPLOAD_PREFIX, variantKey } from '../media/rules.js';
+import { VARIANT_SIZES, displayKey, fileKey, formatBytes, isImageType, servedFileType, UPLOAD_PREFIX, variantKey } from '../media/rules.js';
 import { ImageRejected, processImage } from './image.js';
 
 /** Where the handler logs (console on Lambda; pino in process). */
@@ -77,6 +77,12 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
   prefetchP.catch(() => {});
   const claim = await deps.api.media.claim.mutate({ key });
   if (!claim.claimed) {
+    if (claim.settled) {
+      // Processed already, so whatever is at the upload key now is a second POST of the same
+      // presigned fields (or a replayed event of what was deleted): nothing serves it, and
+      // a re-sent original would keep its metadata in storage.
+      await deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    }
     log.info({ key, reason: claim.reason }, 'media: event skipped');
     return 'skipped';
   }
@@ -155,7 +161,15 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
       });
       await Promise.all([removed, reported]);
     } else {
-      await deps.api.media.complete.mutate({ attachmentId: id, result: { status: 'ready', contentType: servedFileType(sniffed, claim.declaredType), size } });
+      // The checked bytes move out of the uploads prefix (the presigned POST stays valid until
+      // it expires, and a second POST would replace them); IfMatch: a swap since they were
+      // read fails the copy (412), the claim is released, and the swap's own event runs.
+      const stored = fileKey(id);
+      await deps.s3.send(
+        new CopyObjectCommand({ Bucket: bucket, Key: stored, CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`, CopySourceIfMatch: head.etag }),
+      );
+      await deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      await deps.api.media.complete.mutate({ attachmentId: id, result: { status: 'ready', contentType: servedFileType(sniffed, claim.declaredType), size, fileKey: stored } });
     }
     log.info({ key, size }, 'media: upload ready');
     return 'ready';
@@ -170,6 +184,8 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
 interface OpenedUpload {
   /** ContentLength, bytes. */
   size: number;
+  /** The ETag of the bytes read, for a copy that must be of those bytes. */
+  etag: string | undefined;
   /** The whole body, for an image type within PREFETCH_MAX_BYTES; null otherwise (the body was not read). */
   bytes: Promise<Buffer> | null;
 }
@@ -192,10 +208,10 @@ async function openUpload(s3: S3Client, bucket: string, key: string): Promise<Op
   const size = res.ContentLength ?? 0;
   if (size <= PREFETCH_MAX_BYTES && isImageType(res.ContentType ?? '')) {
     const body = res.Body!;
-    return { size, bytes: body.transformToByteArray().then((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) };
+    return { size, etag: res.ETag, bytes: body.transformToByteArray().then((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) };
   }
   (res.Body as { destroy?: () => void } | undefined)?.destroy?.();
-  return { size, bytes: null };
+  return { size, etag: res.ETag, bytes: null };
 }
 
 async function getBytes(s3: S3Client, bucket: string, key: string, firstBytes?: number): Promise<Buffer> {

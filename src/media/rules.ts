@@ -36,6 +36,13 @@ export const variantKey = (attachmentId: string, name: VariantName) => `${MEDIA_
 /** Where the re-encoded full image (metadata stripped) goes. */
 export const displayKey = (attachmentId: string, type: ImageType) => `${MEDIA_PREFIX}${attachmentId}/full.${type.slice('image/'.length)}`;
 
+/**
+ * Where a file that is not an image is kept once checked: out of the uploads prefix, so a
+ * second POST with the same presigned fields (valid until they expire) replaces nothing
+ * that is served.
+ */
+export const fileKey = (attachmentId: string) => `${MEDIA_PREFIX}${attachmentId}/file`;
+
 /** The attachment id of an upload key, or null for a key outside the uploads prefix. */
 export function attachmentIdOfKey(key: string): string | null {
   const m = /^uploads\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(key);
@@ -83,5 +90,5 @@ export function formatBytes(n: number): string {
     v /= 1024;
     i++;
   }
-  return i === 0 ? `${n} bytes` : `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
+  return i === 0 ? `${n} bytes` : `${Number.isInteger(v) ? v : v.toFixed(1).replace(/\.0$/, '')} ${units[i]}`;
 }

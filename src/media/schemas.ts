@@ -76,7 +76,7 @@ export const DownloadUrlSchema = z.object({
 
 export const ClaimInput = z.object({ key: z.string().min(1).max(1024) });
 export const ClaimSchema = z.discriminatedUnion('claimed', [
-  z.object({ claimed: z.literal(false), reason: z.string() }),
+  z.object({ claimed: z.literal(false), reason: z.string(), settled: z.boolean() }),
   z.object({
     claimed: z.literal(true),
     attachmentId: z.string(),
@@ -103,6 +103,7 @@ export const CompleteInput = z.object({
       status: z.literal('ready'),
       contentType: z.string().max(255),
       size: z.number().int().min(0),
+      fileKey: z.string().max(1024).optional(),
       image: z
         .object({
           displayKey: z.string().max(1024),

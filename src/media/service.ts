@@ -22,6 +22,7 @@ import {
   isImageType,
   maxBytesFor,
   uploadKey,
+  fileKey,
   type VariantName,
 } from './rules.js';
 import type { Attachment, AttachmentPurpose, DownloadUrl, UploadTicket } from './types.js';
@@ -29,7 +30,7 @@ import { toAttachment, type AttachmentRow } from './views.js';
 
 /** What the pipeline handler is told when it claims an upload. */
 export type ClaimResult =
-  | { claimed: false; reason: string }
+  | { claimed: false; reason: string; settled: boolean }
   | {
       claimed: true;
       attachmentId: string;
@@ -47,6 +48,8 @@ export type Completion =
       status: 'ready';
       contentType: string;
       size: number;
+      /** Files that are not images: where the checked bytes were copied (`fileKey`). */
+      fileKey?: string | undefined;
       /** Images: the re-encoded full image and its renditions. */
       image?: { displayKey: string; width: number; height: number; animated: boolean; thumbhash: string; variants: StoredVariant[] } | undefined;
     }
@@ -107,7 +110,7 @@ export class MediaService {
     }
     const max = maxBytesFor(type, this.config);
     if (input.size > max) {
-      throw invalid(`${isImageType(type) ? 'images' : 'files'} may be at most ${formatBytes(max)}; this one is ${formatBytes(input.size)}`);
+      throw invalid(`${isImageType(type) ? 'images' : 'files'} may be at most ${formatBytes(max)}; this one is ${formatBytes(input.size) === formatBytes(max) ? `${input.size.toLocaleString('en')} bytes, over ${max.toLocaleString('en')}` : formatBytes(input.size)}`);
     }
     const id = randomUUID();
     const key = uploadKey(id);
@@ -162,7 +165,7 @@ export class MediaService {
    */
   async claim(key: string): Promise<ClaimResult> {
     const id = attachmentIdOfKey(key);
-    if (!id) return { claimed: false, reason: 'not an upload key' };
+    if (!id) return { claimed: false, reason: 'not an upload key', settled: false };
     const leaseEnd = new Date(Date.now() - limits.mediaClaimLeaseMs);
     const [row] = await this.db
       .update(attachments)
@@ -177,7 +180,10 @@ export class MediaService {
       .returning();
     if (!row) {
       const [current] = await this.db.select({ status: attachments.status }).from(attachments).where(eq(attachments.id, id));
-      return { claimed: false, reason: current ? `already ${current.status}` : 'no such attachment' };
+      // `settled`: processed already (ready or failed); an object at the upload key now is a
+      // second POST of the same fields, which the handler deletes.
+      const settled = current?.status === 'ready' || current?.status === 'failed';
+      return { claimed: false, reason: current ? `already ${current.status}` : 'no such attachment', settled };
     }
     return {
       claimed: true,
@@ -206,6 +212,9 @@ export class MediaService {
    * @throws NotFound for an unknown id.
    */
   async complete(attachmentId: string, result: Completion): Promise<{ changed: boolean; attachment: Attachment }> {
+    if (result.status === 'ready' && result.fileKey !== undefined && result.fileKey !== fileKey(attachmentId)) {
+      throw invalid(`fileKey must be ${fileKey(attachmentId)}`);
+    }
     const { changed, row, events } = await this.db.transaction(async (tx) => {
       const set =
         result.status === 'ready'
@@ -213,6 +222,7 @@ export class MediaService {
               status: 'ready' as const,
               contentType: result.contentType,
               size: result.size,
+              ...(result.fileKey ? { key: result.fileKey } : {}),
               displayKey: result.image?.displayKey ?? null,
               width: result.image?.width ?? null,
               height: result.image?.height ?? null,

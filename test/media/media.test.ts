@@ -212,7 +212,9 @@ describe('files that are not images', () => {
     const ev = await updateOf(sub, ticket.attachmentId);
     sub.stop();
     expect(ev.attachment).toMatchObject({ status: 'ready', isImage: false, contentType: 'application/pdf', variants: [], width: null });
-    expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(true);
+    // The checked bytes are copied out of the uploads prefix (a second POST there replaces nothing served).
+    expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(false);
+    expect(await exists(`media/${ticket.attachmentId}/file`)).toBe(true);
     const got = await download(alice, ticket.attachmentId);
     expect(got.link.disposition).toBe('attachment');
     expect(got.res.headers.get('content-disposition')).toMatch(/^attachment; filename="report.pdf"/);
@@ -263,6 +265,31 @@ describe('duplicate S3 events', () => {
     const tail = await sub.until(seen + 1);
     expect(tail.filter((e) => e.type === 'attachment.updated' && e.attachment.id === ticket.attachmentId)).toHaveLength(1);
     sub.stop();
+  });
+
+  it('a second POST of the same upload after processing replaces nothing that is served, and is deleted', async () => {
+    const alice = await user('swap');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const original = Buffer.from('%PDF-1.4 the checked original..');
+    const swapped = Buffer.from('<html><script>x()</script>.....');
+    expect(swapped.length).toBe(original.length);
+    const file = await sendWith(alice, r.id, { body: original, type: 'application/pdf', name: 'a.pdf' });
+    const photo = await sendWith(alice, r.id, { body: await gpsJpeg(), type: 'image/jpeg', name: 'p.jpg' });
+    for (const { ticket } of [file, photo]) expect((await updateOf(sub, ticket.attachmentId)).attachment.status).toBe('ready');
+    sub.stop();
+    // The presigned POST is still valid: the same fields again, other bytes (the photo's original, GPS and all, again).
+    expect((await postUpload(file.ticket, swapped, 'application/pdf')).status).toBeLessThan(300);
+    expect((await postUpload(photo.ticket, await gpsJpeg(), 'image/jpeg')).status).toBeLessThan(300);
+    const api = createClient({ url: server.url, token: server.services.media.serviceToken });
+    const run = createMediaHandler({ s3: s3().client, api, log: { info() {}, warn() {}, error() {} } });
+    for (const { ticket } of [file, photo]) {
+      expect(await run(s3Event(s3().bucket, `uploads/${ticket.attachmentId}`))).toEqual(['skipped']);
+      expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(false);
+    }
+    closeClient(api);
+    expect((await download(alice, file.ticket.attachmentId)).body.equals(original)).toBe(true);
+    expect(await alice.client.media.get.query({ attachmentId: file.ticket.attachmentId })).toMatchObject({ status: 'ready', contentType: 'application/pdf' });
   });
 
   it('media.complete changes only a claimed attachment: a second report changes nothing, an unknown id is NOT_FOUND', async () => {
@@ -358,7 +385,7 @@ describe('limits and quotas (config)', () => {
     const alice = await user('limits');
     const { room: r } = await room(alice);
     const upload = (contentType: string, size: number) => alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'f', contentType, size });
-    await expect(upload('image/png', 25 * 1024 * 1024 + 1)).rejects.toThrow('images may be at most 25 MiB; this one is 25.0 MiB');
+    await expect(upload('image/png', 25 * 1024 * 1024 + 1)).rejects.toThrow('images may be at most 25 MiB; this one is 26,214,401 bytes, over 26,214,400');
     await expect(upload('application/zip', 100 * 1024 * 1024 + 1)).rejects.toThrow('files may be at most 100 MiB');
     await expect(upload('not a type', 10)).rejects.toThrow(/contentType must be a MIME type/);
     expect(await codeOf(upload('image/png', 25 * 1024 * 1024))).toBeUndefined();
