@@ -176,6 +176,7 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
   const storage = await openStorage(config);
   const voterKey = await loadVoterKey({ voterKey: config.polls.voterKey, dataDir: config.dataDir, serviceMode: !!config.databaseUrl, log });
   const liveResults = new LiveResults(database.background, hub, log, limits.resultsEventIntervalMs);
+  const media = new MediaService(db, storage, access, hub, config.media, log);
   const polls = new PollService(db, access, hub, messages, voterKey, () => liveResults);
   liveResults.register('poll', polls);
   const surveys = new SurveyService(db, access, hub, messages, voterKey, () => liveResults);
@@ -227,8 +228,8 @@ export async function openServices(config: Config, log: Logger): Promise<{ app: 
     reminders,
     metrics: new Metrics({ fanout: hub.stats, dbPool: () => database.poolStats(), remindersFired: () => reminders.fired }),
     storage,
-    media: new MediaService(db, storage, access, hub, config.media, log),
-    mediaCleanup: new MediaCleanup(db, storage, log, { pendingExpiryMs: config.media.pendingExpiryMs, everyMs: config.media.cleanupMs }),
+    media,
+    mediaCleanup: new MediaCleanup(db, storage, log, { pendingExpiryMs: config.media.pendingExpiryMs, everyMs: config.media.cleanupMs }, media),
     calendarFeeds: new CalendarFeedService(db, access, eventReads),
     icsImport: new IcsImportService(events),
     polls,

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import type { Config } from '../config.js';
+import { UPLOAD_PREFIX } from '../media/rules.js';
 
 /** The bucket embedded mode creates in its s3rver. */
 export const EMBEDDED_BUCKET = 'guildhall';
@@ -101,6 +102,13 @@ async function openEmbedded(dataDir: string, corsOrigins: readonly string[]): Pr
   // Browsers upload to the presigned POST directly: the bucket allows the CORS origins.
   allowOrigins(server, corsOrigins);
   const { port } = await server.run();
+  // s3rver removes a key's directory when its last object is deleted, and a POST into that
+  // directory at the same moment fails with 500 (it made the directory, then lost it). The
+  // handler deletes every upload once processed, so `uploads/` empties often: a plain file
+  // (not an object: s3rver lists only its own `._S3rver_object` files) keeps it.
+  const uploadsDir = path.join(directory, EMBEDDED_BUCKET, UPLOAD_PREFIX);
+  mkdirSync(uploadsDir, { recursive: true });
+  writeFileSync(path.join(uploadsDir, '.guildhall-keep'), 'keeps this directory while uploads come and go (src/infra/storage.ts)\n');
   const endpoint = `http://127.0.0.1:${port}`;
   // s3rver accepts any credentials; the SDK only needs some to sign with.
   const client = new S3Client({

@@ -5,6 +5,7 @@ import { limits } from '../config.js';
 import type { Db } from '../db/client.js';
 import { attachments, mediaObjectDeletions } from '../db/schema/index.js';
 import type { Storage } from '../infra/storage.js';
+import type { MediaService } from './service.js';
 
 /**
  * The one media cleanup job. Each tick it takes (SKIP LOCKED, so several instances share
@@ -17,6 +18,13 @@ import type { Storage } from '../infra/storage.js';
  * them (deleting an object twice is harmless). Then it deletes the objects of attachment
  * rows that something else removed (a cascade), whose keys a trigger queued
  * (`media_object_deletions`, drizzle/0049).
+ *
+ * It also settles attachments that were sent (or made an avatar or icon) but whose file
+ * never arrived: still unprocessed `neverUploadedMs` after creation (by default the upload
+ * URL's lifetime plus an hour, so an upload begun just before its URL expired has time to
+ * finish), each is claimed and reported `failed` through `MediaService.complete`, so its
+ * conversation gets the `attachment.updated` a processed one would. A file posted later
+ * finds it settled, and the handler deletes the object.
  */
 export class MediaCleanup {
   private timer: NodeJS.Timeout | null = null;
@@ -26,7 +34,8 @@ export class MediaCleanup {
     private readonly db: Db,
     private readonly storage: Storage,
     private readonly log: Logger,
-    private readonly opts: { pendingExpiryMs: number; everyMs: number },
+    private readonly opts: { pendingExpiryMs: number; everyMs: number; neverUploadedMs?: number },
+    private readonly media: Pick<MediaService, 'complete'>,
   ) {}
 
   /** Runs a tick every `everyMs`; errors are logged and retried on the next tick. */
@@ -45,7 +54,8 @@ export class MediaCleanup {
 
   /**
    * One tick (also for tests and operators).
-   * @returns how many attachments it deleted, plus the queued keys of removed rows it deleted.
+   * @returns how many attachments it deleted, plus the queued keys of removed rows it
+   *   deleted (the attachments it failed as never uploaded are not counted).
    */
   runOnce(): Promise<number> {
     this.running ??= this.tick().finally(() => (this.running = null));
@@ -53,7 +63,39 @@ export class MediaCleanup {
   }
 
   private async tick(): Promise<number> {
-    return (await this.attachmentsDue()) + (await this.queuedObjects());
+    const deleted = (await this.attachmentsDue()) + (await this.queuedObjects());
+    await this.neverUploaded();
+    return deleted;
+  }
+
+  /**
+   * Sent attachments whose file never arrived (see the class): claimed here as the
+   * pipeline would claim them (SKIP LOCKED; a claim whose lease ran out, an instance having
+   * died before reporting, is taken again), then reported failed.
+   */
+  private async neverUploaded(): Promise<void> {
+    const afterMs = this.opts.neverUploadedMs ?? limits.mediaUploadUrlTtlSec * 1000 + 3_600_000;
+    const cutoff = sql`now() - make_interval(secs => ${afterMs / 1000})`;
+    const leaseEnd = sql`now() - make_interval(secs => ${limits.mediaClaimLeaseMs / 1000})`;
+    const due = await this.db
+      .update(attachments)
+      .set({ status: 'processing', claimedAt: sql`now()` })
+      .where(
+        inArray(
+          attachments.id,
+          sql`(select id from ${attachments}
+                where status in ('pending', 'processing') and created_at < ${cutoff}
+                  and (status = 'pending' or claimed_at < ${leaseEnd})
+                  and (message_id is not null or attached_at is not null) and delete_requested_at is null
+                order by created_at limit ${limits.mediaCleanupBatch}
+                for update skip locked)`,
+        ),
+      )
+      .returning({ id: attachments.id });
+    for (const { id } of due) {
+      await this.media.complete(id, { status: 'failed', reason: 'the file never arrived in storage before its upload URL expired; upload it again' });
+    }
+    if (due.length > 0) this.log.info({ failed: due.length }, 'media cleanup: attachments never uploaded marked failed');
   }
 
   /** Marked and expired attachments: their objects, then their rows. */

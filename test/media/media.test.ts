@@ -418,6 +418,31 @@ describe('limits and quotas (config)', () => {
 });
 
 describe('lifecycle: one cleanup job deletes the objects', () => {
+  it('an attachment sent but never uploaded turns failed after its upload URL expired (plus an hour), with its event; a late POST is deleted', async () => {
+    const alice = await user('never');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const late = await alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'late.pdf', contentType: 'application/pdf', size: pdf().length });
+    const fresh = await alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'fresh.pdf', contentType: 'application/pdf', size: pdf().length });
+    await alice.client.messages.send.mutate({ scopeId: r.id, body: 'soon', attachmentIds: [late.attachmentId, fresh.attachmentId] });
+    // 15 min of URL lifetime and the hour of grace are past for one, a minute short for the other.
+    await pool.query(`update attachments set created_at = now() - interval '76 minutes' where id = $1`, [late.attachmentId]);
+    await pool.query(`update attachments set created_at = now() - interval '74 minutes' where id = $1`, [fresh.attachmentId]);
+    await server.services.mediaCleanup.runOnce();
+    const ev = await updateOf(sub, late.attachmentId);
+    sub.stop();
+    expect(ev.attachment).toMatchObject({ status: 'failed', failureReason: 'the file never arrived in storage before its upload URL expired; upload it again' });
+    expect(await alice.client.media.get.query({ attachmentId: fresh.attachmentId })).toMatchObject({ status: 'pending' });
+    // The file arrives after all (s3rver takes the expired POST): its event finds the attachment settled.
+    await postUpload(late, pdf(), 'application/pdf');
+    const api = createClient({ url: server.url, token: server.services.media.serviceToken });
+    const run = createMediaHandler({ s3: s3().client, api, log: { info() {}, warn() {}, error() {} } });
+    expect(await run(s3Event(s3().bucket, `uploads/${late.attachmentId}`))).toEqual(['skipped']);
+    closeClient(api);
+    expect(await exists(`uploads/${late.attachmentId}`)).toBe(false);
+    expect(await alice.client.media.get.query({ attachmentId: late.attachmentId })).toMatchObject({ status: 'failed' });
+  });
+
   async function readyImage(u: User, scopeId: string, sub: Collected<ScopeStreamEvent>) {
     const { ticket, message } = await sendWith(u, scopeId, { body: await png(), type: 'image/png', name: 'p.png' });
     await updateOf(sub, ticket.attachmentId);

@@ -70,6 +70,8 @@ export const attachments = pgTable(
     index('attachments_message_idx').on(t.messageId),
     index('attachments_scope_idx').on(t.scopeId),
     index('attachments_cleanup_idx').on(t.createdAt).where(sql`${t.messageId} is null and ${t.attachedAt} is null`),
+    // The cleanup's "sent but never uploaded" step (src/media/cleanup.ts).
+    index('attachments_unsettled_idx').on(t.createdAt).where(sql`${t.status} in ('pending', 'processing')`),
     index('attachments_delete_idx').on(t.deleteRequestedAt).where(sql`${t.deleteRequestedAt} is not null`),
     uniqueIndex('attachments_current_avatar_idx')
       .on(t.ownerId)

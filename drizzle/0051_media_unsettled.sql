@@ -1,0 +1,1 @@
+CREATE INDEX "attachments_unsettled_idx" ON "attachments" USING btree ("created_at") WHERE "attachments"."status" in ('pending', 'processing');
