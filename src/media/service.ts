@@ -179,10 +179,16 @@ export class MediaService {
       )
       .returning();
     if (!row) {
-      const [current] = await this.db.select({ status: attachments.status }).from(attachments).where(eq(attachments.id, id));
-      // `settled`: processed already (ready or failed); an object at the upload key now is a
-      // second POST of the same fields, which the handler deletes.
-      const settled = current?.status === 'ready' || current?.status === 'failed';
+      const [current] = await this.db
+        .select({ status: attachments.status, key: attachments.key, displayKey: attachments.displayKey })
+        .from(attachments)
+        .where(eq(attachments.id, id));
+      // `settled`: processed already (failed, or ready and served from elsewhere than the
+      // upload key: an image, or a file copied to its `fileKey`); an object at the upload key
+      // now is a second POST of the same fields, which the handler deletes. A file made ready
+      // before files were copied out is still served from the upload key: not settled.
+      const servedElsewhere = current?.displayKey != null || (current !== undefined && current.key !== uploadKey(id));
+      const settled = current?.status === 'failed' || (current?.status === 'ready' && servedElsewhere);
       return { claimed: false, reason: current ? `already ${current.status}` : 'no such attachment', settled };
     }
     return {

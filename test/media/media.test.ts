@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GuildhallServer } from '../../src/server.js';
@@ -290,6 +290,24 @@ describe('duplicate S3 events', () => {
     closeClient(api);
     expect((await download(alice, file.ticket.attachmentId)).body.equals(original)).toBe(true);
     expect(await alice.client.media.get.query({ attachmentId: file.ticket.attachmentId })).toMatchObject({ status: 'ready', contentType: 'application/pdf' });
+  });
+
+  it('a file made ready before files were copied out (served from its upload key) is not deleted by a replayed event', async () => {
+    const alice = await user('olderfile');
+    const { room: r } = await room(alice);
+    const sub = await watch(alice, r.id);
+    const { ticket } = await sendWith(alice, r.id, { body: pdf(), type: 'application/pdf', name: 'old.pdf' });
+    expect((await updateOf(sub, ticket.attachmentId)).attachment.status).toBe('ready');
+    sub.stop();
+    // As such a row is: its key the upload key, its bytes there.
+    const key = `uploads/${ticket.attachmentId}`;
+    await pool.query('update attachments set key = $2 where id = $1', [ticket.attachmentId, key]);
+    await s3().client.send(new PutObjectCommand({ Bucket: s3().bucket, Key: key, Body: pdf(), ContentType: 'application/pdf' }));
+    const api = createClient({ url: server.url, token: server.services.media.serviceToken });
+    const run = createMediaHandler({ s3: s3().client, api, log: { info() {}, warn() {}, error() {} } });
+    expect(await run(s3Event(s3().bucket, key))).toEqual(['skipped']);
+    closeClient(api);
+    expect((await download(alice, ticket.attachmentId)).body.equals(pdf())).toBe(true);
   });
 
   it('media.complete changes only a claimed attachment: a second report changes nothing, an unknown id is NOT_FOUND', async () => {
