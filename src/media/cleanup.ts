@@ -7,6 +7,9 @@ import { attachments, mediaObjectDeletions } from '../db/schema/index.js';
 import type { Storage } from '../infra/storage.js';
 import type { MediaService } from './service.js';
 
+/** How long after its creation an attachment still unprocessed is failed as never uploaded (ms). */
+const NEVER_UPLOADED_MS = limits.mediaUploadUrlTtlSec * 1000 + 3_600_000;
+
 /**
  * The one media cleanup job. Each tick it takes (SKIP LOCKED, so several instances share
  * the work) up to `limits.mediaCleanupBatch` attachments that are either marked for
@@ -20,9 +23,8 @@ import type { MediaService } from './service.js';
  * (`media_object_deletions`, drizzle/0049).
  *
  * It also settles attachments that were sent (or made an avatar or icon) but whose file
- * never arrived: still unprocessed `neverUploadedMs` after creation (by default the upload
- * URL's lifetime plus an hour, so an upload begun just before its URL expired has time to
- * finish), each is claimed and reported `failed` through `MediaService.complete`, so its
+ * never arrived: still unprocessed `NEVER_UPLOADED_MS` after creation (the upload URL's
+ * lifetime plus an hour, so an upload begun just before its URL expired has time to finish), each is claimed and reported `failed` through `MediaService.complete`, so its
  * conversation gets the `attachment.updated` a processed one would. A file posted later
  * finds it settled, and the handler deletes the object.
  */
@@ -34,7 +36,7 @@ export class MediaCleanup {
     private readonly db: Db,
     private readonly storage: Storage,
     private readonly log: Logger,
-    private readonly opts: { pendingExpiryMs: number; everyMs: number; neverUploadedMs?: number },
+    private readonly opts: { pendingExpiryMs: number; everyMs: number },
     private readonly media: Pick<MediaService, 'complete'>,
   ) {}
 
@@ -74,8 +76,7 @@ export class MediaCleanup {
    * died before reporting, is taken again), then reported failed.
    */
   private async neverUploaded(): Promise<void> {
-    const afterMs = this.opts.neverUploadedMs ?? limits.mediaUploadUrlTtlSec * 1000 + 3_600_000;
-    const cutoff = sql`now() - make_interval(secs => ${afterMs / 1000})`;
+    const cutoff = sql`now() - make_interval(secs => ${NEVER_UPLOADED_MS / 1000})`;
     const leaseEnd = sql`now() - make_interval(secs => ${limits.mediaClaimLeaseMs / 1000})`;
     const due = await this.db
       .update(attachments)
