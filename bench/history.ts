@@ -19,7 +19,8 @@
  *   `limit + 1` rows for "is there more"), `JSON.stringify` of the rows.
  * - Rounds alternate which server goes first; each step reports pages/s, p50 and p99 (ms),
  *   server CPU per page (ms, /proc of the server process) and the CPU of the server's
- *   PostgreSQL backends per page (ms, by application_name). The last lines give the
+ *   PostgreSQL backends per page (ms, by application_name), and this process's own CPU per page
+ *   (the readers: driver CPU, ms). The last lines give the
  *   medians of the per-round ratios against the targets (p99 ≤ 1.3×, throughput ≥ 0.75×).
  *
  * BENCH_PG_URL: an admin connection (default postgres://postgres@127.0.0.1:5432/postgres);
@@ -176,6 +177,8 @@ interface StepResult {
   p99: number;
   cpuPerPage: number;
   pgCpuPerPage: number;
+  /** CPU of this process (the readers: SDK clients or fetch) per page, ms. */
+  driverCpuPerPage: number;
 }
 
 /** CPU time so far (ms) of the PostgreSQL backends of `app` on the bench database. */
@@ -205,22 +208,24 @@ async function step(label: string, server: ServerChild, app: string, admin: pg.C
   });
   await new Promise((r) => setTimeout(r, warmup * 1000));
   const [cpu0, pg0] = [server.cpuMs(), await backendCpuMs(admin, app)];
+  const driver0 = process.cpuUsage();
   const t0 = performance.now();
   measuring = true;
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
+  const driver = process.cpuUsage(driver0);
   const [cpu, pgCpu] = [server.cpuMs() - cpu0, (await backendCpuMs(admin, app)) - pg0];
   stop = true;
   await Promise.all(loops);
   lat.sort((a, b) => a - b);
   const n = Math.max(1, lat.length);
-  return { label, pages: lat.length, errors, perSec: lat.length / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), cpuPerPage: cpu / n, pgCpuPerPage: pgCpu / n };
+  return { label, pages: lat.length, errors, perSec: lat.length / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), cpuPerPage: cpu / n, pgCpuPerPage: pgCpu / n, driverCpuPerPage: (driver.user + driver.system) / 1000 / n };
 }
 
 const fmt = (r: StepResult) =>
   `${r.label.padEnd(10)} ${r.perSec.toFixed(0).padStart(6)} pages/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ` +
-  `server CPU ${r.cpuPerPage.toFixed(2)} ms/page  PostgreSQL CPU ${r.pgCpuPerPage.toFixed(2)} ms/page  (${r.pages} pages, ${r.errors} errors)`;
+  `server CPU ${r.cpuPerPage.toFixed(2)} ms/page  PostgreSQL CPU ${r.pgCpuPerPage.toFixed(2)} ms/page  driver CPU ${r.driverCpuPerPage.toFixed(2)} ms/page  (${r.pages} pages, ${r.errors} errors)`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const loadavg = async () => (await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ');
 
@@ -277,6 +282,14 @@ async function main(): Promise<void> {
       const before = r.first + 1 + Math.floor(Math.random() * (r.last - r.first));
       const [a, b] = await Promise.all([oursReaders[0]!(before), baseReaders[0]!(before)]);
       if (a.join() !== b.join()) throw new Error(`ours and the baseline disagree on the page before seq ${before}`);
+    }
+    {
+      // The bytes of one page on the wire (the body), as the SDK asks for it and as the baseline answers.
+      const before = r.first + 1 + Math.floor((r.last - r.first) / 2);
+      const input = encodeURIComponent(JSON.stringify({ 0: { scopeId: r.roomId, beforeSeq: before, limit } }));
+      const oursBody = await (await fetch(`${oursUrl}/trpc/messages.list?batch=1&input=${input}`, { headers: { authorization: `Bearer ${r.reader}` } })).text();
+      const baseBody = await (await fetch(`${baseUrl}/messages?scopeId=${r.roomId}&beforeSeq=${before}&limit=${limit}`)).text();
+      console.log(`bytes of one page: ours ${Buffer.byteLength(oursBody)}, baseline ${Buffer.byteLength(baseBody)}`);
     }
     console.log(`${concurrency} readers in a closed loop, ${limit} per page, ${seconds} s per step after ${warmup} s warm-up, node ${process.version}, load average ${await loadavg()}`);
     const ratios: { perSec: number; p50: number; p99: number; cpu: number; pgCpu: number }[] = [];

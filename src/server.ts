@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { queryHandler } from './http/trpc-queries.js';
 import type { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
 import { limits, type Config } from './config.js';
@@ -68,6 +69,15 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     createContext: ({ req }): Context => httpContext(req, 'http'),
     onError: ({ error, path, ctx }) => reportError(error, path, ctx),
   });
+  // Queries are answered without tRPC's Fetch adapter, everything else by tRPC's handler (src/http/trpc-queries.ts).
+  const trpcQueries = queryHandler({
+    router: appRouter,
+    basePath: '/trpc/',
+    maxBatchSize: limits.batchMax,
+    createContext: (req) => httpContext(req, 'http'),
+    onError: ({ error, path, ctx }) => reportError(error, path, ctx),
+    fallback: trpcHandler,
+  });
   const httpContext = (req: http.IncomingMessage, transport: 'http' | 'rest'): Context => ({
     app,
     requestId: requestIds.get(req) ?? requestIdOf(req),
@@ -117,7 +127,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       void readiness(services).then((r) => sendJson(res, r.ok ? 200 : 503, r));
       return;
     }
-    if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
+    if (url.startsWith('/trpc/')) return void trpcQueries(req, res);
     if (url === '/metrics') return void serveMetrics(req, res, services.metrics, config.metricsToken);
     if (url.startsWith('/calendar/')) return serveCalendarFeed(services.calendarFeeds, log, req, res);
     if (rest(req, res)) return;

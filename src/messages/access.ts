@@ -20,6 +20,11 @@ export interface MessageAccess {
    * @throws NotFound, Forbidden as `require` (a refusal is always from the database).
    */
   requireStamped(userId: string, scopeId: string, flags: bigint, fresh?: boolean): Promise<AccessStamp>;
+  /**
+   * The stamp of an allowing answer held in this instance's memory, else null (then call
+   * `require`); a statement that reads under it must confirm it.
+   */
+  rememberedStamp(userId: string, scopeId: string, flags: bigint): Promise<AccessStamp | null>;
   /** True when `userId` holds every bit of `flags` in `scopeId`. */
   allows(userId: string, scopeId: string, flags: bigint): Promise<boolean>;
 }

@@ -2,6 +2,7 @@ import { limits } from '../config.js';
 import type { Db } from '../db/client.js';
 import { queryPrepared } from '../db/prepared.js';
 import { toAttachment, type AttachmentFields } from '../media/views.js';
+import type { AccessStamp } from '../permissions/service.js';
 import { toMessage, type MessageRow } from './rows.js';
 import type { Message, MessageMentions, ReactionSummary } from './types.js';
 
@@ -20,9 +21,10 @@ import type { Message, MessageMentions, ReactionSummary } from './types.js';
  * window of 0 rows reads no index (`$4 > 0`, `$7 > 0` are one-time filters).
  * `fl` is the history floor of the viewer $2 (history.ts `historyFloor`, in SQL): under
  * historyVisibility `joined`, for a viewer who owns neither the scope nor an ancestor,
- * the seq of their member.joined; else 0. The statement needs nothing from the
- * permission check, so the router runs the two at once (it answers only once access is
- * granted). A scope that does not exist gives no rows.
+ * the seq of their member.joined; else 0. `fl.ok` confirms a stamp of the permission
+ * check (`$9` the community, `$10` its perm_version; null: no stamp, no condition): with
+ * a stamp that no longer holds, neither window reads a row (listWindows). A scope that
+ * does not exist gives no rows.
  *
  * The aggregates keep the order hydrate (rows.ts) gives: mention ids sorted; reactions
  * one entry per emoji in the order it was first used, its users oldest first; attachments
@@ -48,7 +50,9 @@ with fl as (
   select case when s.history_visibility = 'joined'
                and not exists (select 1 from memberships o where o.user_id = $2::uuid and o.is_owner and o.scope_id = any (s.path || s.id))
               then coalesce((select joined_seq from memberships where scope_id = $1::uuid and user_id = $2::uuid), 0)
-              else 0 end::bigint as floor
+              else 0 end::bigint as floor,
+         $9::uuid is null or (s.deleted_at is null and coalesce(s.path[1], s.id) = $9::uuid
+                               and (select r.perm_version from scopes r where r.id = $9::uuid) = $10::bigint) as ok
     from scopes s where s.id = $1::uuid
 ), d as (
   select y.*, y.rn <= $5::int as keep
@@ -56,7 +60,7 @@ with fl as (
             from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
                          m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at, m.has_mentions, m.has_reactions, m.has_attachments
                     from messages m
-                   where $4::int > 0 and m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
+                   where $4::int > 0 and (select ok from fl) and m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
                      and m.seq > (select floor from fl) and m.seq < $3::bigint
                    order by m.seq desc limit ${TAKE_MAX}) x) y
    where y.rn <= $4::int
@@ -66,7 +70,7 @@ with fl as (
             from (select m.id, m.scope_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to_id, m.thread_root_id, m.mention_everyone,
                          m.thread_reply_count, m.created_at, m.edited_at, m.deleted_at, m.has_mentions, m.has_reactions, m.has_attachments
                     from messages m
-                   where $7::int > 0 and m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
+                   where $7::int > 0 and (select ok from fl) and m.scope_id = $1::uuid and m.thread_root_id is null and m.deleted_at is null
                      and m.seq > greatest($6::bigint, (select floor from fl))
                    order by m.seq limit ${TAKE_MAX}) x) y
    where y.rn <= $7::int
@@ -121,9 +125,21 @@ export interface WindowResult {
 
 /**
  * Runs the page statement (PAGE_TEXT) for `scopeId` as `viewerId` sees it (their history
- * floor): window `d` newest first, window `a` oldest first. It checks no permission.
+ * floor): window `d` newest first, window `a` oldest first. It checks no permission
+ * itself. With a `stamp` (AccessService.rememberedStamp: a check answered from memory),
+ * the windows read nothing unless the scope is live, still under `stamp.rootId`, and that
+ * community's perm_version is still `stamp.rootVersion`, in the statement's own snapshot
+ * (`$9`, `$10`; as the plain send, send-sql.ts): no rows then means "empty, or the stamp
+ * no longer holds", and the caller checks access from the database.
  */
-export async function listWindows(db: Db, scopeId: string, viewerId: string, d: PageWindow, a: PageWindow): Promise<{ d: WindowResult; a: WindowResult }> {
+export async function listWindows(
+  db: Db,
+  scopeId: string,
+  viewerId: string,
+  d: PageWindow,
+  a: PageWindow,
+  stamp?: AccessStamp,
+): Promise<{ d: WindowResult; a: WindowResult }> {
   const rows = await queryPrepared<PageRow>(db, 'guildhall_messages_page', PAGE_TEXT, [
     scopeId,
     viewerId,
@@ -133,6 +149,8 @@ export async function listWindows(db: Db, scopeId: string, viewerId: string, d: 
     a.bound,
     a.take,
     a.keep,
+    stamp?.rootId ?? null,
+    stamp?.rootVersion ?? null,
   ]);
   const out = { d: { items: [] as Message[], read: 0 }, a: { items: [] as Message[], read: 0 } };
   for (const r of rows) {

@@ -14,7 +14,7 @@ import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
 import { hydrate, hydrateOne, messageColumns, type MessageRow } from './rows.js';
 import { insertMessage, type SendResult } from './send-sql.js';
-import { listWindows } from './list-sql.js';
+import { listWindows, type PageWindow } from './list-sql.js';
 import { attachToMessage } from '../media/attach.js';
 import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
@@ -375,18 +375,47 @@ export class MessageService {
    * `nextBeforeSeq` / `nextAfterSeq` continue towards older / newer messages (null when
    * there are none now).
    * One statement (list-sql.ts), prepared on PostgreSQL. It checks no permission: the
-   * caller must (the router runs the check at the same time and answers after it).
+   * caller must (`listAsMember` does).
    * @param limit 1 to 100.
    * @param viewerId whose history floor applies (history.ts `historyFloor`, computed in the
    *   statement): no message with seq ≤ floor.
    */
   async list(scopeId: string, cursor: ListCursor, limit: number, viewerId: string): Promise<MessagePage> {
+    return (await this.listPage(scopeId, cursor, limit, viewerId))!;
+  }
+
+  /**
+   * `messages.list`: `list` behind the caller's View and ReadHistory check. When this
+   * instance remembers an allowing answer (AccessService.rememberedStamp), the page
+   * statement confirms it in its own snapshot and the page costs that one statement; when
+   * it cannot (nothing remembered, access changed, or the page is empty) the check runs
+   * against the database beside the statement, and nothing is answered before access is
+   * granted, so a refused caller learns nothing of the page.
+   * @throws NotFound, Forbidden as AccessService.require.
+   */
+  async listAsMember(viewerId: string, scopeId: string, cursor: ListCursor, limit: number): Promise<MessagePage> {
+    const flags = Permission.View | Permission.ReadHistory;
+    const stamp = await this.access.rememberedStamp(viewerId, scopeId, flags);
+    if (stamp) {
+      const page = await this.listPage(scopeId, cursor, limit, viewerId, stamp);
+      if (page) return page;
+    }
+    const [allowed, page] = await Promise.allSettled([this.access.require(viewerId, scopeId, flags), this.list(scopeId, cursor, limit, viewerId)]);
+    if (allowed.status === 'rejected') throw allowed.reason;
+    if (page.status === 'rejected') throw page.reason;
+    return page.value;
+  }
+
+  /** `list`'s page; with a `stamp`, null when the statement read no row (see listWindows). */
+  private async listPage(scopeId: string, cursor: ListCursor, limit: number, viewerId: string, stamp?: AccessStamp): Promise<MessagePage | null> {
+    const windows = (d: PageWindow, a: PageWindow) => listWindows(this.db, scopeId, viewerId, d, a, stamp);
     const none = { bound: 0, take: 0, keep: 0 };
     if (cursor.aroundSeq !== undefined) {
       const around = cursor.aroundSeq;
       const olderN = Math.ceil(limit / 2);
       const newerN = limit - olderN;
-      const { d, a } = await listWindows(this.db, scopeId, viewerId, { bound: around + 1, take: olderN + 1, keep: olderN }, { bound: around, take: newerN + 1, keep: newerN });
+      const { d, a } = await windows({ bound: around + 1, take: olderN + 1, keep: olderN }, { bound: around, take: newerN + 1, keep: newerN });
+      if (stamp && d.read + a.read === 0) return null;
       const items = [...d.items.reverse(), ...a.items];
       return {
         items,
@@ -397,7 +426,8 @@ export class MessageService {
     if (cursor.afterSeq !== undefined) {
       const after = cursor.afterSeq;
       // Window d reads one row at most: is there anything at or before afterSeq?
-      const { d, a } = await listWindows(this.db, scopeId, viewerId, { bound: after + 1, take: 1, keep: 0 }, { bound: after, take: limit + 1, keep: limit });
+      const { d, a } = await windows({ bound: after + 1, take: 1, keep: 0 }, { bound: after, take: limit + 1, keep: limit });
+      if (stamp && d.read + a.read === 0) return null;
       const items = a.items;
       return {
         items,
@@ -407,13 +437,11 @@ export class MessageService {
     }
     const before = cursor.beforeSeq;
     // Window a reads one row at most: is there anything at or after beforeSeq?
-    const { d, a } = await listWindows(
-      this.db,
-      scopeId,
-      viewerId,
+    const { d, a } = await windows(
       { bound: before ?? NO_SEQ_ABOVE, take: limit + 1, keep: limit },
       before !== undefined ? { bound: before - 1, take: 1, keep: 0 } : none,
     );
+    if (stamp && d.read + a.read === 0) return null;
     const items = d.items;
     return {
       items,

@@ -195,15 +195,26 @@ export class AccessService {
    * @throws as `require` (NotFound, Forbidden), always from a fresh probe.
    */
   async requireStamped(userId: string, scopeId: string, flags: bigint, fresh = false): Promise<AccessStamp> {
-    const remembered = fresh ? null : this.probes.get(scopeId);
-    if (remembered) {
-      const a = await this.resolveWith(remembered, userId, scopeId);
-      if (a.visible && (a.permissions & flags) === flags) return { rootId: remembered.rootId, rootVersion: remembered.rootVersion };
-    }
+    const remembered = fresh ? null : await this.rememberedStamp(userId, scopeId, flags);
+    if (remembered) return remembered;
     const probe = await this.probe(scopeId);
     if (!probe) throw notFound(`scope ${scopeId} not found`);
     this.demand(await this.resolveWith(probe, userId, scopeId), scopeId, flags);
     return { rootId: probe.rootId, rootVersion: probe.rootVersion };
+  }
+
+  /**
+   * The allowing half of `requireStamped`, from this instance's memory only: the stamp
+   * when the remembered probe of `scopeId` (at most PROBE_MEMORY_MS old) and the cached
+   * permissions of `userId` at its perm_version grant every bit of `flags`; null when
+   * nothing is remembered or the remembered answer refuses (refusals are only given
+   * from the database, by `require`). The caller's statement must confirm the stamp.
+   */
+  async rememberedStamp(userId: string, scopeId: string, flags: bigint): Promise<AccessStamp | null> {
+    const remembered = this.probes.get(scopeId);
+    if (!remembered) return null;
+    const a = await this.resolveWith(remembered, userId, scopeId);
+    return a.visible && (a.permissions & flags) === flags ? { rootId: remembered.rootId, rootVersion: remembered.rootVersion } : null;
   }
 
   private async resolveWith(probe: ScopeProbe, userId: string, scopeId: string): Promise<Access> {

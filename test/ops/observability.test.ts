@@ -119,8 +119,8 @@ describe('request logs: one pino line per call', () => {
   });
 
   it('logs a server error at error level', async () => {
-    const original = server.services.messages.list;
-    server.services.messages.list = async () => {
+    const original = server.services.messages.listAsMember;
+    server.services.messages.listAsMember = async () => {
       throw new Error('the disk is on fire');
     };
     try {
@@ -128,7 +128,7 @@ describe('request logs: one pino line per call', () => {
       expect(r.status).toBe(500);
       expect(r.body.message).toMatch(/^internal server error \(request /);
     } finally {
-      server.services.messages.list = original;
+      server.services.messages.listAsMember = original;
     }
     expect(calls().find((l) => l.procedure === 'messages.list')).toMatchObject({ level: 50, code: 'INTERNAL_SERVER_ERROR', transport: 'rest' });
   });
@@ -136,8 +136,8 @@ describe('request logs: one pino line per call', () => {
   it('gives every HTTP response an x-request-id, the one of its log lines: REST and tRPC errors (a 500 too), successes, and requests that reached no procedure', async () => {
     const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
     const linesOf = (id: string | null) => lines.filter((l) => l.requestId === id);
-    const original = server.services.messages.list;
-    server.services.messages.list = async () => {
+    const original = server.services.messages.listAsMember;
+    server.services.messages.listAsMember = async () => {
       throw new Error('the disk is on fire');
     };
     try {
@@ -156,7 +156,7 @@ describe('request logs: one pino line per call', () => {
       expect(JSON.stringify(await trpc500.json())).toContain(`internal server error (request ${trpcId})`);
       expect(linesOf(trpcId).map((l) => l.msg).sort()).toEqual(['call', 'procedure failed']);
     } finally {
-      server.services.messages.list = original;
+      server.services.messages.listAsMember = original;
     }
     // A sane id the client sent is kept (a proxy's or a client's own), in the header and the log.
     const own = await fetch(`${server.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'client-req_42.a:b' } });
