@@ -286,9 +286,10 @@ async function main(): Promise<void> {
     {
       // The bytes of one page on the wire (the body), as the SDK asks for it and as the baseline answers.
       const before = r.first + 1 + Math.floor((r.last - r.first) / 2);
-      const input = encodeURIComponent(JSON.stringify({ 0: { scopeId: r.roomId, beforeSeq: before, limit } }));
+      const input = encodeURIComponent(JSON.stringify({ 0: { json: { scopeId: r.roomId, beforeSeq: before, limit } } }));
       const oursBody = await (await fetch(`${oursUrl}/trpc/messages.list?batch=1&input=${input}`, { headers: { authorization: `Bearer ${r.reader}` } })).text();
       const baseBody = await (await fetch(`${baseUrl}/messages?scopeId=${r.roomId}&beforeSeq=${before}&limit=${limit}`)).text();
+      if (!oursBody.includes(`"items"`)) throw new Error(`ours answered no page: ${oursBody}`);
       console.log(`bytes of one page: ours ${Buffer.byteLength(oursBody)}, baseline ${Buffer.byteLength(baseBody)}`);
     }
     console.log(`${concurrency} readers in a closed loop, ${limit} per page, ${seconds} s per step after ${warmup} s warm-up, node ${process.version}, load average ${await loadavg()}`);

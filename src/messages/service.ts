@@ -409,7 +409,6 @@ export class MessageService {
   /** `list`'s page; with a `stamp`, null when the statement read no row (see listWindows). */
   private async listPage(scopeId: string, cursor: ListCursor, limit: number, viewerId: string, stamp?: AccessStamp): Promise<MessagePage | null> {
     const windows = (d: PageWindow, a: PageWindow) => listWindows(this.db, scopeId, viewerId, d, a, stamp);
-    const none = { bound: 0, take: 0, keep: 0 };
     if (cursor.aroundSeq !== undefined) {
       const around = cursor.aroundSeq;
       const olderN = Math.ceil(limit / 2);
@@ -436,10 +435,14 @@ export class MessageService {
       };
     }
     const before = cursor.beforeSeq;
-    // Window a reads one row at most: is there anything at or after beforeSeq?
+    // Window a reads one row at most: is there anything at or after beforeSeq? For the
+    // newest page it asks above every seq (nothing there, one index descent) rather than
+    // reading no window: with a window of 0 rows PostgreSQL's plans for the call's values
+    // look cheaper than the cached generic one, and it planned the statement again on
+    // every call (3.5× the statement's CPU; test/messages/page-plan.test.ts).
     const { d, a } = await windows(
       { bound: before ?? NO_SEQ_ABOVE, take: limit + 1, keep: limit },
-      before !== undefined ? { bound: before - 1, take: 1, keep: 0 } : none,
+      { bound: (before ?? NO_SEQ_ABOVE) - 1, take: 1, keep: 0 },
     );
     if (stamp && d.read + a.read === 0) return null;
     const items = d.items;

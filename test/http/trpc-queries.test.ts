@@ -75,10 +75,11 @@ const enc = (v: unknown) => encodeURIComponent(JSON.stringify(v));
 describe('queries answered without the Fetch adapter', () => {
   const cases: [string, string, RequestInit?][] = [
     ['a query', `/trpc/hello?input=${enc({ json: { name: 'ann' } })}`],
-    ['a query with plain JSON input', `/trpc/hello?input=${enc({ name: 'ann' })}`],
+    ['a query whose input is not superjson', `/trpc/hello?input=${enc({ name: 'ann' })}`],
     ['a query without input', '/trpc/plain'],
     ['a nested path', `/trpc/nested.deep?input=${enc(21)}`],
     ['a batch of two', `/trpc/hello,plain?batch=1&input=${enc({ 0: { json: { name: 'b' } } })}`],
+    ['a batch whose input is not superjson', `/trpc/hello?batch=1&input=${enc({ 0: { name: 'p' } })}`],
     ['a batch with an error (207)', `/trpc/plain,refused?batch=1&input=${enc({})}`],
     ['a batch of errors of one status', `/trpc/refused,refused?batch=1`],
     ['a refusal', '/trpc/refused'],
