@@ -5,6 +5,16 @@ import { getHTTPStatusCode } from '@trpc/server/http';
 /** Procedure paths, comma-separated in a batch, as the SDK writes them. */
 const PLAIN_PATHS = /^[A-Za-z0-9_.,]+$/;
 
+/** Writes a tRPC answer in one `end`, with the headers tRPC's handler gives it. */
+function send(res: http.ServerResponse, status: number, body: string): void {
+  if (res.destroyed) return;
+  res.statusCode = status;
+  res.setHeader('vary', 'trpc-accept, accept');
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(body);
+}
+
 /** No content type, or JSON: what tRPC reads a GET with (another type picks another of its readers). */
 function jsonOrNone(type: string | undefined): boolean {
   return type === undefined || type.toLowerCase().split(';', 1)[0]!.trim() === 'application/json';
@@ -40,7 +50,8 @@ export interface QueryHandlerOptions<TRouter extends AnyTRPCRouter, TContext> {
   /** The most calls in one batch; a larger batch goes to `fallback` (which refuses it). */
   maxBatchSize: number;
   createContext: (req: http.IncomingMessage) => TContext;
-  onError: (opts: { error: TRPCError; path: string; ctx: TContext }) => void;
+  /** Called once per failed call (and once for an answer that could not be written: no path). */
+  onError: (opts: { error: TRPCError; path: string | undefined; ctx: TContext }) => void;
   /** tRPC's standalone handler: it serves every request this one does not take. */
   fallback: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
@@ -112,26 +123,24 @@ export function queryHandler<TRouter extends AnyTRPCRouter, TContext>(opts: Quer
         return { ok: { error: getTRPCErrorShape({ config, ctx, error, input, path, type: 'query' }) }, error };
       }
     });
-    void Promise.all(calls).then(
-      (done) => {
+    void Promise.all(calls)
+      .then((done) => {
         const untransformed = done.map((d) => d.ok);
         const errors = done.map((d) => d.error);
-        const status = getHTTPStatusCode(isBatch ? untransformed : untransformed[0]!, errors as TRPCError[]);
-        const body = JSON.stringify(transformTRPCResponse(config, isBatch ? untransformed : untransformed[0]!));
-        if (res.destroyed) return;
-        res.statusCode = status;
-        res.setHeader('vary', 'trpc-accept, accept');
-        res.setHeader('content-type', 'application/json');
-        res.setHeader('content-length', Buffer.byteLength(body));
-        res.end(body);
-      },
-      (err: unknown) => {
-        // Not reached (each call catches its own error); a bug here still answers.
-        if (res.destroyed || res.headersSent) return;
-        res.statusCode = 500;
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ error: { message: String(err) } }));
-      },
-    );
+        const json = isBatch ? untransformed : untransformed[0]!;
+        send(res, getHTTPStatusCode(json, errors as TRPCError[]), JSON.stringify(transformTRPCResponse(config, json)));
+      })
+      .catch((cause: unknown) => {
+        // An answer that cannot be written (its transform threw): as tRPC's handler, one
+        // error for the request, reported, with no path.
+        const error = getTRPCErrorFromUnknown(cause);
+        onError({ error, path: undefined, ctx });
+        const json = { error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type: 'query' }) };
+        send(res, getHTTPStatusCode(json, [error]), JSON.stringify(transformTRPCResponse(config, json)));
+      })
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('internal server error');
+      });
   };
 }

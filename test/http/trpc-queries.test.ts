@@ -28,6 +28,11 @@ const appRouter = t.router({
     throw new Error('a bug');
   }),
   badOutput: t.procedure.output(z.object({ n: z.number() })).query(() => ({ n: 'x' }) as unknown as { n: number }),
+  unwritable: t.procedure.query(() => ({
+    get broken(): string {
+      throw new Error('this value cannot be read');
+    },
+  })),
   nested: t.router({ deep: t.procedure.input(z.number()).query(({ input }) => input * 2) }),
   change: t.procedure.input(z.object({ x: z.number() })).mutation(({ input }) => input.x),
   ticks: t.procedure.subscription(async function* () {
@@ -37,7 +42,7 @@ const appRouter = t.router({
 
 let ref: string;
 let fast: string;
-const errors: { path: string; code: string }[] = [];
+const errors: { path: string | undefined; code: string }[] = [];
 /** URLs ours handed to tRPC's handler. */
 const handedOver: string[] = [];
 const servers: http.Server[] = [];
@@ -90,6 +95,8 @@ describe('queries answered without the Fetch adapter', () => {
     ['a batch whose input is not an object', `/trpc/hello?batch=1&input=${enc([1])}`],
     ['a batch whose input is a string', `/trpc/hello,plain?batch=1&input=${enc('x')}`],
     ['superjson meta on input', `/trpc/hello?input=${enc({ json: { name: 'c' }, meta: { values: { name: ['undefined'] } } })}`],
+    ['an answer that cannot be written (its transform throws)', '/trpc/unwritable'],
+    ['an answer that cannot be written, in a batch', '/trpc/plain,unwritable?batch=1'],
     ['an unknown path', '/trpc/nothing'],
     ['an own property of Object.prototype as the path', '/trpc/constructor'],
     ['a __proto__ path', '/trpc/__proto__'],

@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect } from '../helpers/subscribe.js';
 import { errCode } from '../helpers/errors.js';
+import { Permission } from '../../sdk/src/index.js';
 import { createClient } from '../helpers/server.js';
 import { governanceEnv, wsOnlyClient } from '../governance/fixture.js';
 
 /**
- * A busy sender's calls are answered from each instance's memory (its session, its
- * scope's permission probe). These tests change access on the other instance and prove
- * the very next call on this one is refused, and that a refusal is never remembered.
+ * A busy sender's or reader's calls are answered from each instance's memory (its
+ * session, its scope's permission probe, its permissions at that perm_version), confirmed
+ * by the write or the page statement itself. These tests change access on the other
+ * instance and prove the very next call on this one is refused (a page shows nothing),
+ * and that a refusal is never remembered.
  */
 let env: Awaited<ReturnType<typeof governanceEnv>>;
 beforeAll(async () => {
@@ -77,5 +80,50 @@ describe('sends answered from memory', () => {
     } finally {
       ws.close();
     }
+  });
+});
+
+/** A room with three messages that `m` has paged through (so this instance remembers the answer); the owner acts on instance b. */
+async function readRoom() {
+  const { owner, ownerOnB, c, r, m } = await room();
+  for (let i = 0; i < 3; i++) await owner.http.messages.send.mutate({ scopeId: r.id, body: `m${i}` });
+  let first;
+  for (let i = 0; i < 3; i++) {
+    first = await m.http.messages.list.query({ scopeId: r.id, limit: 2 });
+    expect(first.items.map((x) => x.body)).toEqual(['m2', 'm1']);
+  }
+  return { owner, ownerOnB, c, r, m, newestSeq: first!.items[0]!.seq };
+}
+
+describe('history pages answered from memory', () => {
+  it('after a kick on the other instance, the next page here is FORBIDDEN, by every cursor', async () => {
+    const { ownerOnB, c, r, m } = await readRoom();
+    await ownerOnB.moderation.kick.mutate({ scopeId: c.id, userId: m.userId });
+    expect(await codeOf(m.http.messages.list.query({ scopeId: r.id, limit: 2 }))).toBe('FORBIDDEN');
+    expect(await codeOf(m.ws.messages.list.query({ scopeId: r.id, limit: 2, afterSeq: 0 }))).toBe('FORBIDDEN');
+    expect(await codeOf(m.ws.messages.list.query({ scopeId: r.id, limit: 2, aroundSeq: 1 }))).toBe('FORBIDDEN');
+  });
+
+  it('after ReadHistory is denied by an overwrite on the other instance, the next page here is FORBIDDEN; allowed again, it reads', async () => {
+    const { ownerOnB, r, m } = await readRoom();
+    await ownerOnB.permissions.setOverwrite.mutate({ scopeId: r.id, targetType: 'member', targetId: m.userId, deny: Permission.ReadHistory });
+    expect(await codeOf(m.http.messages.list.query({ scopeId: r.id, limit: 2 }))).toBe('FORBIDDEN');
+    await ownerOnB.permissions.clearOverwrite.mutate({ scopeId: r.id, targetType: 'member', targetId: m.userId });
+    expect((await m.http.messages.list.query({ scopeId: r.id, limit: 2 })).items.map((x) => x.body)).toEqual(['m2', 'm1']);
+  });
+
+  it('after the room is deleted on the other instance, the next page here is NOT_FOUND', async () => {
+    const { ownerOnB, r, m } = await readRoom();
+    await ownerOnB.scopes.delete.mutate({ scopeId: r.id });
+    expect(await codeOf(m.http.messages.list.query({ scopeId: r.id, limit: 2 }))).toBe('NOT_FOUND');
+  });
+
+  it('a change of access that keeps reading allowed (a role made) still gives the right page, and a past-the-end page is empty', async () => {
+    const { ownerOnB, c, r, m, newestSeq } = await readRoom();
+    await ownerOnB.roles.create.mutate({ scopeId: c.id, name: 'readers', permissions: Permission.View });
+    const page = await m.http.messages.list.query({ scopeId: r.id, limit: 2, beforeSeq: newestSeq });
+    expect(page.items.map((x) => x.body)).toEqual(['m1', 'm0']);
+    expect(page.nextBeforeSeq).toBeNull();
+    expect(await m.http.messages.list.query({ scopeId: r.id, limit: 2, afterSeq: newestSeq + 100 })).toEqual({ items: [], nextBeforeSeq: newestSeq + 101, nextAfterSeq: null });
   });
 });
