@@ -439,7 +439,7 @@ export class MessageService {
     // newest page it asks above every seq (nothing there, one index descent) rather than
     // reading no window: with a window of 0 rows PostgreSQL's plans for the call's values
     // look cheaper than the cached generic one, and it planned the statement again on
-    // every call (3.5× the statement's CPU; test/messages/page-plan.test.ts).
+    // every call (3.5× the statement's CPU; test/messages/prepared-plans.test.ts).
     const { d, a } = await windows(
       { bound: before ?? NO_SEQ_ABOVE, take: limit + 1, keep: limit },
       { bound: (before ?? NO_SEQ_ABOVE) - 1, take: 1, keep: 0 },
