@@ -2,7 +2,7 @@ import { CopyObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObject
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { fileTypeFromBuffer } from 'file-type';
 import { createClient, type GuildhallClient } from '../../sdk/src/index.js';
-import { VARIANT_SIZES, displayKey, fileKey, formatBytes, isImageType, servedFileType, UPLOAD_PREFIX, variantKey } from '../media/rules.js';
+import { VARIANT_SIZES, displayKey, fileKey, isImageType, overLimit, servedFileType, UPLOAD_PREFIX, variantKey } from '../media/rules.js';
 import { ImageRejected, processImage } from './image.js';
 
 /** Where the handler logs (console on Lambda; pino in process). */
@@ -100,7 +100,10 @@ async function handleRecord(deps: MediaHandlerDeps, log: HandlerLog, record: S3E
       return 'failed';
     }
     const size = head.size;
-    if (size > claim.maxBytes) return await fail(`the file is ${formatBytes(size)}, over the limit of ${formatBytes(claim.maxBytes)}`);
+    if (size > claim.maxBytes) {
+      const over = overLimit(size, claim.maxBytes);
+      return await fail(`the file is ${over.size}, over the limit of ${over.limit}`);
+    }
     if (size !== claim.declaredSize) {
       return await fail(`the stored file is ${size} bytes but ${claim.declaredSize} were declared; upload it again with its real size`);
     }

@@ -92,3 +92,15 @@ export function formatBytes(n: number): string {
   }
   return i === 0 ? `${n} bytes` : `${Number.isInteger(v) ? v : v.toFixed(1).replace(/\.0$/, '')} ${units[i]}`;
 }
+
+/**
+ * A size over a limit and the limit, both as a person reads them, for a refusal; where
+ * rounding would show the same figure for both (`25 MiB` against `25 MiB`), the size in
+ * exact bytes and the limit with its bytes beside it (`26,214,401 bytes` against
+ * `25 MiB (26,214,400 bytes)`).
+ * @param size bytes, over `max`; @param max bytes.
+ */
+export function overLimit(size: number, max: number): { size: string; limit: string } {
+  const [s, l] = [formatBytes(size), formatBytes(max)];
+  return s === l ? { size: `${size.toLocaleString('en')} bytes`, limit: `${l} (${max.toLocaleString('en')} bytes)` } : { size: s, limit: l };
+}

@@ -19,6 +19,7 @@ import {
   cleanFilename,
   contentDisposition,
   formatBytes,
+  overLimit,
   isImageType,
   maxBytesFor,
   uploadKey,
@@ -110,7 +111,8 @@ export class MediaService {
     }
     const max = maxBytesFor(type, this.config);
     if (input.size > max) {
-      throw invalid(`${isImageType(type) ? 'images' : 'files'} may be at most ${formatBytes(max)}; this one is ${formatBytes(input.size) === formatBytes(max) ? `${input.size.toLocaleString('en')} bytes, over ${max.toLocaleString('en')}` : formatBytes(input.size)}`);
+      const over = overLimit(input.size, max);
+      throw invalid(`${isImageType(type) ? 'images' : 'files'} may be at most ${over.limit}; this one is ${over.size}`);
     }
     const id = randomUUID();
     const key = uploadKey(id);

@@ -3,7 +3,7 @@ import { rgbaToThumbHash, thumbHashToRGBA } from 'thumbhash';
 import { describe, expect, it } from 'vitest';
 import { processImage, ImageRejected } from '../../src/lambda/image.js';
 import { stripJpegMetadata } from '../../src/lambda/jpeg.js';
-import { contentDisposition, servedFileType, attachmentIdOfKey, cleanFilename, formatBytes } from '../../src/media/rules.js';
+import { contentDisposition, servedFileType, attachmentIdOfKey, cleanFilename, formatBytes, overLimit } from '../../src/media/rules.js';
 import { hasGpsIfd, pngBomb } from './fixtures.js';
 
 const LIMIT = { limitInputPixels: 50_000_000 };
@@ -123,5 +123,10 @@ describe('media rules', () => {
     expect(cleanFilename('   ', 255)).toBe('file');
     expect(formatBytes(25 * 1024 * 1024)).toBe('25 MiB');
     expect(formatBytes(900)).toBe('900 bytes');
+  });
+
+  it('names a size just over a limit in bytes, where rounding would show the limit itself', () => {
+    expect(overLimit(25 * 1024 * 1024 + 1, 25 * 1024 * 1024)).toEqual({ size: '26,214,401 bytes', limit: '25 MiB (26,214,400 bytes)' });
+    expect(overLimit(30 * 1024 * 1024, 25 * 1024 * 1024)).toEqual({ size: '30 MiB', limit: '25 MiB' });
   });
 });

@@ -403,7 +403,7 @@ describe('limits and quotas (config)', () => {
     const alice = await user('limits');
     const { room: r } = await room(alice);
     const upload = (contentType: string, size: number) => alice.client.media.createUpload.mutate({ scopeId: r.id, filename: 'f', contentType, size });
-    await expect(upload('image/png', 25 * 1024 * 1024 + 1)).rejects.toThrow('images may be at most 25 MiB; this one is 26,214,401 bytes, over 26,214,400');
+    await expect(upload('image/png', 25 * 1024 * 1024 + 1)).rejects.toThrow('images may be at most 25 MiB (26,214,400 bytes); this one is 26,214,401 bytes');
     await expect(upload('application/zip', 100 * 1024 * 1024 + 1)).rejects.toThrow('files may be at most 100 MiB');
     await expect(upload('not a type', 10)).rejects.toThrow(/contentType must be a MIME type/);
     expect(await codeOf(upload('image/png', 25 * 1024 * 1024))).toBeUndefined();
