@@ -22,7 +22,7 @@ export async function attachToMessage(tx: Tx, input: { authorId: string; scopeId
   for (const id of ids) {
     const r = byId.get(id);
     // Someone else's upload is reported like a missing one: ids are not an oracle.
-    if (!r || r.ownerId !== input.authorId || r.deleteRequestedAt) throw invalid(`attachment ${id} does not exist or has expired; upload it again`);
+    if (!r || r.ownerId !== input.authorId || r.deleteRequestedAt) throw invalid(`attachment ${id} is not an upload of yours (or it has expired): attach only files you uploaded with media.createUpload`);
     if (r.purpose !== 'message' || r.scopeId !== input.scopeId) throw invalid(`attachment ${id} was uploaded for another scope or purpose; upload it to this scope`);
     if (r.messageId) throw invalid(`attachment ${id} is already attached to a message; upload it again to send it twice`);
     if (r.status === 'failed') throw invalid(`attachment ${id} failed: ${r.failureReason ?? 'processing failed'}`);

@@ -387,6 +387,9 @@ describe('who gets a download URL', () => {
     expect(await alice.client.media.get.query({ attachmentId: ticket.attachmentId })).toMatchObject({ status: 'pending', messageId: null });
     expect(await codeOf(bob.client.media.get.query({ attachmentId: ticket.attachmentId }))).toBe('NOT_FOUND');
     expect(await codeOf(bob.client.messages.send.mutate({ scopeId: r.id, body: 'mine now', attachmentIds: [ticket.attachmentId] }))).toBe('BAD_REQUEST');
+    await expect(bob.client.messages.send.mutate({ scopeId: r.id, body: 'mine now', attachmentIds: [ticket.attachmentId] })).rejects.toThrow(
+      `attachment ${ticket.attachmentId} is not an upload of yours (or it has expired): attach only files you uploaded with media.createUpload`,
+    );
     const sent = await alice.client.messages.send.mutate({ scopeId: r.id, body: '', attachmentIds: [ticket.attachmentId] });
     expect(sent.attachments).toHaveLength(1);
     expect(await codeOf(alice.client.messages.send.mutate({ scopeId: r.id, body: 'again', attachmentIds: [ticket.attachmentId] }))).toBe('BAD_REQUEST');
