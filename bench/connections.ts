@@ -355,14 +355,10 @@ class WsFromAddress extends WS {
 /** Opens one SDK client (from `localAddress`) and subscribes it to `scopeId`; resolves at onStarted. */
 async function oursConn(url: string, token: string, scopeId: string, localAddress: string): Promise<Conn> {
   // The SDK takes globalThis.WebSocket when there is one (else `ws`), read once per client.
-  const g = globalThis as { WebSocket?: unknown };
-  g.WebSocket = WsFromAddress;
-  let client: GuildhallClient;
-  try {
-    client = createClient({ url, token, wsUrl: `${url.replace(/^http/, 'ws')}/trpc?from=${localAddress}` });
-  } finally {
-    delete g.WebSocket;
-  }
+  // Set, never deleted: deleting a global each time would change the global object's
+  // property cells under every client's feet (the bare ws clients do not read it).
+  (globalThis as { WebSocket?: unknown }).WebSocket = WsFromAddress;
+  const client: GuildhallClient = createClient({ url, token, wsUrl: `${url.replace(/^http/, 'ws')}/trpc?from=${localAddress}` });
   await withTimeout(
     new Promise<void>((resolve, reject) => {
       client.messages.onEvent.subscribe({ scopeId }, { onStarted: () => resolve(), onError: reject });
