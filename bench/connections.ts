@@ -6,11 +6,12 @@
  *   npm run bench:connections -- [--connections 1000] [--rooms 10] [--rounds 3]
  *                                [--concurrency 100] [--servers ws,ours] [--no-pin]
  *                                [--node-flags "--cpu-prof --cpu-prof-dir=bench/profiles"]
- *                                [--heap-snapshot] [--profile] [--trips]
+ *                                [--heap-snapshot] [--profile] [--driver-profile] [--trips]
  *
  *   --heap-snapshot  writes heap snapshots of our server before the N connections open
  *                    and while they are open (bench/profiles/), for a diff by constructor
  *   --profile        a V8 CPU profile of our server while the N open, summarised
+ *   --driver-profile a V8 CPU profile of this driver (the clients) while the N open, summarised
  *   --trips          counts our server's PostgreSQL queries and Redis commands (by
  *                    command) while the N open and while they close, per connection
  *
@@ -338,25 +339,26 @@ const roomOf = (i: number, o: Options) => Math.floor((i * o.rooms) / o.connectio
  */
 const addressOf = (i: number) => `127.0.0.${2 + (i % 100)}`;
 
-/** A `ws` WebSocket class whose sockets connect from `localAddress`. */
-const wsFrom = (localAddress: string) =>
-  class extends WS {
-    constructor(url: string | URL, protocols?: string | string[]) {
-      super(url, protocols, { localAddress });
-    }
-  };
+/**
+ * The `ws` WebSocket class the SDK clients get: each socket connects from the address in
+ * its URL's `from` parameter (the server reads only `connectionParams` of the query). One
+ * class for every client, as an application has: a class made per client (as before)
+ * gave each socket's `ws` objects their own hidden classes, so every property access in
+ * `ws` on the driver went megamorphic, a cost of the bench, not of the SDK.
+ */
+class WsFromAddress extends WS {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(url, protocols, { localAddress: new URL(url).searchParams.get('from') ?? undefined });
+  }
+}
 
 /** Opens one SDK client (from `localAddress`) and subscribes it to `scopeId`; resolves at onStarted. */
 async function oursConn(url: string, token: string, scopeId: string, localAddress: string): Promise<Conn> {
   // The SDK takes globalThis.WebSocket when there is one (else `ws`), read once per client.
-  const g = globalThis as { WebSocket?: unknown };
-  g.WebSocket = wsFrom(localAddress);
-  let client: GuildhallClient;
-  try {
-    client = createClient({ url, token });
-  } finally {
-    delete g.WebSocket;
-  }
+  // Set, never deleted: deleting a global each time would change the global object's
+  // property cells under every client's feet (the bare ws clients do not read it).
+  (globalThis as { WebSocket?: unknown }).WebSocket = WsFromAddress;
+  const client: GuildhallClient = createClient({ url, token, wsUrl: `${url.replace(/^http/, 'ws')}/trpc?from=${localAddress}` });
   await withTimeout(
     new Promise<void>((resolve, reject) => {
       client.messages.onEvent.subscribe({ scopeId }, { onStarted: () => resolve(), onError: reject });
@@ -420,6 +422,7 @@ interface Options {
   nodeFlags: string[];
   heapSnapshot: boolean;
   profile: boolean;
+  driverProfile: boolean;
   trips: boolean;
 }
 
@@ -435,6 +438,7 @@ function readOptions(): Options {
       'node-flags': { type: 'string', default: '' },
       'heap-snapshot': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'driver-profile': { type: 'boolean', default: false },
       trips: { type: 'boolean', default: false },
     },
   });
@@ -456,6 +460,7 @@ function readOptions(): Options {
     nodeFlags: values['node-flags'].split(' ').filter(Boolean),
     heapSnapshot: values['heap-snapshot'],
     profile: values.profile,
+    driverProfile: values['driver-profile'],
     trips: values.trips,
   };
 }
@@ -501,6 +506,17 @@ async function prepare(url: string, o: Options): Promise<Setup> {
   return { tokens, userIds: signed.slice(0, users).map((s) => s.userId), warmToken: signed[users]!.token, roomIds };
 }
 
+/** Starts a CPU profile of this process (--driver-profile); stop it with `Profiler.stop` on the session returned. */
+async function startDriverProfile(): Promise<import('node:inspector').Session> {
+  const inspector = await import('node:inspector');
+  const session = new inspector.Session();
+  session.connect();
+  await post(session, 'Profiler.enable');
+  await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
+  await post(session, 'Profiler.start');
+  return session;
+}
+
 async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string, string>, round: number): Promise<RoundResult> {
   const child = spawnServer(kind, o, env);
   try {
@@ -519,6 +535,7 @@ async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string,
     };
     await snapshot('before');
     if (o.profile && kind === 'ours') await child.profile();
+    const driverSession = o.driverProfile ? await startDriverProfile() : null;
     const trips0 = o.trips ? await child.trips() : {};
     const srv0 = procStats(child.child.pid!);
     const drv0 = procStats(process.pid);
@@ -528,6 +545,15 @@ async function measure(kind: Kind, o: Options, setup: Setup, env: Record<string,
     const srv1 = procStats(child.child.pid!);
     const drv1 = procStats(process.pid);
     const trips1 = o.trips ? await child.trips() : {};
+    if (driverSession) {
+      const { profile } = (await post(driverSession, 'Profiler.stop')) as { profile: CpuProfile };
+      driverSession.disconnect();
+      const file = path.join(BENCH_DIR, 'profiles', `connections-driver-${kind}-open-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, JSON.stringify(profile));
+      console.log(`  CPU profile of the driver (${LABEL[kind]} clients) while the ${o.connections} opened: ${path.relative(process.cwd(), file)}`);
+      console.log(formatSummary(summarise(profile, 25)).replace(/^/gm, '    '));
+    }
     if (o.profile && kind === 'ours') {
       const file = path.join(BENCH_DIR, 'profiles', `connections-${kind}-open-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
       fs.mkdirSync(path.dirname(file), { recursive: true });

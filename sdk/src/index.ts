@@ -107,6 +107,15 @@ export interface CreateClientOptions {
 const wsClients = new WeakMap<object, { close(): void }>();
 
 /**
+ * How long the WebSocket stays open once nothing is left on it (ms): the lazy client
+ * closes it when its inactivity timer finds no subscription or call. The timer re-arms
+ * itself every `closeMs` while one is open, so `closeMs: 0` fired it every millisecond for
+ * as long as a subscription lasted: 1,000 callbacks a second per client, about 0.3 of a
+ * core for 1,000 idle clients in one process (test/sdk-timers.test.ts).
+ */
+const WS_IDLE_CLOSE_MS = 1_000;
+
+/**
  * The WebSocket's transformer: superjson, except for conversation events in their compact
  * form (src/realtime/compact.ts), which are plain JSON and pass through to `compactLink`.
  */
@@ -166,7 +175,7 @@ export function createClient(opts: CreateClientOptions): GuildhallClient {
   const wsClient = createWSClient({
     url: wsUrl,
     WebSocket: WebSocketImpl,
-    lazy: { enabled: true, closeMs: 0 },
+    lazy: { enabled: true, closeMs: WS_IDLE_CLOSE_MS },
     ...(opts.retryDelayMs ? { retryDelayMs: opts.retryDelayMs } : {}),
     keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },
     connectionParams: async () => {

@@ -22,6 +22,7 @@ import type { WireEvent } from './wire.js';
 import { FrameWriter } from './frames.js';
 import { socketGroupsOf } from './socket-group.js';
 import { unnamed } from './unnamed.js';
+import { queryParam } from './query-param.js';
 import { codeOf, recordCall, wasRecorded } from '../ops/calls.js';
 import { clientIp } from '../guard/client-ip.js';
 import { isUnavailable } from '../guard/unavailable.js';
@@ -211,7 +212,7 @@ class Connection {
     const o = (this.o = shared.o);
     this.ip = clientIp(req, o.trustProxy);
     shared.live.add(this);
-    const wantsParams = new URL(req.url ?? '/', 'http://x').searchParams.get('connectionParams') === '1';
+    const wantsParams = queryParam(req.url ?? '/', 'connectionParams') === '1';
     if (!wantsParams) this.ctxPromise = this.makeContext(null);
     // Waiting for connectionParams: counted as a socket without a session, and closed if they never come.
     else if (this.count(`address:${this.ip}`)) {
