@@ -67,7 +67,9 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     maxBodySize: limits.httpMaxBodyBytes,
     maxBatchSize: limits.batchMax,
     createContext: ({ req }): Context => httpContext(req, 'http'),
-    onError: ({ error, path, ctx }) => reportError(error, path, ctx),
+    // A request tRPC refuses before any procedure (a batch over the limit, mixed types, an
+    // unreadable path, a method) has no context yet: its log line gets one from the request.
+    onError: ({ error, path, ctx, req }) => reportError(error, path, ctx ?? httpContext(req, 'http')),
   });
   // Queries are answered without tRPC's Fetch adapter, everything else by tRPC's handler (src/http/trpc-queries.ts).
   const trpcQueries = queryHandler({

@@ -190,6 +190,36 @@ describe('access and bad input', () => {
     expect(ok.seq).toBe(1); // the refused sends took no seq
   });
 
+  it('pages at the ends of the seq range: the largest afterSeq gives an empty page, not a 500', async () => {
+    const alice = await user(a, 'alice');
+    const { room: r } = await room(alice);
+    const sent = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'only' });
+    const top = await alice.client.messages.list.query({ scopeId: r.id, afterSeq: Number.MAX_SAFE_INTEGER, limit: 2 });
+    expect(top).toEqual({ items: [], nextBeforeSeq: Number.MAX_SAFE_INTEGER, nextAfterSeq: null });
+    expect((await alice.client.messages.list.query({ scopeId: r.id, beforeSeq: top.nextBeforeSeq!, limit: 2 })).items.map((m) => m.id)).toEqual([sent.id]);
+    expect(await alice.client.messages.list.query({ scopeId: r.id, beforeSeq: 1, limit: 2 })).toEqual({ items: [], nextBeforeSeq: null, nextAfterSeq: 0 });
+  });
+
+  it('a page of one around a seq that is not a message still says how to go on', async () => {
+    const alice = await user(a, 'alice');
+    const bob = await user(a, 'bob');
+    const { community, room: r } = await room(alice);
+    // bob's member.joined takes a seq of the room's log before any message.
+    await bob.client.members.join.mutate({ scopeId: community.id });
+    await bob.client.members.join.mutate({ scopeId: r.id });
+    const first = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'first' });
+    const second = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'second' });
+    expect(first.seq).toBeGreaterThan(1);
+    const before = await alice.client.messages.list.query({ scopeId: r.id, aroundSeq: first.seq - 1, limit: 1 });
+    expect(before.items).toEqual([]);
+    expect(before.nextAfterSeq).toBe(first.seq - 1);
+    expect((await alice.client.messages.list.query({ scopeId: r.id, afterSeq: before.nextAfterSeq!, limit: 1 })).items.map((m) => m.id)).toEqual([first.id]);
+    const around = await alice.client.messages.list.query({ scopeId: r.id, aroundSeq: first.seq, limit: 1 });
+    expect(around.items.map((m) => m.id)).toEqual([first.id]);
+    expect(around.nextAfterSeq).toBe(first.seq);
+    expect((await alice.client.messages.list.query({ scopeId: r.id, afterSeq: around.nextAfterSeq!, limit: 1 })).items.map((m) => m.id)).toEqual([second.id]);
+  });
+
   it('gives a readable message for bad input', async () => {
     const alice = await user(a, 'alice');
     const { room: r } = await room(alice);

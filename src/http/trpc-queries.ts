@@ -15,6 +15,12 @@ function send(res: http.ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
+/** A streaming call, as tRPC tells one: any `trpc-accept`, or `application/jsonl` among the `accept` types. */
+function asksForStream(headers: http.IncomingHttpHeaders): boolean {
+  if (headers['trpc-accept'] !== undefined) return true;
+  return headers.accept?.split(',').some((t) => t.trim() === 'application/jsonl') ?? false;
+}
+
 /** No content type, or JSON: what tRPC reads a GET with (another type picks another of its readers). */
 function jsonOrNone(type: string | undefined): boolean {
   return type === undefined || type.toLowerCase().split(';', 1)[0]!.trim() === 'application/json';
@@ -74,8 +80,8 @@ export interface QueryHandlerOptions<TRouter extends AnyTRPCRouter, TContext> {
  *
  * Everything else goes to `fallback`, tRPC's own handler, unchanged: any method but GET,
  * a path that is not plain procedure names or not a query procedure of the router (unknown, a mutation, a subscription:
- * tRPC's NOT_FOUND, METHOD_NOT_SUPPORTED and SSE), a streaming call (`trpc-accept:
- * application/jsonl`) and a batch over `maxBatchSize`. Queries get no abort signal (only
+ * tRPC's NOT_FOUND, METHOD_NOT_SUPPORTED and SSE), a streaming call (`trpc-accept`, or
+ * `application/jsonl` in `accept`) and a batch over `maxBatchSize`. Queries get no abort signal (only
  * subscriptions use one here).
  * @returns the handler: `(req, res) => void`, for requests whose URL starts with `basePath`.
  */
@@ -87,7 +93,7 @@ export function queryHandler<TRouter extends AnyTRPCRouter, TContext>(opts: Quer
 
   return (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = req.url ?? '/';
-    if (req.method !== 'GET' || req.headers['trpc-accept'] !== undefined || !jsonOrNone(req.headers['content-type'])) return fallback(req, res);
+    if (req.method !== 'GET' || asksForStream(req.headers) || !jsonOrNone(req.headers['content-type'])) return fallback(req, res);
     const q = url.indexOf('?');
     const pathPart = url.slice(basePath.length, q < 0 ? undefined : q);
     // Only plain procedure paths: anything tRPC would decode or normalise (%-escapes, slashes, a fragment) is tRPC's.

@@ -418,8 +418,9 @@ export class MessageService {
       const items = [...d.items.reverse(), ...a.items];
       return {
         items,
-        nextBeforeSeq: d.read > olderN ? (items[0]?.seq ?? null) : null,
-        nextAfterSeq: a.read > newerN ? (items.at(-1)?.seq ?? null) : null,
+        // An empty page (a page of one around a seq that is no message) still says how to go on.
+        nextBeforeSeq: d.read > olderN ? (items[0]?.seq ?? around + 1) : null,
+        nextAfterSeq: a.read > newerN ? (items.at(-1)?.seq ?? around) : null,
       };
     }
     if (cursor.afterSeq !== undefined) {
@@ -430,7 +431,8 @@ export class MessageService {
       const items = a.items;
       return {
         items,
-        nextBeforeSeq: d.read > 0 ? (items[0]?.seq ?? after + 1) : null,
+        // Capped: beforeSeq is at most Number.MAX_SAFE_INTEGER, and no seq reaches it.
+        nextBeforeSeq: d.read > 0 ? (items[0]?.seq ?? Math.min(after + 1, Number.MAX_SAFE_INTEGER)) : null,
         nextAfterSeq: a.read > limit ? items.at(-1)!.seq : null,
       };
     }

@@ -110,6 +110,9 @@ describe('queries answered without the Fetch adapter', () => {
     ['a GET with a form content type', '/trpc/plain', { headers: { 'content-type': 'multipart/form-data; boundary=x' } }],
     ['a GET with a JSON content type', '/trpc/plain', { headers: { 'content-type': 'Application/JSON; charset=utf-8' } }],
     ['a streaming call', `/trpc/plain?batch=1`, { headers: { 'trpc-accept': 'application/jsonl' } }],
+    ['a streaming call asked for by Accept', `/trpc/plain?batch=1`, { headers: { accept: 'text/html, application/jsonl' } }],
+    ['an unbatched call with Accept: application/jsonl', '/trpc/plain', { headers: { accept: 'application/jsonl' } }],
+    ['an ordinary Accept header', '/trpc/plain', { headers: { accept: 'application/json, text/plain, */*' } }],
     ['a mutation over POST', '/trpc/change', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 4 }) }],
     ['a query over POST', '/trpc/plain', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
   ];

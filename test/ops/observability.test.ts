@@ -183,6 +183,21 @@ describe('request logs: one pino line per call', () => {
     expect(calls().find((l) => l.transport === 'rest' && l.procedure === null)).toMatchObject({ level: 30, code: 'NOT_FOUND' });
     expect(calls().find((l) => l.transport === 'http' && l.procedure === 'no.such.procedure')).toMatchObject({ level: 30, code: 'NOT_FOUND' });
   });
+
+  it('logs the requests tRPC refuses before any procedure (a batch over the limit, mixed types, a bad path, streaming unbatched, a body of no type), with their request ids', async () => {
+    const refused: [string, RequestInit | undefined, string][] = [
+      [`/trpc/${Array.from({ length: 51 }, () => 'auth.me').join(',')}?batch=1`, undefined, 'BAD_REQUEST'],
+      ['/trpc/auth.me,messages.send?batch=1', undefined, 'BAD_REQUEST'],
+      ['/trpc/%ZZ', undefined, 'BAD_REQUEST'],
+      ['/trpc/auth.me', { headers: { 'trpc-accept': 'application/jsonl' } }, 'BAD_REQUEST'],
+      ['/trpc/auth.me', { method: 'PUT' }, 'UNSUPPORTED_MEDIA_TYPE'],
+    ];
+    for (const [path, init, code] of refused) {
+      const r = await fetch(`${server.url}${path}`, init);
+      const id = r.headers.get('x-request-id');
+      expect(lines.filter((l) => l.requestId === id), path).toMatchObject([{ msg: 'call', procedure: null, transport: 'http', code }]);
+    }
+  });
 });
 
 describe('/metrics', () => {
