@@ -74,6 +74,8 @@ export interface Access {
    * secret scopes are invisible to non-members (issue 3: their denial reads as NOT_FOUND).
    */
   visible: boolean;
+  /** The scope or an ancestor is archived (ARCHIVE_MASKED is off `permissions`). */
+  archived: boolean;
 }
 
 /**
@@ -245,6 +247,7 @@ export class AccessService {
       highestRolePosition: cached.h,
       timedOutUntil,
       visible: (permissions & Permission.View) !== 0n || cached.v,
+      archived: probe.archived,
     };
   }
 
@@ -288,7 +291,7 @@ export class AccessService {
    * standing, and demands every bit of `flags` (0n: visibility only).
    * @throws NotFound when the scope does not exist or the caller may not know it exists
    *   (the same answer, so a hidden scope cannot be probed); Forbidden when the caller can
-   *   see the scope but lacks a flag, with the reason (not a member, timed out, the flag).
+   *   see the scope but lacks a flag, with the reason (not a member, archived, timed out, the flag).
    */
   async require(userId: string, scopeId: string, flags: bigint): Promise<Access> {
     return this.demand(await this.resolve(userId, scopeId), scopeId, flags);
@@ -301,6 +304,7 @@ export class AccessService {
     const what = a.scope.kind === 'dm' ? 'conversation' : a.scope.kind;
     if (!a.isMember && !a.isOwner) throw forbidden(`you are not a member of this ${what}; join it first`);
     const missing = toNames(flags & ~a.permissions);
+    if (a.archived && (flags & ~a.permissions & ARCHIVE_MASKED) !== 0n) throw forbidden(`this ${what} is archived (or under an archived scope): it is read-only until it is unarchived`);
     if (a.timedOutUntil) throw forbidden(`you are timed out here until ${a.timedOutUntil.toISOString()}`);
     throw forbidden(`you need the ${missing.join(', ')} permission${missing.length > 1 ? 's' : ''} in this ${what}`);
   }

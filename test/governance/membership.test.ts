@@ -182,6 +182,8 @@ describe('tree, update, move, archive, delete', () => {
 
     await owner.http.scopes.archive.mutate({ scopeId: g2.id });
     expect(await codeOf(owner.http.messages.send.mutate({ scopeId: r1.id, body: 'x' }))).toBe('FORBIDDEN');
+    // The refusal says why: the room is under an archived group, not a missing permission.
+    await expect(owner.http.messages.send.mutate({ scopeId: r1.id, body: 'x' })).rejects.toThrow('this room is archived (or under an archived scope): it is read-only until it is unarchived');
     await owner.http.scopes.archive.mutate({ scopeId: g2.id, archived: false });
     await owner.http.messages.send.mutate({ scopeId: r1.id, body: 'x' });
 
