@@ -225,6 +225,30 @@ describe('the web client in headless Chromium', () => {
     // History paging: 40 more messages, then Bob reloads (his session is kept) and pages back.
     const sdk = createClient({ url: server.url, token: (await createClient({ url: server.url }).auth.signIn.mutate({ email: `alice-${stamp}@example.com`, password: 'correct horse battery' })).token });
     const scopeId = (await alice.locator('#tree li.room').getAttribute('data-scope-id'))!;
+    // A send whose HTTP answer comes after the conversation's events (the answer and the
+    // socket race): the late answer must not put Alice's view back to what it was at commit
+    // (here an edit made before the answer arrives).
+    let releaseSend!: () => void;
+    const sendHeld = new Promise<void>((resolve) => (releaseSend = resolve));
+    await alice.route('**/trpc/messages.send*', async (route) => {
+      const response = await route.fetch();
+      await sendHeld;
+      await route.fulfill({ response });
+    });
+    await say(alice, 'answered late');
+    const late = messageLine(alice, 'Alice', 'answered late').and(alice.locator(':not(.pending)'));
+    await late.waitFor();
+    const lateId = (await late.getAttribute('data-message-id'))!;
+    await sdk.messages.edit.mutate({ scopeId, messageId: lateId, body: 'edited before the answer' });
+    await messageLine(alice, 'Alice', 'edited before the answer').waitFor();
+    const answered = alice.waitForResponse('**/trpc/messages.send*');
+    releaseSend();
+    await answered;
+    await alice.unroute('**/trpc/messages.send*');
+    // The page has run the answer's handlers once a task queued after it has run.
+    await alice.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
+    expect(await messageLine(alice, 'Alice', 'edited before the answer').count()).toBe(1);
+    expect(await messageLine(alice, 'Alice', 'answered late').count()).toBe(0);
     for (let i = 0; i < 40; i++) await sdk.messages.send.mutate({ scopeId, body: `filler ${i}` });
     await bob.reload();
     await bob.waitForSelector('#chat:not([hidden])');
@@ -233,7 +257,7 @@ describe('the web client in headless Chromium', () => {
     expect(await messageLine(bob, 'Alice', 'first message').count()).toBe(0);
     await bob.click('#older');
     await messageLine(bob, 'Alice', 'first message').waitFor();
-    expect(await bob.locator('#messages > li').count()).toBe(48);
+    expect(await bob.locator('#messages > li').count()).toBe(49);
     // Polls in history come back with the page (polls.forMessages), with Bob's vote and the counts.
     await expect(optionOf(bob, 'Lunch?', 'Pizza').locator('input').isChecked()).resolves.toBe(true);
     await optionOf(bob, 'Lunch?', 'Pizza').locator('.count:text-is("1")').waitFor();

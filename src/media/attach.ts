@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { attachments } from '../db/schema/index.js';
 import { invalid } from '../errors.js';
 import type { Tx } from '../messages/log.js';
@@ -6,7 +6,8 @@ import type { Tx } from '../messages/log.js';
 /**
  * Attaches uploads to a new message inside the send's transaction (Slack's "complete
  * upload" step folded into the send). Each id must be the author's, made for this scope
- * for a message, pending or ready, not yet attached and not expired. The rows are locked,
+ * for a message, not yet attached and not expired: pending, ready, or failed (sent and
+ * shown failed with its reason, as one that fails after the send). The rows are locked,
  * so two sends racing for one upload cannot both take it.
  * @throws Invalid naming the first id that cannot be attached, and why.
  */
@@ -25,10 +26,11 @@ export async function attachToMessage(tx: Tx, input: { authorId: string; scopeId
     if (!r || r.ownerId !== input.authorId || r.deleteRequestedAt) throw invalid(`attachment ${id} is not an upload of yours (or it has expired): attach only files you uploaded with media.createUpload`);
     if (r.purpose !== 'message' || r.scopeId !== input.scopeId) throw invalid(`attachment ${id} was uploaded for another scope or purpose; upload it to this scope`);
     if (r.messageId) throw invalid(`attachment ${id} is already attached to a message; upload it again to send it twice`);
-    if (r.status === 'failed') throw invalid(`attachment ${id} failed: ${r.failureReason ?? 'processing failed'}`);
+    // A file that already failed is sent as one that fails later would be: shown failed, with
+    // its reason (the outcome must not depend on whether processing beat the send).
   }
   await tx
     .update(attachments)
     .set({ messageId: input.messageId })
-    .where(and(inArray(attachments.id, ids), isNull(attachments.messageId), sql`${attachments.status} <> 'failed'`, eq(attachments.ownerId, input.authorId)));
+    .where(and(inArray(attachments.id, ids), isNull(attachments.messageId), eq(attachments.ownerId, input.authorId)));
 }

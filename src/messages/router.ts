@@ -26,7 +26,7 @@ export const SendMessageInput = z.object({
   replyToId: MessageId.optional(),
   /** Send into the thread of this main-timeline message (threads are one level deep). */
   threadRootId: MessageId.optional(),
-  /** Uploads from media.createUpload (yours, for this scope, pending or ready, not yet sent); needs AttachFiles. */
+  /** Uploads from media.createUpload (yours, for this scope, not yet sent; pending, ready or failed); needs AttachFiles. */
   attachmentIds: z.array(AttachmentId).max(limits.attachmentsPerMessageMax, `a message holds at most ${limits.attachmentsPerMessageMax} attachments`).optional(),
 });
 
@@ -106,9 +106,10 @@ export const messagesRouter = router({
    * @everyone without the flag; TOO_MANY_REQUESTS past 20 sends per 10 s (the message says
    * when to retry); CONFLICT for a nonce used in another scope.
    * `attachmentIds` (at most 10; needs AttachFiles): uploads of media.createUpload, the
-   * caller's, for this scope, pending or ready and not sent before; the message then may
-   * have an empty body. It carries them at once (pending ones stay pending until their
-   * `attachment.updated` event). BAD_REQUEST names an id that cannot be attached.
+   * caller's, for this scope, not sent before; the message then may have an empty body. It
+   * carries them at once: pending ones stay pending until their `attachment.updated`
+   * event, and one that already failed is carried failed with its reason, as one that
+   * fails later. BAD_REQUEST names an id that cannot be attached.
    */
   send: authedProcedure.input(SendMessageInput).output(MessageOutput).meta({ openapi: { method: 'POST', path: '/scopes/{scopeId}/messages', tags: ['messages'], summary: 'Send a message' } }).mutation(async ({ ctx, input }) => {
     const { message, events } = await ctx.svc.messages.sendAsMember(ctx.user.id, input);

@@ -187,6 +187,14 @@ describe('what the handler refuses (the object is deleted, the reason is readabl
     expect(await exists(`uploads/${ticket.attachmentId}`)).toBe(false);
   });
 
+  it('a file that failed before the message was sent is sent with it, shown failed with its reason (as one that fails after)', async () => {
+    const ticket = await alice.client.media.createUpload.mutate({ scopeId, filename: 'early.png', contentType: 'image/png', size: 24 });
+    await postUpload(ticket, Buffer.from('this is not a png at all'), 'image/png');
+    await server.mediaPipeline.idle();
+    const m = await alice.client.messages.send.mutate({ scopeId, body: 'sent after it failed', attachmentIds: [ticket.attachmentId] });
+    expect(m.attachments).toMatchObject([{ id: ticket.attachmentId, status: 'failed', failureReason: 'the file was declared as image/png but its bytes are not a known format' }]);
+  });
+
   it('HTML declared as JPEG fails', async () => {
     const html = Buffer.from('<!doctype html><html><script>alert(1)</script></html>');
     const { ticket } = await sendWith(alice, scopeId, { body: html, type: 'image/jpeg', name: 'cat.jpg' });

@@ -296,8 +296,9 @@ describe('history pages', () => {
           const around = at([...upToX.slice(-olderN), ...newer.slice(0, limit - olderN)]);
           checks.push(expectPage({ aroundSeq: x }, {
             items: around,
-            nextBeforeSeq: upToX.length > olderN ? (around[0]?.seq ?? null) : null,
-            nextAfterSeq: newer.length > limit - olderN ? (around.at(-1)?.seq ?? null) : null,
+            // An empty page still says how to go on: from x itself.
+            nextBeforeSeq: upToX.length > olderN ? (around[0]?.seq ?? x + 1) : null,
+            nextAfterSeq: newer.length > limit - olderN ? (around.at(-1)?.seq ?? x) : null,
           }));
         }
       }

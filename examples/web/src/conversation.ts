@@ -95,7 +95,9 @@ export class Conversation {
     try {
       // A retry with the same nonce would return this message, not send it twice.
       const m = await this.client.messages.send.mutate({ scopeId: this.scope.id, body, nonce, ...(attachmentIds.length ? { attachmentIds } : {}) });
-      this.upsert(m);
+      // The answer and the conversation's events race: once message.created has shown the
+      // message, later events (an edit, its files ready) are newer than this answer.
+      if (!this.byId.has(m.id)) this.upsert(m);
     } catch (err) {
       pending.remove();
       this.view.error.textContent = `not sent: ${describeError(err)}`;
