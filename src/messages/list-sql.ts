@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import { queryPrepared } from '../db/prepared.js';
 import { toAttachment, type AttachmentFields } from '../media/views.js';
 import type { AccessStamp } from '../permissions/service.js';
+import { stampHolds } from '../permissions/stamp-sql.js';
 import { toMessage, type MessageRow } from './rows.js';
 import type { Message, MessageMentions, ReactionSummary } from './types.js';
 
@@ -51,8 +52,7 @@ with fl as (
                and not exists (select 1 from memberships o where o.user_id = $2::uuid and o.is_owner and o.scope_id = any (s.path || s.id))
               then coalesce((select joined_seq from memberships where scope_id = $1::uuid and user_id = $2::uuid), 0)
               else 0 end::bigint as floor,
-         $9::uuid is null or (s.deleted_at is null and coalesce(s.path[1], s.id) = $9::uuid
-                               and (select r.perm_version from scopes r where r.id = $9::uuid) = $10::bigint) as ok
+         $9::uuid is null or ${stampHolds('s', '$9', '$10')} as ok
     from scopes s where s.id = $1::uuid
 ), d as (
   select y.*, y.rn <= $5::int as keep

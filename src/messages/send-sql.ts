@@ -2,6 +2,7 @@ import type { Db } from '../db/client.js';
 import { queryPrepared } from '../db/prepared.js';
 import type { MessageMentions } from './types.js';
 import type { AccessStamp } from '../permissions/service.js';
+import { stampHolds } from '../permissions/stamp-sql.js';
 
 /**
  * The send of a message without a reply target or thread root, as one statement: the nonce
@@ -25,10 +26,7 @@ const SEND_TEXT = `
 with dup as (
   select id from messages where $5::text is not null and author_id = $2::uuid and nonce = $5::text limit 1
 ), allowed as (
-  select $10::uuid is null or exists (
-    select 1 from scopes s join scopes r on r.id = $10::uuid
-     where s.id = $1::uuid and s.deleted_at is null and coalesce(s.path[1], s.id) = $10::uuid and r.perm_version = $11::bigint
-  ) as ok
+  select $10::uuid is null or exists (select 1 from scopes s where s.id = $1::uuid and ${stampHolds('s', '$10', '$11')}) as ok
 ), ev as (
   insert into scope_events (scope_id, seq, type, actor_id, message_id)
   select $1::uuid, 0, 'message.created', $2::uuid, $3::uuid from allowed where allowed.ok and not exists (select 1 from dup)
