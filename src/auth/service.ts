@@ -12,15 +12,11 @@ import type { AuthResult, User } from './types.js';
 import type { SessionEnd, SessionWatch } from './session-watch.js';
 import type { SessionCache } from './session-cache.js';
 import { newSessionToken } from './token.js';
-import { setBounded } from '../infra/local-cache.js';
 
 /** How long a resolved session stays in the cache (ms); a revoke deletes it at once. */
 const SESSION_CACHE_MS = 5 * 60_000;
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
-
-/** Tokens whose hash this instance keeps at most (the oldest go first). */
-const TOKEN_HASHES_MAX = 10_000;
 
 /** A resolved session as the caches keep it (dates as numbers and ISO text). */
 export interface CachedSession {
@@ -52,18 +48,6 @@ export class AuthService {
 
   /** Session lookups in flight, by token hash, with the SessionCache mark each began at. */
   private readonly loading = new Map<string, { mark: number; p: Promise<CachedSession | null> }>();
-  /** The SHA-256 of recently seen tokens: a subscribing socket looks its token up three times (its connectionParams, the call, the session watch). */
-  private readonly tokenHashes = new Map<string, string>();
-
-  /** SHA-256 (hex) of `token`, from memory when it was seen lately. */
-  private hashOf(token: string): string {
-    let hash = this.tokenHashes.get(token);
-    if (hash === undefined) {
-      hash = sha256(token);
-      setBounded(this.tokenHashes, token, hash, TOKEN_HASHES_MAX);
-    }
-    return hash;
-  }
 
   /**
    * Creates an account from client address `ip` and signs it in.
@@ -147,7 +131,7 @@ export class AuthService {
       if (!s) onEnd(unauthorized('your session has expired or was revoked; sign in again'));
       return () => {};
     }
-    return this.watcher.watch(this.hashOf(token), s.expiresAt, onEnd);
+    return this.watcher.watch(sha256(token), s.expiresAt, onEnd);
   }
 
   /**
@@ -165,7 +149,7 @@ export class AuthService {
    */
   private async session(token: string | null | undefined): Promise<CachedSession | null> {
     if (!token || token.length > 200) return null;
-    const hash = this.hashOf(token);
+    const hash = sha256(token);
     const local = this.local?.get(hash) ?? null;
     if (local) return local.expiresAt > Date.now() ? local : null;
     if (!this.local) return this.load(hash, 0);
