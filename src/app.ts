@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { limits, type Config } from './config.js';
@@ -127,6 +128,10 @@ export function servicesOf(app: AppHandle): Services {
  * closes everything it opened.
  */
 export async function openServices(config: Config, log: Logger): Promise<{ app: AppHandle; services: Services; close: () => Promise<void> }> {
+  if (!config.databaseUrl) {
+    const where = config.dataDir === 'memory://' ? 'memory' : path.resolve(config.dataDir);
+    log.info({ dataDir: where }, `opening the embedded database (PGlite) in ${where}; a new directory takes several seconds to initialise`);
+  }
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     await database.migrate();

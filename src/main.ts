@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger, describeError } from './log.js';
 import { createServer } from './server.js';
 
 /**
@@ -49,6 +49,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`guildhall: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`guildhall: failed to start: ${describeError(err)}\n`);
   process.exit(1);
 });

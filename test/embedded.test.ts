@@ -82,4 +82,25 @@ describe('embedded mode (npm start with no variables)', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^guildhall: invalid environment variable PORT: /);
   });
+
+  it('refuses a second process on the same DATA_DIR with one line naming the first, which keeps serving', async () => {
+    const port = await freePort();
+    const first = runMain(dir, { PORT: String(port) });
+    await first.waitFor(/guildhall listening/);
+    const second = runMain(dir, { PORT: String(await freePort()) });
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toMatch(
+      new RegExp(`guildhall: failed to start: DATA_DIR \\S+ is in use by another Guildhall process \\(pid ${first.child.pid}, since `),
+    );
+    const url = `http://127.0.0.1:${port}`;
+    const { token } = await createClient({ url }).auth.signIn.mutate({ email: 'bob@example.com', password: 'bob-password' });
+    expect(await createClient({ url, token }).auth.me.query()).toMatchObject({ email: 'bob@example.com' });
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const third = runMain(dir, { PORT: String(port) });
+    await third.waitFor(/guildhall listening/);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  }, 120_000);
 });

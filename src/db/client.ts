@@ -1,9 +1,11 @@
 import path from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema/index.js';
+import { describeError } from '../log.js';
+import { lockDataDir } from './data-dir-lock.js';
 
 /** The drizzle database, whichever driver is underneath (pg or PGlite). */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -88,16 +90,20 @@ async function openPglite(dataDir: string): Promise<Database> {
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   let dir = 'memory://';
+  let release = () => {};
   if (dataDir !== 'memory://') {
-    dir = path.resolve(dataDir, 'pglite');
-    mkdirSync(dir, { recursive: true });
-    // A new data directory is initialised (initdb) by the first instance that opens it,
-    // and that grows PGlite's WebAssembly memory, which never shrinks, to about twice what
-    // serving needs (957 MB RSS at ready against 488 MB on a later start). So the
-    // initialising instance is closed and the serving one opened afresh.
-    if (!existsSync(path.join(dir, 'PG_VERSION'))) await (await PGlite.create(dir)).close();
+    const root = path.resolve(dataDir);
+    dir = path.join(root, 'pglite');
+    usableDir(dir);
+    release = lockDataDir(path.join(root, 'guildhall.pid'), root);
   }
-  const client = await PGlite.create(dir);
+  let client;
+  try {
+    client = await createPglite(PGlite, dir);
+  } catch (err) {
+    release();
+    throw err;
+  }
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
@@ -117,9 +123,47 @@ async function openPglite(dataDir: string): Promise<Database> {
       await db.execute(sql`select 1`);
     },
     async close() {
-      await client.close();
+      try {
+        await client.close();
+      } finally {
+        release();
+      }
     },
   };
+}
+
+type PGliteClass = typeof import('@electric-sql/pglite').PGlite;
+
+/**
+ * Opens PGlite on `dir`. A new data directory is initialised (initdb) by the first instance
+ * that opens it, and that grows PGlite's WebAssembly memory, which never shrinks, to about
+ * twice what serving needs (957 MB RSS at ready against 488 MB on a later start). So the
+ * initialising instance is closed and the serving one opened afresh. PGlite throws its file
+ * system's errors as plain objects (`{ name: 'ErrnoError', errno }`); they are rethrown as
+ * an Error naming the directory.
+ */
+async function createPglite(PGlite: PGliteClass, dir: string) {
+  try {
+    if (dir !== 'memory://' && !existsSync(path.join(dir, 'PG_VERSION'))) await (await PGlite.create(dir)).close();
+    return await PGlite.create(dir);
+  } catch (err) {
+    if (err instanceof Error) throw err;
+    throw new Error(`the embedded database in ${dir} could not be opened (${describeError(err)}); check that this user can read and write every file in it`);
+  }
+}
+
+/**
+ * Creates `dir` if needed and checks that this user can read and write it, so a directory
+ * that cannot be used is named by the file system's own error (EACCES, EPERM, EROFS, with
+ * the path) rather than by PGlite's "failed to initialize properly".
+ */
+function usableDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new Error(`DATA_DIR: cannot use ${dir} for the embedded database (${(err as Error).message}); make it readable and writable by this user, or set DATA_DIR to another directory`);
+  }
 }
 
 /** The SQLSTATE of a database error, looking through drizzle's DrizzleQueryError wrapper. */
