@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { queryHandler } from './http/trpc-queries.js';
+import { trpcMethodGate } from './http/trpc-methods.js';
 import type { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
 import { limits, type Config } from './config.js';
@@ -80,6 +81,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     onError: ({ error, path, ctx }) => reportError(error, path, ctx),
     fallback: trpcHandler,
   });
+  // The methods and body types tRPC's handler leaves loose (OPTIONS, HEAD, PUT…, a POST that is not JSON).
+  const trpcMethods = trpcMethodGate({ router: appRouter, basePath: '/trpc/', createContext: (req) => httpContext(req, 'http'), onError: ({ error, path, ctx }) => reportError(error, path, ctx) });
   const httpContext = (req: http.IncomingMessage, transport: 'http' | 'rest'): Context => ({
     app,
     requestId: requestIds.get(req) ?? requestIdOf(req),
@@ -129,7 +132,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       void readiness(services).then((r) => sendJson(res, r.ok ? 200 : 503, r));
       return;
     }
-    if (url.startsWith('/trpc/')) return void trpcQueries(req, res);
+    if (url.startsWith('/trpc/')) return void (trpcMethods(req, res) || trpcQueries(req, res));
     if (url === '/metrics') return void serveMetrics(req, res, services.metrics, config.metricsToken);
     if (url.startsWith('/calendar/')) return serveCalendarFeed(services.calendarFeeds, log, req, res);
     if (rest(req, res)) return;

@@ -1,0 +1,102 @@
+import type http from 'node:http';
+import { getTRPCErrorShape, transformTRPCResponse, TRPCError, type AnyTRPCRouter } from '@trpc/server';
+import { getHTTPStatusCode } from '@trpc/server/http';
+
+/** The methods /trpc serves. */
+const ALLOW = 'GET, HEAD, POST, OPTIONS';
+/** The request bodies tRPC's handler reads (JSON, and its FormData and octet-stream parsers). */
+const BODY_TYPES = ['application/json', 'multipart/form-data', 'application/octet-stream'];
+
+/** What `trpcMethodGate` needs: the router (its procedures and error formatter) and the hooks of the tRPC handlers behind it. */
+export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
+  router: TRouter;
+  /** The path prefix of tRPC over HTTP, with its slashes (`/trpc/`). */
+  basePath: string;
+  createContext: (req: http.IncomingMessage) => TContext;
+  /** Called once for each request refused here, as tRPC's handler calls it (no path). */
+  onError: (opts: { error: TRPCError; path: string | undefined; ctx: TContext }) => void;
+}
+
+/**
+ * The request rules of /trpc that tRPC's handler leaves loose, applied before it (a CORS
+ * preflight is answered earlier, by src/http/cors.ts):
+ * - `OPTIONS`: 204 with `allow: GET, HEAD, POST, OPTIONS` (RFC 9110 §9.3.7); tRPC said 415.
+ * - another method (`PUT`, `DELETE`, `PATCH`, …): 405 METHOD_NOT_SUPPORTED with that
+ *   `allow`; tRPC said 415 "Missing content-type header".
+ * - a `POST` whose body is not JSON (nor FormData or octet-stream, which tRPC also reads):
+ *   415 UNSUPPORTED_MEDIA_TYPE naming `Content-Type: application/json`; tRPC's 415 was
+ *   JSON labelled `text/plain`.
+ * - `HEAD` (RFC 9110 §9.3.2: the GET without its body): for query procedures the request
+ *   goes on as a GET (Node drops the body of a HEAD's response); an unknown path is 404 and
+ *   a mutation or subscription 405 with its method in `allow`, at once, where tRPC answered
+ *   every HEAD 204 and a subscription's would be an endless event stream.
+ * Each refusal is a tRPC error shape (our errorFormatter, through the output transformer)
+ * as `application/json`, reported to `onError`.
+ * @returns `(req, res) => boolean`: true when the request was answered here.
+ */
+export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: MethodGateOptions<TRouter, TContext>) {
+  const { router, basePath, createContext, onError } = opts;
+  const config = router._def._config;
+  const procedures = router._def.procedures as Record<string, { _def: { type: string } } | undefined>;
+  const typeOf = (path: string) => (Object.hasOwn(procedures, path) ? procedures[path]!._def.type : undefined);
+
+  const refuse = (req: http.IncomingMessage, res: http.ServerResponse, error: TRPCError, allow?: string) => {
+    const ctx = createContext(req);
+    onError({ error, path: undefined, ctx });
+    const json = { error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type: 'unknown' }) };
+    const body = JSON.stringify(transformTRPCResponse(config, json));
+    res.statusCode = getHTTPStatusCode(json, [error]);
+    if (allow) res.setHeader('allow', allow);
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    res.end(body);
+  };
+
+  return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    switch (req.method) {
+      case 'GET':
+        return false;
+      case 'POST': {
+        const type = req.headers['content-type']?.split(';', 1)[0]!.trim().toLowerCase();
+        if (type && BODY_TYPES.includes(type)) return false;
+        const said = type ? `Content-Type ${type}` : 'no Content-Type';
+        refuse(req, res, new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `a tRPC POST with ${said}: send the input as JSON with Content-Type: application/json, \`{ "json": <input> }\`, as @trpc/client does` }));
+        return true;
+      }
+      case 'OPTIONS':
+        res.statusCode = 204;
+        res.setHeader('allow', ALLOW);
+        res.end();
+        return true;
+      case 'HEAD': {
+        const url = req.url ?? '/';
+        const q = url.indexOf('?');
+        const batch = q >= 0 && new URLSearchParams(url.slice(q + 1)).get('batch') === '1';
+        const pathPart = decodeURIComponentSafe(url.slice(basePath.length, q < 0 ? undefined : q));
+        const types = (batch ? pathPart.split(',') : [pathPart]).map(typeOf);
+        if (types.every((t) => t === 'query')) {
+          req.method = 'GET';
+          return false;
+        }
+        if (types.includes(undefined)) {
+          refuse(req, res, new TRPCError({ code: 'NOT_FOUND', message: `no procedure at ${pathPart}` }));
+        } else {
+          const allow = types.includes('mutation') ? 'POST' : 'GET';
+          refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `HEAD is answered for query procedures only; send ${allow}` }), allow);
+        }
+        return true;
+      }
+      default:
+        refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not served on /trpc: queries are GET, mutations POST, subscriptions GET (server-sent events) or WebSocket` }), ALLOW);
+        return true;
+    }
+  };
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GuildhallServer } from '../../src/server.js';
+import { createTestDatabase } from '../helpers/db.js';
+import { signUpClient, startServer, testPrefix } from '../helpers/server.js';
+
+/**
+ * What /trpc answers to the methods and content types tRPC's handler does not expect: each
+ * is a JSON error in tRPC's shape with the right status and an `allow` header where one
+ * belongs, and a HEAD is a GET without its body.
+ */
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let server: GuildhallServer;
+let token: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startServer({ databaseUrl: db.url, redisPrefix: testPrefix() });
+  ({ token } = await signUpClient(server.url, 'methods'));
+}, 60_000);
+afterAll(async () => {
+  await server?.close(100);
+  await db?.drop();
+});
+
+async function call(path: string, init?: RequestInit) {
+  const r = await fetch(server.url + path, init);
+  const body = await r.text();
+  return { status: r.status, type: r.headers.get('content-type'), allow: r.headers.get('allow'), length: r.headers.get('content-length'), body };
+}
+const errorOf = (body: string) => (JSON.parse(body) as { error: { json: { message: string; data: { code: string; httpStatus: number } } } }).error.json;
+
+describe('tRPC over HTTP: methods and content types', () => {
+  it('answers OPTIONS (no preflight) with 204 and the methods it serves', async () => {
+    const r = await call('/trpc/auth.me', { method: 'OPTIONS' });
+    expect(r).toMatchObject({ status: 204, allow: 'GET, HEAD, POST, OPTIONS', body: '' });
+  });
+
+  it.each(['PUT', 'DELETE', 'PATCH'])('refuses %s with 405, JSON and the methods it serves', async (method) => {
+    const r = await call('/trpc/auth.me', { method, headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(r).toMatchObject({ status: 405, type: 'application/json', allow: 'GET, HEAD, POST, OPTIONS' });
+    expect(errorOf(r.body)).toMatchObject({ data: { code: 'METHOD_NOT_SUPPORTED', httpStatus: 405 } });
+    expect(errorOf(r.body).message).toContain(`${method} is not served on /trpc`);
+  });
+
+  it.each([
+    ['no content type', {}],
+    ['text/plain', { 'content-type': 'text/plain' }],
+    ['a form', { 'content-type': 'application/x-www-form-urlencoded' }],
+  ])('refuses a POST with %s with 415 in JSON, naming the content type to send', async (_what, headers: Record<string, string>) => {
+    const r = await call('/trpc/auth.signIn', { method: 'POST', headers, body: '{"json":{}}' });
+    expect(r).toMatchObject({ status: 415, type: 'application/json' });
+    expect(errorOf(r.body)).toMatchObject({ data: { code: 'UNSUPPORTED_MEDIA_TYPE', httpStatus: 415 } });
+    expect(errorOf(r.body).message).toContain('Content-Type: application/json');
+  });
+
+  it('still takes a POST of JSON with a charset', async () => {
+    const r = await call('/trpc/auth.signIn', { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"json":{"email":"nobody@example.com","password":"wrong password"}}' });
+    expect(r.status).toBe(401);
+  });
+
+  it('answers a HEAD of a query as its GET, without the body', async () => {
+    for (const headers of [{}, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
+      const get = await call('/trpc/auth.me', { headers });
+      const head = await call('/trpc/auth.me', { method: 'HEAD', headers });
+      expect(head).toEqual({ ...get, body: '' });
+    }
+    expect((await call('/trpc/auth.me', { method: 'HEAD' })).status).toBe(401);
+  });
+
+  it('refuses a HEAD of a mutation or a subscription with 405 and its method, and of an unknown path with 404, at once', async () => {
+    const cases = [
+      ['/trpc/auth.signIn', 405, 'POST'],
+      ['/trpc/me.onEvent', 405, 'GET'],
+      ['/trpc/auth.me,auth.signIn?batch=1', 405, 'POST'],
+      ['/trpc/nothing.here', 404, null],
+    ] as const;
+    for (const [path, status, allow] of cases) {
+      const r = await call(path, { method: 'HEAD', headers: { authorization: `Bearer ${token}` } });
+      expect(r, path).toMatchObject({ status, allow, type: 'application/json', body: '' });
+    }
+  });
+});
