@@ -95,7 +95,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, 'procedure failed');
     // A call that never reached a procedure (unreadable, unknown path, batch too large) is logged here.
     if (ctx && !wasRecorded(error)) {
-      recordCall(log, null, { requestId: ctx.requestId, procedure: path ?? null, transport: ctx.transport, userId: null, ms: null, code: codeOf(error) });
+      recordCall(log, null, { requestId: ctx.requestId, procedure: path || null, transport: ctx.transport, userId: null, ms: null, code: codeOf(error) });
     }
   };
   // REST with plain JSON under /api, /openapi.json and /docs (src/rest/).

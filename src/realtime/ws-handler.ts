@@ -247,7 +247,7 @@ class Connection {
     if (error.code === 'INTERNAL_SERVER_ERROR' && !(error.cause instanceof AppError)) this.o.log.error({ err: error.cause ?? error, path }, 'procedure failed (ws)');
     // Refused before it reached a procedure (too many subscriptions, a duplicate id): still one line.
     if (!wasRecorded(error)) {
-      recordCall(this.o.log, null, { requestId: randomUUID(), connectionId: this.connId, procedure: path ?? null, transport: 'ws', userId: this.userId, ms: null, code: codeOf(error) });
+      recordCall(this.o.log, null, { requestId: randomUUID(), connectionId: this.connId, procedure: path || null, transport: 'ws', userId: this.userId, ms: null, code: codeOf(error) });
     }
   }
 

@@ -184,13 +184,15 @@ describe('request logs: one pino line per call', () => {
     expect(calls().find((l) => l.transport === 'http' && l.procedure === 'no.such.procedure')).toMatchObject({ level: 30, code: 'NOT_FOUND' });
   });
 
-  it('logs the requests tRPC refuses before any procedure (a batch over the limit, mixed types, a bad path, streaming unbatched, a body of no type), with their request ids', async () => {
+  it('logs the requests tRPC refuses before any procedure (a batch over the limit, mixed types, a bad path, streaming unbatched, a method, a body that is not JSON, no path), with their request ids', async () => {
     const refused: [string, RequestInit | undefined, string][] = [
       [`/trpc/${Array.from({ length: 51 }, () => 'auth.me').join(',')}?batch=1`, undefined, 'BAD_REQUEST'],
       ['/trpc/auth.me,messages.send?batch=1', undefined, 'BAD_REQUEST'],
       ['/trpc/%ZZ', undefined, 'BAD_REQUEST'],
       ['/trpc/auth.me', { headers: { 'trpc-accept': 'application/jsonl' } }, 'BAD_REQUEST'],
-      ['/trpc/auth.me', { method: 'PUT' }, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['/trpc/auth.me', { method: 'PUT' }, 'METHOD_NOT_SUPPORTED'],
+      ['/trpc/auth.signIn', { method: 'POST', body: '{}' }, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['/trpc/', undefined, 'NOT_FOUND'],
     ];
     for (const [path, init, code] of refused) {
       const r = await fetch(`${server.url}${path}`, init);
