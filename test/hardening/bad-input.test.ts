@@ -194,6 +194,26 @@ describe('malformed requests', () => {
   });
 });
 
+describe('an input that is not superjson', () => {
+  it('(a bare string, number, array or null, not `{ "json": … }`) is BAD_REQUEST saying how to wrap it, not a field error of "undefined"', async () => {
+    const { token } = await user('wrap');
+    const scopes = async () => (await ctx.pool.query<{ n: string }>('select count(*) as n from scopes')).rows[0]!.n;
+    const before = await scopes();
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    for (const raw of ['"str"', '5', '[1]', 'null']) {
+      const get = await fetch(`${ctx.a.url}/trpc/scopes.get?input=${encodeURIComponent(raw)}`, { headers });
+      const post = await fetch(`${ctx.a.url}/trpc/scopes.create`, { method: 'POST', headers, body: raw });
+      for (const [how, res] of [['GET', get], ['POST', post]] as const) {
+        const { error } = (await res.json()) as { error: { json: { message: string; data: { code: string } } } };
+        expect(res.status, `${how} ${raw}`).toBe(400);
+        expect(error.json.message, `${how} ${raw}`).toContain('{ "json": <input> }');
+        expect(error.json.message, `${how} ${raw}`).not.toContain('undefined');
+      }
+    }
+    expect(await scopes()).toBe(before);
+  });
+});
+
 describe('integers past 2^53', () => {
   it('are BAD_REQUEST naming the field and the largest integer taken, over tRPC and REST; a fraction is "must be an integer"', async () => {
     const owner = await user('bigint');
