@@ -18,7 +18,6 @@ const NOT_SUPERJSON =
 export const inputTransformer = {
   serialize: (value: unknown) => superjson.serialize(value),
   deserialize(payload: unknown): unknown {
-    if (payload === undefined) return undefined;
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new TRPCError({ code: 'BAD_REQUEST', message: NOT_SUPERJSON });
     const keys = Object.keys(payload);
     if (keys.length === 1 && keys[0] === 'json') return (payload as { json: unknown }).json;

@@ -14,7 +14,8 @@ import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
 import { hydrate, hydrateOne, messageColumns, type MessageRow } from './rows.js';
 import { insertMessage, type SendResult } from './send-sql.js';
-import { listWindows, type PageWindow } from './list-sql.js';
+import { listWindows } from './list-sql.js';
+import { pageShape, type ListCursor } from './page-shape.js';
 import { attachToMessage } from '../media/attach.js';
 import type { Message, MessageMentions, MessagePage, MessageVersion, SearchPage, ThreadPage } from './types.js';
 
@@ -24,15 +25,6 @@ export interface MessageWrite {
   events: ScopeEvent[];
 }
 
-/** Where `messages.list` starts: at most one of the three cursors (none: the newest). */
-export interface ListCursor {
-  beforeSeq?: number | undefined;
-  afterSeq?: number | undefined;
-  aroundSeq?: number | undefined;
-}
-
-/** Above every seq (they are at most Number.MAX_SAFE_INTEGER): the bound of "the newest page". */
-const NO_SEQ_ABOVE = Number.MAX_SAFE_INTEGER + 1;
 /** Runs of the plain send's statement under a version condition before a send whose access keeps changing writes after a fresh check alone. */
 const STALE_ATTEMPTS = 4;
 /** The last microsecond of 9999-12-31 UTC: a search cursor past it cannot be a message time. */
@@ -408,51 +400,10 @@ export class MessageService {
 
   /** `list`'s page; with a `stamp`, null when the statement read no row (see listWindows). */
   private async listPage(scopeId: string, cursor: ListCursor, limit: number, viewerId: string, stamp?: AccessStamp): Promise<MessagePage | null> {
-    const windows = (d: PageWindow, a: PageWindow) => listWindows(this.db, scopeId, viewerId, d, a, stamp);
-    if (cursor.aroundSeq !== undefined) {
-      const around = cursor.aroundSeq;
-      const olderN = Math.ceil(limit / 2);
-      const newerN = limit - olderN;
-      const { d, a } = await windows({ bound: around + 1, take: olderN + 1, keep: olderN }, { bound: around, take: newerN + 1, keep: newerN });
-      if (stamp && d.read + a.read === 0) return null;
-      const items = [...d.items.reverse(), ...a.items];
-      return {
-        items,
-        // An empty page (a page of one around a seq that is no message) still says how to go on.
-        nextBeforeSeq: d.read > olderN ? (items[0]?.seq ?? around + 1) : null,
-        nextAfterSeq: a.read > newerN ? (items.at(-1)?.seq ?? around) : null,
-      };
-    }
-    if (cursor.afterSeq !== undefined) {
-      const after = cursor.afterSeq;
-      // Window d reads one row at most: is there anything at or before afterSeq?
-      const { d, a } = await windows({ bound: after + 1, take: 1, keep: 0 }, { bound: after, take: limit + 1, keep: limit });
-      if (stamp && d.read + a.read === 0) return null;
-      const items = a.items;
-      return {
-        items,
-        // Capped: beforeSeq is at most Number.MAX_SAFE_INTEGER, and no seq reaches it.
-        nextBeforeSeq: d.read > 0 ? (items[0]?.seq ?? Math.min(after + 1, Number.MAX_SAFE_INTEGER)) : null,
-        nextAfterSeq: a.read > limit ? items.at(-1)!.seq : null,
-      };
-    }
-    const before = cursor.beforeSeq;
-    // Window a reads one row at most: is there anything at or after beforeSeq? For the
-    // newest page it asks above every seq (nothing there, one index descent) rather than
-    // reading no window: with a window of 0 rows PostgreSQL's plans for the call's values
-    // look cheaper than the cached generic one, and it planned the statement again on
-    // every call (3.5× the statement's CPU; test/messages/prepared-plans.test.ts).
-    const { d, a } = await windows(
-      { bound: before ?? NO_SEQ_ABOVE, take: limit + 1, keep: limit },
-      { bound: (before ?? NO_SEQ_ABOVE) - 1, take: 1, keep: 0 },
-    );
+    const shape = pageShape(cursor, limit);
+    const { d, a } = await listWindows(this.db, scopeId, viewerId, shape.d, shape.a, stamp);
     if (stamp && d.read + a.read === 0) return null;
-    const items = d.items;
-    return {
-      items,
-      nextBeforeSeq: d.read > limit ? items.at(-1)!.seq : null,
-      nextAfterSeq: a.read > 0 ? (items[0]?.seq ?? before! - 1) : null,
-    };
+    return shape.page(d, a);
   }
 
   /**

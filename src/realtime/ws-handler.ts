@@ -12,7 +12,8 @@ import {
   TRPCError,
   type AnyRouter,
 } from '@trpc/server';
-import { parseConnectionParamsFromUnknown, parseTRPCMessage } from '@trpc/server/unstable-core-do-not-import';
+import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
+import { parseTRPCMessage } from '@trpc/server/rpc';
 import type { Context } from '../trpc.js';
 import { AppError } from '../errors.js';
 import type { AppHandle } from '../app.js';
