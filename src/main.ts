@@ -1,12 +1,12 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger, describeError } from './log.js';
-import { createServer } from './server.js';
+import { createServer, type GuildhallServer } from './server.js';
 
 /**
  * `npm start`: reads the environment, starts one instance, stops cleanly on SIGTERM/SIGINT.
  * SIGTERM first drains for SHUTDOWN_DRAIN_MS (`/readyz` 503, everything still served), so a
  * load balancer has taken the instance out before it stops accepting; SIGINT (Ctrl-C) stops
- * at once.
+ * at once. A signal during the start stops the instance as soon as it has started.
  */
 async function main() {
   let config;
@@ -20,14 +20,17 @@ async function main() {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const server = await createServer(config, log);
-  const mode = config.databaseUrl ? 'services' : 'embedded';
-  log.info(
-    { url: server.url, trpc: `${server.url}/trpc`, mode, database: server.services.database.driver, redis: !!config.redisUrl, storage: server.services.storage.mode, s3: server.services.storage.endpoint },
-    `guildhall listening on ${server.url} (tRPC over HTTP and WebSocket at ${server.url}/trpc)`,
-  );
+  // The handlers are installed before anything starts: a signal without one kills the
+  // process at once, and a supervisor may send SIGTERM as soon as it reads "listening".
+  let server: GuildhallServer | null = null;
+  let requested: string | null = null;
   let stopping = false;
   const stop = async (signal: string) => {
+    if (!server) {
+      // During the start: it finishes, then stops (the database may be half-way through a migration).
+      requested ??= signal;
+      return;
+    }
     if (stopping) return;
     stopping = true;
     try {
@@ -46,6 +49,17 @@ async function main() {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  server = await createServer(config, log);
+  if (requested) {
+    log.info({ signal: requested }, 'the signal came during the start; stopping now that it is done');
+    return stop('SIGINT'); // no drain: nothing was announced to route traffic here
+  }
+  const mode = config.databaseUrl ? 'services' : 'embedded';
+  log.info(
+    { url: server.url, trpc: `${server.url}/trpc`, mode, database: server.services.database.driver, redis: !!config.redisUrl, storage: server.services.storage.mode, s3: server.services.storage.endpoint },
+    `guildhall listening on ${server.url} (tRPC over HTTP and WebSocket at ${server.url}/trpc)`,
+  );
 }
 
 main().catch((err) => {

@@ -83,6 +83,21 @@ describe('embedded mode (npm start with no variables)', () => {
     expect(lines[0]).toMatch(/^guildhall: invalid environment variable PORT: /);
   });
 
+  it('stops with exit 0 on a SIGTERM that comes during the start, and on one sent as the listening line appears', async () => {
+    const early = runMain(dir, { PORT: String(await freePort()) });
+    await early.waitFor(/opening the embedded database/);
+    early.child.kill('SIGTERM');
+    expect(await early.exited).toBe(0);
+    expect(early.output()).toMatch(/"msg":"stopped"/);
+    expect(early.output()).not.toMatch(/guildhall listening/);
+    for (let i = 0; i < 3; i++) {
+      const quick = runMain(dir, { PORT: String(await freePort()) });
+      await quick.waitFor(/guildhall listening/);
+      quick.child.kill('SIGTERM');
+      expect(await quick.exited).toBe(0);
+    }
+  }, 120_000);
+
   it('refuses a second process on the same DATA_DIR with one line naming the first, which keeps serving', async () => {
     const port = await freePort();
     const first = runMain(dir, { PORT: String(port) });

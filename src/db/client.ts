@@ -94,8 +94,9 @@ async function openPglite(dataDir: string): Promise<Database> {
   if (dataDir !== 'memory://') {
     const root = path.resolve(dataDir);
     dir = path.join(root, 'pglite');
+    usableDir(root);
     usableDir(dir);
-    release = lockDataDir(path.join(root, 'guildhall.pid'), root);
+    release = await lockDataDir(root);
   }
   let client;
   try {
@@ -139,16 +140,15 @@ type PGliteClass = typeof import('@electric-sql/pglite').PGlite;
  * that opens it, and that grows PGlite's WebAssembly memory, which never shrinks, to about
  * twice what serving needs (957 MB RSS at ready against 488 MB on a later start). So the
  * initialising instance is closed and the serving one opened afresh. PGlite throws its file
- * system's errors as plain objects (`{ name: 'ErrnoError', errno }`); they are rethrown as
- * an Error naming the directory.
+ * system's errors as plain objects (`{ name: 'ErrnoError', errno }`) and a file it cannot
+ * write as "Aborted()"; every error is rethrown as one naming the directory.
  */
 async function createPglite(PGlite: PGliteClass, dir: string) {
   try {
     if (dir !== 'memory://' && !existsSync(path.join(dir, 'PG_VERSION'))) await (await PGlite.create(dir)).close();
     return await PGlite.create(dir);
   } catch (err) {
-    if (err instanceof Error) throw err;
-    throw new Error(`the embedded database in ${dir} could not be opened (${describeError(err)}); check that this user can read and write every file in it`);
+    throw new Error(`the embedded database in ${dir} could not be opened (${describeError(err)}); check that this user can read and write every file in it`, { cause: err });
   }
 }
 
@@ -162,7 +162,9 @@ function usableDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw new Error(`DATA_DIR: cannot use ${dir} for the embedded database (${(err as Error).message}); make it readable and writable by this user, or set DATA_DIR to another directory`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is where that directory should be: set DATA_DIR to a directory' : 'make it readable and writable by this user, or set DATA_DIR to another directory';
+    throw new Error(`DATA_DIR: cannot use ${dir} for the embedded database (${(err as Error).message}); ${hint}`);
   }
 }
 

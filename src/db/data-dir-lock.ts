@@ -1,92 +1,184 @@
-import { linkSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 
-/** Lock files this process holds, so a second open from the same process is refused too. */
-const held = new Set<string>();
+/** The lock's socket, in the data directory. */
+export const LOCK_SOCKET = 'guildhall.sock';
+/** Longest socket path used as it is: Linux's sun_path is 108 bytes, and Node silently truncates a longer one. */
+const MAX_SOCKET_PATH = 100;
+/** How long a probe waits for the holder's answer once connected (the holder's event loop may be busy in PGlite). */
+const PROBE_ANSWER_MS = 2_000;
+/** A takeover mutex older than this was left by a process that died inside its takeover. */
+const STALE_MUTEX_MS = 10_000;
+
+interface Holder {
+  pid: number;
+  since: string;
+  instance: string;
+}
+
+/** The instance ids of the locks this process holds, so a second open from this process is named as such. */
+const mine = new Set<string>();
 
 /**
- * Takes the embedded data directory's lock: `file` (`<DATA_DIR>/guildhall.pid`) holds the
- * pid of the one process serving `dataDir` and when it took it. PGlite keeps the database in
- * its process's memory, so two processes on one directory would each serve a copy of their
- * own and the writes of one would be lost on the next start.
+ * Takes the embedded data directory's lock: a Unix socket, `<dataDir>/guildhall.sock`,
+ * listened on by the one process serving `dataDir`. PGlite keeps the database in its
+ * process's memory, so two processes on one directory would each serve a copy of their
+ * own and the writes of one would be lost.
  *
- * The rule is PostgreSQL's own for `postmaster.pid`: the file is created exclusively (here a
- * complete temporary file hard-linked into place, so nobody reads it half-written); a file
- * whose pid no longer runs was left by a crash or a SIGKILL and is taken over at once. A
- * lock library that judges staleness by the file's age (proper-lockfile) would either refuse
- * a restart after a crash for its whole stale window, or break the lock of a process whose
- * event loop PGlite blocks for seconds (initdb, migrations).
+ * The kernel tells whether the holder lives: a connect succeeds only while the socket is
+ * listened on, whatever pid namespace (container) the holder runs in, and the holder
+ * answers with its pid and start time. A socket nobody listens on was left by a crash or a
+ * SIGKILL and is taken over at once, under a mutex (`guildhall.sock.takeover`, made with
+ * an exclusive mkdir) that re-checks the socket, so two starts after a crash cannot both
+ * take it. (A pid file judged by `kill(pid, 0)` cannot see across pid namespaces: two
+ * containers on one volume, each pid 1, both started; a lock judged by the file's age,
+ * as proper-lockfile does, refuses a restart after a crash for its whole stale window.)
+ * Not for a directory shared between hosts (NFS): a socket there is not a lock.
  *
- * Returns the release function (idempotent; also run on process exit).
- * Throws an Error naming the directory and the holder's pid when a running process, or this
- * one, holds the lock; and the file system's own error (with its path) when the directory
- * cannot be written.
+ * @returns the release function (idempotent; also run on process exit).
+ * @throws Error naming the directory and the holder (its pid, when it answered) while a
+ *   process, this one included, holds the lock.
  */
-export function lockDataDir(file: string, dataDir: string): () => void {
-  const lock = path.resolve(file);
-  if (held.has(lock)) throw inUse(dataDir, lock, 'this process', process.pid, undefined);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (tryCreate(lock)) {
-      held.add(lock);
-      const release = () => {
-        if (!held.delete(lock)) return;
-        process.off('exit', release);
-        if (readOwner(lock)?.pid === process.pid) rmSync(lock, { force: true });
+export async function lockDataDir(dataDir: string): Promise<() => void> {
+  const socket = path.join(dataDir, LOCK_SOCKET);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const server = await tryListen(socket);
+    if (server) return holding(server, socket);
+    const state = await probe(socket);
+    if (state !== 'dead' && state !== 'gone') throw inUse(dataDir, state);
+    if (state === 'dead') await takeOver(socket);
+  }
+  throw new Error(`DATA_DIR ${dataDir}: could not take its lock ${socket}: other processes keep taking and leaving it`);
+}
+
+function holding(server: net.Server, socket: string): () => void {
+  const holder: Holder = { pid: process.pid, since: new Date().toISOString(), instance: randomUUID() };
+  mine.add(holder.instance);
+  server.on('connection', (c) => {
+    c.on('error', () => {});
+    c.end(`${JSON.stringify(holder)}\n`);
+  });
+  server.unref();
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    mine.delete(holder.instance);
+    process.off('exit', release);
+    server.close();
+    // Closing a listening Unix socket's server removes its file in Node; this is for the exit path.
+    rmSync(socket, { force: true });
+  };
+  process.on('exit', release);
+  return release;
+}
+
+/** Listens on `socket`: the server, or null when the path exists (EADDRINUSE). */
+function tryListen(socket: string): Promise<net.Server | null> {
+  return withAddress(socket, (address) =>
+    new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') return resolve(null);
+        reject(new Error(`DATA_DIR ${path.dirname(socket)}: cannot create its lock, the Unix socket ${socket} (${err.code ?? err.message}); put DATA_DIR on a local file system that this user can write`, { cause: err }));
+      });
+      server.listen(address, () => resolve(server));
+    }),
+  );
+}
+
+/**
+ * Whether someone listens on `socket`: its answer (or `'silent'` when it accepted and said
+ * nothing in time: alive, its event loop busy), `'dead'` when the file is there and nobody
+ * listens, `'gone'` when there is no file.
+ */
+function probe(socket: string): Promise<Holder | 'silent' | 'dead' | 'gone'> {
+  return withAddress(socket, (address) =>
+    new Promise((resolve) => {
+      const c = net.connect(address);
+      let text = '';
+      let connected = false;
+      const done = (v: Holder | 'silent' | 'dead' | 'gone') => {
+        clearTimeout(timer);
+        c.destroy();
+        resolve(v);
       };
-      process.on('exit', release);
-      return release;
-    }
-    const owner = readOwner(lock);
-    // The same pid as ours is an earlier life of this pid (pid 1 in a restarted container).
-    if (owner && owner.pid !== process.pid && isRunning(owner.pid)) {
-      throw inUse(dataDir, lock, 'another Guildhall process', owner.pid, owner.since);
-    }
-    rmSync(lock, { force: true });
-  }
-  throw new Error(`DATA_DIR ${dataDir}: could not take the lock ${lock}: other processes keep replacing it`);
+      const timer = setTimeout(() => done('silent'), PROBE_ANSWER_MS);
+      c.on('connect', () => (connected = true));
+      c.on('data', (d) => (text += d.toString()));
+      c.on('end', () => done(parseHolder(text) ?? 'silent'));
+      c.on('error', (err: NodeJS.ErrnoException) => {
+        if (connected) return done('silent');
+        done(err.code === 'ENOENT' ? 'gone' : err.code === 'ECONNREFUSED' ? 'dead' : 'silent');
+      });
+    }),
+  );
 }
 
-function tryCreate(lock: string): boolean {
-  const tmp = `${lock}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${process.pid}\n${new Date().toISOString()}\n`, { mode: 0o600 });
+/** Removes a socket nobody listens on, inside the takeover mutex, after checking again that nobody does. */
+async function takeOver(socket: string): Promise<void> {
+  const mutex = `${socket}.takeover`;
   try {
-    linkSync(tmp, lock);
-    return true;
+    mkdirSync(mutex);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const age = Date.now() - (statSafe(mutex) ?? Date.now());
+    if (age > STALE_MUTEX_MS) rmSync(mutex, { recursive: true, force: true });
+    else await new Promise((r) => setTimeout(r, 50));
+    return;
+  }
+  try {
+    if ((await probe(socket)) === 'dead') unlinkSync(socket);
   } finally {
-    unlinkSync(tmp);
+    rmSync(mutex, { recursive: true, force: true });
   }
 }
 
-function readOwner(lock: string): { pid: number; since: string | undefined } | null {
-  let text: string;
+function statSafe(p: string): number | null {
   try {
-    text = readFileSync(lock, 'utf8');
+    return statSync(p).mtimeMs;
   } catch {
     return null;
   }
-  const [pidLine, since] = text.split('\n');
-  const pid = Number(pidLine);
-  return Number.isSafeInteger(pid) && pid > 0 ? { pid, since: since || undefined } : null;
 }
 
-function isRunning(pid: number): boolean {
+/**
+ * Runs `fn` with an address for `socket` that fits sun_path: the path itself, or, when it
+ * is longer, the same file through a symbolic link to its directory from a short temporary
+ * directory (the kernel resolves the link, so the socket is the one in the data directory).
+ */
+async function withAddress<T>(socket: string, fn: (address: string) => Promise<T>): Promise<T> {
+  if (Buffer.byteLength(socket) <= MAX_SOCKET_PATH) return fn(socket);
+  const short = mkdtempSync(path.join(tmpdir(), 'guildhall-'));
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it runs, as another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    symlinkSync(path.dirname(socket), path.join(short, 'd'));
+    return await fn(path.join(short, 'd', path.basename(socket)));
+  } finally {
+    rmSync(short, { recursive: true, force: true });
   }
 }
 
-function inUse(dataDir: string, lock: string, who: string, pid: number, since: string | undefined): Error {
+function parseHolder(text: string): Holder | null {
+  try {
+    const v = JSON.parse(text) as Holder;
+    return typeof v.pid === 'number' && typeof v.since === 'string' && typeof v.instance === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function inUse(dataDir: string, holder: Holder | 'silent'): Error {
+  const who =
+    holder === 'silent'
+      ? 'another Guildhall process (it did not say its pid in time)'
+      : mine.has(holder.instance)
+        ? `this process (pid ${holder.pid}, since ${holder.since})`
+        : `another Guildhall process (pid ${holder.pid}, since ${holder.since})`;
   return new Error(
-    `DATA_DIR ${dataDir} is in use by ${who} (pid ${pid}${since ? `, since ${since}` : ''}): ` +
-      'the embedded database serves one process at a time, and a second one would keep its own copy and lose writes. ' +
-      'Stop the other process or give this one its own DATA_DIR; to run several instances on one database, set DATABASE_URL and REDIS_URL. ' +
-      `If no such process runs, delete ${lock}.`,
+    `DATA_DIR ${dataDir} is in use by ${who}: the embedded database serves one process at a time, and a second one would keep its own copy and lose writes. ` +
+      'Stop the other process or give this one its own DATA_DIR; to run several instances on one database, set DATABASE_URL and REDIS_URL.',
   );
 }

@@ -1,34 +1,61 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../../src/db/client.js';
-import { lockDataDir } from '../../src/db/data-dir-lock.js';
+import { LOCK_SOCKET, lockDataDir } from '../../src/db/data-dir-lock.js';
 import { describeError } from '../../src/log.js';
+import { REPO_ROOT } from '../helpers/process.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'guildhall-lock-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
 
-/** The pid of a process that has run and exited, so no process holds it now. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '']);
-  await new Promise((resolve) => child.on('exit', resolve));
-  return child.pid!;
+/**
+ * A process of its own that takes the lock of `dir` at `at` (ms since the epoch, or at
+ * once), prints `held` or `refused: <message>`, and keeps running until killed.
+ */
+function locker(dir: string, at = 0) {
+  const lock = pathToFileURL(path.join(REPO_ROOT, 'src/db/data-dir-lock.ts')).href;
+  const script = `
+    const { lockDataDir } = await import(${JSON.stringify(lock)});
+    await new Promise((r) => setTimeout(r, Math.max(0, ${at} - Date.now())));
+    try { await lockDataDir(${JSON.stringify(dir)}); console.log('held'); }
+    catch (err) { console.log('refused: ' + err.message); }
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const said = new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.trim());
+    });
+  });
+  return { child, said };
 }
 
+const killed = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+
 describe('one process per embedded data directory', () => {
-  it('refuses a second open of the same DATA_DIR, naming it, while the first keeps serving; frees it on close', async () => {
+  it('refuses a second open of the same DATA_DIR from this process, while the first keeps serving; frees it on close', async () => {
     const dir = path.join(root, 'shared');
     const first = await openDatabase({ dataDir: dir });
-    await expect(openDatabase({ dataDir: dir })).rejects.toThrow(
-      new RegExp(`DATA_DIR ${path.resolve(dir).replace(/[/\\]/g, '.')} is in use by this process \\(pid ${process.pid}`),
-    );
+    await expect(openDatabase({ dataDir: dir })).rejects.toThrow(`DATA_DIR ${dir} is in use by this process (pid ${process.pid}, since `);
     await first.db.execute(sql`create table kept (v int)`);
     await first.db.execute(sql`insert into kept values (7)`);
     await first.close();
-    expect(existsSync(path.join(dir, 'guildhall.pid'))).toBe(false);
+    expect(existsSync(path.join(dir, LOCK_SOCKET))).toBe(false);
 
     const again = await openDatabase({ dataDir: dir });
     const rows = await again.db.execute(sql`select v from kept`);
@@ -36,38 +63,47 @@ describe('one process per embedded data directory', () => {
     await again.close();
   }, 120_000); // a PGlite initdb and two opens on a 2-core machine
 
-  it('refuses a lock held by another running process, with its pid and what to do', async () => {
-    const file = path.join(root, 'other.pid');
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
-    try {
-      writeFileSync(file, `${child.pid}\n2026-12-03T06:00:00.000Z\n`);
-      expect(() => lockDataDir(file, '/data')).toThrow(
-        `DATA_DIR /data is in use by another Guildhall process (pid ${child.pid}, since 2026-12-03T06:00:00.000Z)`,
-      );
-      expect(() => lockDataDir(file, '/data')).toThrow(/set DATABASE_URL and REDIS_URL/);
-      expect(readFileSync(file, 'utf8')).toContain(String(child.pid));
-    } finally {
-      child.kill();
-    }
-  });
-
-  it('takes over a lock left by a process that has exited (a crash, a SIGKILL)', async () => {
-    const file = path.join(root, 'stale.pid');
-    writeFileSync(file, `${await deadPid()}\n2026-12-01T00:00:00.000Z\n`);
-    const release = lockDataDir(file, '/data');
-    expect(readFileSync(file, 'utf8').split('\n')[0]).toBe(String(process.pid));
+  it('refuses while another process holds it, naming its pid, and takes it over at once when that process is killed', async () => {
+    const dir = path.join(root, 'other');
+    mkdirSync(dir);
+    const other = locker(dir);
+    expect(await other.said).toBe('held');
+    await expect(lockDataDir(dir)).rejects.toThrow(`DATA_DIR ${dir} is in use by another Guildhall process (pid ${other.child.pid}, since `);
+    await expect(lockDataDir(dir)).rejects.toThrow(/set DATABASE_URL and REDIS_URL/);
+    await killed(other.child);
+    expect(existsSync(path.join(dir, LOCK_SOCKET))).toBe(true); // left by the SIGKILL
+    const release = await lockDataDir(dir);
     release();
-    expect(existsSync(file)).toBe(false);
-  });
+    expect(readdirSync(dir)).toEqual([]);
+  }, 60_000);
 
-  it('takes over a lock that is empty or unreadable as a pid, and one with its own pid from an earlier life', () => {
-    const file = path.join(root, 'odd.pid');
-    for (const content of ['', 'not a pid\n', `${process.pid}\n2026-01-01T00:00:00.000Z\n`]) {
-      writeFileSync(file, content);
-      const release = lockDataDir(file, '/data');
-      expect(readFileSync(file, 'utf8').split('\n')[0]).toBe(String(process.pid));
-      release();
+  it('lets exactly one of four processes starting together take a lock left by a killed one', async () => {
+    for (let trial = 0; trial < 3; trial++) {
+      const dir = path.join(root, `race-${trial}`);
+      mkdirSync(dir);
+      const dead = locker(dir);
+      expect(await dead.said).toBe('held');
+      await killed(dead.child);
+      const at = Date.now() + 1_500;
+      const racers = Array.from({ length: 4 }, () => locker(dir, at));
+      const said = await Promise.all(racers.map((r) => r.said));
+      expect(said.filter((s) => s === 'held'), said.join('\n')).toHaveLength(1);
+      expect(said.filter((s) => s.startsWith('refused: ') && s.includes('in use by another Guildhall process'))).toHaveLength(3);
+      await Promise.all(racers.map((r) => killed(r.child)));
     }
+  }, 120_000);
+
+  it('works for a directory whose socket path is longer than a Unix socket address takes, and leaves nothing elsewhere', async () => {
+    const dir = path.join(root, 'd'.repeat(60), 'e'.repeat(60));
+    mkdirSync(dir, { recursive: true });
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith('guildhall-') && !root.endsWith(f));
+    const release = await lockDataDir(dir);
+    expect(readdirSync(dir)).toEqual([LOCK_SOCKET]);
+    await expect(lockDataDir(dir)).rejects.toThrow('is in use by this process');
+    release();
+    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('guildhall-') && !root.endsWith(f))).toEqual(before);
+    expect(readdirSync(path.dirname(dir))).toEqual(['e'.repeat(60)]);
   });
 });
 
