@@ -1,6 +1,9 @@
 import { TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 
+/** Said when superjson cannot apply an input's `meta` to its `json`. */
+const META_UNFIT =
+  'the input\'s superjson `meta` does not fit its `json` (or the input is nested too deeply): send what superjson.serialize makes, as @trpc/client does';
 /** Said when an input is not a superjson payload at all (a bare string, number, array, null). */
 const NOT_SUPERJSON =
   'the input is not superjson: send `{ "json": <input> }` (with `"meta"` for Dates), as @trpc/client does; `{}` for no input';
@@ -21,6 +24,13 @@ export const inputTransformer = {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new TRPCError({ code: 'BAD_REQUEST', message: NOT_SUPERJSON });
     const keys = Object.keys(payload);
     if (keys.length === 1 && keys[0] === 'json') return (payload as { json: unknown }).json;
-    return superjson.deserialize(payload as Parameters<typeof superjson.deserialize>[0]);
+    try {
+      return superjson.deserialize(payload as Parameters<typeof superjson.deserialize>[0]);
+    } catch (err) {
+      // superjson walks `meta.values` by recursion: a value that is not its tree of
+      // annotations (a string, an unknown custom type) overflows the stack or is refused.
+      if (err instanceof RangeError) throw new TRPCError({ code: 'BAD_REQUEST', message: META_UNFIT, cause: err });
+      throw err;
+    }
   },
 };

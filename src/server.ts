@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { queryHandler } from './http/trpc-queries.js';
-import { trpcMethodGate } from './http/trpc-methods.js';
+import { jsonLabelled, trpcMethodGate } from './http/trpc-methods.js';
 import type { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
 import { limits, type Config } from './config.js';
@@ -62,7 +62,7 @@ const bearer = (h: string | undefined) => {
 export async function createServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<GuildhallServer> {
   const { app, services, close: closeServices } = await openServices(config, log);
 
-  const trpcHandler = createHTTPHandler({
+  const trpcHandler = jsonLabelled(createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: limits.httpMaxBodyBytes,
@@ -71,7 +71,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     // A request tRPC refuses before any procedure (a batch over the limit, mixed types, an
     // unreadable path, a method) has no context yet: its log line gets one from the request.
     onError: ({ error, path, ctx, req }) => reportError(error, path, ctx ?? httpContext(req, 'http')),
-  });
+  }));
   // Queries are answered without tRPC's Fetch adapter, everything else by tRPC's handler (src/http/trpc-queries.ts).
   const trpcQueries = queryHandler({
     router: appRouter,

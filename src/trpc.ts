@@ -96,9 +96,14 @@ const t = initTRPC.context<Context>().meta<RestMeta>().create({
     if (error.code === 'BAD_REQUEST' && cause instanceof ZodError) {
       const first = cause.issues[0];
       const where = first?.path.length ? `${first.path.join('.')}: ` : '';
+      // zod's own texts start "Invalid input: "; the line already says it.
+      let what = first?.message.replace(/^Invalid input: /, '') ?? 'check the fields';
+      if (first && !first.path.length && first.code === 'invalid_type' && first.expected === 'object' && /received undefined$/.test(first.message)) {
+        what = 'this call takes an input object; send `{ "json": { … } }` with its fields';
+      }
       return {
         ...shape,
-        message: `invalid input: ${where}${first?.message ?? 'check the fields'}`,
+        message: `invalid input: ${where}${what}`,
         data: { ...withoutStack(shape.data), appCode: 'Invalid', zodError: cause.flatten() } satisfies ErrorData,
       };
     }

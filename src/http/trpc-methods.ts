@@ -4,8 +4,8 @@ import { getHTTPStatusCode } from '@trpc/server/http';
 
 /** The methods /trpc serves. */
 const ALLOW = 'GET, HEAD, POST, OPTIONS';
-/** The request bodies tRPC's handler reads (JSON, and its FormData and octet-stream parsers). */
-const BODY_TYPES = ['application/json', 'multipart/form-data', 'application/octet-stream'];
+/** The request bodies /trpc reads: JSON (no procedure takes tRPC's FormData or octet-stream inputs). */
+const BODY_TYPES = ['application/json'];
 
 /** What `trpcMethodGate` needs: the router (its procedures and error formatter) and the hooks of the tRPC handlers behind it. */
 export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
@@ -23,9 +23,9 @@ export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
  * - `OPTIONS`: 204 with `allow: GET, HEAD, POST, OPTIONS` (RFC 9110 §9.3.7); tRPC said 415.
  * - another method (`PUT`, `DELETE`, `PATCH`, …): 405 METHOD_NOT_SUPPORTED with that
  *   `allow`; tRPC said 415 "Missing content-type header".
- * - a `POST` whose body is not JSON (nor FormData or octet-stream, which tRPC also reads):
- *   415 UNSUPPORTED_MEDIA_TYPE naming `Content-Type: application/json`; tRPC's 415 was
- *   JSON labelled `text/plain`.
+ * - a `POST` whose body is not JSON: 415 UNSUPPORTED_MEDIA_TYPE naming `Content-Type:
+ *   application/json`; tRPC's 415 was JSON labelled `text/plain`, and a FormData or
+ *   octet-stream body reached the input check as an object no procedure takes.
  * - `HEAD` (RFC 9110 §9.3.2: the GET without its body): for query procedures the request
  *   goes on as a GET (Node drops the body of a HEAD's response); an unknown path is 404 and
  *   a mutation or subscription 405 with its method in `allow`, at once, where tRPC answered
@@ -99,4 +99,22 @@ function decodeURIComponentSafe(s: string): string {
   } catch {
     return s;
   }
+}
+
+/**
+ * tRPC's handler with its request-level refusals (a batch that mixes types or is over the
+ * limit, a broken %-escape, a streaming call not batched, a GET labelled multipart)
+ * labelled as the JSON they are: tRPC builds them as a Fetch `Response` of a string with
+ * no content type, which defaults to `text/plain;charset=UTF-8`. No answer of tRPC's is
+ * meant as text/plain (its answers are JSON, JSON lines or server-sent events), so that
+ * label alone is rewritten.
+ * @returns a handler with the same signature as `handler`.
+ */
+export function jsonLabelled(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+  return (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const setHeader = res.setHeader.bind(res);
+    res.setHeader = (name: string, value: number | string | readonly string[]) =>
+      setHeader(name, name.toLowerCase() === 'content-type' && typeof value === 'string' && value.startsWith('text/plain') ? 'application/json' : value);
+    handler(req, res);
+  };
 }

@@ -212,6 +212,22 @@ describe('an input that is not superjson', () => {
     }
     expect(await scopes()).toBe(before);
   });
+
+  it('with no input where an object is due, or a superjson meta that does not fit its json, says so (not "nested too deeply", not "Invalid input" twice)', async () => {
+    const { token } = await user('meta');
+    const headers = { authorization: `Bearer ${token}` };
+    const messageOf = async (input: unknown) => {
+      const res = await fetch(`${ctx.a.url}/trpc/scopes.get?input=${encodeURIComponent(JSON.stringify(input))}`, { headers });
+      expect(res.status).toBe(400);
+      return ((await res.json()) as { error: { json: { message: string } } }).error.json.message;
+    };
+    expect(await messageOf({})).toBe('invalid input: this call takes an input object; send `{ "json": { … } }` with its fields');
+    for (const meta of [{ values: 'str' }, { values: { scopeId: ['custom', 'nope'] } }]) {
+      const message = await messageOf({ json: { scopeId: randomUUID() }, meta });
+      expect(message, JSON.stringify(meta)).toContain('superjson `meta`');
+      expect(message, JSON.stringify(meta)).not.toBe('invalid input: it is nested too deeply');
+    }
+  });
 });
 
 describe('integers past 2^53', () => {

@@ -46,11 +46,25 @@ describe('tRPC over HTTP: methods and content types', () => {
     ['no content type', {}],
     ['text/plain', { 'content-type': 'text/plain' }],
     ['a form', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ['multipart', { 'content-type': 'multipart/form-data; boundary=x' }],
+    ['octet-stream', { 'content-type': 'application/octet-stream' }],
   ])('refuses a POST with %s with 415 in JSON, naming the content type to send', async (_what, headers: Record<string, string>) => {
     const r = await call('/trpc/auth.signIn', { method: 'POST', headers, body: '{"json":{}}' });
     expect(r).toMatchObject({ status: 415, type: 'application/json' });
     expect(errorOf(r.body)).toMatchObject({ data: { code: 'UNSUPPORTED_MEDIA_TYPE', httpStatus: 415 } });
     expect(errorOf(r.body).message).toContain('Content-Type: application/json');
+  });
+
+  it.each([
+    ['a batch mixing a query and a mutation', '/trpc/auth.me,auth.signOut?batch=1', {}, 400],
+    ['a batch over the limit', `/trpc/${Array.from({ length: 51 }, () => 'auth.me').join(',')}?batch=1`, {}, 400],
+    ['a path with a broken %-escape', '/trpc/%ZZ', {}, 400],
+    ['a GET labelled multipart', '/trpc/auth.me', { 'content-type': 'multipart/form-data; boundary=x' }, 405],
+    ['a streaming call not batched', '/trpc/auth.me', { 'trpc-accept': 'application/jsonl' }, 400],
+  ])('labels what tRPC refuses before any procedure (%s) as the JSON it is', async (_what, path, headers: Record<string, string>, status) => {
+    const r = await call(path, { headers });
+    expect(r).toMatchObject({ status, type: 'application/json' });
+    expect(errorOf(r.body).data.httpStatus).toBe(status);
   });
 
   it('still takes a POST of JSON with a charset', async () => {
