@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { MemoryBus } from '../src/infra/bus.js';
 import { ScopeHub, scopeChannel } from '../src/realtime/hub.js';
-import { ScopeFeed } from '../src/realtime/feed.js';
+import { AccessRevokedError, ScopeFeed } from '../src/realtime/feed.js';
 import { socketGroupsOf } from '../src/realtime/socket-group.js';
 import { WireEvent } from '../src/realtime/wire.js';
 import type { FrameWriter } from '../src/realtime/frames.js';
@@ -44,7 +44,7 @@ function conversation() {
     if (publishIt) await publish(w);
     return w;
   };
-  const subscribe = async (lastEventId: string | null = '0') => {
+  const subscribe = async (lastEventId: string | null = '0', o: { stillAllowed?: () => Promise<boolean>; fail?: (err: unknown) => void } = {}) => {
     const got: number[] = [];
     // A writer as the WebSocket path has: the group writes through it while the feed is in step.
     const writer = {
@@ -69,14 +69,16 @@ function conversation() {
       userId: 'u1',
       lastEventId,
       currentSeq: async () => events.length,
-      stillAllowed: async () => true,
+      stillAllowed: o.stillAllowed ?? (async () => true),
       pageSize: 100,
       maxReplay: 1_000,
       group: socketGroupsOf(hub).handle(scopeChannel(SCOPE), writer),
       emit: (w) => (got.push(w.seq), true),
-      fail: (err) => {
-        throw err;
-      },
+      fail:
+        o.fail ??
+        ((err) => {
+          throw err;
+        }),
     });
     await feed.start();
     return { feed, got };
@@ -132,6 +134,22 @@ describe('a feed through a database fault', () => {
     await settle();
     await c.commit(); // 7
     expect(got).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+});
+
+describe('access that ends while a subscription starts', () => {
+  it.each([null, '0'])('a feed whose user was removed after the procedure checked access, before the feed was registered, delivers nothing and ends FORBIDDEN (lastEventId %s)', async (lastEventId) => {
+    const c = conversation();
+    await c.commit(); // 1
+    // The procedure's check passed; then the removal committed, and its access notice found
+    // no feed to re-check (the feed starts after the 'started' frame). Access is gone now.
+    const failures: unknown[] = [];
+    const { got } = await c.subscribe(lastEventId, { stillAllowed: async () => false, fail: (err) => failures.push(err) });
+    await c.commit(); // 2: committed after the removal
+    await settle();
+    expect(got).toEqual([]);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toBeInstanceOf(AccessRevokedError);
   });
 });
 

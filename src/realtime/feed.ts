@@ -106,6 +106,13 @@ export class ScopeFeed implements ScopeListener {
     this.unsubscribe = this.o.group ? await this.o.group.subscribe(this) : await this.o.hub.subscribe(this.o.channel, this);
     this.o.hub.registerFeed(this);
     const current = await this.o.currentSeq();
+    // The procedure checked access before this feed was registered, and a removal committed
+    // in between had its access notice find no feed to re-check (the client had its
+    // 'started' frame already). So access is checked again here, after the seq this feed
+    // starts from was read: a removal committed before that read is seen now, and one
+    // committed after it is a member.left this feed receives, and holds on.
+    if (!(await this.allowedNow())) return this.end(new AccessRevokedError());
+    if (this.stopped) return;
     if (this.o.lastEventId == null) {
       this.last = current;
     } else {
@@ -146,14 +153,17 @@ export class ScopeFeed implements ScopeListener {
   /** Re-checks access (after an access change); ends the feed with FORBIDDEN when it is gone. */
   async recheck(): Promise<void> {
     if (this.stopped) return;
-    let allowed: boolean;
+    if (!(await this.allowedNow()) && !this.stopped) this.end(new AccessRevokedError());
+  }
+
+  /** `stillAllowed`, with a failed check (logged) taken as "no". */
+  private async allowedNow(): Promise<boolean> {
     try {
-      allowed = await this.o.stillAllowed();
+      return await this.o.stillAllowed();
     } catch (err) {
       this.o.log.warn({ err, key: this.o.key }, 'access re-check failed; ending the subscription');
-      allowed = false;
+      return false;
     }
-    if (!allowed && !this.stopped) this.end(new AccessRevokedError());
   }
 
   /**
