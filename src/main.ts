@@ -6,7 +6,8 @@ import { createServer, type GuildhallServer } from './server.js';
  * `npm start`: reads the environment, starts one instance, stops cleanly on SIGTERM/SIGINT.
  * SIGTERM first drains for SHUTDOWN_DRAIN_MS (`/readyz` 503, everything still served), so a
  * load balancer has taken the instance out before it stops accepting; SIGINT (Ctrl-C) stops
- * at once. A signal during the start stops the instance as soon as it has started.
+ * at once. A signal during the start stops the instance as soon as it has started; a
+ * second one exits at once.
  */
 async function main() {
   let config;
@@ -27,8 +28,14 @@ async function main() {
   let stopping = false;
   const stop = async (signal: string) => {
     if (!server) {
-      // During the start: it finishes, then stops (the database may be half-way through a migration).
-      requested ??= signal;
+      // During the start: it finishes, then stops (the database may be half-way through a
+      // migration). A second signal (Ctrl-C again while it waits on a lock) exits at once.
+      if (requested) {
+        process.stderr.write(`guildhall: ${signal} again during the start: exiting now\n`);
+        process.exit(1);
+      }
+      requested = signal;
+      log.info({ signal }, 'stopping once the start is done (send it again to exit now)');
       return;
     }
     if (stopping) return;

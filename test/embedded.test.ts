@@ -83,13 +83,21 @@ describe('embedded mode (npm start with no variables)', () => {
     expect(lines[0]).toMatch(/^guildhall: invalid environment variable PORT: /);
   });
 
-  it('stops with exit 0 on a SIGTERM that comes during the start, and on one sent as the listening line appears', async () => {
+  it('stops with exit 0 on a SIGTERM that comes during the start (exit 1 at once on a second), and on one sent as the listening line appears', async () => {
     const early = runMain(dir, { PORT: String(await freePort()) });
     await early.waitFor(/opening the embedded database/);
     early.child.kill('SIGTERM');
     expect(await early.exited).toBe(0);
     expect(early.output()).toMatch(/"msg":"stopped"/);
     expect(early.output()).not.toMatch(/guildhall listening/);
+    // A second signal during the start exits at once.
+    const twice = runMain(dir, { PORT: String(await freePort()) });
+    await twice.waitFor(/opening the embedded database/);
+    twice.child.kill('SIGTERM');
+    await twice.waitFor(/stopping once the start is done/);
+    twice.child.kill('SIGTERM');
+    expect(await twice.exited).toBe(1);
+    expect(twice.output()).toMatch(/guildhall: SIGTERM again during the start: exiting now/);
     for (let i = 0; i < 3; i++) {
       const quick = runMain(dir, { PORT: String(await freePort()) });
       await quick.waitFor(/guildhall listening/);

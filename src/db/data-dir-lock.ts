@@ -10,6 +10,8 @@ export const LOCK_SOCKET = 'guildhall.sock';
 const MAX_SOCKET_PATH = 100;
 /** How long a probe waits for the holder's answer once connected (the holder's event loop may be busy in PGlite). */
 const PROBE_ANSWER_MS = 2_000;
+/** How long a takeover waits before its second look (a socket is bound a moment before it listens). */
+const TAKEOVER_PAUSE_MS = 100;
 /** A takeover mutex older than this was left by a process that died inside its takeover. */
 const STALE_MUTEX_MS = 10_000;
 
@@ -47,9 +49,10 @@ export async function lockDataDir(dataDir: string): Promise<() => void> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const server = await tryListen(socket);
     if (server) return holding(server, socket);
+    const seen = identity(socket);
     const state = await probe(socket);
     if (state !== 'dead' && state !== 'gone') throw inUse(dataDir, state);
-    if (state === 'dead') await takeOver(socket);
+    if (state === 'dead' && seen) await takeOver(socket, seen);
   }
   throw new Error(`DATA_DIR ${dataDir}: could not take its lock ${socket}: other processes keep taking and leaving it`);
 }
@@ -118,8 +121,23 @@ function probe(socket: string): Promise<Holder | 'silent' | 'dead' | 'gone'> {
   );
 }
 
-/** Removes a socket nobody listens on, inside the takeover mutex, after checking again that nobody does. */
-async function takeOver(socket: string): Promise<void> {
+/** The file at `path` (inode, change time), or null when there is none. */
+function identity(p: string): string | null {
+  try {
+    const st = statSync(p);
+    return `${st.ino}:${st.ctimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Removes the socket file `seen` (found with nobody listening), inside the takeover mutex,
+ * after a pause and a second look: only when the same file is still there and still has
+ * nobody listening. A socket is bound a moment before it listens; a file bound by another
+ * start since (another inode), or in that moment when first looked at, is left alone.
+ */
+async function takeOver(socket: string, seen: string): Promise<void> {
   const mutex = `${socket}.takeover`;
   try {
     mkdirSync(mutex);
@@ -131,7 +149,8 @@ async function takeOver(socket: string): Promise<void> {
     return;
   }
   try {
-    if ((await probe(socket)) === 'dead') unlinkSync(socket);
+    await new Promise((r) => setTimeout(r, TAKEOVER_PAUSE_MS));
+    if (identity(socket) === seen && (await probe(socket)) === 'dead' && identity(socket) === seen) unlinkSync(socket);
   } finally {
     rmSync(mutex, { recursive: true, force: true });
   }

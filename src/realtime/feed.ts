@@ -111,7 +111,9 @@ export class ScopeFeed implements ScopeListener {
     // 'started' frame already). So access is checked again here, after the seq this feed
     // starts from was read: a removal committed before that read is seen now, and one
     // committed after it is a member.left this feed receives, and holds on.
-    if (!(await this.allowedNow())) return this.end(new AccessRevokedError());
+    // A failed check is the start's failure (with the database restarting, the socket is
+    // closed for the client to resume), not a refusal.
+    if (!(await this.o.stillAllowed())) return this.end(new AccessRevokedError());
     if (this.stopped) return;
     if (this.o.lastEventId == null) {
       this.last = current;
