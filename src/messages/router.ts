@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { limits } from '../config.js';
+import { AppError } from '../errors.js';
 import type { ScopeEvent } from './events.js';
 import type { Services } from '../app.js';
 import { conversationSubscription } from '../realtime/subscriptions.js';
@@ -231,8 +232,13 @@ export const messagesRouter = router({
       floor,
       // Access holds while the flags do and the history floor is the one this feed applies.
       // unnamed(): no keepNames property array on this per-subscription closure.
+      // A refusal (NotFound, Forbidden) is "no"; any other failure (the database restarting)
+      // is thrown, so a feed's start fails and its client resumes rather than being refused.
       stillAllowed: unnamed(async () => {
-        const now = await ctx.svc.access.require(ctx.user.id, scope.id, flags).catch(() => null);
+        const now = await ctx.svc.access.require(ctx.user.id, scope.id, flags).catch((err: unknown) => {
+          if (err instanceof AppError && (err.code === 'NotFound' || err.code === 'Forbidden')) return null;
+          throw err;
+        });
         return now !== null && (await floorOf(ctx.svc, now, ctx.user.id)) === floor;
       }),
     });
