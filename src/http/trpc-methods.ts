@@ -1,6 +1,6 @@
 import type http from 'node:http';
-import { getTRPCErrorShape, transformTRPCResponse, TRPCError, type AnyTRPCRouter } from '@trpc/server';
-import { getHTTPStatusCode } from '@trpc/server/http';
+import { TRPCError, type AnyTRPCRouter } from '@trpc/server';
+import { procedureTypes, requestErrorAnswer } from './trpc-queries.js';
 
 /** The methods /trpc serves. */
 const ALLOW = 'GET, HEAD, POST, OPTIONS';
@@ -37,15 +37,13 @@ export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
 export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: MethodGateOptions<TRouter, TContext>) {
   const { router, basePath, createContext, onError } = opts;
   const config = router._def._config;
-  const procedures = router._def.procedures as Record<string, { _def: { type: string } } | undefined>;
-  const typeOf = (path: string) => (Object.hasOwn(procedures, path) ? procedures[path]!._def.type : undefined);
+  const typeOf = procedureTypes(router);
 
   const refuse = (req: http.IncomingMessage, res: http.ServerResponse, error: TRPCError, allow?: string) => {
     const ctx = createContext(req);
     onError({ error, path: undefined, ctx });
-    const json = { error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type: 'unknown' }) };
-    const body = JSON.stringify(transformTRPCResponse(config, json));
-    res.statusCode = getHTTPStatusCode(json, [error]);
+    const { status, body } = requestErrorAnswer(config, ctx, error, 'unknown');
+    res.statusCode = status;
     if (allow) res.setHeader('allow', allow);
     res.setHeader('content-type', 'application/json');
     res.setHeader('content-length', Buffer.byteLength(body));

@@ -21,6 +21,21 @@ function asksForStream(headers: http.IncomingHttpHeaders): boolean {
   return headers.accept?.split(',').some((t) => t.trim() === 'application/jsonl') ?? false;
 }
 
+/** The type of each procedure of `router` by path (`'query'`, `'mutation'`, `'subscription'`), undefined for no procedure. */
+export function procedureTypes(router: AnyTRPCRouter): (path: string) => string | undefined {
+  const procedures = router._def.procedures as Record<string, { _def: { type: string } } | undefined>;
+  return (path) => (Object.hasOwn(procedures, path) ? procedures[path]!._def.type : undefined);
+}
+
+/**
+ * The answer tRPC gives a request-level `error` (no path): its status and the JSON body of
+ * its error shape (the router's errorFormatter, through its output transformer).
+ */
+export function requestErrorAnswer<TContext>(config: AnyTRPCRouter['_def']['_config'], ctx: TContext, error: TRPCError, type: 'query' | 'unknown'): { status: number; body: string } {
+  const json = { error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type }) };
+  return { status: getHTTPStatusCode(json, [error]), body: JSON.stringify(transformTRPCResponse(config, json)) };
+}
+
 /** No content type, or JSON: what tRPC reads a GET with (another type picks another of its readers). */
 function jsonOrNone(type: string | undefined): boolean {
   return type === undefined || type.toLowerCase().split(';', 1)[0]!.trim() === 'application/json';
@@ -88,8 +103,8 @@ export interface QueryHandlerOptions<TRouter extends AnyTRPCRouter, TContext> {
 export function queryHandler<TRouter extends AnyTRPCRouter, TContext>(opts: QueryHandlerOptions<TRouter, TContext>) {
   const { router, basePath, maxBatchSize, createContext, onError, fallback } = opts;
   const config = router._def._config;
-  const procedures = router._def.procedures as Record<string, { _def: { type: string } } | undefined>;
-  const isQuery = (path: string) => Object.hasOwn(procedures, path) && procedures[path]!._def.type === 'query';
+  const typeOf = procedureTypes(router);
+  const isQuery = (path: string) => typeOf(path) === 'query';
 
   return (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = req.url ?? '/';
@@ -141,8 +156,8 @@ export function queryHandler<TRouter extends AnyTRPCRouter, TContext>(opts: Quer
         // error for the request, reported, with no path.
         const error = getTRPCErrorFromUnknown(cause);
         onError({ error, path: undefined, ctx });
-        const json = { error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type: 'query' }) };
-        send(res, getHTTPStatusCode(json, [error]), JSON.stringify(transformTRPCResponse(config, json)));
+        const { status, body } = requestErrorAnswer(config, ctx, error, 'query');
+        send(res, status, body);
       })
       .catch(() => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
