@@ -121,14 +121,19 @@ function probe(socket: string): Promise<Holder | 'silent' | 'dead' | 'gone'> {
   );
 }
 
-/** The file at `path` (inode, change time), or null when there is none. */
-function identity(p: string): string | null {
+/** The stat of `p`, or null when it cannot be read (there is none). */
+function statOrNull(p: string) {
   try {
-    const st = statSync(p);
-    return `${st.ino}:${st.ctimeMs}`;
+    return statSync(p);
   } catch {
     return null;
   }
+}
+
+/** The file at `path` (inode, change time), or null when there is none. */
+function identity(p: string): string | null {
+  const st = statOrNull(p);
+  return st && `${st.ino}:${st.ctimeMs}`;
 }
 
 /**
@@ -143,7 +148,7 @@ async function takeOver(socket: string, seen: string): Promise<void> {
     mkdirSync(mutex);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const age = Date.now() - (statSafe(mutex) ?? Date.now());
+    const age = Date.now() - (statOrNull(mutex)?.mtimeMs ?? Date.now());
     if (age > STALE_MUTEX_MS) rmSync(mutex, { recursive: true, force: true });
     else await new Promise((r) => setTimeout(r, 50));
     return;
@@ -153,14 +158,6 @@ async function takeOver(socket: string, seen: string): Promise<void> {
     if (identity(socket) === seen && (await probe(socket)) === 'dead' && identity(socket) === seen) unlinkSync(socket);
   } finally {
     rmSync(mutex, { recursive: true, force: true });
-  }
-}
-
-function statSafe(p: string): number | null {
-  try {
-    return statSync(p).mtimeMs;
-  } catch {
-    return null;
   }
 }
 
