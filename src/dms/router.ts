@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { limits } from '../config.js';
-import { UserId } from '../scopes/router.js';
+import { userIdNamed } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { DirectConversationOutput } from './outputs.js';
 
 export const OpenDmInput = z.object({
   /** The other people (1..9); the caller is added. */
-  userIds: z.array(UserId).min(1, 'name at least one other user').max(limits.dmMaxMembers - 1, `at most ${limits.dmMaxMembers - 1} other users`),
+  userIds: z.array(userIdNamed('each of userIds')).min(1, 'name at least one other user').max(limits.dmMaxMembers - 1, `at most ${limits.dmMaxMembers - 1} other users`),
 });
 
 /** Who may open a DM with the caller: members of a shared community (the default) or anyone. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { limits } from '../config.js';
-import { ScopeId, UserId } from '../scopes/router.js';
+import { ScopeId, UserId, userIdNamed } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { LeftOutput, MemberPageOutput, MembershipOutput } from './outputs.js';
 
@@ -10,7 +10,7 @@ export const MemberTargetInput = z.object({ scopeId: ScopeId, userId: UserId });
 export const ListMembersInput = z.object({
   scopeId: ScopeId,
   /** `nextCursor` of the previous page. */
-  cursor: UserId.optional(),
+  cursor: userIdNamed('cursor (the nextCursor of the previous page)').optional(),
   limit: z.number().int().min(1).max(limits.pageMax).default(50),
 });
 

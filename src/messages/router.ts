@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { ScopeEvent } from './events.js';
 import type { Services } from '../app.js';
 import { conversationSubscription } from '../realtime/subscriptions.js';
-import { ScopeId } from '../scopes/router.js';
+import { ScopeId, scopeIdNamed } from '../scopes/router.js';
 import { LastEventId } from '../realtime/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
@@ -60,7 +60,7 @@ export const SearchMessagesInput = z
     /** Search one scope… */
     scopeId: ScopeId.optional(),
     /** …or every scope of a community the caller is a member of. */
-    communityId: ScopeId.optional(),
+    communityId: scopeIdNamed('communityId').optional(),
     query: z.string().trim().min(1, 'query must not be empty').max(limits.searchQueryMax),
     cursor: z.string().max(200).optional(),
     limit: z.number().int().min(1).max(limits.pageMax).default(25),

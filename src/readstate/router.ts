@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Permission } from '../permissions/flags.js';
 import { limits } from '../config.js';
-import { ScopeId } from '../scopes/router.js';
+import { ScopeId, scopeIdNamed } from '../scopes/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { ReadStateOutput } from './outputs.js';
 
@@ -12,7 +12,7 @@ export const MarkReadInput = z.object({
 });
 
 export const GetReadStatesInput = z.object({
-  scopeIds: z.array(ScopeId).min(1).max(limits.readStateScopesMax),
+  scopeIds: z.array(scopeIdNamed('each of scopeIds')).min(1).max(limits.readStateScopesMax),
 });
 
 export const readStateRouter = router({

@@ -5,9 +5,14 @@ import { DeletedScopesOutput, ScopeOutput, ScopeTreeOutput } from './outputs.js'
 import { AttachmentId, AttachmentSchema } from '../media/schemas.js';
 import { Permission } from '../permissions/flags.js';
 
-export const ScopeId = z.uuid({ message: 'scopeId must be a scope id (uuid)' });
-/** Any id of a user (uuid). */
-export const UserId = z.uuid({ message: 'userId must be a user id (uuid)' });
+/** A scope id (uuid) under the field name `field`, which its error message names (`rootId must be a scope id (uuid)`). */
+export const scopeIdNamed = (field: string) => z.uuid({ message: `${field} must be a scope id (uuid)` });
+/** A user id (uuid) under the field name `field`, which its error message names. */
+export const userIdNamed = (field: string) => z.uuid({ message: `${field} must be a user id (uuid)` });
+/** The id of a scope (uuid), as the field `scopeId`. */
+export const ScopeId = scopeIdNamed('scopeId');
+/** Any id of a user (uuid), as the field `userId`. */
+export const UserId = userIdNamed('userId');
 
 const Name = z.string().trim().min(1, 'name must not be empty').max(limits.scopeNameMax, `name must be at most ${limits.scopeNameMax} characters`);
 const Description = z.string().max(limits.scopeDescriptionMax, `description must be at most ${limits.scopeDescriptionMax} characters`);
@@ -25,7 +30,7 @@ export const ScopeSettingsInput = z
 export const HistoryVisibilityInput = z.enum(['shared', 'joined'], { message: "historyVisibility is 'shared' or 'joined'" });
 export const CreateScopeInput = z.object({
   kind: z.enum(['community', 'group', 'room']),
-  parentId: ScopeId.optional(),
+  parentId: scopeIdNamed('parentId').optional(),
   name: Name,
   description: Description.optional(),
   visibility: VisibilityInput.optional(),
@@ -40,10 +45,10 @@ export const UpdateScopeInput = z.object({
   historyVisibility: HistoryVisibilityInput.optional(),
   settings: ScopeSettingsInput.optional(),
 });
-export const MoveScopeInput = z.object({ scopeId: ScopeId, parentId: ScopeId });
+export const MoveScopeInput = z.object({ scopeId: ScopeId, parentId: scopeIdNamed('parentId') });
 export const ArchiveScopeInput = z.object({ scopeId: ScopeId, archived: z.boolean().default(true) });
 export const DeleteScopeInput = z.object({ scopeId: ScopeId });
-export const ScopeTreeInput = z.object({ rootId: ScopeId });
+export const ScopeTreeInput = z.object({ rootId: scopeIdNamed('rootId') });
 
 export const scopesRouter = router({
   /**

@@ -33,7 +33,9 @@ describe('bad input', () => {
       [() => k.scopes.update.mutate({ scopeId: room.id, visibility: 'hidden' as 'secret' }), /visibility/],
       [() => k.scopes.update.mutate({ scopeId: room.id, settings: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, i])) }), /at most 50 keys/],
       [() => k.scopes.move.mutate({ scopeId: 'nope', parentId: c.id }), /scopeId must be a scope id/],
-      [() => k.scopes.tree.query({ rootId: '' }), /rootId/],
+      [() => k.scopes.tree.query({ rootId: '' }), /rootId: rootId must be a scope id/],
+      [() => k.scopes.move.mutate({ scopeId: room.id, parentId: 'nope' }), /parentId: parentId must be a scope id/],
+      [() => k.scopes.create.mutate({ kind: 'room', parentId: 'nope', name: 'r' }), /parentId: parentId must be a scope id/],
       [() => k.members.list.query({ scopeId: c.id, limit: 101 }), /limit/],
       [() => k.members.add.mutate({ scopeId: c.id, userId: 'me' }), /userId must be a user id/],
       [() => k.roles.create.mutate({ scopeId: c.id, name: ' ' }), /name must not be empty/],
@@ -53,6 +55,9 @@ describe('bad input', () => {
       [() => k.moderation.timeout.mutate({ scopeId: c.id, userId: uuid, until: new Date(Date.now() + 29 * 86_400_000) }), /at most 28 days/],
       [() => k.audit.list.query({ scopeId: c.id, cursor: 0 }), /cursor/],
       [() => k.dms.open.mutate({ userIds: [] }), /at least one other user/],
+      [() => k.dms.open.mutate({ userIds: ['me'] }), /userIds\.0: each of userIds must be a user id/],
+      [() => k.readState.get.query({ scopeIds: [room.id, 'x'] }), /scopeIds\.1: each of scopeIds must be a scope id/],
+      [() => k.members.list.query({ scopeId: c.id, cursor: 'x' }), /cursor: cursor \(the nextCursor of the previous page\) must be a user id/],
       [() => k.dms.open.mutate({ userIds: Array.from({ length: 10 }, () => uuid) }), /at most 9 other users/],
     ];
     for (const [call, message] of bad) {
