@@ -70,7 +70,7 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
         const url = req.url ?? '/';
         const q = url.indexOf('?');
         const batch = q >= 0 && new URLSearchParams(url.slice(q + 1)).get('batch') === '1';
-        const pathPart = decodeURIComponentSafe(url.slice(basePath.length, q < 0 ? undefined : q));
+        const pathPart = procedurePathOf(url, basePath);
         const types = (batch ? pathPart.split(',') : [pathPart]).map(typeOf);
         if (types.every((t) => t === 'query')) {
           req.method = 'GET';
@@ -89,6 +89,24 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
         return true;
     }
   };
+}
+
+const trimSlashes = (p: string) => p.slice(p.startsWith('/') ? 1 : 0, p.endsWith('/') && p.length > 1 ? -1 : undefined);
+
+/**
+ * The procedure path (or comma-separated paths) of a request URL as tRPC's standalone
+ * adapter reads it: the URL's pathname, one slash trimmed at each end, `basePath` cut off,
+ * one slash trimmed at each end again, then %-decoded (an undecodable one stays as it is:
+ * no procedure has it). `('/trpc/auth.me/?batch=1', '/trpc/')` → `auth.me`.
+ */
+function procedurePathOf(url: string, basePath: string): string {
+  let pathname: string;
+  try {
+    pathname = new URL(url, 'http://localhost').pathname;
+  } catch {
+    pathname = url.split('?', 1)[0]!;
+  }
+  return decodeURIComponentSafe(trimSlashes(trimSlashes(pathname).slice(trimSlashes(basePath).length)));
 }
 
 function decodeURIComponentSafe(s: string): string {

@@ -81,6 +81,16 @@ describe('tRPC over HTTP: methods and content types', () => {
     expect((await call('/trpc/auth.me', { method: 'HEAD' })).status).toBe(401);
   });
 
+  it('reads the path of a HEAD as tRPC reads a GET: slashes around it trimmed, %-escapes decoded', async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    for (const path of ['/trpc/auth.me/', '/trpc/auth%2Eme', '/trpc/auth.me/?input=%7B%7D', '/trpc/auth.me/?batch=1&input=%7B%7D']) {
+      const get = await call(path, { headers });
+      const head = await call(path, { method: 'HEAD', headers });
+      expect(get.status, path).toBe(200);
+      expect(head, path).toEqual({ ...get, body: '' });
+    }
+  });
+
   it('refuses a HEAD of a mutation or a subscription with 405 and its method, and of an unknown path with 404, at once', async () => {
     const cases = [
       ['/trpc/auth.signIn', 405, 'POST'],
