@@ -189,6 +189,28 @@ describe('WebSocket transport', () => {
     closeClient(u.client);
   });
 
+  it('answers connectionParams sent again, and an empty batch, with an error that says so, and keeps the socket', async () => {
+    const u = await signUpClient(server.url, 'wsagain');
+    const ws = await rawSocket(server.url, '?connectionParams=1');
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: u.token } }));
+    for (const [frame, message] of [
+      [{ method: 'connectionParams', data: { token: null } }, /connectionParams are read once, from the first frame.*open a new socket/],
+      [[], /an empty batch: send at least one call/],
+    ] as const) {
+      const reply = nextMessage(ws);
+      ws.send(JSON.stringify(frame));
+      const r = JSON.parse(await reply) as { id: unknown; error: { json: { message: string; data: { code: string } } } };
+      expect([r.id, r.error.json.data.code], JSON.stringify(frame)).toEqual([null, 'BAD_REQUEST']);
+      expect(r.error.json.message).toMatch(message);
+    }
+    // Still signed in as before.
+    const me = nextMessage(ws);
+    ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'auth.me', input: { json: null } } }));
+    expect(JSON.parse(await me).result.data.json.id).toBe(u.userId);
+    ws.close();
+    closeClient(u.client);
+  });
+
   it('closes the 21st socket of one user, and the 257th socket without a session from one address, with 4429', async () => {
     const u = await signUpClient(server.url, 'many');
     const open = async (token: string | null) => {

@@ -175,6 +175,8 @@ type Parsed = ReturnType<typeof parseTRPCMessage>;
 
 /** What a socket opened with `?connectionParams=1` must send first (the close reason, 4400, when it does not). */
 const FIRST_FRAME = 'the first frame must be {"method":"connectionParams","data":{"token":"…"}}';
+/** The answer to connectionParams after the first frame (they are not read again: the session stays). */
+const CONNECTION_PARAMS_AGAIN = 'connectionParams are read once, from the first frame of a socket opened with ?connectionParams=1; this socket keeps its session: to sign in as someone else, open a new socket';
 /** The close reason (4400) of connectionParams whose token is neither a string nor null. */
 const BAD_TOKEN = 'connectionParams.token must be a string (the token from auth.signIn) or null';
 /** The close reason (4400) of a token string that cannot be a token (src/auth/token.ts); a well-formed unknown one is let in. */
@@ -335,8 +337,18 @@ class Connection {
       return;
     }
     const calls: unknown[] = Array.isArray(json) ? json : [json];
+    if (calls.length === 0) {
+      const error = new TRPCError({ code: 'BAD_REQUEST', message: 'an empty batch: send at least one call, { id, method, params: { path, input } }' });
+      this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
+      return;
+    }
     for (let index = 0; index < calls.length; index++) {
       const m = calls[index];
+      if ((m as { method?: unknown } | null)?.method === 'connectionParams') {
+        const error = new TRPCError({ code: 'BAD_REQUEST', message: CONNECTION_PARAMS_AGAIN });
+        this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
+        continue;
+      }
       let msg: Parsed;
       try {
         msg = parseTRPCMessage(m, this.shared.config.transformer);
