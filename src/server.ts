@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { queryHandler } from './http/trpc-queries.js';
@@ -14,6 +15,7 @@ import { appRouter } from './router.js';
 import type { Context } from './trpc.js';
 import { applyWsHandler } from './realtime/ws-handler.js';
 import { corsStep, refuseUpgradeOrigin } from './http/cors.js';
+import { endRaw, upgradeRefusal } from './http/raw-answer.js';
 import { parseOriginList } from './http/origins.js';
 import { restSurface } from './rest/mount.js';
 import { codeOf, recordCall, roundMs, wasRecorded } from './ops/calls.js';
@@ -146,17 +148,21 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', 'the request line and headers are over 16 KiB: send long inputs in a POST body, not in the URL']
         : [400, 'BAD_REQUEST', 'malformed HTTP request'];
-    const body = JSON.stringify({ code, message });
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    endRaw(socket, status, { code, message });
   });
 
   // No compression: conversation frames are pre-encoded once per event (src/realtime/frames.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes, perMessageDeflate: false });
+  // ws's refusals of a handshake (not websocket, no key, another version) as JSON rather than its text/html.
+  wss.on('wsClientError', (err: Error, socket: Duplex) => {
+    const [status, code, message, headers] = upgradeRefusal(err.message);
+    endRaw(socket, status, { code, message }, headers);
+  });
   httpServer.on('upgrade', (req, socket, head) => {
     if (refuseUpgradeOrigin(origins, req, socket)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/trpc' && path !== '/') {
-      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      endRaw(socket, 404, { code: 'NOT_FOUND', message: `no WebSocket at ${path}: WebSocket is served at /trpc` });
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -80,6 +82,38 @@ describe('HTTP errors outside the procedures', () => {
     const huge = await fetch(`${server.url}/api/events/instances?scopeId=${'x'.repeat(65_536)}`);
     expect(huge.status).toBe(431);
     expect(await huge.json()).toEqual({ code: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: expect.stringMatching(/16 KiB/) });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('WebSocket upgrades that cannot be served', () => {
+  /** The raw answer to one upgrade request: its status line, content type and body. */
+  async function upgradeAnswer(path: string, headers: Record<string, string>): Promise<{ status: number; type: string | undefined; body: string }> {
+    const { hostname: host, port } = new URL(server.url);
+    const socket = net.connect(Number(port), host);
+    await once(socket, 'connect');
+    const lines = Object.entries({ host: `${host}:${port}`, connection: 'Upgrade', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+    socket.end(`GET ${path} HTTP/1.1\r\n${lines.join('')}\r\n`);
+    const chunks: Buffer[] = [];
+    for await (const c of socket) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString();
+    const [head, body = ''] = text.split('\r\n\r\n');
+    return { status: Number(head!.split(' ')[1]), type: /content-type: ([^\r]+)/i.exec(head!)?.[1], body };
+  }
+  const ws = { upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+
+  it('answers each with a status and a JSON { code, message } that says what to send', async () => {
+    const cases: [string, Record<string, string>, number, RegExp][] = [
+      ['/elsewhere', ws, 404, /WebSocket is served at \/trpc/],
+      ['/trpc', { ...ws, upgrade: 'h2c' }, 400, /Upgrade: websocket/],
+      ['/trpc', { upgrade: 'websocket', 'sec-websocket-version': '13' }, 400, /Sec-WebSocket-Key/],
+      ['/trpc', { ...ws, 'sec-websocket-version': '7' }, 400, /Sec-WebSocket-Version/],
+    ];
+    for (const [path, headers, status, message] of cases) {
+      const r = await upgradeAnswer(path, headers);
+      expect([r.status, r.type], `${path} ${JSON.stringify(headers)}`).toEqual([status, 'application/json']);
+      expect(JSON.parse(r.body)).toEqual({ code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: expect.stringMatching(message) });
+    }
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import cors from 'cors';
 import type { OriginPolicy } from './origins.js';
+import { endRaw } from './raw-answer.js';
 
 /** How long a browser may cache a preflight's answer (seconds): 10 minutes, Chromium's own cap is 2 hours. */
 export const PREFLIGHT_MAX_AGE_S = 600;
@@ -65,10 +66,7 @@ export function corsStep(policy: OriginPolicy): (req: http.IncomingMessage, res:
 export function refuseUpgradeOrigin(policy: OriginPolicy, req: http.IncomingMessage, socket: Duplex): boolean {
   const origin = req.headers.origin;
   if (origin === undefined || policy.allows(origin, req.headers.host)) return false;
-  const body = JSON.stringify(refusalBody(origin));
-  socket.end(
-    `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  endRaw(socket, 403, refusalBody(origin));
   return true;
 }
 
