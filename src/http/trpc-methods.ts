@@ -26,6 +26,8 @@ export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
  * - a `POST` whose body is not JSON: 415 UNSUPPORTED_MEDIA_TYPE naming `Content-Type:
  *   application/json`; tRPC's 415 was JSON labelled `text/plain`, and a FormData or
  *   octet-stream body reached the input check as an object no procedure takes.
+ * - a `POST` to a subscription (alone or in a batch): 405 with `allow: GET`; tRPC answered
+ *   200 with an event stream whose one event was that error.
  * - `HEAD` (RFC 9110 §9.3.2: the GET without its body): for query procedures the request
  *   goes on as a GET (Node drops the body of a HEAD's response); an unknown path is 404 and
  *   a mutation or subscription 405 with its method in `allow`, at once, where tRPC answered
@@ -50,12 +52,25 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
     res.end(body);
   };
 
+  /** The type of each call a URL names (one, or each of a `batch=1`), undefined for no procedure. */
+  const callTypes = (url: string): (string | undefined)[] => {
+    const q = url.indexOf('?');
+    const batch = q >= 0 && new URLSearchParams(url.slice(q + 1)).get('batch') === '1';
+    const pathPart = procedurePathOf(url, basePath);
+    return (batch ? pathPart.split(',') : [pathPart]).map(typeOf);
+  };
+
   return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     switch (req.method) {
       case 'GET':
         return false;
       case 'POST': {
         const type = req.headers['content-type']?.split(';', 1)[0]!.trim().toLowerCase();
+        if (callTypes(req.url ?? '/').includes('subscription')) {
+          // tRPC would answer 200 with an event stream whose only event is this error.
+          refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: 'subscriptions are GET (server-sent events) or WebSocket, not POST' }), 'GET');
+          return true;
+        }
         if (type && BODY_TYPES.includes(type)) return false;
         const said = type ? `Content-Type ${type}` : 'no Content-Type';
         refuse(req, res, new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `a tRPC POST with ${said}: send the input as JSON with Content-Type: application/json, \`{ "json": <input> }\`, as @trpc/client does` }));
@@ -67,17 +82,13 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
         res.end();
         return true;
       case 'HEAD': {
-        const url = req.url ?? '/';
-        const q = url.indexOf('?');
-        const batch = q >= 0 && new URLSearchParams(url.slice(q + 1)).get('batch') === '1';
-        const pathPart = procedurePathOf(url, basePath);
-        const types = (batch ? pathPart.split(',') : [pathPart]).map(typeOf);
+        const types = callTypes(req.url ?? '/');
         if (types.every((t) => t === 'query')) {
           req.method = 'GET';
           return false;
         }
         if (types.includes(undefined)) {
-          refuse(req, res, new TRPCError({ code: 'NOT_FOUND', message: `no procedure at ${pathPart}` }));
+          refuse(req, res, new TRPCError({ code: 'NOT_FOUND', message: `no procedure at ${procedurePathOf(req.url ?? '/', basePath)}` }));
         } else {
           const allow = types.includes('mutation') ? 'POST' : 'GET';
           refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `HEAD is answered for query procedures only; send ${allow}` }), allow);

@@ -67,6 +67,14 @@ describe('tRPC over HTTP: methods and content types', () => {
     expect(errorOf(r.body).data.httpStatus).toBe(status);
   });
 
+  it('refuses a POST to a subscription with 405 and allow: GET, as JSON, not as an event stream', async () => {
+    for (const path of ['/trpc/me.onEvent', '/trpc/auth.me,me.onEvent?batch=1']) {
+      const r = await call(path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
+      expect(r, path).toMatchObject({ status: 405, allow: 'GET', type: 'application/json' });
+      expect(JSON.parse(r.body).error.json.message, path).toMatch(/subscriptions are GET \(server-sent events\) or WebSocket/);
+    }
+  });
+
   it('still takes a POST of JSON with a charset', async () => {
     const r = await call('/trpc/auth.signIn', { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"json":{"email":"nobody@example.com","password":"wrong password"}}' });
     expect(r.status).toBe(401);
