@@ -50,7 +50,9 @@ export function createRestHandler(o: RestHandlerOptions): (req: http.IncomingMes
   return async (req, res) => {
     const started = performance.now();
     const ctx = o.createContext(req);
-    const method = req.method ?? 'GET';
+    const asked = req.method ?? 'GET';
+    // A HEAD is its GET without the body (RFC 9110 §9.3.2: Node drops the body of a HEAD's answer).
+    const method = asked === 'HEAD' ? 'GET' : asked;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname.replace(/^\/api(?=\/|$)/, '') || '/';
     const send = (status: number, json: string, headers: Record<string, string> = {}) => {
@@ -71,10 +73,14 @@ export function createRestHandler(o: RestHandlerOptions): (req: http.IncomingMes
     if ('allowed' in found) {
       // `…/messages/$MESSAGE` with MESSAGE unset ends in `/`: say so rather than only "no route".
       const hint = /.\/$/.test(path) ? '; the path has an empty segment: is a variable in it unset?' : '';
-      if (found.allowed.length === 0) return reject(404, 'NOT_FOUND', `no REST route ${method} /api${path}; the routes are in /openapi.json${hint}`);
-      return reject(405, 'METHOD_NOT_SUPPORTED', `${method} is not served on /api${path}; use ${[...found.allowed].sort().join(', ')}${hint}`, {
-        allow: [...found.allowed].sort().join(', '),
-      });
+      if (found.allowed.length === 0) return reject(404, 'NOT_FOUND', `no REST route ${asked} /api${path}; the routes are in /openapi.json${hint}`);
+      const allow = allowHeader(found.allowed);
+      if (asked === 'OPTIONS') {
+        // RFC 9110 §9.3.7 (a CORS preflight was answered before this handler).
+        res.writeHead(204, { allow, 'x-request-id': ctx.requestId });
+        return void res.end();
+      }
+      return reject(405, 'METHOD_NOT_SUPPORTED', `${asked} is not served on /api${path}; use ${allow}${hint}`, { allow });
     }
     const { route, params } = found;
 
@@ -134,6 +140,13 @@ export function createRestHandler(o: RestHandlerOptions): (req: http.IncomingMes
       send(shape.data?.httpStatus ?? 500, restJson(body));
     }
   };
+}
+
+/** The `allow` header of a path served with `methods`: those, HEAD where GET is, and OPTIONS, sorted. */
+function allowHeader(methods: readonly string[]): string {
+  const all = new Set([...methods, 'OPTIONS']);
+  if (all.has('GET')) all.add('HEAD');
+  return [...all].sort().join(', ');
 }
 
 /** Query parameters as an object; a repeated key becomes an array. */

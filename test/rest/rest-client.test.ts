@@ -146,7 +146,7 @@ describe('REST with plain JSON under /api', () => {
     expect(noRoute).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
     const wrongMethod = await call('PUT', `/scopes/${community.body.id}/messages`, { token: bob.token, body: {} });
     expect(wrongMethod.status).toBe(405);
-    expect(wrongMethod.headers.get('allow')).toBe('GET, POST');
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, OPTIONS, POST');
     // An unset shell variable leaves an empty segment (`…/messages/$MESSAGE` with no MESSAGE): said so.
     const unset = await call('PATCH', `/scopes/${community.body.id}/messages/`, { token: bob.token, body: { body: 'x' } });
     expect(unset.status).toBe(405);
@@ -157,6 +157,26 @@ describe('REST with plain JSON under /api', () => {
     const inside = await call('GET', '/scopes//messages', { token: bob.token });
     expect([inside.status, inside.body.message]).toEqual([400, 'invalid input: scopeId: scopeId must be a scope id (uuid)']);
     expect((await call('GET', '/nowhere', { token: bob.token })).body.message).not.toMatch(/empty segment/);
+  });
+
+  it('answers HEAD as its GET without the body, and OPTIONS with the methods of the path (RFC 9110 §9.3.2, §9.3.7)', async () => {
+    const erin = await signUp('erin');
+    const community = await call('POST', '/scopes', { token: erin.token, body: { kind: 'community', name: 'Heads' } });
+    const url = `${server.url}/api/scopes/${community.body.id}/messages`;
+    const authorization = `Bearer ${erin.token}`;
+    for (const headers of [{ authorization }, {}] as Record<string, string>[]) {
+      const get = await fetch(url, { headers });
+      await get.text();
+      const head = await fetch(url, { method: 'HEAD', headers });
+      expect([head.status, head.headers.get('content-type'), await head.text()]).toEqual([get.status, get.headers.get('content-type'), '']);
+    }
+    // A path with no GET has no HEAD either.
+    const noGet = await fetch(`${server.url}/api/auth/sign-in`, { method: 'HEAD' });
+    expect([noGet.status, noGet.headers.get('allow')]).toEqual([405, 'OPTIONS, POST']);
+    const options = await fetch(url, { method: 'OPTIONS' });
+    expect([options.status, options.headers.get('allow'), await options.text()]).toEqual([204, 'GET, HEAD, OPTIONS, POST', '']);
+    const nowhere = await call('OPTIONS', '/nowhere');
+    expect(nowhere).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
   });
 
   it('reads query strings by the schema: numbers, booleans stay strict, arrays from repeated keys', async () => {
