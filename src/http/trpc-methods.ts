@@ -102,6 +102,8 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
   };
 }
 
+/** Procedure names, comma-separated in a batch: read as they are. */
+const PLAIN_PATH = /^[A-Za-z0-9_.,]+$/;
 const trimSlashes = (p: string) => p.slice(p.startsWith('/') ? 1 : 0, p.endsWith('/') && p.length > 1 ? -1 : undefined);
 
 /**
@@ -111,6 +113,10 @@ const trimSlashes = (p: string) => p.slice(p.startsWith('/') ? 1 : 0, p.endsWith
  * no procedure has it). `('/trpc/auth.me/?batch=1', '/trpc/')` → `auth.me`.
  */
 function procedurePathOf(url: string, basePath: string): string {
+  const q = url.indexOf('?');
+  const plain = url.slice(basePath.length, q < 0 ? undefined : q);
+  // The common case (what the SDK sends): nothing to trim or decode.
+  if (url.startsWith(basePath) && PLAIN_PATH.test(plain)) return plain;
   let pathname: string;
   try {
     pathname = new URL(url, 'http://localhost').pathname;
