@@ -14,6 +14,10 @@ const PROBE_ANSWER_MS = 2_000;
 const TAKEOVER_PAUSE_MS = 100;
 /** A takeover mutex older than this was left by a process that died inside its takeover. */
 const STALE_MUTEX_MS = 10_000;
+/** How long a start keeps trying to take the lock (ms): past STALE_MUTEX_MS, so a mutex left by a dead process is waited out. */
+const LOCK_WAIT_MS = STALE_MUTEX_MS + 5_000;
+/** The pause between two looks at a takeover mutex held by someone else (ms). */
+const MUTEX_RETRY_MS = 50;
 
 interface Holder {
   pid: number;
@@ -38,22 +42,27 @@ const mine = new Set<string>();
  * take it. (A pid file judged by `kill(pid, 0)` cannot see across pid namespaces: two
  * containers on one volume, each pid 1, both started; a lock judged by the file's age,
  * as proper-lockfile does, refuses a restart after a crash for its whole stale window.)
+ * A mutex left by a process that died inside its takeover is removed once it is
+ * STALE_MUTEX_MS (10 s) old: a start that finds one waits for that, quietly, and keeps
+ * trying for at most LOCK_WAIT_MS (15 s) in all.
  * Not for a directory shared between hosts (NFS): a socket there is not a lock.
  *
  * @returns the release function (idempotent; also run on process exit).
  * @throws Error naming the directory and the holder (its pid, when it answered) while a
- *   process, this one included, holds the lock.
+ *   process, this one included, holds the lock; Error naming the socket when it still
+ *   could not be taken after LOCK_WAIT_MS.
  */
 export async function lockDataDir(dataDir: string): Promise<() => void> {
   const socket = path.join(dataDir, LOCK_SOCKET);
-  for (let attempt = 0; attempt < 50; attempt++) {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  do {
     const server = await tryListen(socket);
     if (server) return holding(server, socket);
     const seen = identity(socket);
     const state = await probe(socket);
     if (state !== 'dead' && state !== 'gone') throw inUse(dataDir, state);
     if (state === 'dead' && seen) await takeOver(socket, seen);
-  }
+  } while (Date.now() < deadline);
   throw new Error(`DATA_DIR ${dataDir}: could not take its lock ${socket}: other processes keep taking and leaving it`);
 }
 
@@ -141,6 +150,9 @@ function identity(p: string): string | null {
  * after a pause and a second look: only when the same file is still there and still has
  * nobody listening. A socket is bound a moment before it listens; a file bound by another
  * start since (another inode), or in that moment when first looked at, is left alone.
+ * When another process holds the mutex, returns after MUTEX_RETRY_MS for the caller to
+ * look again, or at once after removing the mutex when it is older than STALE_MUTEX_MS
+ * (its maker died inside its takeover).
  */
 async function takeOver(socket: string, seen: string): Promise<void> {
   const mutex = `${socket}.takeover`;
@@ -150,7 +162,7 @@ async function takeOver(socket: string, seen: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const age = Date.now() - (statOrNull(mutex)?.mtimeMs ?? Date.now());
     if (age > STALE_MUTEX_MS) rmSync(mutex, { recursive: true, force: true });
-    else await new Promise((r) => setTimeout(r, 50));
+    else await new Promise((r) => setTimeout(r, MUTEX_RETRY_MS));
     return;
   }
   try {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -92,6 +92,24 @@ describe('one process per embedded data directory', () => {
       await Promise.all(racers.map((r) => killed(r.child)));
     }
   }, 120_000);
+
+  it('waits out a takeover mutex left by a process that died inside its takeover, then takes the lock', async () => {
+    const dir = path.join(root, 'stale-mutex');
+    mkdirSync(dir);
+    const dead = locker(dir);
+    expect(await dead.said).toBe('held');
+    await killed(dead.child);
+    // The mutex of a takeover that never finished, 7 s old: it counts as stale 3 s from now.
+    const mutex = path.join(dir, `${LOCK_SOCKET}.takeover`);
+    mkdirSync(mutex);
+    const madeAt = Date.now() - 7_000;
+    utimesSync(mutex, madeAt / 1000, madeAt / 1000);
+    const release = await lockDataDir(dir);
+    expect(Date.now() - madeAt).toBeGreaterThanOrEqual(10_000);
+    expect(readdirSync(dir)).toEqual([LOCK_SOCKET]);
+    release();
+    expect(readdirSync(dir)).toEqual([]);
+  }, 60_000);
 
   it('works for a directory whose socket path is longer than a Unix socket address takes, and leaves nothing elsewhere', async () => {
     const dir = path.join(root, 'd'.repeat(60), 'e'.repeat(60));
