@@ -60,7 +60,7 @@ export async function lockDataDir(dataDir: string): Promise<() => void> {
     if (server) return holding(server, socket);
     const seen = identity(socket);
     const state = await probe(socket);
-    if (state !== 'dead' && state !== 'gone') throw inUse(dataDir, state);
+    if (state !== 'dead' && state !== 'gone') throw inUse(dataDir, socket, state);
     if (state === 'dead' && seen) await takeOver(socket, seen);
   } while (Date.now() < deadline);
   throw new Error(`DATA_DIR ${dataDir}: could not take its lock ${socket}: other processes keep taking and leaving it`);
@@ -198,10 +198,14 @@ function parseHolder(text: string): Holder | null {
   }
 }
 
-function inUse(dataDir: string, holder: Holder | 'silent'): Error {
+/**
+ * The refusal of `dataDir`, held by `holder` on `socket`: its pid when it answered; when it
+ * did not (`'silent'`: its event loop blocked, as in PGlite's start), a command that names it.
+ */
+function inUse(dataDir: string, socket: string, holder: Holder | 'silent'): Error {
   const who =
     holder === 'silent'
-      ? 'another Guildhall process (it did not say its pid in time)'
+      ? `another Guildhall process (busy, e.g. still opening its database: it did not answer within ${PROBE_ANSWER_MS / 1000} s; \`lsof ${socket}\` names it)`
       : mine.has(holder.instance)
         ? `this process (pid ${holder.pid}, since ${holder.since})`
         : `another Guildhall process (pid ${holder.pid}, since ${holder.since})`;

@@ -19,15 +19,17 @@ afterAll(() => {
 
 /**
  * A process of its own that takes the lock of `dir` at `at` (ms since the epoch, or at
- * once), prints `held` or `refused: <message>`, and keeps running until killed.
+ * once), prints `held` or `refused: <message>`, and keeps running until killed; with
+ * `busyMs`, its event loop is then blocked that long (as PGlite's start blocks it).
  */
-function locker(dir: string, at = 0) {
+function locker(dir: string, at = 0, busyMs = 0) {
   const lock = pathToFileURL(path.join(REPO_ROOT, 'src/db/data-dir-lock.ts')).href;
   const script = `
     const { lockDataDir } = await import(${JSON.stringify(lock)});
     await new Promise((r) => setTimeout(r, Math.max(0, ${at} - Date.now())));
     try { await lockDataDir(${JSON.stringify(dir)}); console.log('held'); }
     catch (err) { console.log('refused: ' + err.message); }
+    for (const end = Date.now() + ${busyMs}; Date.now() < end; );
     setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
@@ -75,6 +77,20 @@ describe('one process per embedded data directory', () => {
     const release = await lockDataDir(dir);
     release();
     expect(readdirSync(dir)).toEqual([]);
+  }, 60_000);
+
+  it('refuses while the holder is too busy to answer, naming the directory and how to find the holder', async () => {
+    const dir = path.join(root, 'busy');
+    mkdirSync(dir);
+    const busy = locker(dir, 0, 8_000);
+    expect(await busy.said).toBe('held'); // printed just before its event loop blocks
+    const refused = await lockDataDir(dir).then(
+      () => 'taken',
+      (err: Error) => err.message,
+    );
+    expect(refused).toContain(`DATA_DIR ${dir} is in use by another Guildhall process (busy, e.g. still opening its database: it did not answer within 2 s; \`lsof ${path.join(dir, LOCK_SOCKET)}\` names it)`);
+    expect(refused).toContain('Stop the other process or give this one its own DATA_DIR');
+    await killed(busy.child);
   }, 60_000);
 
   it('lets exactly one of four processes starting together take a lock left by a killed one', async () => {
