@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema/index.js';
-import { describeError } from '../log.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { pgliteOpenError } from './open-error.js';
 
 /** The drizzle database, whichever driver is underneath (pg or PGlite). */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -139,16 +139,15 @@ type PGliteClass = typeof import('@electric-sql/pglite').PGlite;
  * Opens PGlite on `dir`. A new data directory is initialised (initdb) by the first instance
  * that opens it, and that grows PGlite's WebAssembly memory, which never shrinks, to about
  * twice what serving needs (957 MB RSS at ready against 488 MB on a later start). So the
- * initialising instance is closed and the serving one opened afresh. PGlite throws its file
- * system's errors as plain objects (`{ name: 'ErrnoError', errno }`) and a file it cannot
- * write as "Aborted()"; every error is rethrown as one naming the directory.
+ * initialising instance is closed and the serving one opened afresh. Every error is rethrown
+ * as one naming the directory and what to do (pgliteOpenError).
  */
 async function createPglite(PGlite: PGliteClass, dir: string) {
   try {
     if (dir !== 'memory://' && !existsSync(path.join(dir, 'PG_VERSION'))) await (await PGlite.create(dir)).close();
     return await PGlite.create(dir);
   } catch (err) {
-    throw new Error(`the embedded database in ${dir} could not be opened (${describeError(err)}); check that this user can read and write every file in it`, { cause: err });
+    throw pgliteOpenError(dir, err);
   }
 }
 
