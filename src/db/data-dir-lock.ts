@@ -49,8 +49,8 @@ const mine = new Set<string>();
  *
  * @returns the release function (idempotent; also run on process exit).
  * @throws Error naming the directory and the holder (its pid, when it answered) while a
- *   process, this one included, holds the lock; Error naming the socket when it still
- *   could not be taken after LOCK_WAIT_MS.
+ *   process, this one included, holds the lock; Error naming the socket's path when a
+ *   directory is there, or when it still could not be taken after LOCK_WAIT_MS.
  */
 export async function lockDataDir(dataDir: string): Promise<() => void> {
   const socket = path.join(dataDir, LOCK_SOCKET);
@@ -58,6 +58,9 @@ export async function lockDataDir(dataDir: string): Promise<() => void> {
   do {
     const server = await tryListen(socket);
     if (server) return holding(server, socket);
+    if (statOrNull(socket)?.isDirectory()) {
+      throw new Error(`DATA_DIR ${dataDir}: ${socket} is a directory, where the lock's Unix socket goes: move it away or remove it (Guildhall keeps nothing there), or set DATA_DIR to another directory`);
+    }
     const seen = identity(socket);
     const state = await probe(socket);
     if (state !== 'dead' && state !== 'gone') throw inUse(dataDir, socket, state);

@@ -127,6 +127,16 @@ describe('one process per embedded data directory', () => {
     expect(readdirSync(dir)).toEqual([]);
   }, 60_000);
 
+  it('refuses with one line naming the path when a directory is where the socket goes, and leaves it', async () => {
+    const dir = path.join(root, 'socket-is-a-dir');
+    const socket = path.join(dir, LOCK_SOCKET);
+    mkdirSync(path.join(socket, 'inside'), { recursive: true });
+    await expect(lockDataDir(dir)).rejects.toThrow(
+      `DATA_DIR ${dir}: ${socket} is a directory, where the lock's Unix socket goes: move it away or remove it (Guildhall keeps nothing there), or set DATA_DIR to another directory`,
+    );
+    expect(readdirSync(socket)).toEqual(['inside']);
+  });
+
   it('works for a directory whose socket path is longer than a Unix socket address takes, and leaves nothing elsewhere', async () => {
     const dir = path.join(root, 'd'.repeat(60), 'e'.repeat(60));
     mkdirSync(dir, { recursive: true });
