@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema/index.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { pgliteOpenError } from './open-error.js';
+import { usableDir } from '../infra/usable-dir.js';
 
 /** The drizzle database, whichever driver is underneath (pg or PGlite). */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -94,8 +95,9 @@ async function openPglite(dataDir: string): Promise<Database> {
   if (dataDir !== 'memory://') {
     const root = path.resolve(dataDir);
     dir = path.join(root, 'pglite');
-    usableDir(root);
-    usableDir(dir);
+    // Named by the file system's own error rather than by PGlite's "failed to initialize properly".
+    usableDir(root, 'the embedded database');
+    usableDir(dir, 'the embedded database');
     release = await lockDataDir(root);
   }
   let client;
@@ -148,22 +150,6 @@ async function createPglite(PGlite: PGliteClass, dir: string) {
     return await PGlite.create(dir);
   } catch (err) {
     throw pgliteOpenError(dir, err);
-  }
-}
-
-/**
- * Creates `dir` if needed and checks that this user can read and write it, so a directory
- * that cannot be used is named by the file system's own error (EACCES, EPERM, EROFS, with
- * the path) rather than by PGlite's "failed to initialize properly".
- */
-function usableDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is where that directory should be: set DATA_DIR to a directory' : 'make it readable and writable by this user, or set DATA_DIR to another directory';
-    throw new Error(`DATA_DIR: cannot use ${dir} for the embedded database (${(err as Error).message}); ${hint}`);
   }
 }
 

@@ -7,9 +7,12 @@ import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import type { Config } from '../config.js';
 import { UPLOAD_PREFIX } from '../media/rules.js';
+import { usableDir } from './usable-dir.js';
 
 /** The bucket embedded mode creates in its s3rver. */
 export const EMBEDDED_BUCKET = 'guildhall';
+/** The way out of an embedded store that cannot be used, in its errors. */
+const OTHER_STORE = 'set DATA_DIR to another directory (or S3_ENDPOINT and S3_BUCKET)';
 
 /**
  * Object storage: one S3 client and bucket, whichever store is underneath.
@@ -31,7 +34,8 @@ export interface Storage {
 
 /**
  * Opens the configured store, or starts the embedded s3rver.
- * @throws Error when s3rver cannot listen or its directory cannot be made.
+ * @throws Error when s3rver cannot listen; Error of one line naming the path and what to do
+ *   when `<DATA_DIR>/s3` or a file in it cannot be made, read or written (EACCES, EROFS…).
  */
 export async function openStorage(config: Config): Promise<Storage> {
   if (config.s3.endpoint && config.s3.bucket) {
@@ -90,7 +94,9 @@ async function openEmbedded(dataDir: string, corsOrigins: readonly string[]): Pr
     directory = scratch = mkdtempSync(path.join(tmpdir(), 'guildhall-s3-'));
   } else {
     directory = path.resolve(dataDir, 's3');
-    mkdirSync(directory, { recursive: true });
+    // Named with what to do, rather than by s3rver's own error on a file inside.
+    usableDir(directory, 'the embedded object store (media)', OTHER_STORE);
+    usableDir(path.join(directory, EMBEDDED_BUCKET), 'the embedded object store (media)', OTHER_STORE);
   }
   const server = new S3rver({
     address: '127.0.0.1',
@@ -101,7 +107,11 @@ async function openEmbedded(dataDir: string, corsOrigins: readonly string[]): Pr
   });
   // Browsers upload to the presigned POST directly: the bucket allows the CORS origins.
   allowOrigins(server, corsOrigins);
-  const { port } = await server.run();
+  const { port } = await server.run().catch((err: NodeJS.ErrnoException) => {
+    // A file of the store's that this user cannot read or write (its error names the path).
+    if (!err.path) throw err;
+    throw new Error(`DATA_DIR: the embedded object store in ${directory} could not start (${err.message}); make every file in it readable and writable by this user, or ${OTHER_STORE}`, { cause: err });
+  });
   // s3rver removes a key's directory when its last object is deleted, and a POST into that
   // directory at the same moment fails with 500 (it made the directory, then lost it). The
   // handler deletes every upload once processed, so `uploads/` empties often: a plain file

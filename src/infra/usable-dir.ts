@@ -1,0 +1,21 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
+
+/**
+ * Creates `dir` if needed and checks that this user can read, write and enter it, so a
+ * directory under DATA_DIR that cannot be used is named, with what to do, before a library
+ * (PGlite, s3rver) fails on a file inside it with an error of its own.
+ * @param what what the directory is for, e.g. `the embedded database`.
+ * @param elsewhere the other way out, after "make it readable and writable by this user, or".
+ * @throws Error of one line: `DATA_DIR: cannot use <dir> for <what> (<the file system's
+ *   error: EACCES, EPERM, EROFS, ENOTDIR…, with the path>); <what to do>`.
+ */
+export function usableDir(dir: string, what: string, elsewhere = 'set DATA_DIR to another directory'): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is where that directory should be: set DATA_DIR to a directory' : `make it readable and writable by this user, or ${elsewhere}`;
+    throw new Error(`DATA_DIR: cannot use ${dir} for ${what} (${(err as Error).message}); ${hint}`, { cause: err });
+  }
+}

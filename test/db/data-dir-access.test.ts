@@ -1,0 +1,65 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/process.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'guildhall-access-'));
+chmodSync(root, 0o755);
+/** Directories made unusable, given their mode back before the removal (a non-root owner cannot list one of mode 0). */
+const locked: string[] = [];
+afterAll(() => {
+  for (const d of locked) chmodSync(d, 0o755);
+  rmSync(root, { recursive: true, force: true });
+});
+
+/**
+ * The user a file with mode 0 is unreadable to: `nobody` when the suite runs as root (root
+ * reads everything), else this user (an owner is refused by mode 0 too).
+ */
+const unprivileged = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'nobody'])), gid: Number(execFileSync('id', ['-g', 'nobody'])) } : {};
+
+/**
+ * Runs the module `script` (given `src`, the repository's src/ as a file URL) in a process
+ * of its own as the unprivileged user, and resolves with what it printed.
+ */
+function runAs(script: string): Promise<string> {
+  const src = pathToFileURL(path.join(REPO_ROOT, 'src')).href;
+  const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href, '--input-type=module', '-e', `const src = ${JSON.stringify(src)};\n${script}`], {
+    ...unprivileged,
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: root },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d.toString()));
+  child.stderr.on('data', (d) => (out += d.toString()));
+  return new Promise((resolve) => child.on('exit', () => resolve(out.trim())));
+}
+
+/** A DATA_DIR of its own that the unprivileged user may write. */
+function dataDir(name: string): string {
+  const dir = path.join(root, name);
+  mkdirSync(dir);
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+describe('files under DATA_DIR that this user cannot use', () => {
+  it('an unusable DATA_DIR/s3: one line naming it and what to do', async () => {
+    const dir = dataDir('s3-unusable');
+    const s3 = path.join(dir, 's3');
+    mkdirSync(s3);
+    chmodSync(s3, 0o000);
+    locked.push(s3);
+    const said = await runAs(`
+      const { openStorage } = await import(src + '/infra/storage.ts');
+      try { const s = await openStorage({ dataDir: ${JSON.stringify(dir)}, s3: {}, corsOrigins: [] }); console.log('opened'); await s.close(); }
+      catch (err) { console.log('refused: ' + err.message); }`);
+    expect(said).toBe(
+      `refused: DATA_DIR: cannot use ${s3} for the embedded object store (media) (EACCES: permission denied, access '${s3}'); make it readable and writable by this user, or set DATA_DIR to another directory (or S3_ENDPOINT and S3_BUCKET)`,
+    );
+  });
+});
