@@ -30,7 +30,8 @@ export class VoterKey {
  * `memory://`, where nothing is kept, a random key for the process). A service-mode
  * start without the variable works from the file too, with a warning, since instances on
  * different hosts would then disagree.
- * @throws Error when the key file exists but does not hold a key.
+ * @throws Error when the key file exists but does not hold a key; Error of one line naming
+ *   the file and what to do when it cannot be created or read (EACCES, EISDIR…).
  */
 export async function loadVoterKey(o: { voterKey: string | undefined; dataDir: string; serviceMode: boolean; log: Logger }): Promise<VoterKey> {
   if (o.voterKey) return new VoterKey(Buffer.from(o.voterKey, 'utf8'));
@@ -40,13 +41,21 @@ export async function loadVoterKey(o: { voterKey: string | undefined; dataDir: s
     return new VoterKey(randomBytes(32));
   }
   const file = path.join(o.dataDir, VOTER_KEY_FILE);
-  await mkdir(o.dataDir, { recursive: true });
   try {
+    await mkdir(o.dataDir, { recursive: true });
     await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new Error(`DATA_DIR: cannot create the anonymous-vote key ${file} (${(err as Error).message}); make ${o.dataDir} writable by this user, or set POLL_VOTER_KEY`, { cause: err });
+    }
   }
-  const text = (await readFile(file, 'utf8')).trim();
+  const text = (await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    const hint =
+      err.code === 'EISDIR'
+        ? 'a directory is where the key file goes: move it away (a new key is then made), or set POLL_VOTER_KEY'
+        : 'make it readable by this user (the votes already cast need this key: do not replace it), or set POLL_VOTER_KEY';
+    throw new Error(`DATA_DIR: cannot read the anonymous-vote key ${file} (${err.message}); ${hint}`, { cause: err });
+  })).trim();
   if (!/^[0-9a-f]{64}$/.test(text)) throw new Error(`${file} does not hold a voter key (64 hex digits); remove it to make a new one`);
   if (o.serviceMode) o.log.warn({ file }, 'POLL_VOTER_KEY is not set: anonymous votes use the key file under DATA_DIR; set the variable so every instance shares one key');
   return new VoterKey(Buffer.from(text, 'hex'));

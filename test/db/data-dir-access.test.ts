@@ -1,9 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { VOTER_KEY_FILE } from '../../src/polls/voter-key.js';
 import { REPO_ROOT } from '../helpers/process.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'guildhall-access-'));
@@ -48,6 +49,32 @@ function dataDir(name: string): string {
 }
 
 describe('files under DATA_DIR that this user cannot use', () => {
+  const loadKey = (dir: string) => `
+    const { loadVoterKey } = await import(src + '/polls/voter-key.ts');
+    const log = { warn() {} };
+    try { await loadVoterKey({ voterKey: undefined, dataDir: ${JSON.stringify(dir)}, serviceMode: false, log }); console.log('loaded'); }
+    catch (err) { console.log('refused: ' + err.message); }`;
+
+  it('an unreadable poll-voter.key: one line naming it, saying to make it readable and not to replace it', async () => {
+    const dir = dataDir('key-unreadable');
+    const file = path.join(dir, VOTER_KEY_FILE);
+    writeFileSync(file, `${'ab'.repeat(32)}\n`);
+    chmodSync(file, 0o000);
+    expect(await runAs(loadKey(dir))).toBe(
+      `refused: DATA_DIR: cannot read the anonymous-vote key ${file} (EACCES: permission denied, open '${file}'); make it readable by this user (the votes already cast need this key: do not replace it), or set POLL_VOTER_KEY`,
+    );
+  });
+
+  it('a DATA_DIR where poll-voter.key cannot be created: one line naming the file and what to do', async () => {
+    const dir = dataDir('key-unwritable');
+    chmodSync(dir, 0o555);
+    locked.push(dir);
+    const file = path.join(dir, VOTER_KEY_FILE);
+    expect(await runAs(loadKey(dir))).toBe(
+      `refused: DATA_DIR: cannot create the anonymous-vote key ${file} (EACCES: permission denied, open '${file}'); make ${dir} writable by this user, or set POLL_VOTER_KEY`,
+    );
+  });
+
   it('an unusable DATA_DIR/s3: one line naming it and what to do', async () => {
     const dir = dataDir('s3-unusable');
     const s3 = path.join(dir, 's3');

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -32,5 +32,14 @@ describe('the anonymous voter key', () => {
     expect(readFileSync(path.join(dir, VOTER_KEY_FILE), 'utf8')).toBe(text);
     expect(second.voter('p', 'u', true)).toBe(first.voter('p', 'u', true));
     expect(existsSync(path.join(dir, VOTER_KEY_FILE))).toBe(true);
+  });
+
+  it('refuses a directory where the key file goes with one line naming it and what to do', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'guildhall-voter-key-'));
+    const file = path.join(dir, VOTER_KEY_FILE);
+    mkdirSync(file);
+    await expect(loadVoterKey({ voterKey: undefined, dataDir: dir, serviceMode: false, log })).rejects.toThrow(
+      `DATA_DIR: cannot read the anonymous-vote key ${file} (EISDIR: illegal operation on a directory, read); a directory is where the key file goes: move it away (a new key is then made), or set POLL_VOTER_KEY`,
+    );
   });
 });
