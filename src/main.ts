@@ -26,7 +26,11 @@ async function main() {
   let server: GuildhallServer | null = null;
   let requested: string | null = null;
   let stopping = false;
-  const stop = async (signal: string) => {
+  /**
+   * Stops on `signal` (its name, for the log): once started, drains first when it is SIGTERM
+   * and `drain` is not false (SHUTDOWN_DRAIN_MS), then closes and exits 0 (1 when closing failed).
+   */
+  const stop = async (signal: string, drain = true) => {
     if (!server) {
       // During the start: it finishes, then stops (the database may be half-way through a
       // migration). A second signal (Ctrl-C again while it waits on a lock) exits at once.
@@ -41,7 +45,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     try {
-      if (signal === 'SIGTERM' && config.shutdownDrainMs > 0) {
+      if (drain && signal === 'SIGTERM' && config.shutdownDrainMs > 0) {
         log.info({ signal, drainMs: config.shutdownDrainMs }, 'draining: /readyz answers 503 while requests are still served');
         await server.drain(config.shutdownDrainMs);
       }
@@ -60,7 +64,7 @@ async function main() {
   server = await createServer(config, log);
   if (requested) {
     log.info({ signal: requested }, 'the signal came during the start; stopping now that it is done');
-    return stop('SIGINT'); // no drain: nothing was announced to route traffic here
+    return stop(requested, false); // no drain: nothing was announced to route traffic here
   }
   const mode = config.databaseUrl ? 'services' : 'embedded';
   log.info(

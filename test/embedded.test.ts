@@ -83,13 +83,17 @@ describe('embedded mode (npm start with no variables)', () => {
     expect(lines[0]).toMatch(/^guildhall: invalid environment variable PORT: /);
   });
 
-  it('stops with exit 0 on a SIGTERM that comes during the start (exit 1 at once on a second), and on one sent as the listening line appears', async () => {
+  it('stops with exit 0, naming SIGTERM and without a drain, on a SIGTERM that comes during the start (exit 1 at once on a second), and on one sent as the listening line appears', async () => {
     const early = runMain(dir, { PORT: String(await freePort()) });
     await early.waitFor(/opening the embedded database/);
     early.child.kill('SIGTERM');
     expect(await early.exited).toBe(0);
     expect(early.output()).toMatch(/"msg":"stopped"/);
     expect(early.output()).not.toMatch(/guildhall listening/);
+    // The stop names the signal that came, and skips the drain (nothing was routed here yet).
+    const down = early.output().split('\n').find((l) => l.includes('"msg":"shutting down"'));
+    expect(JSON.parse(down ?? 'null')).toMatchObject({ signal: 'SIGTERM' });
+    expect(early.output()).not.toMatch(/"msg":"draining/);
     // A second signal during the start exits at once.
     const twice = runMain(dir, { PORT: String(await freePort()) });
     await twice.waitFor(/opening the embedded database/);
