@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { TRPCError, type AnyTRPCRouter } from '@trpc/server';
-import { procedureTypes, requestErrorAnswer } from './trpc-queries.js';
+import { PLAIN_PATHS, procedureTypes, requestErrorAnswer } from './trpc-queries.js';
 
 /** The methods /trpc serves. */
 const ALLOW = 'GET, HEAD, POST, OPTIONS';
@@ -102,8 +102,6 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
   };
 }
 
-/** Procedure names, comma-separated in a batch: read as they are. */
-const PLAIN_PATH = /^[A-Za-z0-9_.,]+$/;
 const trimSlashes = (p: string) => p.slice(p.startsWith('/') ? 1 : 0, p.endsWith('/') && p.length > 1 ? -1 : undefined);
 
 /**
@@ -116,7 +114,7 @@ function procedurePathOf(url: string, basePath: string): string {
   const q = url.indexOf('?');
   const plain = url.slice(basePath.length, q < 0 ? undefined : q);
   // The common case (what the SDK sends): nothing to trim or decode.
-  if (url.startsWith(basePath) && PLAIN_PATH.test(plain)) return plain;
+  if (url.startsWith(basePath) && PLAIN_PATHS.test(plain)) return plain;
   let pathname: string;
   try {
     pathname = new URL(url, 'http://localhost').pathname;

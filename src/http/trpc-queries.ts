@@ -3,7 +3,7 @@ import { callTRPCProcedure, getTRPCErrorFromUnknown, getTRPCErrorShape, transfor
 import { getHTTPStatusCode } from '@trpc/server/http';
 
 /** Procedure paths, comma-separated in a batch, as the SDK writes them. */
-const PLAIN_PATHS = /^[A-Za-z0-9_.,]+$/;
+export const PLAIN_PATHS = /^[A-Za-z0-9_.,]+$/;
 
 /** Writes a tRPC answer in one `end`, with the headers tRPC's handler gives it. */
 function send(res: http.ServerResponse, status: number, body: string): void {
