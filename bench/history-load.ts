@@ -11,7 +11,8 @@
  *   one in 1,000 soft-deleted (empty body, `deleted_at`);
  * - reactions on one live main-timeline message in 10 (and a second emoji on one in 20):
  *   the messages are inserted with `has_reactions` (the hint the reactions trigger would
- *   set, drizzle/0050) and the reactions go on exactly those messages;
+ *   set, drizzle/0050) and the reactions go on exactly those messages, with their summary
+ *   rows (`reaction_counts`, what the reactions trigger of drizzle/0052 keeps);
  * - scope_events: `message.created` at each message's seq, then `reaction.added` and
  *   `message.deleted` after the last message, gapless;
  * - the room's `last_seq`, `message_total`, `message_count`, `last_message_at`, and the
@@ -106,11 +107,20 @@ export async function loadHistory(pool: pg.Pool, t: LoadTarget, n: number, log: 
         where scope_id = $1 and seq > $2 and has_reactions and (seq - $2) % e.every = 3`,
       [t.roomId, base, t.authorIds[1], t.authorIds[0]],
     );
+    // Their summary rows, as the reactions trigger (drizzle/0052) would keep them.
+    await q(
+      `insert into reaction_counts (message_id, emoji, count, first_at, user_ids)
+       select r.message_id, r.emoji, count(*)::int, min(r.created_at), (array_agg(r.user_id order by r.created_at, r.user_id))[1:3]
+         from reactions r join messages m on m.id = r.message_id
+        where m.scope_id = $1 and m.seq > $2
+        group by r.message_id, r.emoji`,
+      [t.roomId, base],
+    );
     // After the last message: its reactions, then its deletions, each with the next seq.
     const reacted = await q(
       `insert into scope_events (scope_id, seq, type, actor_id, message_id, payload, created_at)
        select $1, $2::bigint + $3::bigint + row_number() over (order by m.seq, r.emoji), 'reaction.added', r.user_id, r.message_id,
-              jsonb_build_object('messageId', r.message_id, 'emoji', r.emoji, 'userId', r.user_id), r.created_at
+              jsonb_build_object('messageId', r.message_id, 'emoji', r.emoji, 'userId', r.user_id, 'count', 1), r.created_at
          from reactions r join messages m on m.id = r.message_id
         where m.scope_id = $1 and m.seq > $2`,
       [t.roomId, base, n],
@@ -146,7 +156,7 @@ export async function loadHistory(pool: pg.Pool, t: LoadTarget, n: number, log: 
     c.release();
   }
   log(`  committed (${((Date.now() - started) / 1000).toFixed(0)} s); vacuum analyze`);
-  for (const table of ['messages', 'scope_events', 'reactions']) await pool.query(`vacuum (analyze) ${table}`);
+  for (const table of ['messages', 'scope_events', 'reactions', 'reaction_counts']) await pool.query(`vacuum (analyze) ${table}`);
   log(`  loaded in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return { first: base + 1, last: base + n };
 }

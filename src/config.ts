@@ -49,6 +49,12 @@ export const limits = {
   reactionsPerMessageMax: 20,
   /** Longest emoji string: a Unicode emoji sequence or a `:custom_name:`. */
   reactionEmojiMax: 64,
+  /**
+   * Users a read shows per emoji (`reactions[].userIds`, the first to react); the count and
+   * `me` cover all of them, and `reactions.users` pages through the rest. Fixed in the
+   * summary trigger (drizzle/0052_reaction_counts.sql) as well.
+   */
+  reactionUsersShown: 3,
   /** Pinned messages one scope may hold (Discord: 50). */
   pinsPerScopeMax: 50,
   /** Messages one user may send, over all scopes, per window: the default of MESSAGE_SEND_RATE. */

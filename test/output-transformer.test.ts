@@ -43,7 +43,7 @@ function page(n: number) {
     editedAt: i % 5 === 0 ? new Date(Date.UTC(2026, 0, 2)) : null,
     deletedAt: null,
     mentions: { userIds: i % 4 === 0 ? [uuid] : [], roleIds: [], everyone: i % 9 === 0 },
-    reactions: i % 2 === 0 ? [{ emoji: '👍', count: 1, userIds: [uuid] }] : [],
+    reactions: i % 2 === 0 ? [{ emoji: '👍', count: 1, me: false, userIds: [uuid] }] : [],
     attachments: [],
   }));
   return { items, nextBeforeSeq: 950, nextAfterSeq: null };

@@ -55,7 +55,7 @@ describe('compactEvent / expandEvent', () => {
         threadRootId: 'c0000000-0000-4000-8000-000000000008',
         threadReplyCount: 3,
         mentions: { userIds: [bob], roleIds: [], everyone: true },
-        reactions: [{ emoji: '👍', count: 1, userIds: [bob] }],
+        reactions: [{ emoji: '👍', count: 1, me: false, userIds: [bob] }],
         attachments: [
           {
             id: 'd0000000-0000-4000-8000-000000000004',

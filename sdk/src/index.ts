@@ -25,6 +25,7 @@ export type {
   MessagePage,
   MessageMentions,
   ReactionSummary,
+  ReactionUserPage,
   ThreadPage,
   MessageVersion,
   Pin,

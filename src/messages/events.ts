@@ -25,8 +25,9 @@ export type ScopeEvent =
   | (EventBase & { type: 'message.created'; message: Message })
   | (EventBase & { type: 'message.edited'; message: Message })
   | (EventBase & { type: 'message.deleted'; messageId: string })
-  | (EventBase & { type: 'reaction.added'; messageId: string; emoji: string; userId: string })
-  | (EventBase & { type: 'reaction.removed'; messageId: string; emoji: string; userId: string })
+  /** `count`: the emoji's count on the message after this change (absent on events written before it was recorded). */
+  | (EventBase & { type: 'reaction.added'; messageId: string; emoji: string; userId: string; count?: number })
+  | (EventBase & { type: 'reaction.removed'; messageId: string; emoji: string; userId: string; count?: number })
   | (EventBase & { type: 'message.pinned'; messageId: string })
   | (EventBase & { type: 'message.unpinned'; messageId: string })
   | (EventBase & { type: 'member.joined'; userId: string })

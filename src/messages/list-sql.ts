@@ -27,8 +27,11 @@ import type { Message, MessageMentions, ReactionSummary } from './types.js';
  * a stamp that no longer holds, neither window reads a row (listWindows). A scope that
  * does not exist gives no rows.
  *
- * The aggregates keep the order hydrate (rows.ts) gives: mention ids sorted; reactions
- * one entry per emoji in the order it was first used, its users oldest first; attachments
+ * The aggregates keep the order and shape hydrate (rows.ts) gives: mention ids sorted;
+ * reactions one entry per emoji in the order it was first used, read from its summary row
+ * (`reaction_counts`, drizzle/0052: the count and the first users, no row per reaction),
+ * `me` for the viewer $2 as rows.ts `reactedSql` (a primary-key probe of `reactions` only
+ * when more reacted than are shown and the viewer is not among them); attachments
  * oldest first, those marked for deletion left out. Each aggregate runs only for a row
  * that goes out (`keep`) and whose hint column (`has_mentions`, `has_reactions`,
  * `has_attachments`: true once a child row was written, never false while one exists,
@@ -84,9 +87,11 @@ select p.part, p.keep, p.id, p.scope_id as "scopeId", p.seq, p.author_id as "aut
                  'userIds', coalesce(json_agg(mm.target_id order by mm.target_id) filter (where mm.kind = 'user'), '[]'::json),
                  'roleIds', coalesce(json_agg(mm.target_id order by mm.target_id) filter (where mm.kind = 'role'), '[]'::json))
           from message_mentions mm where mm.message_id = p.id having count(*) > 0) end as mentions,
-       case when p.keep and p.has_reactions then (select json_agg(json_build_object('emoji', e.emoji, 'count', e.n, 'userIds', e.users) order by e.first_at, e.emoji)
-          from (select r.emoji, count(*)::int as n, json_agg(r.user_id order by r.created_at, r.user_id) as users, min(r.created_at) as first_at
-                  from reactions r where r.message_id = p.id group by r.emoji) e) end as reactions,
+       case when p.keep and p.has_reactions then (select json_agg(json_build_object('emoji', c.emoji, 'count', c.count,
+                 'me', $2::uuid = any (c.user_ids) or (c.count > cardinality(c.user_ids)
+                       and exists (select 1 from reactions r where r.message_id = c.message_id and r.emoji = c.emoji and r.user_id = $2::uuid)),
+                 'userIds', c.user_ids) order by c.first_at, c.emoji)
+          from reaction_counts c where c.message_id = p.id) end as reactions,
        case when p.keep and p.has_attachments then (select json_agg(j) from (select json_build_object(
                  'id', t.id, 'purpose', t.purpose, 'scopeId', t.scope_id, 'messageId', t.message_id, 'ownerId', t.owner_id,
                  'filename', t.filename, 'contentType', t.content_type, 'declaredType', t.declared_type, 'size', t.size,

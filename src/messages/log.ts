@@ -1,4 +1,4 @@
-import { inArray } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import { scopeEvents, scopes } from '../db/schema/index.js';
 import type { Db } from '../db/client.js';
 import type { ScopeEventRow, ScopeEventType } from './events.js';
@@ -28,6 +28,16 @@ export async function appendEvent(
     })
     .returning();
   return row!;
+}
+
+/**
+ * Locks the scope row the way the seq trigger does (FOR NO KEY UPDATE), so a transaction
+ * that decides what its event says before appending it (a reaction's count, a poll's
+ * tally) takes the scope first: the one lock order of appendEvent's callers
+ * (drizzle/0035_poll_survey_triggers.sql).
+ */
+export async function lockScope(tx: Tx, scopeId: string): Promise<void> {
+  await tx.execute(sql`select 1 from scopes where id = ${scopeId} for no key update`);
 }
 
 /** The last seq of each conversation in `scopeIds` (one query), for the feed sweep. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { limits } from '../config.js';
 import { AttachmentSchema } from '../media/schemas.js';
-import type { Message, MessagePage, MessageVersion, Pin, SearchPage, ThreadPage } from './types.js';
+import type { Message, MessagePage, MessageVersion, Pin, ReactionUserPage, SearchPage, ThreadPage } from './types.js';
 
 /** A message as clients see it (`Message`); a deleted one has an empty body, no mentions, no reactions, no attachments. */
 export const MessageOutput = z.object({
@@ -17,7 +18,7 @@ export const MessageOutput = z.object({
   editedAt: z.date().nullable(),
   deletedAt: z.date().nullable(),
   mentions: z.object({ userIds: z.array(z.guid()), roleIds: z.array(z.guid()), everyone: z.boolean() }),
-  reactions: z.array(z.object({ emoji: z.string(), count: z.number().int(), userIds: z.array(z.guid()) })),
+  reactions: z.array(z.object({ emoji: z.string(), count: z.number().int(), me: z.boolean(), userIds: z.array(z.guid()).max(limits.reactionUsersShown) })),
   attachments: z.array(AttachmentSchema),
 }) satisfies z.ZodType<Message>;
 
@@ -50,3 +51,9 @@ export const SearchPageOutput = z.object({
 export const PinListOutput = z.array(
   z.object({ message: MessageOutput, pinnedBy: z.guid().nullable(), pinnedAt: z.date() }) satisfies z.ZodType<Pin>,
 );
+
+/** `reactions.users`: in user-id order; pass `nextCursor` back. */
+export const ReactionUserPageOutput = z.object({
+  items: z.array(z.object({ userId: z.guid(), reactedAt: z.date() })),
+  nextCursor: z.guid().nullable(),
+}) satisfies z.ZodType<ReactionUserPage>;

@@ -7,7 +7,7 @@ import { Permission } from '../permissions/flags.js';
 import type { MessageAccess } from './access.js';
 import { toScopeEvent } from './events.js';
 import { appendEvent } from './log.js';
-import { hydrate, hydrateOne } from './rows.js';
+import { hydrate, hydrateOne, messageColumns } from './rows.js';
 import type { MessageService, MessageWrite } from './service.js';
 import type { Pin } from './types.js';
 
@@ -46,16 +46,17 @@ export class PinService {
 
   /**
    * The scope's pins, most recently pinned first (at most `limits.pinsPerScopeMax`); with
-   * `floor` (history.ts `historyFloor`), only pins of messages after it.
+   * `floor` (history.ts `historyFloor`), only pins of messages after it; as `viewerId` sees
+   * them (`reactions[].me`).
    */
-  async list(scopeId: string, floor = 0): Promise<Pin[]> {
+  async list(scopeId: string, viewerId: string, floor = 0): Promise<Pin[]> {
     const rows = await this.db
-      .select({ pin: pins, message: messages })
+      .select({ pin: pins, message: messageColumns })
       .from(pins)
       .innerJoin(messages, eq(messages.id, pins.messageId))
       .where(and(eq(pins.scopeId, scopeId), floor > 0 ? gt(messages.seq, floor) : undefined))
       .orderBy(desc(pins.pinnedAt), desc(pins.messageId));
-    const hydrated = await hydrate(this.db, rows.map((r) => r.message));
+    const hydrated = await hydrate(this.db, rows.map((r) => r.message), viewerId);
     return rows.map((r, i) => ({ message: hydrated[i]!, pinnedBy: r.pin.pinnedBy, pinnedAt: r.pin.pinnedAt }));
   }
 
@@ -65,7 +66,7 @@ export class PinService {
     const msg = await this.messages.row(this.db, input.scopeId, input.messageId, false, input.floor ?? 0);
     const where = and(eq(pins.scopeId, input.scopeId), eq(pins.messageId, msg.id));
     const pinned = async (db: Pick<Db, 'select'>) => (await db.select().from(pins).where(where).limit(1)).length > 0;
-    if ((await pinned(this.db)) === (op === 'pin')) return { message: await hydrateOne(this.db, msg), events: [] };
+    if ((await pinned(this.db)) === (op === 'pin')) return { message: await hydrateOne(this.db, msg, userId), events: [] };
     if (op === 'pin' && msg.deletedAt) throw invalid('this message was deleted');
     try {
       return await this.db.transaction(async (tx) => {
@@ -90,10 +91,10 @@ export class PinService {
         } else {
           await tx.delete(pins).where(where);
         }
-        return { message: await hydrateOne(tx, locked), events: [{ ...toScopeEvent(ev, null), messageSeq: locked.seq }] };
+        return { message: await hydrateOne(tx, locked, userId), events: [{ ...toScopeEvent(ev, null), messageSeq: locked.seq }] };
       });
     } catch (err) {
-      if (err instanceof NoChange) return { message: await this.messages.get(input.scopeId, msg.id), events: [] };
+      if (err instanceof NoChange) return { message: await this.messages.get(input.scopeId, msg.id, userId), events: [] };
       throw err;
     }
   }

@@ -4,13 +4,13 @@ import { AppError } from '../errors.js';
 import type { ScopeEvent } from './events.js';
 import type { Services } from '../app.js';
 import { conversationSubscription } from '../realtime/subscriptions.js';
-import { ScopeId, scopeIdNamed } from '../scopes/router.js';
+import { ScopeId, scopeIdNamed, userIdNamed } from '../scopes/router.js';
 import { LastEventId } from '../realtime/router.js';
 import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
 import type { Access } from '../permissions/service.js';
 import { historyFloor } from './history.js';
-import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
+import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, ReactionUserPageOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
 import { AttachmentId } from '../media/schemas.js';
 import { unnamed } from '../realtime/unnamed.js';
 
@@ -79,6 +79,11 @@ export const Emoji = z
   .refine((e) => RGI_EMOJI.test(e) || CUSTOM_EMOJI.test(e), 'emoji must be one emoji, or a custom :name: (2 to 32 letters, digits, _)');
 
 export const ReactionInput = MessageRef.extend({ emoji: Emoji });
+const ReactionUsersInput = ReactionInput.extend({
+  /** `nextCursor` of the previous page. */
+  cursor: userIdNamed('cursor (the nextCursor of the previous page)').optional(),
+  limit: z.number().int().min(1).max(limits.pageMax).default(50),
+});
 
 export const OnEventInput = z.object({
   scopeId: ScopeId,
@@ -137,7 +142,7 @@ export const messagesRouter = router({
    */
   get: authedProcedure.input(MessageRef).output(MessageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages/{messageId}', tags: ['messages'], summary: 'One message' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.messages.get(input.scopeId, input.messageId, await floorOf(ctx.svc, a, ctx.user.id));
+    return ctx.svc.messages.get(input.scopeId, input.messageId, ctx.user.id, await floorOf(ctx.svc, a, ctx.user.id));
   }),
 
   /**
@@ -147,7 +152,7 @@ export const messagesRouter = router({
    */
   thread: authedProcedure.input(ThreadInput).output(ThreadPageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages/{rootId}/thread', tags: ['messages'], summary: 'A thread: its root and replies' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.messages.thread(input.scopeId, input.rootId, input.afterSeq, input.limit, await floorOf(ctx.svc, a, ctx.user.id));
+    return ctx.svc.messages.thread(input.scopeId, input.rootId, input.afterSeq, input.limit, ctx.user.id, await floorOf(ctx.svc, a, ctx.user.id));
   }),
 
   /**
@@ -208,7 +213,7 @@ export const messagesRouter = router({
       const a = await ctx.svc.access.resolve(ctx.user.id, id);
       if (a.scope.historyVisibility === 'joined') floors.set(id, await floorOf(ctx.svc, a, ctx.user.id));
     }
-    return ctx.svc.messages.search(scopeIds, input.query, input.cursor, input.limit, floors);
+    return ctx.svc.messages.search(scopeIds, input.query, input.cursor, input.limit, ctx.user.id, floors);
   }),
 
   /**
@@ -247,8 +252,21 @@ export const messagesRouter = router({
 
 export const reactionsRouter = router({
   /**
+   * The users who reacted with `emoji`: `{ items: [{ userId, reactedAt }], nextCursor }`
+   * in user-id order (as Discord's reaction users), `limit` (1 to 100, default 50) per
+   * page; pass `nextCursor` back as `cursor`. A deleted message has none. Needs View and
+   * ReadHistory. Errors: BAD_REQUEST for a bad emoji, limit or cursor; NOT_FOUND;
+   * FORBIDDEN.
+   */
+  users: authedProcedure.input(ReactionUsersInput).output(ReactionUserPageOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/messages/{messageId}/reactions/{emoji}', tags: ['messages'], summary: 'Who reacted with an emoji' } }).query(async ({ ctx, input }) => {
+    const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
+    return ctx.svc.reactions.users({ ...input, floor: await floorOf(ctx.svc, a, ctx.user.id) });
+  }),
+
+  /**
    * Adds the caller's reaction (`emoji`: one Unicode emoji or `:custom_name:`) to a
-   * message; returns the message with its reactions (`[{ emoji, count, userIds }]`).
+   * message; returns the message with its reactions (`[{ emoji, count, me, userIds }]`,
+   * userIds the first 3 to react: ReactionSummary).
    * Emits `reaction.added`; adding it again changes nothing. At most 20 different emoji
    * per message. Errors: BAD_REQUEST for a bad emoji, a deleted message or a 21st emoji;
    * FORBIDDEN without AddReactions; NOT_FOUND.
@@ -302,6 +320,6 @@ export const pinsRouter = router({
    */
   list: authedProcedure.input(z.object({ scopeId: ScopeId })).output(PinListOutput).meta({ openapi: { method: 'GET', path: '/scopes/{scopeId}/pins', tags: ['messages'], summary: 'The scope\'s pins' } }).query(async ({ ctx, input }) => {
     const a = await ctx.svc.access.require(ctx.user.id, input.scopeId, Permission.View | Permission.ReadHistory);
-    return ctx.svc.pins.list(input.scopeId, await floorOf(ctx.svc, a, ctx.user.id));
+    return ctx.svc.pins.list(input.scopeId, ctx.user.id, await floorOf(ctx.svc, a, ctx.user.id));
   }),
 });

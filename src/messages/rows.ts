@@ -1,5 +1,5 @@
-import { asc, getTableColumns, inArray } from 'drizzle-orm';
-import { messageMentions, messages, reactions } from '../db/schema/index.js';
+import { asc, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { messageMentions, messages, reactionCounts } from '../db/schema/index.js';
 import type { Tx } from './log.js';
 import { noMentions } from './mentions.js';
 import type { Message, MessageMentions, ReactionSummary } from './types.js';
@@ -19,11 +19,25 @@ export const messageColumns = messageColumnsWithoutSearch;
 export type MessageRow = Omit<typeof messages.$inferSelect, 'search' | 'hasMentions' | 'hasReactions' | 'hasAttachments'>;
 
 /**
- * Turns message rows into client messages, loading their mentions and reactions in two
- * queries for the whole batch. A deleted message shows an empty body, no mentions and no
+ * Whether `viewerId` reacted with the summary row's emoji: it is among the users shown,
+ * or (only when more reacted than are shown) its reaction row exists (a primary-key
+ * lookup). False for no viewer. A column expression for a select from `reaction_counts`;
+ * list-sql.ts's page statement writes the same test.
+ */
+export function reactedSql(viewerId: string | null): SQL<boolean> {
+  if (viewerId === null) return sql<boolean>`false`;
+  return sql<boolean>`(${viewerId}::uuid = any (${reactionCounts.userIds}) or (${reactionCounts.count} > cardinality(${reactionCounts.userIds})
+    and exists (select 1 from reactions r where r.message_id = ${reactionCounts.messageId} and r.emoji = ${reactionCounts.emoji} and r.user_id = ${viewerId}::uuid)))`;
+}
+
+/**
+ * Turns message rows into client messages as `viewerId` sees them (`reactions[].me`; null:
+ * no one viewer, as in a conversation event, and `me` is false), loading their mentions,
+ * reaction summaries (`reaction_counts`, one row per emoji) and attachments in one query
+ * each for the whole batch. A deleted message shows an empty body, no mentions and no
  * reactions, whatever is stored.
  */
-export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
+export async function hydrate(db: Tx, rows: MessageRow[], viewerId: string | null): Promise<Message[]> {
   const live = rows.filter((r) => !r.deletedAt).map((r) => r.id);
   const mentionsOf = new Map<string, MessageMentions>();
   const reactionsOf = new Map<string, ReactionSummary[]>();
@@ -32,10 +46,10 @@ export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
     const [mentionRows, reactionRows, attached] = await Promise.all([
       db.select().from(messageMentions).where(inArray(messageMentions.messageId, live)),
       db
-        .select({ messageId: reactions.messageId, emoji: reactions.emoji, userId: reactions.userId })
-        .from(reactions)
-        .where(inArray(reactions.messageId, live))
-        .orderBy(asc(reactions.createdAt), asc(reactions.emoji), asc(reactions.userId)),
+        .select({ messageId: reactionCounts.messageId, emoji: reactionCounts.emoji, count: reactionCounts.count, me: reactedSql(viewerId), userIds: reactionCounts.userIds })
+        .from(reactionCounts)
+        .where(inArray(reactionCounts.messageId, live))
+        .orderBy(asc(reactionCounts.firstAt), asc(reactionCounts.emoji)),
       attachmentsOfMessages(db, live),
     ]);
     attachmentsOf = attached;
@@ -48,13 +62,10 @@ export async function hydrate(db: Tx, rows: MessageRow[]): Promise<Message[]> {
       entry.userIds.sort();
       entry.roleIds.sort();
     }
-    for (const r of reactionRows) {
-      let list = reactionsOf.get(r.messageId);
-      if (!list) reactionsOf.set(r.messageId, (list = []));
-      let summary = list.find((s) => s.emoji === r.emoji);
-      if (!summary) list.push((summary = { emoji: r.emoji, count: 0, userIds: [] }));
-      summary.userIds.push(r.userId);
-      summary.count++;
+    for (const { messageId, ...summary } of reactionRows) {
+      let list = reactionsOf.get(messageId);
+      if (!list) reactionsOf.set(messageId, (list = []));
+      list.push(summary);
     }
   }
   return rows.map((r) => toMessage(r, mentionsOf.get(r.id), reactionsOf.get(r.id), attachmentsOf.get(r.id)));
@@ -89,6 +100,15 @@ export function toMessage(r: MessageRow, mentions: MessageMentions | undefined, 
 }
 
 /** `hydrate` for one row. */
-export async function hydrateOne(db: Tx, row: MessageRow): Promise<Message> {
-  return (await hydrate(db, [row]))[0]!;
+export async function hydrateOne(db: Tx, row: MessageRow, viewerId: string | null): Promise<Message> {
+  return (await hydrate(db, [row], viewerId))[0]!;
+}
+
+/**
+ * The message as a conversation event carries it to every subscriber: `reactions[].me`
+ * false, as `hydrate` gives with no viewer (a subscriber keeps its own `me` from its
+ * reads and the reaction events that name its user id).
+ */
+export function forEveryone(m: Message): Message {
+  return m.reactions.some((r) => r.me) ? { ...m, reactions: m.reactions.map((r) => ({ ...r, me: false })) } : m;
 }

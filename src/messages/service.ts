@@ -12,7 +12,7 @@ import { viewableScopesUnder, type MessageAccess } from './access.js';
 import { toScopeEvent, type ScopeEvent } from './events.js';
 import { appendEvent, type Tx } from './log.js';
 import { mentionCount, parseMentions } from './mentions.js';
-import { hydrate, hydrateOne, messageColumns, type MessageRow } from './rows.js';
+import { forEveryone, hydrate, hydrateOne, messageColumns, type MessageRow } from './rows.js';
 import { insertMessage, type SendResult } from './send-sql.js';
 import { listWindows } from './list-sql.js';
 import { pageShape, type ListCursor } from './page-shape.js';
@@ -98,8 +98,8 @@ export class MessageService {
           .returning(messageColumns);
         await this.insertMentions(tx, id, input.scopeId, mentions);
         if (input.attachmentIds?.length) await attachToMessage(tx, { authorId, scopeId: input.scopeId, messageId: id, attachmentIds: input.attachmentIds });
-        const message = await hydrateOne(tx, row!);
-        return { message, events: [toScopeEvent(ev, message), ...(carry ? await carry(tx, message) : [])] };
+        const message = await hydrateOne(tx, row!, authorId);
+        return { message, events: [toScopeEvent(ev, forEveryone(message)), ...(carry ? await carry(tx, message) : [])] };
       });
       // As sendPlain: the next send's point, in the write of the publish that follows.
       this.sendRate.reserveNext(authorId);
@@ -228,7 +228,7 @@ export class MessageService {
     const current = await this.row(this.db, input.scopeId, input.messageId);
     if (current.authorId !== userId) throw forbidden('only the author may edit a message');
     if (current.deletedAt) throw invalid('this message was deleted; it cannot be edited');
-    if (current.body === input.body) return { message: await hydrateOne(this.db, current), events: [] };
+    if (current.body === input.body) return { message: await hydrateOne(this.db, current, userId), events: [] };
     const mentions = await this.checkMentions(userId, input.scopeId, input.body);
     try {
       return await this.db.transaction(async (tx) => {
@@ -248,8 +248,8 @@ export class MessageService {
           .returning(messageColumns);
         await tx.delete(messageMentions).where(eq(messageMentions.messageId, before.id));
         await this.insertMentions(tx, before.id, input.scopeId, mentions);
-        const message = await hydrateOne(tx, row!);
-        return { message, events: [toScopeEvent(ev, message)] };
+        const message = await hydrateOne(tx, row!, userId);
+        return { message, events: [toScopeEvent(ev, forEveryone(message))] };
       });
     } catch (err) {
       // drizzle/0048: the body of a message carrying a poll with votes is its settled question.
@@ -270,14 +270,14 @@ export class MessageService {
    */
   async delete(userId: string, input: { scopeId: string; messageId: string }): Promise<MessageWrite> {
     const current = await this.row(this.db, input.scopeId, input.messageId);
-    if (current.deletedAt) return { message: await hydrateOne(this.db, current), events: [] };
+    if (current.deletedAt) return { message: await hydrateOne(this.db, current, userId), events: [] };
     if (current.authorId !== userId && !(await this.access.allows(userId, input.scopeId, Permission.ManageMessages))) {
       throw forbidden("deleting someone else's message needs the ManageMessages permission");
     }
     return this.db.transaction(async (tx) => {
       const { row, events } = await this.softDelete(tx, userId, input.scopeId, input.messageId);
       if (!row) throw conflict('this message was deleted at the same moment; nothing to do');
-      return { message: await hydrateOne(tx, row), events };
+      return { message: await hydrateOne(tx, row, userId), events };
     });
   }
 
@@ -350,11 +350,12 @@ export class MessageService {
   }
 
   /**
-   * One message, deleted or not (a deleted one is a tombstone: empty body).
+   * One message, deleted or not (a deleted one is a tombstone: empty body), as `viewerId`
+   * sees it (`reactions[].me`).
    * @throws NotFound for a message not in this scope.
    */
-  async get(scopeId: string, messageId: string, floor = 0): Promise<Message> {
-    return hydrateOne(this.db, await this.row(this.db, scopeId, messageId, false, floor));
+  async get(scopeId: string, messageId: string, viewerId: string, floor = 0): Promise<Message> {
+    return hydrateOne(this.db, await this.row(this.db, scopeId, messageId, false, floor), viewerId);
   }
 
   /**
@@ -408,11 +409,11 @@ export class MessageService {
 
   /**
    * A thread: its root (a tombstone when deleted) and its live replies, oldest first,
-   * keyset-paged on seq.
+   * keyset-paged on seq, as `viewerId` sees them (`reactions[].me`).
    * @throws NotFound for a root not in this scope; Invalid when the message is itself a
    *   thread reply (threads are one level deep).
    */
-  async thread(scopeId: string, rootId: string, afterSeq: number | undefined, limit: number, floor = 0): Promise<ThreadPage> {
+  async thread(scopeId: string, rootId: string, afterSeq: number | undefined, limit: number, viewerId: string, floor = 0): Promise<ThreadPage> {
     const rootRow = await this.row(this.db, scopeId, rootId, false, floor);
     if (rootRow.threadRootId) throw invalid('this message is a reply in a thread, not a thread root; ask for its threadRootId');
     const rows = await this.db
@@ -428,7 +429,7 @@ export class MessageService {
       .orderBy(asc(messages.seq))
       .limit(limit + 1);
     const more = rows.length > limit;
-    const [root, ...items] = await hydrate(this.db, [rootRow, ...rows.slice(0, limit)]);
+    const [root, ...items] = await hydrate(this.db, [rootRow, ...rows.slice(0, limit)], viewerId);
     return { root: root!, items, nextAfterSeq: more ? items.at(-1)!.seq : null };
   }
 
@@ -438,10 +439,11 @@ export class MessageService {
    * The query is read with `websearch_to_tsquery('simple', …)`: words, "quoted phrases",
    * `or`, `-excluded`; the 'simple' configuration matches the `search` column (see the
    * schema for why not 'english').
-   * `floors` (scope id → history.ts `historyFloor`) leaves out what the caller may not see.
+   * `floors` (scope id → history.ts `historyFloor`) leaves out what the caller may not see;
+   * `viewerId` is the caller (`reactions[].me`).
    * @throws Invalid for a query without a searchable word, or a bad cursor.
    */
-  async search(scopeIds: string[], query: string, cursor: string | undefined, limit: number, floors?: ReadonlyMap<string, number>): Promise<SearchPage> {
+  async search(scopeIds: string[], query: string, cursor: string | undefined, limit: number, viewerId: string, floors?: ReadonlyMap<string, number>): Promise<SearchPage> {
     const tsq = sql`websearch_to_tsquery('simple', ${query})`;
     const [probe] = ((await this.db.execute(sql`select numnode(${tsq}) as n`)) as unknown as { rows: { n: number }[] }).rows;
     if (!probe || Number(probe.n) === 0) throw invalid('the query has no word to search for');
@@ -474,7 +476,7 @@ export class MessageService {
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
-      items: await hydrate(this.db, page.map((r) => r.m)),
+      items: await hydrate(this.db, page.map((r) => r.m), viewerId),
       nextCursor: rows.length > limit && last ? Buffer.from(`${last.us}_${last.m.id}`).toString('base64url') : null,
     };
   }
@@ -503,7 +505,7 @@ export class MessageService {
       .orderBy(asc(scopeEvents.seq))
       .limit(limit);
     const distinct = [...new Map(rows.filter((r) => r.message).map((r) => [r.message!.id, r.message!])).values()];
-    const byId = new Map((await hydrate(this.db, distinct)).map((m) => [m.id, m]));
+    const byId = new Map((await hydrate(this.db, distinct, null)).map((m) => [m.id, m]));
     return rows.map((r) => {
       const e = toScopeEvent(r.event, r.message ? byId.get(r.message.id)! : null);
       // An event about an earlier message names its seq (events.ts `aboutSeq`).
@@ -584,6 +586,6 @@ export class MessageService {
     if (original.scopeId !== scopeId) {
       throw conflict('this nonce was already used for a message in another scope; use a new nonce per message');
     }
-    return hydrateOne(this.db, original);
+    return hydrateOne(this.db, original, original.authorId);
   }
 }

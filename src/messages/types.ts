@@ -11,14 +11,27 @@ export interface MessageMentions {
 }
 
 /**
- * The reactions with one emoji on a message: who reacted, oldest first. Apply
- * `reaction.added`/`reaction.removed` events to it as set operations (add or drop the
- * user id), so a replay over a fresher snapshot converges.
+ * The reactions with one emoji on a message, bounded whatever their number (as Discord's
+ * `{ count, me }`): `count` users reacted, `me` says whether the caller is one of them,
+ * and `userIds` names the first `limits.reactionUsersShown` (3) to react, oldest first;
+ * `reactions.users` pages through all of them. In a conversation event's message
+ * (`message.created`, `message.edited`) there is no one caller and `me` is false: keep
+ * your own from your reads and from the reaction events. Apply `reaction.added` and
+ * `reaction.removed` by taking their `count` (the count after the change, so a replay
+ * over a fresher read converges), setting `me` when their `userId` is yours, and adding
+ * the user to (or dropping them from) `userIds` while it is shorter than 3.
  */
 export interface ReactionSummary {
   emoji: string;
   count: number;
+  me: boolean;
   userIds: string[];
+}
+
+/** One page of the users who reacted with one emoji, in user-id order (Discord's order); pass `nextCursor` back as `cursor`. */
+export interface ReactionUserPage {
+  items: { userId: string; reactedAt: Date }[];
+  nextCursor: string | null;
 }
 
 /**

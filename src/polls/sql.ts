@@ -7,15 +7,6 @@ import { pgConstraint, pgErrorCode } from '../db/client.js';
 import type { Tx } from '../messages/log.js';
 
 /**
- * Locks the scope row the way the seq trigger does (FOR NO KEY UPDATE), so a transaction
- * that will append an event takes the scope before the poll or survey: the one lock order
- * of drizzle/0035_poll_survey_triggers.sql.
- */
-export async function lockScope(tx: Tx, scopeId: string): Promise<void> {
-  await tx.execute(sql`select 1 from scopes where id = ${scopeId} for no key update`);
-}
-
-/**
  * Open polls or surveys (`table`) whose tally is ahead of their last live-results event,
  * and whose last event is at least `ms` old (or never sent): what the sweep flushes.
  * At most `limits.pollCloseBatch` ids. Both tables share these column names.

@@ -64,8 +64,8 @@ describe('history page hints (PostgreSQL)', () => {
     expect((await hints(m.id)).has_reactions).toBe(true);
     let items = await pageMatchesGet(alice, r.id);
     expect(items.find((x) => x.id === m.id)!.reactions).toEqual([
-      { emoji: '🎉', count: 1, userIds: [bob.userId] },
-      { emoji: '👍', count: 2, userIds: [alice.userId, bob.userId] },
+      { emoji: '🎉', count: 1, me: false, userIds: [bob.userId] },
+      { emoji: '👍', count: 2, me: true, userIds: [alice.userId, bob.userId] },
     ]);
     expect(items.find((x) => x.id === plain.id)!.reactions).toEqual([]);
 
@@ -77,7 +77,7 @@ describe('history page hints (PostgreSQL)', () => {
     expect(items.find((x) => x.id === m.id)!.reactions).toEqual([]);
     await alice.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '👀' });
     items = await pageMatchesGet(alice, r.id);
-    expect(items.find((x) => x.id === m.id)!.reactions).toEqual([{ emoji: '👀', count: 1, userIds: [alice.userId] }]);
+    expect(items.find((x) => x.id === m.id)!.reactions).toEqual([{ emoji: '👀', count: 1, me: true, userIds: [alice.userId] }]);
     expect(await staleFalse()).toBe(0);
   });
 
@@ -152,7 +152,7 @@ describe('history page hints (PostgreSQL)', () => {
     expect(await hints(reply.id)).toEqual({ has_mentions: false, has_reactions: true, has_attachments: true });
     expect(await state()).toEqual(before);
     const items = await pageMatchesGet(alice, r.id);
-    expect(items.find((x) => x.id === root.id)!.reactions).toEqual([{ emoji: '🧵', count: 1, userIds: [bob.userId] }]);
+    expect(items.find((x) => x.id === root.id)!.reactions).toEqual([{ emoji: '🧵', count: 1, me: false, userIds: [bob.userId] }]);
     expect(items.find((x) => x.id === root.id)!.mentions.roleIds).toHaveLength(1);
     expect((await alice.client.messages.thread.query({ scopeId: r.id, rootId: root.id })).items[0]!.attachments.map((a) => a.filename)).toEqual(['in-thread.pdf']);
     expect(await staleFalse()).toBe(0);

@@ -256,11 +256,11 @@ describe('history pages', () => {
     expect(timeline).toHaveLength(9);
     const byId = new Map(timeline.map((m) => [m.id, m]));
     expect(byId.get(m2.id)!.reactions).toEqual([
-      { emoji: '🎉', count: 2, userIds: [carol.userId, alice.userId] },
-      { emoji: '👍', count: 2, userIds: [bob.userId, carol.userId] },
+      { emoji: '🎉', count: 2, me: true, userIds: [carol.userId, alice.userId] },
+      { emoji: '👍', count: 2, me: false, userIds: [bob.userId, carol.userId] },
     ]);
     expect(byId.get(m2.id)!.mentions).toEqual({ userIds: [alice.userId, carol.userId].sort(), roleIds: [role], everyone: false });
-    expect(byId.get(root.id)).toMatchObject({ threadReplyCount: 1, reactions: [{ emoji: ':party_parrot:', count: 1, userIds: [alice.userId] }] });
+    expect(byId.get(root.id)).toMatchObject({ threadReplyCount: 1, reactions: [{ emoji: ':party_parrot:', count: 1, me: true, userIds: [alice.userId] }] });
     expect(byId.get(m3.id)!.replyToId).toBe(m2.id);
     expect(byId.get(m4.id)).toMatchObject({ body: `edited <@${bob.userId}>`, mentions: { userIds: [bob.userId] } });
     expect(byId.get(m4.id)!.editedAt).toBeInstanceOf(Date);

@@ -20,13 +20,13 @@ describe('reactions', () => {
     await bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: ':party_parrot:' });
     const again = await bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '👍' });
     expect(again.reactions).toEqual([
-      { emoji: '👍', count: 2, userIds: [alice.userId, bob.userId] },
-      { emoji: ':party_parrot:', count: 1, userIds: [bob.userId] },
+      { emoji: '👍', count: 2, me: true, userIds: [alice.userId, bob.userId] },
+      { emoji: ':party_parrot:', count: 1, me: true, userIds: [bob.userId] },
     ]);
     const seq = (await alice.client.scopes.get.query({ scopeId: r.id })).lastSeq;
     expect(seq).toBe(m.seq + 3); // the repeated add emitted nothing
     const removed = await alice.client.reactions.remove.mutate({ scopeId: r.id, messageId: m.id, emoji: '👍' });
-    expect(removed.reactions[0]).toEqual({ emoji: '👍', count: 1, userIds: [bob.userId] });
+    expect(removed.reactions[0]).toEqual({ emoji: '👍', count: 1, me: false, userIds: [bob.userId] });
     await alice.client.reactions.remove.mutate({ scopeId: r.id, messageId: m.id, emoji: '👍' });
     expect((await alice.client.scopes.get.query({ scopeId: r.id })).lastSeq).toBe(seq + 1);
     // Family emoji (a ZWJ sequence) and skin tones are one emoji each.

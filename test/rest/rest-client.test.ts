@@ -85,7 +85,12 @@ describe('REST with plain JSON under /api', () => {
 
     const reacted = await call('PUT', `/scopes/${roomId}/messages/${sent.body.id}/reactions/${encodeURIComponent('👍')}`, { token: alice.token });
     expect(reacted.status).toBe(200);
-    expect(reacted.body.reactions).toEqual([{ emoji: '👍', count: 1, userIds: [alice.userId] }]);
+    expect(reacted.body.reactions).toEqual([{ emoji: '👍', count: 1, me: true, userIds: [alice.userId] }]);
+    const reactors = await call('GET', `/scopes/${roomId}/messages/${sent.body.id}/reactions/${encodeURIComponent('👍')}?limit=1`, { token: alice.token });
+    expect(reactors.status).toBe(200);
+    expect(reactors.body).toEqual({ items: [{ userId: alice.userId, reactedAt: expect.stringMatching(ISO) }], nextCursor: null });
+    const badLimit = await call('GET', `/scopes/${roomId}/messages/${sent.body.id}/reactions/${encodeURIComponent('👍')}?limit=0`, { token: alice.token });
+    expect(badLimit.status).toBe(400);
 
     const deleted = await call('DELETE', `/scopes/${roomId}/messages/${sent.body.id}`, { token: alice.token });
     expect(deleted.status).toBe(200);

@@ -130,7 +130,33 @@ export const reactions = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.messageId, t.emoji, t.userId] })],
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.emoji, t.userId] }),
+    // The first users of an emoji in order (the summary trigger's preview and first_at).
+    index('reactions_order_idx').on(t.messageId, t.emoji, t.createdAt, t.userId),
+  ],
+);
+
+/**
+ * One emoji's reactions on one message, summed up: kept by a trigger on `reactions`
+ * (drizzle/0052_reaction_counts.sql) for every insert, delete and update there, so reads
+ * show counts without reading one row per reaction. A row exists while `count > 0`.
+ */
+export const reactionCounts = pgTable(
+  'reaction_counts',
+  {
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    emoji: text('emoji').notNull(),
+    /** Users who reacted with this emoji. */
+    count: integer('count').notNull(),
+    /** The earliest `created_at` among them: the emoji's place in the message's list. */
+    firstAt: timestamp('first_at', { withTimezone: true }).notNull(),
+    /** The first `limits.reactionUsersShown` of them by (created_at, user_id). */
+    userIds: uuid('user_ids').array().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.emoji] }), check('reaction_counts_count_check', sql`${t.count} > 0`)],
 );
 
 /** Pinned messages of a scope. */
