@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,7 +106,7 @@ describe('WebSocket upgrades that cannot be served', () => {
   it('answers each with a status and a JSON { code, message } that says what to send', async () => {
     const cases: [string, Record<string, string>, number, RegExp][] = [
       ['/elsewhere', ws, 404, /WebSocket is served at \/trpc/],
-      ['/trpc', { ...ws, upgrade: 'h2c' }, 400, /Upgrade: websocket/],
+      ['/trpc', { ...ws, upgrade: 'websocket, h2c' }, 400, /Upgrade: websocket/],
       ['/trpc', { upgrade: 'websocket', 'sec-websocket-version': '13' }, 400, /Sec-WebSocket-Key/],
       ['/trpc', { ...ws, 'sec-websocket-version': '7' }, 400, /Sec-WebSocket-Version/],
     ];
@@ -115,6 +116,56 @@ describe('WebSocket upgrades that cannot be served', () => {
       expect(JSON.parse(r.body)).toEqual({ code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: expect.stringMatching(message) });
     }
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('requests offering an Upgrade other than websocket', () => {
+  /** What `curl --http2 http://…` adds to each request: an offer of h2c, which a server may ignore (RFC 9110 §7.8). */
+  const h2c = { connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAAQCAAAAAAIAAAAA' };
+  /** One request with node:http (fetch refuses Connection and Upgrade): status, content type, body, and whether the agent reused a socket. */
+  function request(path: string, o: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent | false }) {
+    return new Promise<{ status: number; type: string | undefined; body: string; reused: boolean }>((resolve, reject) => {
+      const req = http.request(`${server.url}${path}`, { method: o.method ?? 'GET', headers: o.headers, agent: o.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body: Buffer.concat(chunks).toString(), reused: req.reusedSocket }));
+      });
+      req.on('error', reject);
+      req.end(o.body);
+    });
+  }
+
+  it('serves them as plain HTTP/1.1, as without the offer, on every path (the WebSocket path too)', async () => {
+    const u = await signUpClient(server.url, 'h2c');
+    const json = { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' };
+    const cases: [string, string, string?][] = [
+      ['GET', '/healthz'],
+      ['GET', '/trpc'],
+      ['GET', '/trpc/auth.me'],
+      ['HEAD', '/trpc/auth.me'],
+      ['GET', '/api/auth/me'],
+      ['POST', '/api/scopes', JSON.stringify({ kind: 'community', name: 'over h2c' })],
+      ['POST', '/api/auth/sign-in', JSON.stringify({ email: u.email, password: 'not the password' })],
+      ['GET', '/nowhere'],
+    ];
+    for (const [method, path, body] of cases) {
+      const plain = await request(path, { method, headers: json, body, agent: false });
+      const offered = await request(path, { method, headers: { ...json, ...h2c }, body, agent: false });
+      // A created scope has its own id and time: compare the rest.
+      const same = (r: typeof plain) => ({ ...r, body: r.body.replace(/"(id|createdAt|updatedAt)":"[^"]*"/g, '"$1":"…"') });
+      expect(same(offered), `${method} ${path}`).toEqual(same(plain));
+    }
+    expect((await request('/healthz', { headers: h2c })).body).toBe('{"ok":true}');
+    closeClient(u.client);
+  });
+
+  it('keeps the connection for the next request, as any HTTP/1.1 answer', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const first = await request('/healthz', { headers: h2c, agent });
+    const second = await request('/trpc/auth.me', { headers: h2c, agent });
+    agent.destroy();
+    expect([first.status, first.reused]).toEqual([200, false]);
+    expect([second.status, second.type, second.reused]).toEqual([401, 'application/json', true]);
   });
 });
 
