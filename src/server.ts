@@ -155,9 +155,9 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   // No compression: conversation frames are pre-encoded once per event (src/realtime/frames.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes, perMessageDeflate: false });
   // ws's refusals of a handshake (not websocket, no key, another version) as JSON rather than its text/html.
-  wss.on('wsClientError', (err: Error, socket: Duplex) => {
+  wss.on('wsClientError', (err: Error, socket: Duplex, req: http.IncomingMessage) => {
     const [status, code, message, headers] = upgradeRefusal(err.message);
-    endRaw(socket, status, { code, message }, headers);
+    endRaw(socket, status, { code, message }, headers, req.method);
   });
   httpServer.on('upgrade', (req, socket, head) => {
     // Another protocol (h2c from `curl --http2`) is declined by answering over HTTP/1.1.
@@ -165,7 +165,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     if (refuseUpgradeOrigin(origins, req, socket)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/trpc' && path !== '/') {
-      endRaw(socket, 404, { code: 'NOT_FOUND', message: `no WebSocket at ${path}: WebSocket is served at /trpc` });
+      endRaw(socket, 404, { code: 'NOT_FOUND', message: `no WebSocket at ${path}: WebSocket is served at /trpc` }, {}, req.method);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

@@ -89,17 +89,17 @@ describe('HTTP errors outside the procedures', () => {
 
 describe('WebSocket upgrades that cannot be served', () => {
   /** The raw answer to one upgrade request: its status line, content type and body. */
-  async function upgradeAnswer(path: string, headers: Record<string, string>): Promise<{ status: number; type: string | undefined; body: string }> {
+  async function upgradeAnswer(path: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; type: string | undefined; allow: string | undefined; body: string }> {
     const { hostname: host, port } = new URL(server.url);
     const socket = net.connect(Number(port), host);
     await once(socket, 'connect');
     const lines = Object.entries({ host: `${host}:${port}`, connection: 'Upgrade', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
-    socket.end(`GET ${path} HTTP/1.1\r\n${lines.join('')}\r\n`);
+    socket.end(`${method} ${path} HTTP/1.1\r\n${lines.join('')}\r\n`);
     const chunks: Buffer[] = [];
     for await (const c of socket) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString();
     const [head, body = ''] = text.split('\r\n\r\n');
-    return { status: Number(head!.split(' ')[1]), type: /content-type: ([^\r]+)/i.exec(head!)?.[1], body };
+    return { status: Number(head!.split(' ')[1]), type: /content-type: ([^\r]+)/i.exec(head!)?.[1], allow: /allow: ([^\r]+)/i.exec(head!)?.[1], body };
   }
   const ws = { upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
 
@@ -116,6 +116,11 @@ describe('WebSocket upgrades that cannot be served', () => {
       expect(JSON.parse(r.body)).toEqual({ code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: expect.stringMatching(message) });
     }
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers a HEAD handshake with the status and headers of its refusal and no body (RFC 9110 §9.3.2)', async () => {
+    expect(await upgradeAnswer('/trpc', ws, 'HEAD')).toEqual({ status: 405, type: 'application/json', allow: 'GET', body: '' });
+    expect(await upgradeAnswer('/elsewhere', ws, 'HEAD')).toEqual({ status: 404, type: 'application/json', allow: undefined, body: '' });
   });
 });
 

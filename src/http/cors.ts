@@ -66,7 +66,7 @@ export function corsStep(policy: OriginPolicy): (req: http.IncomingMessage, res:
 export function refuseUpgradeOrigin(policy: OriginPolicy, req: http.IncomingMessage, socket: Duplex): boolean {
   const origin = req.headers.origin;
   if (origin === undefined || policy.allows(origin, req.headers.host)) return false;
-  endRaw(socket, 403, refusalBody(origin));
+  endRaw(socket, 403, refusalBody(origin), {}, req.method);
   return true;
 }
 

@@ -4,12 +4,14 @@ import type { Duplex } from 'node:stream';
 /**
  * Ends a raw socket (an upgrade request, or a request Node's parser refused) with an
  * HTTP/1.1 answer of `status` and the REST view's error shape as JSON, `{ code, message }`,
- * then closes it (`Connection: close`). `headers` are added as they are.
+ * then closes it (`Connection: close`). `headers` are added as they are. The answer to a
+ * `method` of HEAD has the same headers, Content-Length included, and no body (RFC 9110 §9.3.2).
  */
-export function endRaw(socket: Duplex, status: number, error: { code: string; message: string }, headers: Record<string, string> = {}): void {
+export function endRaw(socket: Duplex, status: number, error: { code: string; message: string }, headers: Record<string, string> = {}, method?: string): void {
   const body = JSON.stringify(error);
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
+  const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n`;
+  socket.end(method === 'HEAD' ? head : head + body);
 }
 
 /**
