@@ -118,6 +118,25 @@ describe('WebSocket upgrades that cannot be served', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
+  it('names the versions it speaks in the message, as in its Sec-WebSocket-Version header, and opens a socket for either', async () => {
+    const { hostname: host, port } = new URL(server.url);
+    const socket = net.connect(Number(port), host);
+    await once(socket, 'connect');
+    socket.end(`GET /trpc HTTP/1.1\r\nhost: ${host}:${port}\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-key: ${ws['sec-websocket-key']}\r\nsec-websocket-version: 7\r\n\r\n`);
+    const chunks: Buffer[] = [];
+    for await (const c of socket) chunks.push(c as Buffer);
+    const [head, body] = Buffer.concat(chunks).toString().split('\r\n\r\n');
+    expect(/sec-websocket-version: ([^\r]+)/i.exec(head!)?.[1]).toBe('13, 8');
+    expect(JSON.parse(body!).message).toBe('the WebSocket handshake needs Sec-WebSocket-Version: 13 (RFC 6455), or 8 (its drafts 8 to 12)');
+    for (const protocolVersion of [13, 8]) {
+      const socket = new WebSocket(`${server.url.replace('http', 'ws')}/trpc`, { protocolVersion });
+      await once(socket, 'open');
+      const code = closed(socket);
+      socket.close();
+      await code;
+    }
+  });
+
   it('answers a HEAD handshake with the status and headers of its refusal and no body (RFC 9110 §9.3.2)', async () => {
     expect(await upgradeAnswer('/trpc', ws, 'HEAD')).toEqual({ status: 405, type: 'application/json', allow: 'GET', body: '' });
     expect(await upgradeAnswer('/elsewhere', ws, 'HEAD')).toEqual({ status: 404, type: 'application/json', allow: undefined, body: '' });

@@ -17,7 +17,7 @@ export function endRaw(socket: Duplex, status: number, error: { code: string; me
 /**
  * The answer to a WebSocket handshake that `ws` refused (its `wsClientError`, by the
  * message ws gives, RFC 6455 §4.2.1): status, code, a message that says what to send, and
- * headers (`Sec-WebSocket-Version: 13` for a version it does not speak, §4.4).
+ * headers (`Sec-WebSocket-Version: 13, 8`, the versions ws speaks, for another version, §4.4).
  */
 export function upgradeRefusal(wsMessage: string): [number, string, string, Record<string, string>] {
   switch (wsMessage) {
@@ -28,7 +28,8 @@ export function upgradeRefusal(wsMessage: string): [number, string, string, Reco
     case 'Missing or invalid Sec-WebSocket-Key header':
       return [400, 'BAD_REQUEST', 'the WebSocket handshake needs a Sec-WebSocket-Key header: 16 random bytes in base64 (RFC 6455 §4.1)', {}];
     case 'Missing or invalid Sec-WebSocket-Version header':
-      return [400, 'BAD_REQUEST', 'the WebSocket handshake needs Sec-WebSocket-Version: 13', { 'sec-websocket-version': '13, 8' }];
+      // ws takes 13 and 8 (websocket-server.js), and says so in this header.
+      return [400, 'BAD_REQUEST', 'the WebSocket handshake needs Sec-WebSocket-Version: 13 (RFC 6455), or 8 (its drafts 8 to 12)', { 'sec-websocket-version': '13, 8' }];
     default:
       return [400, 'BAD_REQUEST', `WebSocket handshake refused: ${wsMessage}`, {}];
   }
