@@ -173,8 +173,10 @@ class Shared {
 
 type Parsed = ReturnType<typeof parseTRPCMessage>;
 
-/** What a socket opened with `?connectionParams=1` must send first (the close reason, 4400, when it does not). */
+/** What a socket opened with `?connectionParams=1` must send first (the close reason, 4400, when it does not: at most 123 bytes). */
 const FIRST_FRAME = 'the first frame must be {"method":"connectionParams","data":{"token":"…"}}';
+/** The same, as the message of the error frame sent before that close, which has room to say why and what the token is. */
+const FIRST_FRAME_MESSAGE = 'this socket was opened with ?connectionParams=1: its first frame must be {"method":"connectionParams","data":{"token":"…"}}, with the token from auth.signIn or null';
 /** The answer to connectionParams after the first frame (they are not read again: the session stays). */
 const CONNECTION_PARAMS_AGAIN = 'connectionParams are read once, from the first frame of a socket opened with ?connectionParams=1; this socket keeps its session: to sign in as someone else, open a new socket';
 /** The close reason (4400) of connectionParams whose token is neither a string nor null. */
@@ -230,9 +232,12 @@ class Connection {
     socket.once('close', () => this.onClose());
   }
 
-  /** Answers a bad first frame with a PARSE_ERROR saying `why`, then closes the socket with 4400 and `why`. */
-  private refuseFirstFrame(why: string, cause?: unknown) {
-    const error = new TRPCError({ code: 'PARSE_ERROR', message: `Malformed TRPCConnectionParamsMessage: ${why}`, cause });
+  /**
+   * Answers a bad first frame with a PARSE_ERROR (id null) whose message is `message`, then
+   * closes the socket with 4400 and `why` (a close reason: at most 123 bytes).
+   */
+  private refuseFirstFrame(why: string, message = why, cause?: unknown) {
+    const error = new TRPCError({ code: 'PARSE_ERROR', message, cause });
     this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
     setImmediate((s: WebSocket) => s.close(4400, why), this.socket);
   }
@@ -315,7 +320,7 @@ class Connection {
         this.authTimer = null;
         this.ctxPromise = this.makeContext(params);
       } catch (cause) {
-        this.refuseFirstFrame(FIRST_FRAME, cause);
+        this.refuseFirstFrame(FIRST_FRAME, FIRST_FRAME_MESSAGE, cause);
       }
       return;
     }
