@@ -242,6 +242,16 @@ class Connection {
     setImmediate((s: WebSocket) => s.close(4400, why), this.socket);
   }
 
+  /**
+   * Refuses what a frame holds (not a call that failed) with BAD_REQUEST saying `message`:
+   * one error under each of `ids`, or one under id null when there are none. The socket stays.
+   */
+  private refuseFrame(message: string, ids: readonly SubId[] = []) {
+    const error = this.errorShape(new TRPCError({ code: 'BAD_REQUEST', message }), 'unknown', undefined, undefined);
+    if (ids.length === 0) this.send({ id: null, error });
+    for (const id of ids) this.send({ id, error });
+  }
+
   private send(msg: unknown) {
     if (this.socket.readyState !== OPEN) return;
     this.socket.send(JSON.stringify(transformTRPCResponse(this.shared.config, msg as never)));
@@ -334,24 +344,15 @@ class Connection {
     }
     if (Array.isArray(json) && json.length > this.o.maxBatchSize) {
       // Every call gets its own error, so a client can tell which of its calls failed.
-      const error = new TRPCError({ code: 'BAD_REQUEST', message: `a frame holds at most ${this.o.maxBatchSize} calls (got ${json.length})` });
-      const shape = this.errorShape(error, 'unknown', undefined, undefined);
-      const answerable = json.map(callIdOf).filter((id): id is SubId => id !== null);
-      if (answerable.length === 0) this.send({ id: null, error: shape });
-      for (const id of answerable) this.send({ id, error: shape });
-      return;
+      const ids = json.map(callIdOf).filter((id): id is SubId => id !== null);
+      return this.refuseFrame(`a frame holds at most ${this.o.maxBatchSize} calls (got ${json.length})`, ids);
     }
     const calls: unknown[] = Array.isArray(json) ? json : [json];
-    if (calls.length === 0) {
-      const error = new TRPCError({ code: 'BAD_REQUEST', message: 'an empty batch: send at least one call, { id, method, params: { path, input } }' });
-      this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
-      return;
-    }
+    if (calls.length === 0) return this.refuseFrame('an empty batch: send at least one call, { id, method, params: { path, input } }');
     for (let index = 0; index < calls.length; index++) {
       const m = calls[index];
       if ((m as { method?: unknown } | null)?.method === 'connectionParams') {
-        const error = new TRPCError({ code: 'BAD_REQUEST', message: CONNECTION_PARAMS_AGAIN });
-        this.send({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
+        this.refuseFrame(CONNECTION_PARAMS_AGAIN);
         continue;
       }
       let msg: Parsed;
