@@ -98,6 +98,8 @@ describe('CORS over HTTP', () => {
     expect(headers).toEqual(expect.arrayContaining(['authorization', 'content-type']));
     expect(res.headers.get('access-control-max-age')).toBe(String(PREFLIGHT_MAX_AGE_S));
     expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    // A preflight is answered before any route: a path with no procedure or route behind it (404 to a plain OPTIONS) too.
+    for (const path of ['/trpc/nothing.here', '/api/nothing/here']) expect((await preflight(listed, APP, path)).status, path).toBe(204);
   });
 
   it('lets an allowed page read a signed-in call, and keeps the response from other pages', async () => {

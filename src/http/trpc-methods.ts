@@ -21,6 +21,7 @@ export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
  * The request rules of /trpc that tRPC's handler leaves loose, applied before it (a CORS
  * preflight is answered earlier, by src/http/cors.ts):
  * - `OPTIONS`: 204 with `allow: GET, HEAD, POST, OPTIONS` (RFC 9110 §9.3.7); tRPC said 415.
+ *   A path (or every path of a batch) that names no procedure is 404 NOT_FOUND, as its GET.
  * - another method (`PUT`, `DELETE`, `PATCH`, …): 405 METHOD_NOT_SUPPORTED with that
  *   `allow`; tRPC said 415 "Missing content-type header".
  * - a `POST` whose body is not JSON: 415 UNSUPPORTED_MEDIA_TYPE naming `Content-Type:
@@ -28,10 +29,11 @@ export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
  *   octet-stream body reached the input check as an object no procedure takes.
  * - a `POST` to a subscription (alone or in a batch): 405 with `allow: GET`; tRPC answered
  *   200 with an event stream whose one event was that error.
- * - `HEAD` (RFC 9110 §9.3.2: the GET without its body): for query procedures the request
- *   goes on as a GET (Node drops the body of a HEAD's response); an unknown path is 404 and
- *   a mutation or subscription 405 with its method in `allow`, at once, where tRPC answered
- *   every HEAD 204 and a subscription's would be an endless event stream.
+ * - `HEAD` (RFC 9110 §9.3.2: the GET without its body): the request goes on as a GET (Node
+ *   drops the body of a HEAD's response), so it gets the GET's status: 404 for an unknown
+ *   path, 207 for a batch with one, 400 for a batch mixing types. Only a path naming
+ *   mutations, or subscriptions, and no other type is 405 with its method in `allow`, at
+ *   once, where tRPC answered every HEAD 204 and a subscription's would be an endless event stream.
  * Each refusal is a tRPC error shape (our errorFormatter, through the output transformer)
  * as `application/json`, reported to `onError`.
  * @returns `(req, res) => boolean`: true when the request was answered here.
@@ -77,22 +79,25 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
         return true;
       }
       case 'OPTIONS':
+        if (callTypes(req.url ?? '/').every((t) => t === undefined)) {
+          refuse(req, res, new TRPCError({ code: 'NOT_FOUND', message: `no procedure at ${procedurePathOf(req.url ?? '/', basePath)}` }));
+          return true;
+        }
         res.statusCode = 204;
         res.setHeader('allow', ALLOW);
         res.end();
         return true;
       case 'HEAD': {
-        const types = callTypes(req.url ?? '/');
-        if (types.every((t) => t === 'query')) {
+        // The procedure types named, unknown paths left out (tRPC's own "Cannot mix" check counts the same).
+        const known = new Set(callTypes(req.url ?? '/').filter((t) => t !== undefined));
+        const [only] = known;
+        if (known.size !== 1 || only === 'query') {
+          // Queries, unknown paths, or types mixed (400 to any method): what the GET answers.
           req.method = 'GET';
           return false;
         }
-        if (types.includes(undefined)) {
-          refuse(req, res, new TRPCError({ code: 'NOT_FOUND', message: `no procedure at ${procedurePathOf(req.url ?? '/', basePath)}` }));
-        } else {
-          const allow = types.includes('mutation') ? 'POST' : 'GET';
-          refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `HEAD is answered for query procedures only; send ${allow}` }), allow);
-        }
+        const allow = only === 'mutation' ? 'POST' : 'GET';
+        refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `HEAD is answered for query procedures only; send ${allow}` }), allow);
         return true;
       }
       default:

@@ -35,6 +35,15 @@ describe('tRPC over HTTP: methods and content types', () => {
     expect(r).toMatchObject({ status: 204, allow: 'GET, HEAD, POST, OPTIONS', body: '' });
   });
 
+  it('answers OPTIONS of a path that names no procedure with 404, as its GET, and of a batch naming one with 204', async () => {
+    for (const path of ['/trpc/nothing.here', '/trpc/nothing,here.either?batch=1']) {
+      const [get, options] = [await call(path), await call(path, { method: 'OPTIONS' })];
+      expect([get.status, options.status, options.type], path).toEqual([404, 404, 'application/json']);
+      expect(errorOf(options.body), path).toMatchObject({ data: { code: 'NOT_FOUND', httpStatus: 404 } });
+    }
+    expect((await call('/trpc/auth.me,nothing.here?batch=1', { method: 'OPTIONS' })).status).toBe(204);
+  });
+
   it.each(['PUT', 'DELETE', 'PATCH'])('refuses %s with 405, JSON and the methods it serves', async (method) => {
     const r = await call('/trpc/auth.me', { method, headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(r).toMatchObject({ status: 405, type: 'application/json', allow: 'GET, HEAD, POST, OPTIONS' });
@@ -99,12 +108,27 @@ describe('tRPC over HTTP: methods and content types', () => {
     }
   });
 
-  it('refuses a HEAD of a mutation or a subscription with 405 and its method, and of an unknown path with 404, at once', async () => {
+  it('answers a HEAD as its GET where no mutation or subscription is named alone: an unknown path, a batch with one, a batch mixing types', async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const cases = [
+      ['/trpc/nothing.here', 404],
+      ['/trpc/auth.me,nothing.here?batch=1', 207],
+      ['/trpc/auth.me,auth.signIn?batch=1', 400],
+      ['/trpc/%ZZ', 400],
+    ] as const;
+    for (const [path, status] of cases) {
+      const get = await call(path, { headers });
+      const head = await call(path, { method: 'HEAD', headers });
+      expect(get.status, path).toBe(status);
+      expect(head, path).toEqual({ ...get, body: '' });
+    }
+  });
+
+  it('refuses a HEAD of a mutation or a subscription with 405 and its method, at once', async () => {
     const cases = [
       ['/trpc/auth.signIn', 405, 'POST'],
       ['/trpc/me.onEvent', 405, 'GET'],
-      ['/trpc/auth.me,auth.signIn?batch=1', 405, 'POST'],
-      ['/trpc/nothing.here', 404, null],
+      ['/trpc/auth.signIn,nothing.here?batch=1', 405, 'POST'],
     ] as const;
     for (const [path, status, allow] of cases) {
       const r = await call(path, { method: 'HEAD', headers: { authorization: `Bearer ${token}` } });
