@@ -102,6 +102,17 @@ describe('CORS over HTTP', () => {
     for (const path of ['/trpc/nothing.here', '/api/nothing/here']) expect((await preflight(listed, APP, path)).status, path).toBe(204);
   });
 
+  it('answers an OPTIONS from an allowed origin without Access-Control-Request-Method as a plain OPTIONS, not a preflight', async () => {
+    const options = async (path: string) => {
+      const r = await fetch(`${listed.url}${path}`, { method: 'OPTIONS', headers: { origin: APP } });
+      return { status: r.status, allow: r.headers.get('allow'), origin: r.headers.get('access-control-allow-origin'), methods: r.headers.get('access-control-allow-methods'), body: await r.text() };
+    };
+    expect(await options('/api/auth/me')).toEqual({ status: 204, allow: 'GET, HEAD, OPTIONS', origin: APP, methods: null, body: '' });
+    expect(await options('/trpc/auth.me')).toEqual({ status: 204, allow: 'GET, HEAD, POST, OPTIONS', origin: APP, methods: null, body: '' });
+    const missing = await options('/api/nothing/here');
+    expect([missing.status, missing.origin, JSON.parse(missing.body).code]).toEqual([404, APP, 'NOT_FOUND']);
+  });
+
   it('lets an allowed page read a signed-in call, and keeps the response from other pages', async () => {
     const { token } = await signUpClient(listed.url, 'cors');
     const call = (origin?: string) =>

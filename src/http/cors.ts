@@ -16,9 +16,10 @@ const HEADERS = ['Authorization', 'Content-Type', 'X-Request-Id', 'trpc-accept']
  * The CORS step in front of every HTTP route, with the `cors` package.
  *
  * - An allowed origin gets `Access-Control-Allow-Origin` (its own origin, with
- *   `Vary: Origin`; `*` when every origin is allowed). Its preflight is answered here:
- *   204 with the methods, the headers (`Authorization` and `Content-Type` among them) and
- *   `Access-Control-Max-Age`.
+ *   `Vary: Origin`; `*` when every origin is allowed). Its preflight (an `OPTIONS` with
+ *   `Access-Control-Request-Method`) is answered here: 204 with the methods, the headers
+ *   (`Authorization` and `Content-Type` among them) and `Access-Control-Max-Age`; an
+ *   `OPTIONS` without that header goes on to its route as a plain request.
  * - A preflight from any other origin is answered 403 with a JSON body `{ code: 'FORBIDDEN', message }` (the REST view's error shape) saying which
  *   setting allows it, so the browser's console error has a cause a person can act on.
  * - Other requests from other origins go on without CORS headers: the browser then keeps
@@ -48,10 +49,14 @@ export function corsStep(policy: OriginPolicy): (req: http.IncomingMessage, res:
       res.end(JSON.stringify(refusalBody(origin)));
       return Promise.resolve(true);
     }
+    // The middleware takes every OPTIONS for a preflight; the Fetch standard's preflight also
+    // carries Access-Control-Request-Method. Any other OPTIONS gets the headers of a plain
+    // request, and its route answers it (204 with `allow`, or 404).
+    const seen = req.method === 'OPTIONS' && !preflight ? (Object.create(req, { method: { value: 'GET' } }) as http.IncomingMessage) : req;
     return new Promise<boolean>((resolve, reject) => {
       // The middleware either ends a preflight itself or calls next() for the route.
       res.once('finish', () => resolve(true));
-      middleware(req as never, res as never, (err?: unknown) => (err ? reject(err) : resolve(false)));
+      middleware(seen as never, res as never, (err?: unknown) => (err ? reject(err) : resolve(false)));
     });
   };
 }
