@@ -26,8 +26,10 @@ export type MessageRow = Omit<typeof messages.$inferSelect, 'search' | 'hasMenti
  */
 export function reactedSql(viewerId: string | null): SQL<boolean> {
   if (viewerId === null) return sql<boolean>`false`;
-  return sql<boolean>`(${viewerId}::uuid = any (${reactionCounts.userIds}) or (${reactionCounts.count} > cardinality(${reactionCounts.userIds})
-    and exists (select 1 from reactions r where r.message_id = ${reactionCounts.messageId} and r.emoji = ${reactionCounts.emoji} and r.user_id = ${viewerId}::uuid)))`;
+  // The outer columns are named with their table: drizzle writes a column of a one-table
+  // select unqualified, which inside the subquery would mean the `reactions` row's own.
+  return sql<boolean>`(${viewerId}::uuid = any (reaction_counts.user_ids) or (reaction_counts.count > cardinality(reaction_counts.user_ids)
+    and exists (select 1 from reactions r where r.message_id = reaction_counts.message_id and r.emoji = reaction_counts.emoji and r.user_id = ${viewerId}::uuid)))`;
 }
 
 /**

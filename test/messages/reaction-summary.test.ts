@@ -47,6 +47,9 @@ describe('bounded reaction summaries', () => {
     expect(listed.reactions).toEqual([{ emoji: '👍', count: SHOWN + 2, me: true, userIds: first }]);
     expect(await last.client.messages.get.query({ scopeId: r.id, messageId: m.id })).toEqual(listed);
     expect((await reactors[0]!.client.messages.get.query({ scopeId: r.id, messageId: m.id })).reactions[0]!.me).toBe(true);
+    // A reaction of `quiet` elsewhere (another message, another emoji) is not one on this message.
+    const other = await owner.client.messages.send.mutate({ scopeId: r.id, body: 'elsewhere' });
+    await quiet.client.reactions.add.mutate({ scopeId: r.id, messageId: other.id, emoji: '🎉' });
     const seen = await quiet.client.messages.get.query({ scopeId: r.id, messageId: m.id });
     expect(seen.reactions).toEqual([{ emoji: '👍', count: SHOWN + 2, me: false, userIds: first }]);
     expect((await quiet.client.messages.list.query({ scopeId: r.id })).items.find((x) => x.id === m.id)).toEqual(seen);
