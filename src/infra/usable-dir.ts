@@ -1,4 +1,5 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 
 /**
  * Creates `dir` if needed and checks that this user can read, write and enter it, so a
@@ -11,11 +12,32 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
  */
 export function usableDir(dir: string, what: string, elsewhere = 'set DATA_DIR to another directory'): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const hint = code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is where that directory should be: set DATA_DIR to a directory' : `make it readable and writable by this user, or ${elsewhere}`;
     throw new Error(`DATA_DIR: cannot use ${dir} for ${what} (${(err as Error).message}); ${hint}`, { cause: err });
+  }
+}
+
+/**
+ * `mkdir -p` that fails instead of looping: each missing directory from the nearest
+ * existing ancestor down is made once, and the first refusal is thrown. Node 20's
+ * `mkdirSync(dir, { recursive: true })` loops forever (synchronously, deaf to SIGTERM)
+ * where mkdir keeps answering ENOENT under a parent that exists, as under /proc.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !existsSync(d); d = path.dirname(d)) {
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }

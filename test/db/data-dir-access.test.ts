@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VOTER_KEY_FILE } from '../../src/polls/voter-key.js';
-import { REPO_ROOT } from '../helpers/process.js';
+import { REPO_ROOT, freePort, runMain } from '../helpers/process.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'guildhall-access-'));
 chmodSync(root, 0o755);
@@ -89,4 +89,19 @@ describe('files under DATA_DIR that this user cannot use', () => {
       `refused: DATA_DIR: cannot use ${s3} for the embedded object store (media) (EACCES: permission denied, access '${s3}'); make it readable and writable by this user, or set DATA_DIR to another directory (or S3_ENDPOINT and S3_BUCKET)`,
     );
   });
+});
+
+describe('a DATA_DIR that cannot be created', () => {
+  it('under /proc (where Node 20 recursive mkdir loops forever): npm start exits 1 with one line naming it', async () => {
+    const dir = `/proc/guildhall-no-such-dir-${process.pid}`;
+    const server = runMain(root, { DATA_DIR: dir, PORT: String(await freePort()) });
+    // A bound, not a wait for an event: a start stuck in a synchronous loop never exits by itself.
+    let bound: NodeJS.Timeout | undefined;
+    const stuck = new Promise<'stuck'>((resolve) => (bound = setTimeout(() => resolve('stuck'), 20_000)));
+    const code = await Promise.race([server.exited, stuck]);
+    clearTimeout(bound);
+    if (code === 'stuck') server.child.kill('SIGKILL');
+    expect(code).toBe(1);
+    expect(server.output()).toMatch(new RegExp(`guildhall: failed to start: DATA_DIR: cannot use ${dir} for the embedded database \\(ENOENT: [^)]*\\); `));
+  }, 30_000);
 });
