@@ -17,7 +17,7 @@ import { applyWsHandler } from './realtime/ws-handler.js';
 import { corsStep, refuseUpgradeOrigin } from './http/cors.js';
 import { endRaw, upgradeRefusal } from './http/raw-answer.js';
 import { parseOriginList } from './http/origins.js';
-import { serveAsPlainRequest, wantsWebSocket } from './http/plain-upgrade.js';
+import { plainUpgradeHandler, wantsWebSocket } from './http/plain-upgrade.js';
 import { restSurface } from './rest/mount.js';
 import { codeOf, recordCall, roundMs, wasRecorded } from './ops/calls.js';
 import { serveMetrics } from './ops/endpoint.js';
@@ -159,9 +159,10 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     const [status, code, message, headers] = upgradeRefusal(err.message);
     endRaw(socket, status, { code, message }, headers, req.method);
   });
+  const declineUpgrade = plainUpgradeHandler(httpServer);
   httpServer.on('upgrade', (req, socket, head) => {
     // Another protocol (h2c from `curl --http2`) is declined by answering over HTTP/1.1.
-    if (!wantsWebSocket(req)) return serveAsPlainRequest(httpServer, req, socket, head);
+    if (!wantsWebSocket(req)) return declineUpgrade(req, socket, head);
     if (refuseUpgradeOrigin(origins, req, socket)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/trpc' && path !== '/') {

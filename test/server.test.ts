@@ -191,6 +191,22 @@ describe('requests offering an Upgrade other than websocket', () => {
     expect([first.status, first.reused]).toEqual([200, false]);
     expect([second.status, second.type, second.reused]).toEqual([401, 'application/json', true]);
   });
+
+  it('answers every request pipelined on one socket, in order, whichever of them offer h2c', async () => {
+    const [host, port] = new URL(server.url).host.split(':') as [string, string];
+    const offer = Object.entries(h2c).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nhost: x\r\n${extra}\r\n`;
+    const socket = net.connect(Number(port), host);
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    const ended = once(socket, 'end');
+    // Plain, h2c, h2c, plain (the last closes): an h2c request came while an answer was on its way.
+    socket.write(get('/healthz') + get('/trpc/auth.me', offer) + get('/api/auth/me', offer) + get('/healthz', 'connection: close\r\n'));
+    await ended;
+    socket.destroy();
+    // Status lines (an answer's body is followed at once by the next status line).
+    expect([...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200, 401, 401, 200]);
+  });
 });
 
 describe('WebSocket transport', () => {

@@ -11,24 +11,54 @@ export function wantsWebSocket(req: http.IncomingMessage): boolean {
 }
 
 /**
- * Serves an upgrade request the server does not take as the plain HTTP/1.1 request it also
- * is (RFC 9110 §7.8: a server may ignore Upgrade): its request line and headers, without
- * `Upgrade`, go back in front of the bytes that followed (`head`), and the socket is handed
- * to `server` as a new connection, so the request listener answers it as any request:
- * with its body, keep-alive and pipelining.
+ * The handler of upgrade requests `server` does not take (see `wantsWebSocket`): each is
+ * served as the plain HTTP/1.1 request it also is (RFC 9110 §7.8: a server may ignore
+ * Upgrade). Its request line and headers, without `Upgrade`, go back in front of the bytes
+ * that followed (`head`), and the socket is handed to `server` as a new connection, so the
+ * request listener answers it as any request: with its body, keep-alive and pipelining.
+ *
+ * When answers to earlier requests pipelined on the socket are still under way, the
+ * hand-over waits until the last of them is done: Node queues a connection's answers
+ * behind the socket's current one, and the new connection's queue would never be served
+ * by the old connection's end of answer (the request got no answer while a POST in it
+ * took effect). To know that, it counts the answers under way per socket with a
+ * 'request' listener of its own on `server`.
  *
  * Why: on Node 20, once the server has an 'upgrade' listener, Node hands it every request
  * carrying `Connection: Upgrade` with an `Upgrade` header, whatever the protocol; Node 24's
  * `shouldUpgradeCallback` option, which lets the rest through as requests, is not in 20.
  * (The 'connection' event is the documented way to inject a connection into a server.)
  */
-export function serveAsPlainRequest(server: http.Server, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== 'upgrade') lines.push(`${raw[i]}: ${raw[i + 1]}`);
-  }
-  // Node reads header bytes as latin1: written back the same way, they are the bytes that came.
-  socket.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]));
-  server.emit('connection', socket);
+export function plainUpgradeHandler(server: http.Server): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const answering = new WeakMap<Duplex, { open: number; then?: () => void }>();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    let state = answering.get(req.socket);
+    if (!state) answering.set(req.socket, (state = { open: 0 }));
+    const s = state;
+    s.open++;
+    // 'close' comes after Node has let go of the socket for this answer (or the answer was cut).
+    res.once('close', () => {
+      if (--s.open > 0 || !s.then) return;
+      const then = s.then;
+      s.then = undefined;
+      then();
+    });
+  });
+  return (req, socket, head) => {
+    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i]!.toLowerCase() !== 'upgrade') lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    }
+    // Node reads header bytes as latin1: written back the same way, they are the bytes that came.
+    const bytes = Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]);
+    const handOver = () => {
+      if (socket.destroyed) return;
+      socket.unshift(bytes);
+      server.emit('connection', socket);
+    };
+    const state = answering.get(socket);
+    if (state && state.open > 0) state.then = handOver;
+    else handOver();
+  };
 }
