@@ -17,7 +17,7 @@ import { applyWsHandler } from './realtime/ws-handler.js';
 import { corsStep, refuseUpgradeOrigin } from './http/cors.js';
 import { endRaw, upgradeRefusal } from './http/raw-answer.js';
 import { parseOriginList } from './http/origins.js';
-import { plainUpgradeHandler, wantsWebSocket } from './http/plain-upgrade.js';
+import { answerTracker, plainUpgradeHandler, wantsWebSocket } from './http/plain-upgrade.js';
 import { restSurface } from './rest/mount.js';
 import { codeOf, recordCall, roundMs, wasRecorded } from './ops/calls.js';
 import { serveMetrics } from './ops/endpoint.js';
@@ -159,17 +159,22 @@ export async function createServer(config: Config, log: Logger = createLogger(co
     const [status, code, message, headers] = upgradeRefusal(err.message);
     endRaw(socket, status, { code, message }, headers, req.method);
   });
-  const declineUpgrade = plainUpgradeHandler(httpServer);
-  httpServer.on('upgrade', (req, socket, head) => {
-    // Another protocol (h2c from `curl --http2`) is declined by answering over HTTP/1.1.
-    if (!wantsWebSocket(req)) return declineUpgrade(req, socket, head);
-    if (refuseUpgradeOrigin(origins, req, socket)) return;
+  const afterAnswers = answerTracker(httpServer);
+  const declineUpgrade = plainUpgradeHandler(httpServer, afterAnswers);
+  const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (socket.destroyed || refuseUpgradeOrigin(origins, req, socket)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/trpc' && path !== '/') {
       endRaw(socket, 404, { code: 'NOT_FOUND', message: `no WebSocket at ${path}: WebSocket is served at /trpc` }, {}, req.method);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  httpServer.on('upgrade', (req, socket, head) => {
+    // Another protocol (h2c from `curl --http2`) is declined by answering over HTTP/1.1.
+    if (!wantsWebSocket(req)) return declineUpgrade(req, socket, head);
+    // After what is owed on the socket: a handshake pipelined behind requests comes after their answers.
+    afterAnswers(socket, () => upgrade(req, socket, head));
   });
   const wsHandler = applyWsHandler({
     wss,

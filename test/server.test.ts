@@ -118,6 +118,38 @@ describe('WebSocket upgrades that cannot be served', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
+  it('answers a request pipelined before the handshake first, then switches protocols', async () => {
+    const { hostname: host, port } = new URL(server.url);
+    const socket = net.connect(Number(port), host);
+    let got = '';
+    const switched = new Promise<void>((resolve) =>
+      socket.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        if (got.includes('101 Switching Protocols')) resolve();
+      }),
+    );
+    const upgrade = Object.entries({ connection: 'Upgrade', ...ws }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.write(`GET /trpc/auth.me HTTP/1.1\r\nhost: x\r\n\r\nGET /trpc HTTP/1.1\r\nhost: x\r\n${upgrade}\r\n`);
+    await switched;
+    socket.destroy();
+    expect([...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([401, 101]);
+  });
+
+  it('survives clients that reset the connection right after pipelining a request and a handshake', async () => {
+    const { hostname: host, port } = new URL(server.url);
+    const upgrade = Object.entries({ connection: 'Upgrade', ...ws }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    const h2cOffer = 'connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+    for (let i = 0; i < 200; i++) {
+      const socket = net.connect(Number(port), host);
+      await once(socket, 'connect');
+      socket.write(`GET /trpc/auth.me HTTP/1.1\r\nhost: x\r\n\r\nGET /trpc HTTP/1.1\r\nhost: x\r\n${i % 2 ? upgrade : h2cOffer}\r\n`);
+      // Reset (RST) once the server has read the requests, while the first answer may be on its way.
+      setImmediate(() => socket.resetAndDestroy());
+      await once(socket, 'close');
+    }
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
   it('names the versions it speaks in the message, as in its Sec-WebSocket-Version header, and opens a socket for either', async () => {
     const { hostname: host, port } = new URL(server.url);
     const socket = net.connect(Number(port), host);
