@@ -266,6 +266,13 @@ describe('WebSocket transport', () => {
     const wrongClosed = new Promise<[number, string]>((r) => wrong.once('close', (code, reason) => r([code, reason.toString()])));
     wrong.send(JSON.stringify({ method: 'connectionParams', data: { token: 12345 } }));
     expect(await wrongClosed).toEqual([4400, 'connectionParams.token must be a string (the token from auth.signIn) or null']);
+    // connectionParams that are not an object ({ token }) are refused, not taken as "no params".
+    for (const data of [[], [1, 2], 'token', 5, true]) {
+      const odd = await rawSocket(server.url, '?connectionParams=1');
+      const oddClosed = new Promise<[number, string]>((r) => odd.once('close', (code, reason) => r([code, reason.toString()])));
+      odd.send(JSON.stringify({ method: 'connectionParams', data }));
+      expect(await oddClosed, JSON.stringify(data)).toEqual([4400, 'the first frame must be {"method":"connectionParams","data":{"token":"…"}}']);
+    }
     // Another client's socket and the server are unaffected.
     const msg = await good.client.messages.send.mutate({ scopeId: community.id, body: 'still here' });
     expect(msg.seq).toBe(1);

@@ -318,6 +318,8 @@ class Connection {
       try {
         const msg = JSON.parse(text) as { method?: unknown; data?: unknown };
         if (msg?.method !== 'connectionParams') throw new Error('expected connectionParams');
+        // `data` is an object ({ token, wire }) or null/absent (no params): an array or a scalar is neither.
+        if (msg.data != null && (typeof msg.data !== 'object' || Array.isArray(msg.data))) throw new Error('connectionParams data is not an object');
         const { token, wire } = (msg.data ?? {}) as { token?: unknown; wire?: unknown };
         if (token !== undefined && token !== null && typeof token !== 'string') return this.refuseFirstFrame(BAD_TOKEN);
         if (typeof token === 'string' && !isTokenForm(token)) return this.refuseFirstFrame(MALFORMED);
