@@ -156,7 +156,7 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes, perMessageDeflate: false });
   // ws's refusals of a handshake (not websocket, no key, another version) as JSON rather than its text/html.
   wss.on('wsClientError', (err: Error, socket: Duplex, req: http.IncomingMessage) => {
-    const [status, code, message, headers] = upgradeRefusal(err.message);
+    const [status, code, message, headers] = upgradeRefusal(err.message, req.headers.upgrade);
     endRaw(socket, status, { code, message }, headers, req.method);
   });
   const afterAnswers = answerTracker(httpServer);

@@ -16,15 +16,17 @@ export function endRaw(socket: Duplex, status: number, error: { code: string; me
 
 /**
  * The answer to a WebSocket handshake that `ws` refused (its `wsClientError`, by the
- * message ws gives, RFC 6455 §4.2.1): status, code, a message that says what to send, and
- * headers (`Sec-WebSocket-Version: 13, 8`, the versions ws speaks, for another version, §4.4).
+ * message ws gives, RFC 6455 §4.2.1; `upgrade` is the request's Upgrade header): status,
+ * code, a message that says what to send, and headers (`Sec-WebSocket-Version: 13, 8`,
+ * the versions ws speaks, for another version, §4.4).
  */
-export function upgradeRefusal(wsMessage: string): [number, string, string, Record<string, string>] {
+export function upgradeRefusal(wsMessage: string, upgrade = ''): [number, string, string, Record<string, string>] {
   switch (wsMessage) {
     case 'Invalid HTTP method':
       return [405, 'METHOD_NOT_SUPPORTED', 'a WebSocket handshake is a GET', { allow: 'GET' }];
     case 'Invalid Upgrade header':
-      return [400, 'BAD_REQUEST', 'only WebSocket upgrades are served: send Upgrade: websocket', {}];
+      // Only a request naming websocket gets here (plain-upgrade.ts serves the others): ws takes it alone.
+      return [400, 'BAD_REQUEST', `the Upgrade header must be websocket alone (it was ${JSON.stringify(upgrade)})`, {}];
     case 'Missing or invalid Sec-WebSocket-Key header':
       return [400, 'BAD_REQUEST', 'the WebSocket handshake needs a Sec-WebSocket-Key header: 16 random bytes in base64 (RFC 6455 §4.1)', {}];
     case 'Missing or invalid Sec-WebSocket-Version header':
