@@ -88,6 +88,8 @@ export function createRestHandler(o: RestHandlerOptions): (req: http.IncomingMes
     if (BODY_METHODS.has(method)) {
       const body = await readBody(req, o.maxBodyBytes);
       if (body.kind === 'tooLarge') return reject(413, 'PAYLOAD_TOO_LARGE', `the request body is over the limit of ${o.maxBodyBytes} bytes`);
+      // Nobody to answer: logged as a call the client gave up (499, as tRPC's code), not as a failure.
+      if (body.kind === 'gone') return void o.onRejected?.({ ctx, method, path, code: 'CLIENT_CLOSED_REQUEST', ms: performance.now() - started });
       if (body.kind === 'text' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
         return reject(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with content-type: application/json');
       }
@@ -159,9 +161,12 @@ function queryObject(params: URLSearchParams): Record<string, unknown> {
   return out;
 }
 
-type Body = { kind: 'empty' } | { kind: 'text'; text: string } | { kind: 'tooLarge' };
+type Body = { kind: 'empty' } | { kind: 'text'; text: string } | { kind: 'tooLarge' } | { kind: 'gone' };
 
-/** Reads the body up to `max` bytes; past it stops keeping bytes (the rest is drained) and says so. */
+/**
+ * Reads the body up to `max` bytes; past it stops keeping bytes (the rest is drained) and
+ * says so. A client that closes the connection before the whole body came is `gone`.
+ */
 function readBody(req: http.IncomingMessage, max: number): Promise<Body> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
@@ -182,7 +187,8 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Body> {
       const text = Buffer.concat(chunks).toString('utf8');
       resolve(text.trim() === '' ? { kind: 'empty' } : { kind: 'text', text });
     };
-    const onError = (err: Error) => reject(err);
+    // Node's IncomingMessage fails with ECONNRESET ("aborted") when the connection ends mid-body.
+    const onError = (err: Error) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve({ kind: 'gone' }) : reject(err));
     req.on('data', onData).on('end', onEnd).on('error', onError);
   });
 }

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,12 +13,20 @@ import { createServer, type GuildhallServer } from '../../src/server.js';
 
 /** Every JSON line the server logged, as objects. */
 const lines: Record<string, unknown>[] = [];
+const waiting: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
 const sink = new Writable({
   write(chunk, _enc, done) {
-    for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+    for (const l of String(chunk).split('\n')) {
+      if (!l.trim()) continue;
+      const line = JSON.parse(l) as Record<string, unknown>;
+      lines.push(line);
+      for (const w of waiting.splice(0).filter((w) => !(w.match(line) && (w.resolve(line), true)))) waiting.push(w);
+    }
     done();
   },
 });
+/** The next line logged that `match` accepts. */
+const nextLine = (match: (l: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((resolve) => waiting.push({ match, resolve }));
 const METRICS_TOKEN = 'metrics-token-for-the-test';
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let server: GuildhallServer;
@@ -182,6 +192,16 @@ describe('request logs: one pino line per call', () => {
     await fetch(`${server.url}/trpc/no.such.procedure`);
     expect(calls().find((l) => l.transport === 'rest' && l.procedure === null)).toMatchObject({ level: 30, code: 'NOT_FOUND' });
     expect(calls().find((l) => l.transport === 'http' && l.procedure === 'no.such.procedure')).toMatchObject({ level: 30, code: 'NOT_FOUND' });
+  });
+
+  it('logs a REST client that went away before its body arrived as a call at info (CLIENT_CLOSED_REQUEST), not as a server error', async () => {
+    const { hostname, port } = new URL(server.url);
+    const logged = nextLine((l) => l.msg === 'REST request failed' || (l.msg === 'call' && l.transport === 'rest' && l.code === 'CLIENT_CLOSED_REQUEST'));
+    const socket = net.connect(Number(port), hostname);
+    await once(socket, 'connect');
+    socket.write('POST /api/auth/sign-in HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"email":', () => socket.destroy());
+    expect(await logged).toMatchObject({ level: 30, msg: 'call', procedure: null, code: 'CLIENT_CLOSED_REQUEST' });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
   it('logs the requests tRPC refuses before any procedure (a batch over the limit, mixed types, a bad path, streaming unbatched, a method, a body that is not JSON, no path), with their request ids', async () => {
