@@ -4,6 +4,15 @@ import { PLAIN_PATHS, procedureTypes, requestErrorAnswer } from './trpc-queries.
 
 /** The methods /trpc serves. */
 const ALLOW = 'GET, HEAD, POST, OPTIONS';
+/** The methods a procedure of each type is served with (a subscription's GET is its event stream). */
+const ALLOW_OF: Record<string, string> = { query: 'GET, HEAD, OPTIONS', mutation: 'POST, OPTIONS', subscription: 'GET, OPTIONS' };
+
+/** `allow` for the procedure types a request names: those of its one type, else every method of /trpc. */
+function allowOf(types: (string | undefined)[]): string {
+  const known = new Set(types.filter((t) => t !== undefined));
+  const [only] = known;
+  return (known.size === 1 && ALLOW_OF[only!]) || ALLOW;
+}
 /** The request bodies /trpc reads: JSON (no procedure takes tRPC's FormData or octet-stream inputs). */
 const BODY_TYPES = ['application/json'];
 
@@ -20,7 +29,9 @@ export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
 /**
  * The request rules of /trpc that tRPC's handler leaves loose, applied before it (a CORS
  * preflight is answered earlier, by src/http/cors.ts):
- * - `OPTIONS`: 204 with `allow: GET, HEAD, POST, OPTIONS` (RFC 9110 §9.3.7); tRPC said 415.
+ * - `OPTIONS`: 204 with `allow` (RFC 9110 §9.3.7) naming the methods of the procedures'
+ *   type (a query `GET, HEAD, OPTIONS`, a mutation `POST, OPTIONS`, a subscription `GET,
+ *   OPTIONS`; types mixed or unknown: `GET, HEAD, POST, OPTIONS`); tRPC said 415.
  *   A path (or every path of a batch) that names no procedure is 404 NOT_FOUND, as its GET.
  * - another method (`PUT`, `DELETE`, `PATCH`, …): 405 METHOD_NOT_SUPPORTED with that
  *   `allow`; tRPC said 415 "Missing content-type header".
@@ -84,7 +95,7 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
           return true;
         }
         res.statusCode = 204;
-        res.setHeader('allow', ALLOW);
+        res.setHeader('allow', allowOf(callTypes(req.url ?? '/')));
         res.end();
         return true;
       case 'HEAD': {
@@ -101,7 +112,7 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
         return true;
       }
       default:
-        refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not served on /trpc: queries are GET, mutations POST, subscriptions GET (server-sent events) or WebSocket` }), ALLOW);
+        refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not served on /trpc: queries are GET, mutations POST, subscriptions GET (server-sent events) or WebSocket` }), allowOf(callTypes(req.url ?? '/')));
         return true;
     }
   };

@@ -30,9 +30,16 @@ async function call(path: string, init?: RequestInit) {
 const errorOf = (body: string) => (JSON.parse(body) as { error: { json: { message: string; data: { code: string; httpStatus: number } } } }).error.json;
 
 describe('tRPC over HTTP: methods and content types', () => {
-  it('answers OPTIONS (no preflight) with 204 and the methods it serves', async () => {
-    const r = await call('/trpc/auth.me', { method: 'OPTIONS' });
-    expect(r).toMatchObject({ status: 204, allow: 'GET, HEAD, POST, OPTIONS', body: '' });
+  it('answers OPTIONS (no preflight) with 204 and the methods its procedure is served with', async () => {
+    const cases: [string, string][] = [
+      ['/trpc/auth.me', 'GET, HEAD, OPTIONS'],
+      ['/trpc/messages.send', 'POST, OPTIONS'],
+      ['/trpc/messages.onEvent', 'GET, OPTIONS'],
+      ['/trpc/auth.me,scopes.tree?batch=1', 'GET, HEAD, OPTIONS'],
+      // Types mixed: tRPC refuses that batch whatever the method.
+      ['/trpc/auth.me,messages.send?batch=1', 'GET, HEAD, POST, OPTIONS'],
+    ];
+    for (const [path, allow] of cases) expect(await call(path, { method: 'OPTIONS' }), path).toMatchObject({ status: 204, allow, body: '' });
   });
 
   it('answers OPTIONS of a path that names no procedure with 404, as its GET, and of a batch naming one with 204', async () => {
@@ -46,7 +53,7 @@ describe('tRPC over HTTP: methods and content types', () => {
 
   it.each(['PUT', 'DELETE', 'PATCH'])('refuses %s with 405, JSON and the methods it serves', async (method) => {
     const r = await call('/trpc/auth.me', { method, headers: { 'content-type': 'application/json' }, body: '{}' });
-    expect(r).toMatchObject({ status: 405, type: 'application/json', allow: 'GET, HEAD, POST, OPTIONS' });
+    expect(r).toMatchObject({ status: 405, type: 'application/json', allow: 'GET, HEAD, OPTIONS' });
     expect(errorOf(r.body)).toMatchObject({ data: { code: 'METHOD_NOT_SUPPORTED', httpStatus: 405 } });
     expect(errorOf(r.body).message).toContain(`${method} is not served on /trpc`);
   });
