@@ -6,10 +6,21 @@ import { invalid } from '../errors.js';
 import { Permission } from '../permissions/flags.js';
 import type { MessageAccess } from './access.js';
 import { toScopeEvent } from './events.js';
+import { canonicalEmoji } from './emoji.js';
 import { appendEvent, lockScope } from './log.js';
 import { hydrateOne } from './rows.js';
 import type { MessageService, MessageWrite } from './service.js';
 import type { ReactionUserPage } from './types.js';
+
+/**
+ * The stored form of an emoji (emoji.ts `canonicalEmoji`).
+ * @throws Invalid for a string that is no emoji (the router's schema refuses it first).
+ */
+function storedEmoji(e: string): string {
+  const stored = canonicalEmoji(e);
+  if (stored === null) throw invalid('emoji must be one emoji, or a custom :name: (2 to 32 letters, digits, _)');
+  return stored;
+}
 
 /** Thrown inside a transaction to roll it back when a concurrent write made it a no-op. */
 class NoChange extends Error {}
@@ -36,7 +47,7 @@ export class ReactionService {
    */
   async add(userId: string, input: { scopeId: string; messageId: string; emoji: string; floor?: number }): Promise<MessageWrite> {
     await this.access.require(userId, input.scopeId, Permission.AddReactions);
-    return this.change('add', userId, input);
+    return this.change('add', userId, { ...input, emoji: storedEmoji(input.emoji) });
   }
 
   /**
@@ -45,7 +56,7 @@ export class ReactionService {
    * @throws NotFound for a message not in this scope; Invalid for a deleted message.
    */
   async remove(userId: string, input: { scopeId: string; messageId: string; emoji: string; floor?: number }): Promise<MessageWrite> {
-    return this.change('remove', userId, input);
+    return this.change('remove', userId, { ...input, emoji: storedEmoji(input.emoji) });
   }
 
   private async change(op: 'add' | 'remove', userId: string, input: { scopeId: string; messageId: string; emoji: string; floor?: number }): Promise<MessageWrite> {
@@ -105,7 +116,7 @@ export class ReactionService {
     const rows = await this.db
       .select({ userId: reactions.userId, reactedAt: reactions.createdAt })
       .from(reactions)
-      .where(and(eq(reactions.messageId, msg.id), eq(reactions.emoji, input.emoji), input.cursor ? gt(reactions.userId, input.cursor) : undefined))
+      .where(and(eq(reactions.messageId, msg.id), eq(reactions.emoji, storedEmoji(input.emoji)), input.cursor ? gt(reactions.userId, input.cursor) : undefined))
       .orderBy(asc(reactions.userId))
       .limit(input.limit + 1);
     const items = rows.slice(0, input.limit);

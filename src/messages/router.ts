@@ -10,6 +10,7 @@ import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
 import type { Access } from '../permissions/service.js';
 import { historyFloor } from './history.js';
+import { canonicalEmoji } from './emoji.js';
 import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, ReactionUserPageOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
 import { AttachmentId } from '../media/schemas.js';
 import { unnamed } from '../realtime/unnamed.js';
@@ -69,14 +70,12 @@ export const SearchMessagesInput = z
     message: 'give exactly one of scopeId and communityId',
   });
 
-/** An emoji: one Unicode emoji (RGI, with its modifiers) or a custom `:name:`. */
-const RGI_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
-const CUSTOM_EMOJI = /^:[A-Za-z0-9_]{2,32}:$/;
+/** An emoji: one Unicode emoji (RGI, with its modifiers; VS16 may be left out) or a custom `:name:`; the services store `canonicalEmoji` of it. */
 export const Emoji = z
   .string()
   .min(1)
   .max(limits.reactionEmojiMax)
-  .refine((e) => RGI_EMOJI.test(e) || CUSTOM_EMOJI.test(e), 'emoji must be one emoji, or a custom :name: (2 to 32 letters, digits, _)');
+  .refine((e) => canonicalEmoji(e) !== null, 'emoji must be one emoji, or a custom :name: (2 to 32 letters, digits, _)');
 
 export const ReactionInput = MessageRef.extend({ emoji: Emoji });
 const ReactionUsersInput = ReactionInput.extend({

@@ -36,6 +36,21 @@ describe('reactions', () => {
     expect(listed.reactions.map((x) => x.emoji)).toEqual(['👍', ':party_parrot:', '👨‍👩‍👧', '👍🏽']);
   });
 
+  it('takes an emoji sent without its emoji presentation selector (❤ for ❤️) as that emoji', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const { room: r } = await room(alice, [bob]);
+    const m = await alice.client.messages.send.mutate({ scopeId: r.id, body: 'love' });
+    await alice.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2764' });
+    const both = await bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2764\uFE0F' });
+    expect(both.reactions).toEqual([{ emoji: '\u2764\uFE0F', count: 2, me: true, userIds: [alice.userId, bob.userId] }]);
+    expect((await bob.client.reactions.users.query({ scopeId: r.id, messageId: m.id, emoji: '\u2764' })).items).toHaveLength(2);
+    const left = await alice.client.reactions.remove.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2764' });
+    expect(left.reactions).toEqual([{ emoji: '\u2764\uFE0F', count: 1, me: false, userIds: [bob.userId] }]);
+    // A character that is no emoji in either form is still refused.
+    expect(await codeOf(bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2603x' }))).toBe('BAD_REQUEST');
+  });
+
   it('refuses bad emoji, a 21st distinct emoji, and deleted messages, changing nothing', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
