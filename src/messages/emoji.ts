@@ -5,13 +5,18 @@ const CUSTOM_EMOJI = /^:[A-Za-z0-9_]{2,32}:$/;
 /** VARIATION SELECTOR-16: asks for the emoji presentation of the character before it. */
 const VS16 = '\uFE0F';
 
+/** A character that is an emoji but shown as text unless VS16 follows it (`❤`, `1`, `🏳`…). */
+const TEXT_DEFAULT = /(?![\p{Emoji_Presentation}\p{Emoji_Modifier}])\p{Emoji}(?!\uFE0F)/gu;
+
 /**
  * The one form a reaction emoji is stored and compared in: a custom `:name:` as it is; an
- * RGI emoji as it is; a character that is RGI only with VS16 after it (`❤` U+2764, which
- * keyboards and older clients send for `❤️`) with VS16 added, as RGI's fully-qualified
- * form (UTS #51 §2.8). Null for anything else.
+ * RGI emoji as it is; an emoji sent without the VS16 its fully-qualified form has (UTS #51
+ * §2.8), as keyboards and older clients send them (`❤` for `❤️`, `1⃣` for `1️⃣`, `❤‍🔥`
+ * for `❤️‍🔥`), with VS16 after each text-default character, when that makes it RGI. Null
+ * for anything else.
  */
 export function canonicalEmoji(e: string): string | null {
   if (CUSTOM_EMOJI.test(e) || RGI_EMOJI.test(e)) return e;
-  return RGI_EMOJI.test(e + VS16) ? e + VS16 : null;
+  const qualified = e.replace(TEXT_DEFAULT, `$&${VS16}`);
+  return qualified !== e && RGI_EMOJI.test(qualified) ? qualified : null;
 }

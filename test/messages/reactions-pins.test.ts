@@ -47,6 +47,12 @@ describe('reactions', () => {
     expect((await bob.client.reactions.users.query({ scopeId: r.id, messageId: m.id, emoji: '\u2764' })).items).toHaveLength(2);
     const left = await alice.client.reactions.remove.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2764' });
     expect(left.reactions).toEqual([{ emoji: '\u2764\uFE0F', count: 1, me: false, userIds: [bob.userId] }]);
+    // Inside a sequence too: a keycap and a ZWJ sequence sent without their VS16.
+    const seq = await bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '1\u20E3' });
+    await bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2764\u200D\u{1F525}' });
+    const again = await alice.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2764\uFE0F\u200D\u{1F525}' });
+    expect(seq.reactions.map((x) => x.emoji)).toContain('1\uFE0F\u20E3');
+    expect(again.reactions.find((x) => x.emoji === '\u2764\uFE0F\u200D\u{1F525}')).toMatchObject({ count: 2 });
     // A character that is no emoji in either form is still refused.
     expect(await codeOf(bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2603x' }))).toBe('BAD_REQUEST');
   });
