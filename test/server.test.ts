@@ -224,6 +224,36 @@ describe('requests offering an Upgrade other than websocket', () => {
     expect([second.status, second.type, second.reused]).toEqual([401, 'application/json', true]);
   });
 
+  it('does not let the keep-alive timer of the answer before cut a request offering h2c that takes longer', async () => {
+    const keepAlive = server.httpServer.keepAliveTimeout;
+    server.httpServer.keepAliveTimeout = 200;
+    try {
+      const [host, port] = new URL(server.url).host.split(':') as [string, string];
+      const offer = Object.entries(h2c).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const body = JSON.stringify({ email: 'nobody@example.com', password: 'not the password' });
+      const socket = net.connect(Number(port), host);
+      let got = '';
+      let first!: () => void;
+      const answered = new Promise<void>((r) => (first = r));
+      socket.on('data', (d: Buffer) => {
+        got += d.toString();
+        if (got.includes('{"ok":true}')) first();
+      });
+      const ended = once(socket, 'close');
+      // A quick answer, then a POST offering h2c whose body comes after the keep-alive timeout.
+      socket.write(`GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nPOST /api/auth/sign-in HTTP/1.1\r\nhost: x\r\n${offer}content-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`);
+      await answered;
+      // The time under test: past the keep-alive of the answer already given (Node arms
+      // keepAliveTimeout + 1 s on the socket: 1.2 s here).
+      await new Promise((r) => setTimeout(r, 1_600));
+      socket.write(body);
+      await ended;
+      expect([...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200, 401]);
+    } finally {
+      server.httpServer.keepAliveTimeout = keepAlive;
+    }
+  });
+
   it('answers every request pipelined on one socket, in order, whichever of them offer h2c', async () => {
     const [host, port] = new URL(server.url).host.split(':') as [string, string];
     const offer = Object.entries(h2c).map(([k, v]) => `${k}: ${v}\r\n`).join('');

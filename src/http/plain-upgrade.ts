@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -80,6 +81,9 @@ export function plainUpgradeHandler(server: http.Server, afterAnswers: AfterAnsw
     const bytes = Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]);
     afterAnswers(socket, () => {
       if (socket.destroyed) return;
+      // The keep-alive timer the last answer's end armed belongs to the old connection: the
+      // new one arms its own (it cut an answer or a body that took longer, SSE after 6 s).
+      if (socket instanceof net.Socket) socket.setTimeout(0);
       socket.unshift(bytes);
       server.emit('connection', socket);
     });
