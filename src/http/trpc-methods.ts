@@ -38,8 +38,9 @@ export interface MethodGateOptions<TRouter extends AnyTRPCRouter, TContext> {
  * - a `POST` whose body is not JSON: 415 UNSUPPORTED_MEDIA_TYPE naming `Content-Type:
  *   application/json`; tRPC's 415 was JSON labelled `text/plain`, and a FormData or
  *   octet-stream body reached the input check as an object no procedure takes.
- * - a `POST` to a subscription (alone or in a batch): 405 with `allow: GET`; tRPC answered
- *   200 with an event stream whose one event was that error.
+ * - a `POST` to a subscription (alone or in a batch): 405 with its `allow`; tRPC answered
+ *   200 with an event stream whose one event was that error. A `POST` to queries only:
+ *   405 with a query's `allow` (tRPC's said `GET` alone).
  * - `HEAD` (RFC 9110 §9.3.2: the GET without its body): the request goes on as a GET (Node
  *   drops the body of a HEAD's response), so it gets the GET's status: 404 for an unknown
  *   path, 207 for a batch with one, 400 for a batch mixing types. Only a path naming
@@ -79,9 +80,15 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
         return false;
       case 'POST': {
         const type = req.headers['content-type']?.split(';', 1)[0]!.trim().toLowerCase();
-        if (callTypes(req.url ?? '/').includes('subscription')) {
+        const types = callTypes(req.url ?? '/');
+        if (types.includes('subscription')) {
           // tRPC would answer 200 with an event stream whose only event is this error.
-          refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: 'subscriptions are GET (server-sent events) or WebSocket, not POST' }), 'GET');
+          refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: 'subscriptions are GET (server-sent events) or WebSocket, not POST' }), allowOf(types));
+          return true;
+        }
+        if (types.includes('query') && types.every((t) => t === 'query' || t === undefined)) {
+          // tRPC's own 405 says `allow: GET` alone.
+          refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: 'queries are GET (or HEAD), not POST: send the input as ?input=, URL-encoded JSON' }), allowOf(types));
           return true;
         }
         if (type && BODY_TYPES.includes(type)) return false;
@@ -107,8 +114,7 @@ export function trpcMethodGate<TRouter extends AnyTRPCRouter, TContext>(opts: Me
           req.method = 'GET';
           return false;
         }
-        const allow = only === 'mutation' ? 'POST' : 'GET';
-        refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `HEAD is answered for query procedures only; send ${allow}` }), allow);
+        refuse(req, res, new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `HEAD is answered for query procedures only; send ${only === 'mutation' ? 'POST' : 'GET'}` }), ALLOW_OF[only!]);
         return true;
       }
       default:

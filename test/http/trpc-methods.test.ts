@@ -83,11 +83,19 @@ describe('tRPC over HTTP: methods and content types', () => {
     expect(errorOf(r.body).data.httpStatus).toBe(status);
   });
 
-  it('refuses a POST to a subscription with 405 and allow: GET, as JSON, not as an event stream', async () => {
-    for (const path of ['/trpc/me.onEvent', '/trpc/auth.me,me.onEvent?batch=1']) {
-      const r = await call(path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
-      expect(r, path).toMatchObject({ status: 405, allow: 'GET', type: 'application/json' });
+  it('refuses a POST to a subscription with 405 and its methods in allow, as JSON, not as an event stream', async () => {
+    for (const [path, allow] of [['/trpc/me.onEvent', 'GET, OPTIONS'], ['/trpc/auth.me,me.onEvent?batch=1', 'GET, HEAD, POST, OPTIONS']]) {
+      const r = await call(path!, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
+      expect(r, path).toMatchObject({ status: 405, allow, type: 'application/json' });
       expect(JSON.parse(r.body).error.json.message, path).toMatch(/subscriptions are GET \(server-sent events\) or WebSocket/);
+    }
+  });
+
+  it('refuses a POST to queries with 405 and the methods of a query in allow', async () => {
+    for (const path of ['/trpc/auth.me', '/trpc/auth.me,scopes.tree?batch=1']) {
+      const r = await call(path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
+      expect(r, path).toMatchObject({ status: 405, allow: 'GET, HEAD, OPTIONS', type: 'application/json' });
+      expect(errorOf(r.body), path).toMatchObject({ data: { code: 'METHOD_NOT_SUPPORTED', httpStatus: 405 } });
     }
   });
 
@@ -133,9 +141,9 @@ describe('tRPC over HTTP: methods and content types', () => {
 
   it('refuses a HEAD of a mutation or a subscription with 405 and its method, at once', async () => {
     const cases = [
-      ['/trpc/auth.signIn', 405, 'POST'],
-      ['/trpc/me.onEvent', 405, 'GET'],
-      ['/trpc/auth.signIn,nothing.here?batch=1', 405, 'POST'],
+      ['/trpc/auth.signIn', 405, 'POST, OPTIONS'],
+      ['/trpc/me.onEvent', 405, 'GET, OPTIONS'],
+      ['/trpc/auth.signIn,nothing.here?batch=1', 405, 'POST, OPTIONS'],
     ] as const;
     for (const [path, status, allow] of cases) {
       const r = await call(path, { method: 'HEAD', headers: { authorization: `Bearer ${token}` } });
