@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import type { Config } from '../config.js';
 import { UPLOAD_PREFIX } from '../media/rules.js';
-import { usableDir } from './usable-dir.js';
+import { makeDirs, usableDir } from './usable-dir.js';
 
 /** The bucket embedded mode creates in its s3rver. */
 export const EMBEDDED_BUCKET = 'guildhall';
@@ -117,7 +117,7 @@ async function openEmbedded(dataDir: string, corsOrigins: readonly string[]): Pr
   // handler deletes every upload once processed, so `uploads/` empties often: a plain file
   // (not an object: s3rver lists only its own `._S3rver_object` files) keeps it.
   const uploadsDir = path.join(directory, EMBEDDED_BUCKET, UPLOAD_PREFIX);
-  mkdirSync(uploadsDir, { recursive: true });
+  makeDirs(uploadsDir);
   writeFileSync(path.join(uploadsDir, '.guildhall-keep'), 'keeps this directory while uploads come and go (src/infra/storage.ts)\n');
   const endpoint = `http://127.0.0.1:${port}`;
   // s3rver accepts any credentials; the SDK only needs some to sign with.

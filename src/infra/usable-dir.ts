@@ -24,10 +24,12 @@ export function usableDir(dir: string, what: string, elsewhere = 'set DATA_DIR t
 /**
  * `mkdir -p` that fails instead of looping: each missing directory from the nearest
  * existing ancestor down is made once, and the first refusal is thrown. Node 20's
- * `mkdirSync(dir, { recursive: true })` loops forever (synchronously, deaf to SIGTERM)
- * where mkdir keeps answering ENOENT under a parent that exists, as under /proc.
+ * `mkdir(dir, { recursive: true })`, sync or async, loops forever (the async one in a
+ * thread of libuv's pool, its promise never settling) where mkdir keeps answering ENOENT
+ * under a parent that exists, as under /proc. Use this for any directory under DATA_DIR.
+ * @throws the file system's error (ENOENT, EACCES, ENOTDIR…) for the first one it cannot make.
  */
-function makeDirs(dir: string): void {
+export function makeDirs(dir: string): void {
   const missing: string[] = [];
   for (let d = path.resolve(dir); !existsSync(d); d = path.dirname(d)) {
     missing.unshift(d);

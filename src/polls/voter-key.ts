@@ -1,7 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { makeDirs } from '../infra/usable-dir.js';
 
 /** The key file of embedded mode, under DATA_DIR (hex, 32 random bytes, mode 0600). */
 export const VOTER_KEY_FILE = 'poll-voter.key';
@@ -42,7 +43,7 @@ export async function loadVoterKey(o: { voterKey: string | undefined; dataDir: s
   }
   const file = path.join(o.dataDir, VOTER_KEY_FILE);
   try {
-    await mkdir(o.dataDir, { recursive: true });
+    makeDirs(o.dataDir);
     await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {

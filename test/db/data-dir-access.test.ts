@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VOTER_KEY_FILE } from '../../src/polls/voter-key.js';
 import { REPO_ROOT, freePort, runMain } from '../helpers/process.js';
+import { createTestDatabase } from '../helpers/db.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'guildhall-access-'));
 chmodSync(root, 0o755);
@@ -104,4 +105,23 @@ describe('a DATA_DIR that cannot be created', () => {
     expect(code).toBe(1);
     expect(server.output()).toMatch(new RegExp(`guildhall: failed to start: DATA_DIR: cannot use ${dir} for the embedded database \\(ENOENT: [^)]*\\); `));
   }, 30_000);
+
+  it('in service mode too, where only the anonymous-vote key lives there: exits 1 with one line naming the key', async () => {
+    const db = await createTestDatabase();
+    try {
+      const dir = `/proc/guildhall-no-such-dir-${process.pid}-svc`;
+      // PostgreSQL, and an S3 store named (not reached during the start), so nothing else uses DATA_DIR.
+      const env = { DATABASE_URL: db.url, S3_ENDPOINT: 'http://127.0.0.1:9', S3_BUCKET: 'bucket', DATA_DIR: dir, PORT: String(await freePort()) };
+      const server = runMain(root, env);
+      let bound: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'stuck'>((resolve) => (bound = setTimeout(() => resolve('stuck'), 20_000)));
+      const code = await Promise.race([server.exited, stuck]);
+      clearTimeout(bound);
+      if (code === 'stuck') server.child.kill('SIGKILL');
+      expect(code).toBe(1);
+      expect(server.output()).toMatch(new RegExp(`guildhall: failed to start: DATA_DIR: cannot create the anonymous-vote key ${dir}/poll-voter.key \\(ENOENT: [^)]*\\); `));
+    } finally {
+      await db.drop();
+    }
+  }, 40_000);
 });
