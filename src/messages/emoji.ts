@@ -2,6 +2,8 @@
 const RGI_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
 /** A custom emoji: `:name:`, 2 to 32 letters, digits or `_` (Discord's custom emoji names). */
 const CUSTOM_EMOJI = /^:[A-Za-z0-9_]{2,32}:$/;
+/** What a reaction emoji must be, as the refusal of anything else says it. */
+export const EMOJI_RULE = 'emoji must be one emoji, or a custom :name: (2 to 32 letters, digits, _)';
 /** VARIATION SELECTOR-16: asks for the emoji presentation of the character before it. */
 const VS16 = '\uFE0F';
 

@@ -6,7 +6,7 @@ import { invalid } from '../errors.js';
 import { Permission } from '../permissions/flags.js';
 import type { MessageAccess } from './access.js';
 import { toScopeEvent } from './events.js';
-import { canonicalEmoji } from './emoji.js';
+import { canonicalEmoji, EMOJI_RULE } from './emoji.js';
 import { appendEvent, lockScope } from './log.js';
 import { hydrateOne } from './rows.js';
 import type { MessageService, MessageWrite } from './service.js';
@@ -18,7 +18,7 @@ import type { ReactionUserPage } from './types.js';
  */
 function storedEmoji(e: string): string {
   const stored = canonicalEmoji(e);
-  if (stored === null) throw invalid('emoji must be one emoji, or a custom :name: (2 to 32 letters, digits, _)');
+  if (stored === null) throw invalid(EMOJI_RULE);
   return stored;
 }
 

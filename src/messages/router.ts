@@ -10,7 +10,7 @@ import { authedProcedure, router } from '../trpc.js';
 import { Permission } from '../permissions/flags.js';
 import type { Access } from '../permissions/service.js';
 import { historyFloor } from './history.js';
-import { canonicalEmoji } from './emoji.js';
+import { canonicalEmoji, EMOJI_RULE } from './emoji.js';
 import { MessageHistoryOutput, MessageOutput, MessagePageOutput, PinListOutput, ReactionUserPageOutput, SearchPageOutput, ThreadPageOutput } from './outputs.js';
 import { AttachmentId } from '../media/schemas.js';
 import { unnamed } from '../realtime/unnamed.js';
@@ -75,7 +75,7 @@ export const Emoji = z
   .string()
   .min(1)
   .max(limits.reactionEmojiMax)
-  .refine((e) => canonicalEmoji(e) !== null, 'emoji must be one emoji, or a custom :name: (2 to 32 letters, digits, _)');
+  .refine((e) => canonicalEmoji(e) !== null, EMOJI_RULE);
 
 export const ReactionInput = MessageRef.extend({ emoji: Emoji });
 const ReactionUsersInput = ReactionInput.extend({
