@@ -7,8 +7,12 @@ export const EMOJI_RULE = 'emoji must be one emoji, or a custom :name: (2 to 32 
 /** VARIATION SELECTOR-16: asks for the emoji presentation of the character before it. */
 const VS16 = '\uFE0F';
 
-/** A character that is an emoji but shown as text unless VS16 follows it (`❤`, `1`, `🏳`…). */
-const TEXT_DEFAULT = /(?![\p{Emoji_Presentation}\p{Emoji_Modifier}])\p{Emoji}(?!\uFE0F)/gu;
+/**
+ * A character that is an emoji but shown as text unless VS16 follows it (`❤`, `1`, `🏳`…),
+ * and not already followed by VS16 or by a skin tone (a modifier makes it an emoji: RGI
+ * writes `⛹🏻‍♀️` with no VS16 before the tone).
+ */
+const TEXT_DEFAULT = /(?![\p{Emoji_Presentation}\p{Emoji_Modifier}])\p{Emoji}(?![\uFE0F\p{Emoji_Modifier}])/gu;
 
 /**
  * The one form a reaction emoji is stored and compared in: a custom `:name:` as it is; an

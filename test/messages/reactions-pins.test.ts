@@ -53,6 +53,9 @@ describe('reactions', () => {
     const again = await alice.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2764\uFE0F\u200D\u{1F525}' });
     expect(seq.reactions.map((x) => x.emoji)).toContain('1\uFE0F\u20E3');
     expect(again.reactions.find((x) => x.emoji === '\u2764\uFE0F\u200D\u{1F525}')).toMatchObject({ count: 2 });
+    // A text-default character with a skin tone takes no VS16 before the tone (⛹🏻‍♀ for ⛹🏻‍♀️).
+    const toned = await bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u26F9\u{1F3FB}\u200D\u2640' });
+    expect(toned.reactions.map((x) => x.emoji)).toContain('\u26F9\u{1F3FB}\u200D\u2640\uFE0F');
     // A character that is no emoji in either form is still refused.
     expect(await codeOf(bob.client.reactions.add.mutate({ scopeId: r.id, messageId: m.id, emoji: '\u2603x' }))).toBe('BAD_REQUEST');
   });
